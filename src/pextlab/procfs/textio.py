@@ -1,0 +1,74 @@
+"""Opening kernel text files the way captures store them.
+
+A *capture* is a folder with one file per kernel file (see ``docs`` in the
+README): ``buddyinfo``, ``buddyinfo.txt``, ``buddyinfo.txt.gz``, ``buddyinfo.gz``,
+and snapshot variants ``buddyinfo.after_compact.txt`` etc.  ``find_capture_file``
+resolves a kernel name (and optional snapshot label) to the file on disk;
+``open_text`` opens plain or gzipped text for streaming.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from pathlib import Path
+from typing import IO, Iterable
+
+__all__ = ["open_text", "read_text", "find_capture_file", "source_name"]
+
+
+def source_name(src) -> str:
+    """A printable name for a path or file object (used in ParseError)."""
+    if isinstance(src, (str, os.PathLike)):
+        return str(src)
+    return getattr(src, "name", "<stream>")
+
+
+def open_text(src) -> IO[str]:
+    """Open ``src`` (path, ``.gz`` path, or an already open text/binary file) as text.
+
+    Gzip is detected by magic bytes, not only by suffix.
+    """
+    if isinstance(src, (str, os.PathLike)):
+        p = Path(src)
+        with open(p, "rb") as fh:
+            magic = fh.read(2)
+        if magic == b"\x1f\x8b":
+            return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", errors="replace")
+        return open(p, "r", encoding="utf-8", errors="replace")
+    if isinstance(src, io.TextIOBase):
+        return src
+    if hasattr(src, "read"):
+        return io.TextIOWrapper(src, encoding="utf-8", errors="replace")
+    raise TypeError(f"cannot open {src!r} as text")
+
+
+def read_text(src) -> str:
+    """The whole text of a (small) kernel file."""
+    if isinstance(src, str) and "\n" in src:
+        return src  # already text
+    with open_text(src) as fh:
+        return fh.read()
+
+
+def _candidates(name: str, snapshot: str | None) -> Iterable[str]:
+    stems = [f"{name}.{snapshot}"] if snapshot else []
+    stems.append(name)
+    for stem in stems:
+        for suffix in ("", ".txt", ".txt.gz", ".gz", ".bin", ".bin.gz"):
+            yield stem + suffix
+
+
+def find_capture_file(folder, name: str, snapshot: str | None = None) -> Path | None:
+    """Resolve kernel file ``name`` in a capture folder, preferring ``snapshot``.
+
+    ``find_capture_file(d, "buddyinfo", "after_compact")`` returns
+    ``d/buddyinfo.after_compact.txt`` when present, else ``d/buddyinfo.txt``,
+    else None.
+    """
+    folder = Path(folder)
+    for cand in _candidates(name, snapshot):
+        p = folder / cand
+        if p.is_file():
+            return p
+    return None

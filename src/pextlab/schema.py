@@ -1,0 +1,175 @@
+"""Frame schemas shared by the simulator and the real-capture readers.
+
+Every ``df_*`` frame pextlab emits, whether built from the simulated kernel or
+read from a real machine's files, has exactly the columns and dtypes listed
+here, in this order.  ``conform(df, name)`` enforces that; a test asserts that
+simulator frames and capture frames agree.
+
+Conventions
+-----------
+* Missing integers are ``-1`` (numpy-friendly, fast); missing text is ``NaN``
+  in a ``category`` column.
+* ``node`` is the NUMA node id, ``zone`` the zone name as the kernel prints it
+  (``DMA``, ``DMA32``, ``Normal``, ``Movable``, ``Device``).
+* Text columns that repeat (zone, migratetype, comm, stack, gfp) are
+  ``category``.
+
+This module has no dependencies inside pextlab; it imports only pandas.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["SCHEMAS", "conform", "empty", "ALLOCATOR_FRAME_PREFIXES", "top_frame_of"]
+
+I8, I16, I32, I64 = "int8", "int16", "int32", "int64"
+CAT, BOOL, F64, STR = "category", "bool", "float64", "object"
+
+SCHEMAS: dict[str, dict[str, str]] = {
+    # One row per allocated block (head page) -- /sys/kernel/debug/page_owner.
+    "page_owner": {
+        "pfn": I64,                    # head page frame number
+        "order": I8,                   # allocation order
+        "nr_pages": I64,               # 1 << order
+        "gfp_mask": I64,               # numeric gfp mask as printed (mask 0x...)
+        "gfp": CAT,                    # %pGg names, e.g. "GFP_KERNEL|__GFP_ZERO" ("" for 0)
+        "migratetype": CAT,            # gfp_migratetype(gfp_mask) name ("type %s" on the PFN line)
+        "pageblock": I64,              # pfn >> pageblock_order
+        "pageblock_migratetype": CAT,  # the pageblock's current type (second "type %s")
+        "mixed": BOOL,                 # migratetype differs from pageblock_migratetype
+        "node": I16,                   # NUMA node (-1 unknown)
+        "zone": CAT,                   # zone name
+        "section": I64,                # pfn >> (SECTION_SIZE_BITS - PAGE_SHIFT)
+        "memory_block": I64,           # section // sections_per_block
+        "stack_handle": I64,           # stack depot handle (captures: 1.. by first appearance)
+        "stack": CAT,                  # frames, one per line, "symbol+0xoff/0xsize"
+        "top_frame": CAT,              # first frame outside the page allocator (see top_frame_of)
+        "pid": I32,                    # -1 where the kernel version has no pid
+        "tgid": I32,
+        "comm": CAT,
+        "ts_ns": I64,                  # allocation time, ns (-1 unknown)
+        "free_ts_ns": I64,             # last free time, ns (-1 unknown / never)
+        "last_migrate_reason": CAT,    # NaN when never migrated
+    },
+    # page_owner_stacks/show_stacks: outstanding base pages per stack.
+    "stacks": {
+        "stack_handle": I64,
+        "stack": CAT,
+        "top_frame": CAT,
+        "depth": I16,                  # number of frames
+        "nr_base_pages": I64,
+    },
+    # /proc/buddyinfo in long form.
+    "buddyinfo": {"node": I16, "zone": CAT, "order": I8, "nr_free": I64},
+    # /proc/pagetypeinfo in long form: free blocks per order per migratetype.
+    "pagetypeinfo": {
+        "node": I16, "zone": CAT, "migratetype": CAT, "order": I8,
+        "nr_free": I64,                # free blocks of this order on this list
+        "capped": BOOL,                # printed with ">" (list walk hit the 100000 cap)
+    },
+    # /proc/pagetypeinfo "Number of blocks type" and "Number of mixed blocks".
+    "pageblocks": {
+        "node": I16, "zone": CAT, "migratetype": CAT,
+        "nr_blocks": I64,
+        "nr_mixed": I64,               # -1 when the kernel does not print mixed counts (page_owner off)
+    },
+    # debugfs extfrag/unusable_index and extfrag_index, per zone and order.
+    "extfrag": {
+        "node": I16, "zone": CAT, "order": I8,
+        "unusable_index": F64,         # 0.000 .. 1.000 (integer thousandths / 1000)
+        "extfrag_index": F64,          # -1.000 when a suitable block exists
+    },
+    # /proc/zoneinfo, one row per zone (populated or not).
+    "zones": {
+        "node": I16, "zone": CAT, "zone_idx": I8,
+        "start_pfn": I64, "end_pfn": I64,   # [start, end): end = start + spanned
+        "spanned": I64, "present": I64, "managed": I64,
+        "free": I64, "min": I64, "low": I64, "high": I64, "cma": I64,
+    },
+    # memory sections (SPARSEMEM).
+    "sections": {
+        "section": I64, "start_pfn": I64, "node": I16,
+        "present": BOOL, "online": BOOL,
+        "nr_present_pages": I64,       # RAM pages (not holes) in the section
+        "memory_block": I64,
+        "page_ext": BOOL,              # a page_ext table exists for the section
+    },
+    # /sys/devices/system/memory/memoryN.
+    "memory_blocks": {
+        "block": I64, "phys_index": I64, "start_pfn": I64, "end_pfn": I64,
+        "state": CAT,                  # online / offline / going-offline
+        "online": BOOL,
+        "valid_zones": STR,            # as printed: "DMA32", "none", "Normal Movable"
+        "zone": CAT,                   # the zone of an online block (NaN offline / spanning)
+        "node": I16, "removable": BOOL,
+    },
+    # page_ext tables: one row per section (SPARSEMEM) or per node (FLATMEM).
+    "page_ext": {
+        "node": I16,
+        "section": I64,                # -1 for a FLATMEM per-node table
+        "start_pfn": I64, "nr_pages": I64,   # pages the table describes
+        "bytes": I64,                  # table size as counted in total_usage
+        "pages": I64,                  # memory pages the table occupies
+        "via": CAT,                    # "pages" (alloc_pages_exact_nid), "vmalloc", "memblock"
+        "table_pfn": I64,              # first pfn of the table's own memory (-1 for vmalloc)
+        "state": CAT,                  # "online", "invalid" (being offlined)
+    },
+    # /proc/meminfo and /proc/vmstat, long form.
+    "meminfo": {"field": CAT, "value": I64, "unit": CAT},
+    "vmstat": {"field": CAT, "value": I64},
+}
+
+
+def empty(name: str) -> pd.DataFrame:
+    """An empty frame of the named schema, with the right dtypes."""
+    return conform(pd.DataFrame({c: [] for c in SCHEMAS[name]}), name)
+
+
+def conform(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Return ``df`` with exactly the columns of schema ``name``, in order and typed.
+
+    Raises ``KeyError`` naming the missing columns.
+    """
+    schema = SCHEMAS[name]
+    missing = [c for c in schema if c not in df.columns]
+    if missing:
+        raise KeyError(f"frame {name!r} is missing columns {missing}")
+    out = {}
+    for col, dtype in schema.items():
+        s = df[col]
+        if str(s.dtype) != dtype:
+            s = s.astype(dtype)
+        out[col] = s
+    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+# Frames at the top of every page_owner stack that belong to the page allocator
+# itself (v6.12 shows get_page_from_freelist, __alloc_pages_noprof, ...).  The
+# "top frame" of a stack is the first frame that does not start with one of these.
+ALLOCATOR_FRAME_PREFIXES = (
+    "get_page_from_freelist", "__alloc_pages", "alloc_pages",
+    "__alloc_frozen_pages", "alloc_frozen_pages", "prep_new_page", "post_alloc_hook",
+    "__folio_alloc", "folio_alloc", "__alloc_pages_noprof", "alloc_pages_mpol",
+    "alloc_pages_exact", "__get_free_pages", "get_zeroed_page", "vma_alloc_folio",
+    "__page_cache_alloc", "filemap_alloc_folio", "register_early_stack",
+    "__set_page_owner", "set_page_owner", "save_stack",
+)
+
+
+def top_frame_of(frames: list[str]) -> str:
+    """First frame (function name without offsets) outside the page allocator.
+
+    >>> top_frame_of(["get_page_from_freelist+0x1/0x2", "__alloc_pages_noprof+0x1/0x2", "allocate_slab+0x28/0x3f0"])
+    'allocate_slab'
+    """
+    for f in frames:
+        name = f.strip().split("+", 1)[0].split(" ", 1)[0]
+        if name.startswith("[<"):
+            # v3.19 style " [<ffffffff8116147e>] __alloc_pages_nodemask+0x1de/0xb00"
+            rest = f.strip().split("] ", 1)
+            name = rest[1].split("+", 1)[0] if len(rest) > 1 else name
+        if not name.startswith(ALLOCATOR_FRAME_PREFIXES):
+            return name
+    if frames:
+        return frames[-1].strip().split("+", 1)[0]
+    return ""
