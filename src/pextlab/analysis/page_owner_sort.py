@@ -569,10 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``--pid``, ``--tgid``, ``--name``, ``--cull``, ``--sort``; ``--opt=value``
     or ``--opt value``).  Returns the exit status: 0 on success, 1 for usage
     errors (the tool's messages), 2 for unreadable input (truncated or garbage
-    page_owner text, corrupt gzip).
-
-    >>> main(["-x", "in.txt"])  # doctest: +SKIP
-    1
+    page_owner text, corrupt gzip).  Messages go to stderr, one line each
+    (plus the usage text for usage errors); never a traceback for bad input.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
