@@ -1,0 +1,422 @@
+"""DataFrames from the simulated kernel's state (``pextlab.kernel.state.MM``).
+
+Every builder returns a frame of the schema of the same name in
+``pextlab.schema`` (see there for the columns), built from the per-section
+arrays with numpy -- no Python loop over pages.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..kernel.gfp import ZONE_NAMES, format_gfp
+from ..kernel.mmzone import PG_BUDDY, PG_GUARD, PG_RESERVED
+from ..kernel.page_ext import PAGE_EXT_OWNER_ALLOCATED
+from ..kernel.page_owner import (R_ORDER, R_GFP, R_HANDLE, R_TS, R_FREE_TS, R_PID, R_TGID,
+                                 R_COMM, R_REASON, MIGRATE_REASONS, _covered_by_free)
+from ..procfs.extfrag import unusable_index, fragmentation_index
+from ..schema import conform, empty, top_frame_of
+
+__all__ = ["df_zones", "df_sections", "df_memory_blocks", "df_page_ext", "df_buddyinfo",
+           "df_pagetypeinfo", "df_pageblocks", "df_extfrag", "df_page_owner", "df_stacks",
+           "mixed_block_counts"]
+
+
+def _cat(values, categories=None):
+    return pd.Categorical(values, categories=categories)
+
+
+def df_zones(mm) -> pd.DataFrame:
+    """Zones of every node, as /proc/zoneinfo lists them (empty zones included)."""
+    rows = {k: [] for k in ("node", "zone", "zone_idx", "start_pfn", "end_pfn", "spanned",
+                            "present", "managed", "free", "min", "low", "high", "cma")}
+    for z in mm.all_zones():
+        spanned = z.spanned_pages
+        rows["node"].append(z.nid)
+        rows["zone"].append(z.name)
+        rows["zone_idx"].append(z.idx)
+        rows["start_pfn"].append(z.zone_start_pfn if spanned else -1)
+        rows["end_pfn"].append(z.zone_end_pfn if spanned else -1)
+        rows["spanned"].append(spanned)
+        rows["present"].append(z.present_pages)
+        rows["managed"].append(z.managed_pages)
+        rows["free"].append(z.free_pages)
+        rows["min"].append(z.watermark["min"])
+        rows["low"].append(z.watermark["low"])
+        rows["high"].append(z.watermark["high"])
+        rows["cma"].append(z.cma_pages)
+    df = pd.DataFrame(rows)
+    df["zone"] = _cat(df["zone"], ZONE_NAMES)
+    return conform(df, "zones")
+
+
+def df_sections(mm) -> pd.DataFrame:
+    """Memory sections with RAM or a memmap (SPARSEMEM); empty under FLATMEM."""
+    if mm.memory_model != "sparsemem":
+        return empty("sections")
+    secs = [s for s in mm.sections if s is not None]
+    spb = mm.memory_block_size >> (mm.section_shift + 12)
+    df = pd.DataFrame({
+        "section": [s.nr for s in secs],
+        "start_pfn": [s.start_pfn for s in secs],
+        "node": [s.nid for s in secs],
+        "present": [s.present for s in secs],
+        "online": [s.online for s in secs],
+        "nr_present_pages": [s.nr_present_pages for s in secs],
+        "memory_block": [s.nr // spb for s in secs],
+        "page_ext": [s.page_ext is not None for s in secs],
+    })
+    return conform(df, "sections")
+
+
+def memory_block_state(mm, block: int):
+    """(state, valid_zones, zone, node) of memory block ``block``."""
+    spb = mm.memory_block_size >> (mm.section_shift + 12)
+    secs = [mm.sections[n] for n in range(block * spb, (block + 1) * spb)
+            if n < mm.nr_sections and mm.sections[n] is not None and mm.sections[n].present]
+    if not secs:
+        return None
+    hp = mm.hotplug_blocks.get(block)
+    online = all(s.online for s in secs)
+    nid = secs[0].nid
+    if online:
+        zones = set()
+        nids = {s.nid for s in secs}
+        for s in secs:
+            z = mm.section_zone[s.nr]
+            if z is None:
+                zones.add("?")
+            else:
+                zones.add(z.name)
+        if len(nids) > 1 or len(zones) != 1 or "?" in zones:
+            return "online", "none", None, nid
+        zname = zones.pop()
+        return "online", zname, zname, nid
+    valid = hp.get("valid_zones", "Normal Movable") if hp else "Normal Movable"
+    return (hp.get("state", "offline") if hp else "offline"), valid, None, nid
+
+
+def df_memory_blocks(mm) -> pd.DataFrame:
+    """/sys/devices/system/memory/memoryN for every block with present memory."""
+    if mm.memory_model != "sparsemem":
+        return empty("memory_blocks")
+    spb = mm.memory_block_size >> (mm.section_shift + 12)
+    nblocks = (mm.nr_sections + spb - 1) // spb
+    rows = {k: [] for k in ("block", "phys_index", "start_pfn", "end_pfn", "state", "online",
+                            "valid_zones", "zone", "node", "removable")}
+    pages = spb << mm.section_shift
+    for b in range(nblocks):
+        st = memory_block_state(mm, b)
+        if st is None:
+            continue
+        state, valid, zone, nid = st
+        rows["block"].append(b)
+        rows["phys_index"].append(b * spb)
+        rows["start_pfn"].append(b * pages)
+        rows["end_pfn"].append((b + 1) * pages)
+        rows["state"].append(state)
+        rows["online"].append(state == "online")
+        rows["valid_zones"].append(valid)
+        rows["zone"].append(zone)
+        rows["node"].append(nid)
+        rows["removable"].append(True)
+    df = pd.DataFrame(rows)
+    df["zone"] = _cat(df["zone"], ZONE_NAMES)
+    df["state"] = _cat(df["state"], ["online", "offline", "going-offline"])
+    return conform(df, "memory_blocks")
+
+
+def df_page_ext(mm) -> pd.DataFrame:
+    """Every page_ext table: per section (SPARSEMEM) or per node (FLATMEM)."""
+    pe = mm.page_ext
+    if pe is None or not pe.tables:
+        return empty("page_ext")
+    ts = sorted(pe.tables.values(), key=lambda t: (t.section, t.nid, t.start_pfn))
+    df = pd.DataFrame({
+        "node": [t.nid for t in ts],
+        "section": [t.section for t in ts],
+        "start_pfn": [t.start_pfn for t in ts],
+        "nr_pages": [t.nr_pages for t in ts],
+        "bytes": [t.bytes for t in ts],
+        "pages": [t.pages for t in ts],
+        "via": _cat([t.via for t in ts], ["pages", "vmalloc", "memblock"]),
+        "table_pfn": [t.table_pfn for t in ts],
+        "state": _cat([t.state for t in ts], ["online", "invalid"]),
+    })
+    return conform(df, "page_ext")
+
+
+def df_buddyinfo(mm) -> pd.DataFrame:
+    """/proc/buddyinfo in long form (populated zones only, as the kernel prints)."""
+    zs = mm.populated_zones()
+    n = mm.nr_orders
+    df = pd.DataFrame({
+        "node": np.repeat([z.nid for z in zs], n),
+        "zone": _cat(np.repeat([z.name for z in zs], n), ZONE_NAMES),
+        "order": np.tile(np.arange(n), len(zs)),
+        "nr_free": np.concatenate([z.nr_free for z in zs]) if zs else [],
+    })
+    return conform(df, "buddyinfo")
+
+
+def df_pagetypeinfo(mm) -> pd.DataFrame:
+    """Free blocks per order per migratetype per zone (/proc/pagetypeinfo, first table)."""
+    names = mm.profile.migratetype_names
+    zs = mm.populated_zones()
+    n, nm = mm.nr_orders, len(names)
+    counts = [[len(z.free_area[o][mt]) for o in range(n)] for z in zs for mt in range(nm)]
+    df = pd.DataFrame({
+        "node": np.repeat([z.nid for z in zs], nm * n),
+        "zone": _cat(np.repeat([z.name for z in zs], nm * n), ZONE_NAMES),
+        "migratetype": _cat(np.tile(np.repeat(names, n), len(zs)), list(names)),
+        "order": np.tile(np.arange(n), len(zs) * nm),
+        "nr_free": np.array(counts, dtype=np.int64).reshape(-1) if counts else [],
+        "capped": False,
+    })
+    return conform(df, "pagetypeinfo")
+
+
+def _zone_pageblocks(mm, z):
+    """(pfns of pageblock starts as the kernel walks them, their migratetypes)."""
+    pb = mm.profile.pageblock_nr_pages
+    starts = np.arange(z.zone_start_pfn, z.zone_end_pfn, pb, dtype=np.int64)
+    mts = np.full(len(starts), -1, dtype=np.int16)
+    secnr = starts >> mm.section_shift
+    for nr in np.unique(secnr):
+        sec = mm.sections[nr]
+        if sec is None or not sec.present or not sec.online or sec.nid != z.nid:
+            continue
+        sel = secnr == nr
+        idx = (starts[sel] & mm.section_mask) >> mm.pageblock_order
+        mts[sel] = sec.pageblock_np()[idx]
+    return starts, mts
+
+
+def mixed_block_counts(mm, z) -> np.ndarray:
+    """pagetypeinfo_showmixedcount_print for one zone, computed the kernel's way:
+    per pageblock, from the pages' own page_ext records (mm/page_owner.c).
+
+    A block counts once, under its own type (CMA counted as Movable), if any
+    allocated page in it (not buddy, not reserved, OWNER_ALLOCATED set) was
+    allocated with another migratetype.
+    """
+    prof = mm.profile
+    nm = prof.nr_migratetypes
+    counts = np.zeros(nm, dtype=np.int64)
+    po = mm.page_owner
+    if po is None:
+        return counts
+    recs = po.records.as_numpy()
+    pbo = mm.pageblock_order
+    for nr in range(z.zone_start_pfn >> mm.section_shift, ((z.zone_end_pfn - 1) >> mm.section_shift) + 1):
+        sec = mm.sections[nr]
+        if sec is None or not sec.present or sec.nid != z.nid or sec.page_ext is None:
+            continue
+        t = sec.page_ext
+        lo = max(z.zone_start_pfn, sec.start_pfn) - sec.start_pfn
+        hi = min(z.zone_end_pfn, sec.start_pfn + mm.pages_per_section) - sec.start_pfn
+        fl = sec.flags_np()
+        od = sec.order_np()
+        free = _covered_by_free(fl, od)
+        ok = ~free & ((fl & PG_RESERVED) == 0) & ((t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0)
+        ok[:lo] = False
+        ok[hi:] = False
+        idx = np.flatnonzero(ok)
+        if not len(idx):
+            continue
+        rows = t.owner[idx]
+        good = rows >= 0
+        idx, rows = idx[good], rows[good]
+        page_mt = _gfp_mt_vec(recs[rows, R_GFP], prof)
+        blk = idx >> pbo
+        block_mt = sec.pageblock_np()[blk]
+        diff = page_mt != block_mt
+        mixed_blocks = np.unique(blk[diff])
+        bmt = sec.pageblock_np()[mixed_blocks].astype(np.int64)
+        bmt[bmt == prof.mt_cma] = prof.mt_movable
+        np.add.at(counts, bmt, 1)
+    return counts
+
+
+def _gfp_mt_vec(gfp: np.ndarray, prof) -> np.ndarray:
+    mov = prof.gfp_bits["__GFP_MOVABLE"]
+    rec = prof.gfp_bits["__GFP_RECLAIMABLE"]
+    if prof.gfp_movable_shift:
+        return ((gfp & (mov | rec)) >> prof.gfp_movable_shift).astype(np.int64)
+    return (((gfp & mov) != 0).astype(np.int64) << 1) | ((gfp & rec) != 0).astype(np.int64)
+
+
+def df_pageblocks(mm) -> pd.DataFrame:
+    """Pageblocks per migratetype per zone, and mixed blocks (page_owner on only)."""
+    names = mm.profile.migratetype_names
+    nm = len(names)
+    zs = mm.populated_zones()
+    nb, nmix = [], []
+    show_mixed = mm.page_owner is not None
+    for z in zs:
+        _, mts = _zone_pageblocks(mm, z)
+        mts = mts[mts >= 0]
+        nb.append(np.bincount(mts, minlength=nm)[:nm])
+        nmix.append(mixed_block_counts(mm, z) if show_mixed else np.full(nm, -1))
+    df = pd.DataFrame({
+        "node": np.repeat([z.nid for z in zs], nm),
+        "zone": _cat(np.repeat([z.name for z in zs], nm), ZONE_NAMES),
+        "migratetype": _cat(np.tile(names, len(zs)), list(names)),
+        "nr_blocks": np.concatenate(nb) if nb else [],
+        "nr_mixed": np.concatenate(nmix) if nmix else [],
+    })
+    return conform(df, "pageblocks")
+
+
+def df_extfrag(mm) -> pd.DataFrame:
+    """unusable_index and extfrag_index per zone and order (mm/vmstat.c, integer math)."""
+    zs = mm.populated_zones()
+    n = mm.nr_orders
+    un, ex = [], []
+    for z in zs:
+        for o in range(n):
+            un.append(unusable_index(z.nr_free, o) / 1000)
+            ex.append(fragmentation_index(z.nr_free, o) / 1000)
+    df = pd.DataFrame({
+        "node": np.repeat([z.nid for z in zs], n),
+        "zone": _cat(np.repeat([z.name for z in zs], n), ZONE_NAMES),
+        "order": np.tile(np.arange(n), len(zs)),
+        "unusable_index": un,
+        "extfrag_index": ex,
+    })
+    return conform(df, "extfrag")
+
+
+def _owner_heads(mm):
+    """Per section: (pfns, record rows) of printed heads (page_owner read rules)."""
+    po = mm.page_owner
+    recs = po.records.as_numpy()
+    out_pfn, out_row = [], []
+    for sec in mm.sections:
+        if sec is None or not sec.present or sec.page_ext is None:
+            continue
+        t = sec.page_ext
+        if getattr(t, "owner", None) is None or t.state != "online":
+            continue
+        idx = np.flatnonzero(t.flags & PAGE_EXT_OWNER_ALLOCATED)
+        if not len(idx):
+            continue
+        rows = t.owner[idx]
+        keep = rows >= 0
+        idx, rows = idx[keep], rows[keep]
+        orders = recs[rows, R_ORDER]
+        pfn = sec.start_pfn + idx
+        aligned = (pfn & ((np.int64(1) << orders) - 1)) == 0
+        handle_ok = recs[rows, R_HANDLE] != 0
+        sel = aligned & handle_ok
+        out_pfn.append(pfn[sel])
+        out_row.append(rows[sel])
+    if not out_pfn:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_pfn), np.concatenate(out_row).astype(np.int64)
+
+
+def df_page_owner(mm) -> pd.DataFrame:
+    """One row per allocated block, as /sys/kernel/debug/page_owner prints them."""
+    po = mm.page_owner
+    if po is None:
+        return empty("page_owner")
+    prof = mm.profile
+    pfn, rows = _owner_heads(mm)
+    recs = po.records.as_numpy()
+    r = recs[rows]
+    order = r[:, R_ORDER]
+    gfp = r[:, R_GFP]
+    names = prof.migratetype_names
+    page_mt = _gfp_mt_vec(gfp, prof)
+    # pageblock types and zones, per section
+    pbo = mm.pageblock_order
+    secnr = pfn >> mm.section_shift
+    pb_mt = np.zeros(len(pfn), dtype=np.int64)
+    node = np.zeros(len(pfn), dtype=np.int64)
+    zone_idx = np.zeros(len(pfn), dtype=np.int64)
+    for nr in np.unique(secnr):
+        sel = secnr == nr
+        sec = mm.sections[nr]
+        pb_mt[sel] = sec.pageblock_np()[(pfn[sel] & mm.section_mask) >> pbo]
+        node[sel] = sec.nid
+        z = mm.section_zone[nr]
+        if z is not None:
+            zone_idx[sel] = z.idx
+        else:
+            for zz in mm.nodes[sec.nid].zones:
+                if zz.spanned_pages:
+                    inz = sel & (pfn >= zz.zone_start_pfn) & (pfn < zz.zone_end_pfn)
+                    zone_idx[inz] = zz.idx
+    # categoricals from unique codes
+    ug, ginv = np.unique(gfp, return_inverse=True)
+    gfp_names = [format_gfp(int(g), prof) for g in ug]
+    uh, hinv = np.unique(r[:, R_HANDLE], return_inverse=True)
+    stacks = [po.depot.text(int(h)) for h in uh]
+    tops = [top_frame_of(list(po.depot.fetch(int(h)))) for h in uh]
+    comms = po.records.comms
+    reason = r[:, R_REASON]
+    reasons = np.array([np.nan] + list(MIGRATE_REASONS), dtype=object)
+    spb = mm.memory_block_size >> (mm.section_shift + 12)
+    free_ts = r[:, R_FREE_TS]
+    df = pd.DataFrame({
+        "pfn": pfn,
+        "order": order,
+        "nr_pages": np.int64(1) << order,
+        "gfp_mask": gfp,
+        "gfp": _codes_cat(ginv.ravel(), gfp_names),
+        "migratetype": pd.Categorical.from_codes(page_mt, list(names)),
+        "pageblock": pfn >> pbo,
+        "pageblock_migratetype": pd.Categorical.from_codes(pb_mt, list(names)),
+        "mixed": page_mt != pb_mt,
+        "node": node,
+        "zone": pd.Categorical.from_codes(zone_idx, list(ZONE_NAMES)),
+        "section": secnr,
+        "memory_block": secnr // spb,
+        "stack_handle": r[:, R_HANDLE],
+        "stack": _codes_cat(hinv.ravel(), stacks),
+        "top_frame": _codes_cat(hinv.ravel(), tops),
+        "pid": r[:, R_PID],
+        "tgid": r[:, R_TGID],
+        "comm": pd.Categorical.from_codes(r[:, R_COMM], comms) if len(r) else _cat([]),
+        "ts_ns": r[:, R_TS],
+        "free_ts_ns": np.where(free_ts > 0, free_ts, -1),
+        "last_migrate_reason": pd.Categorical(reasons[reason + 1] if len(r) else [],
+                                              categories=list(MIGRATE_REASONS)),
+    })
+    df = df.sort_values("pfn", kind="stable")
+    return conform(df, "page_owner")
+
+
+def _uniq_cats(names):
+    seen = {}
+    for n in names:
+        seen.setdefault(n, len(seen))
+    return list(seen)
+
+
+def _codes_cat(codes, labels):
+    """Categorical from per-unique codes whose labels may repeat (e.g. top frames)."""
+    cats = _uniq_cats(labels)
+    pos = {c: i for i, c in enumerate(cats)}
+    remap = np.array([pos[l] for l in labels], dtype=np.int64) if labels else np.zeros(0, np.int64)
+    return pd.Categorical.from_codes(remap[codes] if len(codes) else codes, cats)
+
+
+def df_stacks(mm, threshold: int = 0) -> pd.DataFrame:
+    """page_owner_stacks/show_stacks: outstanding base pages per stack (v6.9+ order:
+    newest stack first), hiding entries below 1 or ``threshold``."""
+    po = mm.page_owner
+    if po is None or not mm.profile.has_show_stacks:
+        return empty("stacks")
+    hs = [h for h in reversed(po.stack_order)
+          if po.stack_count[h] >= 1 and po.stack_count[h] >= threshold]
+    frames = [po.depot.fetch(h) for h in hs]
+    df = pd.DataFrame({
+        "stack_handle": hs,
+        "stack": _cat(["\n".join(f) for f in frames]),
+        "top_frame": _cat([top_frame_of(list(f)) for f in frames]),
+        "depth": [len(f) for f in frames],
+        "nr_base_pages": [po.stack_count[h] for h in hs],
+    })
+    return conform(df, "stacks")

@@ -1,0 +1,714 @@
+"""Boot: the kernel command line and the init order that sets memory up.
+
+``boot_kernel(layout, cmdline, profile, memory_model)`` walks the steps of
+start_kernel()/mm_core_init() that matter for physical memory, printing what
+the kernel prints:
+
+1. early params (``page_owner=``, ``debug_pagealloc=``,
+   ``debug_guardpage_minorder=``, ``page_poison=``, ``mem=``, ``movablecore=``,
+   ``kernelcore=``, ``cma=``, ``numa=fake=``, ``early_page_ext``);
+2. memblock: RAM ranges, reservations (first 1 MiB, kernel image, CMA,
+   memmap, NODE_DATA, percpu, large system hashes, the stack depot hash table
+   when page_owner is on);
+3. free_area_init: nodes and zones (DMA < 16 MiB <= DMA32 < 4 GiB <= Normal,
+   Movable from ``movablecore=``/``kernelcore=``), spanned/present pages;
+4. FLATMEM only: page_ext_init_flatmem (memblock);
+5. memblock_free_all: every unreserved page to the buddy allocator;
+   watermarks (min_free_kbytes, THP's recommended value, lowmem_reserve);
+6. early kernel allocations through the buddy allocator (slab, kernel stacks,
+   page tables, NUMA-interleaved hashes) -- the "early allocated" pages;
+7. SPARSEMEM: page_ext_init (a table per section from the buddy allocator),
+   init callbacks (page_owner marks the early pages);
+8. late: CMA areas activated, init memory freed, memory blocks registered.
+
+Numbers marked "≈ calibrated" reproduce the real 6.12 captures in
+data/real-kernel (see tests/test_boot_real.py); they are not kernel constants.
+"""
+from __future__ import annotations
+
+import math
+import shlex
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import LayoutError, PextlabError
+from . import page_alloc
+from .gfp import ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
+from .layout import Layout, apply_mem_limit, apply_numa_fake, parse_size
+from .mmzone import MemSection, PglistData, Zone, PG_HOLE, PG_RESERVED
+from .page_ext import PageExt
+from .page_owner import page_owner_ops
+from .profiles import KernelProfile, PAGE_SHIFT
+from .state import MM
+
+__all__ = ["BootParams", "parse_cmdline", "boot_kernel", "KNOWN_PARAMS"]
+
+GiB = 1 << 30
+
+# Parameters the simulated kernel understands or knows to exist (others are
+# reported as "Unknown kernel command line parameters", like init/main.c does).
+KNOWN_PARAMS = {
+    "page_owner", "debug_pagealloc", "debug_guardpage_minorder", "page_poison", "mem",
+    "movablecore", "kernelcore", "cma", "numa", "early_page_ext", "movable_node",
+    "memhp_default_state", "console", "root", "ro", "rw", "quiet", "loglevel", "init", "rdinit",
+    "earlyprintk", "nokaslr", "panic", "hugepages", "hugepagesz", "default_hugepagesz",
+    "transparent_hugepage", "memmap", "nosmp", "maxcpus", "nr_cpus", "ignore_loglevel",
+    "norandmaps", "page_alloc.shuffle", "init_on_alloc", "init_on_free", "slub_debug",
+    "memory_hotplug.memmap_on_memory", "numa_balancing", "debug", "earlycon", "noapic",
+}
+
+
+def _kstrtobool(v: str | None) -> bool | None:
+    if v is None:
+        return None
+    v = v.strip().lower()
+    if v in ("1", "y", "yes", "on", "true"):
+        return True
+    if v in ("0", "n", "no", "off", "false"):
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class BootParams:
+    """The parsed kernel command line (what the simulator acts on)."""
+    cmdline: str = ""
+    page_owner: bool = False
+    debug_pagealloc: bool = False
+    debug_guardpage_minorder: int = 0
+    page_poison: bool = False
+    mem: int | None = None
+    movablecore: int | None = None
+    kernelcore: int | None = None
+    movablecore_percent: int | None = None
+    kernelcore_percent: int | None = None
+    cma: int | None = None
+    numa_fake: int | None = None
+    numa_off: bool = False
+    early_page_ext: bool = False
+    movable_node: bool = False
+    memhp_default_state: str = "offline"
+    unknown: tuple = ()
+    messages: tuple = ()     # early messages in order (e.g. "Setting debug_guardpage_minorder to 1")
+    errors: tuple = ()
+
+
+def parse_cmdline(cmdline: str, profile: KernelProfile) -> BootParams:
+    """Parse a kernel command line as the early_param / __setup handlers do."""
+    try:
+        words = shlex.split(cmdline or "")
+    except ValueError as e:
+        raise PextlabError(f"cannot parse kernel command line {cmdline!r}: {e}") from None
+    kw: dict = {"cmdline": cmdline or ""}
+    unknown, msgs, errs = [], [], []
+    for w in words:
+        key, eq, val = w.partition("=")
+        v = val if eq else None
+        if key == "page_owner":
+            b = _kstrtobool(v)
+            if b is None:
+                errs.append(f"page_owner: invalid value {v!r} (expected on/off)")
+            else:
+                kw["page_owner"] = b
+        elif key == "debug_pagealloc":
+            b = _kstrtobool(v)
+            kw["debug_pagealloc"] = bool(b)
+        elif key == "debug_guardpage_minorder":
+            try:
+                n = int(v or "", 0)
+            except ValueError:
+                n = -1
+            if n < 0 or n > profile.max_page_order // 2:
+                msgs.append("Bad debug_guardpage_minorder value")
+            else:
+                kw["debug_guardpage_minorder"] = n
+                msgs.append(f"Setting debug_guardpage_minorder to {n}")
+        elif key == "page_poison":
+            kw["page_poison"] = bool(_kstrtobool(v))
+        elif key in ("mem", "cma"):
+            try:
+                kw[key] = parse_size(v or "")
+            except LayoutError as e:
+                errs.append(f"{key}=: {e}")
+        elif key in ("movablecore", "kernelcore"):
+            if v and v.endswith("%"):
+                try:
+                    p = int(v[:-1])
+                    if not 0 <= p <= 100:
+                        raise ValueError
+                    kw[key + "_percent"] = p
+                except ValueError:
+                    errs.append(f"{key}=: bad percentage {v!r}")
+            elif v == "mirror":
+                errs.append(f"{key}=mirror is not modelled")
+            else:
+                try:
+                    kw[key] = parse_size(v or "")
+                except LayoutError as e:
+                    errs.append(f"{key}=: {e}")
+        elif key == "numa":
+            if v and v.startswith("fake="):
+                try:
+                    kw["numa_fake"] = int(v[5:])
+                except ValueError:
+                    errs.append(f"numa=fake: expected a node count, got {v[5:]!r}")
+            elif v == "off":
+                kw["numa_off"] = True
+        elif key == "early_page_ext":
+            kw["early_page_ext"] = True
+        elif key == "movable_node":
+            kw["movable_node"] = True
+        elif key == "memhp_default_state":
+            if v in ("online", "offline", "online_kernel", "online_movable"):
+                kw["memhp_default_state"] = v
+            else:
+                errs.append(f"memhp_default_state: unknown state {v!r}")
+        elif key in KNOWN_PARAMS or "." in key:
+            pass
+        else:
+            unknown.append(w)
+    kw["unknown"] = tuple(unknown)
+    kw["messages"] = tuple(msgs)
+    kw["errors"] = tuple(errs)
+    return BootParams(**kw)
+
+
+# --- ≈ calibrated boot-time costs of the 6.12 build in data/real-kernel ------------------------
+# Kernel image numbers from "Memory: ... (6144K kernel code, 7608K rwdata, 1220K rodata,
+# 904K init, 2332K bss ...)" and /proc/iomem.
+KERNEL_IMAGE = {"code": 0x1000000, "rodata_end": 0x1731000, "data": 0x1800000,
+                "data_end": 0x1F6E200, "bss": 0x21B9000, "end": 0x2400000,
+                "init_kb": 904, "gap_kb": 828}
+PERCPU_PAGES = 42            # "percpu: Embedded 42 pages/cpu"
+MISC_RESERVED_PAGES = 24     # early page tables, ACPI copies, NODE_DATA of node 0, ... (≈ calibrated)
+NODE_DATA_PAGES = 5
+# Early kernel allocations before page_owner starts (≈ calibrated: b-1G found 4938 early
+# pages of which 4608 are the page_ext tables themselves).
+EARLY_ALLOCS = (              # (what, gfp, order, count, per_cpu)
+    ("slab", "GFP_KERNEL", 0, 150, False),
+    ("slab", "GFP_KERNEL|__GFP_COMP", 1, 12, False),
+    ("slab", "GFP_KERNEL|__GFP_COMP", 2, 8, False),
+    ("slab", "GFP_KERNEL|__GFP_COMP", 3, 4, False),
+    ("slab reclaimable", "GFP_KERNEL|__GFP_RECLAIMABLE", 0, 40, False),
+    ("page tables", "GFP_KERNEL|__GFP_ZERO", 0, 16, False),
+    ("kernel stacks", "GFP_KERNEL", 2, 4, True),
+    ("percpu chunks", "GFP_KERNEL|__GFP_ZERO", 0, 14, True),
+)
+
+
+def _alloc_large_system_hash_entries(nr_kernel_pages: int, scale: int) -> int:
+    """mm/mm_init.c alloc_large_system_hash: entries for a hash scaled by memory."""
+    n = nr_kernel_pages
+    n = (n + 255) & ~255                     # round_up to 1 MiB worth of pages
+    n = n >> (scale - PAGE_SHIFT) if scale > PAGE_SHIFT else n << (PAGE_SHIFT - scale)
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def _probe_memory_block_size(layout: Layout, profile: KernelProfile) -> int:
+    """arch/x86/mm/init_64.c probe_memory_block_size for a virtual machine."""
+    end = layout.max_pfn << PAGE_SHIFT
+    if end < 64 * GiB:
+        return profile.memory_block_size
+    bz = 2 * GiB
+    while bz > profile.memory_block_size and end & (bz - 1):
+        bz >>= 1
+    return bz
+
+
+def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None,
+                memory_model: str = "sparsemem", fail_page_ext=None) -> MM:
+    """Boot the simulated kernel; returns its state.  Raises KernelPanic like the kernel."""
+    if memory_model not in ("sparsemem", "flatmem"):
+        raise PextlabError(f"memory_model must be 'sparsemem' or 'flatmem', got {memory_model!r}")
+    params = parse_cmdline(cmdline, profile)
+    if params.errors:
+        raise PextlabError("kernel command line: " + "; ".join(params.errors))
+    if params.mem is not None:
+        layout = apply_mem_limit(layout, params.mem)
+    if params.numa_fake:
+        layout = apply_numa_fake(layout, params.numa_fake)
+    mm = MM(profile, layout, params, memory_model)
+    mm.printk(f"Linux version {profile.name[1:]}-pextlab (simulated, profile {profile.name})")
+    mm.printk(f"Command line: {params.cmdline}")
+    for m in params.messages:
+        mm.printk(m)
+    if params.debug_pagealloc and params.debug_guardpage_minorder:
+        mm.guard_minorder = params.debug_guardpage_minorder
+    _setup_memblock(mm)
+    _sparse_init(mm)
+    _free_area_init(mm)
+    mm.printk(f"Kernel command line: {params.cmdline}")
+    if params.unknown:
+        mm.printk('Unknown kernel command line parameters "' + " ".join(params.unknown)
+                  + '", will be passed to user space.')
+    ops = [page_owner_ops(mm)]
+    mm.page_ext = PageExt(mm, ops)
+    if fail_page_ext is not None:
+        mm.page_ext.fail_alloc = fail_page_ext
+    _build_all_zonelists(mm)
+    if memory_model == "flatmem":
+        mm.page_ext.page_ext_init_flatmem()
+    _memblock_free_all(mm)
+    _setup_per_zone_wmarks(mm)
+    mm.advance(220_000_000)
+    _early_allocations(mm)
+    if memory_model == "sparsemem":
+        mm.page_ext.page_ext_init()
+    else:
+        if mm.page_ext.enabled:
+            mm.page_ext.invoke_init_callbacks()
+    bs = _probe_memory_block_size(layout, profile)
+    mm.memory_block_size = bs
+    mm.printk(f"x86/mm: Memory block size: {bs >> 20}MB")
+    _late_init(mm)
+    if not params.page_owner:
+        mm.printk("page_owner is disabled")
+    return mm
+
+
+def _setup_memblock(mm: MM) -> None:
+    lay = mm.layout
+    for r in lay.ram:
+        mm.memblock.add(r.nid, r.start_pfn, r.end_pfn)
+    mb = mm.memblock
+    # x86: the first 1 MiB is always reserved (v5.13+, "x86/setup: Always reserve the first 1M")
+    mb.reserve(0, 0x100, "first 1 MiB")
+    ks, ke = lay.kernel_image
+    mb.reserve(ks, ke, "kernel image")
+    if len(lay.nodes) == 1:
+        r0 = lay.ram[0]
+        mm.printk("No NUMA configuration found")
+        mm.printk(f"Faking a node at [mem {0:#018x}-{(lay.max_pfn << PAGE_SHIFT) - 1:#018x}]")
+    # CMA (mm/cma.c cma_declare_contiguous_nid): top-down below 4 GiB, pageblock aligned
+    if mm.params.cma:
+        nr = mm.params.cma >> PAGE_SHIFT
+        align = mm.profile.pageblock_nr_pages
+        base = mb.alloc(nr, "cma", align=align, limit_pfn=(4 * GiB) >> PAGE_SHIFT)
+        if base < 0:
+            mm.printk(f"cma: Failed to reserve {mm.params.cma >> 20} MiB")
+        else:
+            mm.cma_areas.append((base, base + nr))
+            mm.printk(f"cma: Reserved {mm.params.cma >> 20} MiB at {base << PAGE_SHIFT:#018x} "
+                      f"on node -1")
+
+
+def _sparse_init(mm: MM) -> None:
+    """Create sections for RAM, mark pages RAM, allocate memmap (vmemmap, 2 MiB each)."""
+    prof = mm.profile
+    pps = mm.pages_per_section
+    nb = pps >> prof.pageblock_order
+    mov = prof.mt_movable
+    for r in mm.layout.ram:
+        for nr in range(r.start_pfn >> mm.section_shift, ((r.end_pfn - 1) >> mm.section_shift) + 1):
+            sec = mm.sections[nr]
+            if sec is None:
+                sec = MemSection(nr, pps, nb, r.nid)
+                sec.pageblock_mt[:] = bytes([mov]) * nb
+                mm.sections[nr] = sec
+            elif sec.nid != r.nid:
+                raise LayoutError(f"section {nr} (pfn {nr * pps:#x}) holds RAM of nodes {sec.nid} "
+                                  f"and {r.nid}: a memory section belongs to one node")
+            sec.present = True
+            lo = max(r.start_pfn, sec.start_pfn) - sec.start_pfn
+            hi = min(r.end_pfn, sec.start_pfn + pps) - sec.start_pfn
+            sec.flags[lo:hi] = bytes(hi - lo)
+            sec.nr_present_pages += hi - lo
+    # memmap: 64 bytes of struct page per page
+    mb = mm.memblock
+    if mm.memory_model == "sparsemem":
+        per = (pps * 64) >> PAGE_SHIFT
+        for sec in mm.sections:
+            if sec is not None and sec.present:
+                if mb.alloc(per, "memmap", nid=sec.nid, align=per) < 0:
+                    raise LayoutError("not enough memory for the memory map")
+    for nid in mm.layout.nodes:
+        mb.alloc(NODE_DATA_PAGES, f"NODE_DATA({nid})", nid=nid)
+    for cpu, nid in enumerate(mm.layout.cpu_nodes):
+        mb.alloc(PERCPU_PAGES, f"percpu cpu{cpu}", nid=nid)
+    mb.alloc(MISC_RESERVED_PAGES, "page tables and firmware tables", nid=mm.layout.nodes[0])
+    total = mm.layout.total_pages
+    # large system hashes: linear (memblock) on one node, vmalloc'd (buddy) on NUMA
+    if len(mm.layout.nodes) == 1:
+        for name, scale, esize in (("Dentry cache", 13, 8), ("Inode-cache", 14, 8)):
+            n = _alloc_large_system_hash_entries(total, scale)
+            npages = max(1, (n * esize) >> PAGE_SHIFT)
+            mb.alloc(npages, f"{name} hash table", align=1)
+            mm.printk(f"{name} hash table entries: {n} (order: {(npages - 1).bit_length()}, "
+                      f"{n * esize} bytes, linear)")
+    if mm.params.page_owner and mm.profile.stackdepot_hash_early:
+        n = _alloc_large_system_hash_entries(total, 14)
+        npages = max(1, (n * 16) >> PAGE_SHIFT)
+        mm.printk("stackdepot: allocating hash table via alloc_large_system_hash")
+        mb.alloc(npages, "stackdepot hash table")
+        mm.printk(f"stackdepot hash table entries: {n} (order: {(npages - 1).bit_length()}, "
+                  f"{n * 16} bytes, linear)")
+    if mm.memory_model == "flatmem":
+        for nid in mm.layout.nodes:
+            rr = mm.layout.node_ranges(nid)
+            span = rr[-1].end_pfn - rr[0].start_pfn
+            mb.alloc((span * 64 + 4095) >> PAGE_SHIFT, "memmap", nid=nid)
+
+
+def _zone_bounds(mm: MM):
+    """Zone pfn limits (arch/x86/mm/init.c zone_sizes_init)."""
+    return {ZONE_DMA: (0, (16 << 20) >> PAGE_SHIFT),
+            ZONE_DMA32: ((16 << 20) >> PAGE_SHIFT, (4 * GiB) >> PAGE_SHIFT),
+            ZONE_NORMAL: ((4 * GiB) >> PAGE_SHIFT, 1 << 62)}
+
+
+def _find_zone_movable_pfns(mm: MM) -> dict[int, int]:
+    """mm/mm_init.c find_zone_movable_pfns_for_nodes (kernelcore=/movablecore=).
+
+    ZONE_MOVABLE is carved from the top of the highest populated zone of each
+    node; kernel memory is spread evenly over nodes; the start is rounded up to
+    MAX_ORDER_NR_PAGES.  (≈ the kernel's walk, without mirror and movable_node.)
+    """
+    p = mm.params
+    lay = mm.layout
+    total = lay.total_pages
+    required_kernelcore = None
+    if p.movablecore_percent is not None:
+        required_kernelcore = total - total * p.movablecore_percent // 100
+    elif p.movablecore is not None:
+        required_kernelcore = total - min(total, p.movablecore >> PAGE_SHIFT)
+    if p.kernelcore_percent is not None:
+        kc = total * p.kernelcore_percent // 100
+        required_kernelcore = kc if required_kernelcore is None else max(kc, required_kernelcore)
+    elif p.kernelcore is not None:
+        kc = p.kernelcore >> PAGE_SHIFT
+        required_kernelcore = kc if required_kernelcore is None else max(kc, required_kernelcore)
+    if required_kernelcore is None or required_kernelcore >= total:
+        return {}
+    bounds = _zone_bounds(mm)
+    # the zone movable memory comes from: the highest zone with memory
+    highest = max((zi for zi, (lo, hi) in bounds.items()
+                   if any(r.start_pfn < hi and lo < r.end_pfn for r in lay.ram)))
+    usable_start = bounds[highest][0]
+    nodes = lay.nodes
+    kernelcore_node = required_kernelcore // len(nodes)
+    mo = mm.profile.max_order_nr_pages
+    out = {}
+    for nid in nodes:
+        need = kernelcore_node
+        start = None
+        for r in lay.node_ranges(nid):
+            s, e = r.start_pfn, r.end_pfn
+            if e <= usable_start:
+                need -= e - s
+                continue
+            if s < usable_start:
+                need -= usable_start - s
+                s = usable_start
+            if need <= 0:
+                start = s
+                break
+            if e - s > need:
+                start = s + need
+                need = 0
+                break
+            need -= e - s
+        if start is not None:
+            out[nid] = ((start + mo - 1) // mo) * mo
+    return out
+
+
+def _free_area_init(mm: MM) -> None:
+    prof = mm.profile
+    lay = mm.layout
+    bounds = _zone_bounds(mm)
+    movable = _find_zone_movable_pfns(mm)
+    mm.printk("Zone ranges:")
+    lo_pfn = lay.ram[0].start_pfn
+    hi_pfn = lay.max_pfn
+    for zi in (ZONE_DMA, ZONE_DMA32, ZONE_NORMAL):
+        lo, hi = bounds[zi]
+        s, e = max(lo, lo_pfn), min(hi, hi_pfn)
+        if s < e:
+            mm.printk(f"  {ZONE_NAMES[zi]:<8} [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
+        else:
+            mm.printk(f"  {ZONE_NAMES[zi]:<8} empty")
+    mm.printk(f"  {'Device':<8} empty")
+    mm.printk("Movable zone start for each node")
+    for nid, pfn in sorted(movable.items()):
+        mm.printk(f"  Node {nid}: {pfn << PAGE_SHIFT:#018x}")
+    mm.printk("Early memory node ranges")
+    for r in lay.ram:
+        mm.printk(f"  node {r.nid:3d}: [mem {r.start_pfn << PAGE_SHIFT:#018x}-"
+                  f"{(r.end_pfn << PAGE_SHIFT) - 1:#018x}]")
+    for nid in lay.nodes:
+        rr = lay.node_ranges(nid)
+        node = PglistData(nid)
+        node.node_start_pfn = rr[0].start_pfn
+        node.node_spanned_pages = rr[-1].end_pfn - rr[0].start_pfn
+        node.node_present_pages = sum(r.nr_pages for r in rr)
+        mm.printk(f"Initmem setup node {nid} [mem {node.node_start_pfn << PAGE_SHIFT:#018x}-"
+                  f"{(node.node_end_pfn << PAGE_SHIFT) - 1:#018x}]")
+        zones = []
+        mstart = movable.get(nid)
+        for zi in range(len(ZONE_NAMES)):
+            z = Zone(nid, zi, prof.nr_orders, prof.nr_migratetypes)
+            zones.append(z)
+            if zi in bounds:
+                lo, hi = bounds[zi]
+                if mstart is not None:
+                    hi = min(hi, mstart)
+            elif zi == ZONE_MOVABLE and mstart is not None:
+                lo, hi = mstart, 1 << 62
+            else:
+                continue
+            s = max(lo, node.node_start_pfn)
+            e = min(hi, node.node_end_pfn)
+            # span from the first to the last RAM pfn of the node in [lo, hi)
+            present = 0
+            first = last = None
+            for r in rr:
+                a, b = max(r.start_pfn, s), min(r.end_pfn, e)
+                if a < b:
+                    present += b - a
+                    first = a if first is None else first
+                    last = b
+            if first is None:
+                continue
+            z.zone_start_pfn = first
+            z.spanned_pages = last - first
+            z.present_pages = present
+            z.present_early_pages = present
+            if zi == ZONE_MOVABLE:
+                mm.movable_zone_used = True
+        node.zones = zones
+        mm.nodes[nid] = node
+        # "On node N, zone Z: K pages in unavailable ranges" (holes at the start and inside)
+        prev_end = None
+        for z in zones:
+            if not z.spanned_pages:
+                continue
+            holes = []
+            cur = z.zone_start_pfn if prev_end is None else prev_end
+            if prev_end is None and z.zone_start_pfn > (z.zone_start_pfn & ~(prof.pageblock_nr_pages - 1)):
+                holes.append(z.zone_start_pfn - (z.zone_start_pfn & ~(prof.pageblock_nr_pages - 1)))
+            for r in rr:
+                a, b = max(r.start_pfn, z.zone_start_pfn), min(r.end_pfn, z.zone_end_pfn)
+                if a >= b:
+                    continue
+                if a > cur:
+                    holes.append(a - cur)
+                cur = b
+            last_zone = all(not zz.spanned_pages for zz in zones[z.idx + 1:])
+            if last_zone:
+                sec_end = (z.zone_end_pfn + mm.section_mask) & ~mm.section_mask
+                if sec_end > cur:
+                    holes.append(sec_end - cur)
+            for h in holes:
+                mm.printk(f"On node {nid}, zone {z.name}: {h} pages in unavailable ranges")
+            prev_end = z.zone_end_pfn
+    mm.rebuild_section_zones()
+
+
+def _build_all_zonelists(mm: MM) -> None:
+    total = sum(z.present_pages for z in mm.all_zones())
+    # mm/page_alloc.c build_all_zonelists: grouping off on tiny machines
+    prof = mm.profile
+    if total < prof.pageblock_nr_pages * prof.nr_migratetypes:
+        mm.mobility_grouping = False
+    mm.printk(f"Built {len(mm.nodes)} zonelists, mobility grouping "
+              f"{'on' if mm.mobility_grouping else 'off'}.  Total pages: {total}")
+
+
+def _mark_reserved(mm: MM) -> None:
+    for s, e, _ in mm.memblock.reserved:
+        pfn = s
+        while pfn < e:
+            sec = mm.section_of(pfn)
+            nxt = ((pfn >> mm.section_shift) + 1) << mm.section_shift
+            hi = min(e, nxt)
+            if sec is not None:
+                lo_o, hi_o = pfn - sec.start_pfn, hi - sec.start_pfn
+                a = sec.flags_np()
+                a[lo_o:hi_o] |= PG_RESERVED
+            pfn = hi
+
+
+def _free_range(mm: MM, zone, start: int, end: int) -> int:
+    """__free_pages_memory: maximal aligned blocks, highest pfn first (so the lowest
+    pfns end at the head of the LIFO lists, as FPI_TO_TAIL frees give)."""
+    maxo = mm.profile.max_page_order
+    blocks = []
+    pfn = start
+    while pfn < end:
+        order = min(maxo, (pfn & -pfn).bit_length() - 1 if pfn else maxo)
+        while pfn + (1 << order) > end:
+            order -= 1
+        blocks.append((pfn, order))
+        pfn += 1 << order
+    for pfn, order in reversed(blocks):
+        page_alloc.__free_pages_core(mm, zone, pfn, order)
+    return end - start
+
+
+def _memblock_free_all(mm: MM) -> None:
+    """Release every unreserved RAM page to the buddy allocator; managed pages."""
+    _mark_reserved(mm)
+    reserved_by_zone = {}
+    for zone in mm.all_zones():
+        if not zone.present_pages:
+            continue
+        freed = 0
+        z0, z1 = zone.zone_start_pfn, zone.zone_end_pfn
+        for r in mm.layout.node_ranges(zone.nid):
+            a, b = max(r.start_pfn, z0), min(r.end_pfn, z1)
+            if a >= b:
+                continue
+            # split around reservations
+            cuts = sorted((max(s, a), min(e, b)) for s, e, _ in mm.memblock.reserved
+                          if s < b and a < e)
+            cur = a
+            pieces = []
+            for s, e in cuts:
+                if s > cur:
+                    pieces.append((cur, s))
+                cur = max(cur, e)
+            if cur < b:
+                pieces.append((cur, b))
+            for s, e in reversed(pieces):
+                freed += _free_range(mm, zone, s, e)
+        zone.managed_pages = freed
+        reserved_by_zone[(zone.nid, zone.name)] = zone.present_pages - freed
+    mm.totalram_pages = sum(z.managed_pages for z in mm.all_zones())
+    physpages = mm.layout.total_pages
+    reserved = physpages - mm.totalram_pages
+    cma = sum(e - s for s, e in mm.cma_areas)
+    ki = KERNEL_IMAGE
+    mm.printk(f"Memory: {mm.totalram_pages * 4}K/{physpages * 4}K available "
+              f"(6144K kernel code, 7608K rwdata, "
+              f"1220K rodata, {ki['init_kb']}K init, 2332K bss, {(reserved - cma) * 4}K reserved, "
+              f"{cma * 4}K cma-reserved)")
+    _build_zonelists_after_free(mm)
+
+
+def _build_zonelists_after_free(mm: MM) -> None:
+    mm.build_zonelists()
+
+
+def _setup_per_zone_wmarks(mm: MM) -> None:
+    """mm/page_alloc.c init_per_zone_wmark_min + __setup_per_zone_wmarks +
+    setup_per_zone_lowmem_reserve, and mm/khugepaged.c set_recommended_min_free_kbytes
+    (THP is on when RAM >= 512 MiB)."""
+    prof = mm.profile
+    zones = mm.populated_zones()
+    lowmem_pages = sum(z.managed_pages for z in zones if z.idx != ZONE_MOVABLE)
+    lowmem_kb = lowmem_pages * 4
+    mfk = int(math.isqrt(lowmem_kb * 16))
+    mfk = min(max(mfk, 128), 262144)
+    if mm.totalram_pages >= (512 << 20) >> PAGE_SHIFT:
+        nr_zones = sum(1 for z in zones if z.idx <= ZONE_NORMAL)
+        rec = prof.pageblock_nr_pages * nr_zones * 2
+        rec += prof.pageblock_nr_pages * nr_zones * 3 * 3
+        rec = min(rec, mm.totalram_pages // 20)
+        rec_kb = rec * 4
+        if rec_kb > mfk:
+            mfk = rec_kb
+    mm.min_free_kbytes = mfk
+    pages_min = mfk >> (PAGE_SHIFT - 10)
+    wsf = 10    # vm.watermark_scale_factor
+    for z in mm.all_zones():
+        if z.idx == ZONE_MOVABLE:
+            mn = min(max(z.managed_pages // 1024, 32), 128)
+            tmp = 0
+        else:
+            tmp = pages_min * z.managed_pages // lowmem_pages if lowmem_pages else 0
+            mn = tmp
+        step = max(tmp >> 2, z.managed_pages * wsf // 10000)
+        z.watermark = {"min": mn, "low": mn + step, "high": mn + 2 * step, "promo": mn + 3 * step}
+    # lowmem_reserve (vm.lowmem_reserve_ratio = 256 256 32 0 0)
+    ratio = (256, 256, 32, 0, 0)
+    for nid, node in mm.nodes.items():
+        zs = node.zones
+        for i, z in enumerate(zs):
+            z.lowmem_reserve = [0] * len(zs)
+            managed = 0
+            for j in range(i + 1, len(zs)):
+                managed += zs[j].managed_pages
+                z.lowmem_reserve[j] = managed // ratio[i] if ratio[i] and z.managed_pages else 0
+
+
+def _early_allocations(mm: MM) -> None:
+    """Kernel allocations between the buddy going live and page_owner starting."""
+    gfp = mm.gfp
+    nodes = mm.layout.nodes
+    mm.comm, mm.pid, mm.tgid = "swapper/0", 0, 0
+    for what, flags, order, count, per_cpu in EARLY_ALLOCS:
+        g = gfp(flags)
+        targets = [(c, n) for c, n in enumerate(mm.layout.cpu_nodes)] if per_cpu else [(0, nodes[0])]
+        for _, nid in targets:
+            for _ in range(count):
+                if page_alloc.__alloc_pages(mm, g, order, nid) < 0:
+                    break
+    if len(nodes) > 1:
+        # NUMA: large system hashes are vmalloc'ed, pages interleaved over nodes
+        total = mm.layout.total_pages
+        pages = 0
+        for scale, esize in ((13, 8), (14, 8)):
+            n = _alloc_large_system_hash_entries(total, scale)
+            pages += (n * esize) >> PAGE_SHIFT
+        g = gfp("GFP_KERNEL")
+        for i in range(pages):
+            page_alloc.__alloc_pages(mm, g, 0, nodes[i % len(nodes)])
+    mm.advance(20_000_000)
+
+
+def _late_init(mm: MM) -> None:
+    prof = mm.profile
+    # CMA activation (cma_init_reserved_areas, core_initcall): pageblocks become MIGRATE_CMA
+    for s, e in mm.cma_areas:
+        for pb in range(s, e, prof.pageblock_nr_pages):
+            page_alloc.set_pageblock_migratetype(mm, pb, prof.mt_cma)
+        mm.memblock.reserved = [r for r in mm.memblock.reserved if r[2] != "cma"]
+        zone = mm.zone_of_pfn(s)
+        for p in range(s, e, mm.pages_per_section):
+            sec = mm.section_of(p)
+            lo = p - sec.start_pfn
+            hi = min(e, sec.start_pfn + mm.pages_per_section) - sec.start_pfn
+            sec.flags_np()[lo:hi] &= ~PG_RESERVED & 0xFF
+        _free_range(mm, zone, s, e)
+        zone.managed_pages += e - s
+        zone.cma_pages += e - s
+    # free_initmem and the rodata/data gap (mark_rodata_ro)
+    ks, ke = mm.layout.kernel_image
+    ki = KERNEL_IMAGE
+    if mm.layout.kernel_image == (ki["code"] >> PAGE_SHIFT, ki["end"] >> PAGE_SHIFT):
+        regions = [(ki["rodata_end"] >> PAGE_SHIFT, ki["data"] >> PAGE_SHIFT),
+                   ((ki["bss"] >> PAGE_SHIFT) - (ki["init_kb"] >> 2), ki["bss"] >> PAGE_SHIFT)]
+    else:
+        regions = []
+    mm.advance(300_000_000)
+    for s, e in regions:
+        mm.memblock.reserved = _unreserve(mm.memblock.reserved, s, e)
+        zone = mm.zone_of_pfn(s)
+        sec = mm.section_of(s)
+        sec.flags_np()[s - sec.start_pfn:e - sec.start_pfn] &= ~PG_RESERVED & 0xFF
+        _free_range(mm, zone, s, e)
+        zone.managed_pages += e - s
+    if regions:
+        mm.printk(f"Freeing unused kernel image (initmem) memory: {ki['init_kb']}K")
+        mm.printk(f"Freeing unused kernel image (rodata/data gap) memory: {ki['gap_kb']}K")
+    mm.totalram_pages = sum(z.managed_pages for z in mm.all_zones())
+    # khugepaged's set_recommended_min_free_kbytes runs late and recomputes watermarks
+    _setup_per_zone_wmarks(mm)
+    for sec in mm.sections:
+        if sec is not None and sec.present:
+            sec.online = True
+    mm.build_zonelists()
+
+
+def _unreserve(reserved, s, e):
+    out = []
+    for a, b, label in reserved:
+        if b <= s or e <= a:
+            out.append((a, b, label))
+            continue
+        if a < s:
+            out.append((a, s, label))
+        if e < b:
+            out.append((e, b, label))
+    return out

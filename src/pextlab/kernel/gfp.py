@@ -1,0 +1,120 @@
+"""GFP masks: parsing, %pGg names, zone and migratetype of a request.
+
+Sources: include/linux/gfp_types.h and gfp.h (bit layout per version, held in
+the profile), include/trace/events/mmflags.h (name table order),
+lib/vsprintf.c ``format_flags`` (rendering: first matching table entry wins,
+its bits are cleared, leftovers printed in hex).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from ..errors import PextlabError
+from .profiles import KernelProfile
+
+__all__ = ["parse_gfp", "format_gfp", "gfp_migratetype", "gfp_zone", "ZONE_DMA", "ZONE_DMA32",
+           "ZONE_NORMAL", "ZONE_MOVABLE", "ZONE_DEVICE", "ZONE_NAMES"]
+
+# include/linux/mmzone.h zone_type on x86_64 (no HIGHMEM)
+ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE = range(5)
+ZONE_NAMES = ("DMA", "DMA32", "Normal", "Movable", "Device")
+
+_TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _table(profile: KernelProfile) -> dict[str, int]:
+    t = dict(profile.gfp_bits)
+    t.update(profile.gfp_composites)
+    return t
+
+
+@lru_cache(maxsize=4096)
+def _parse(profile_name: str, text: str, profile: KernelProfile) -> int:
+    table = _table(profile)
+    value = 0
+    for part in text.replace(" ", "").split("|"):
+        if not part:
+            continue
+        if part.lower().startswith("0x") or part.isdigit():
+            value |= int(part, 0)
+            continue
+        neg = part.startswith("~")
+        key = part[1:] if neg else part
+        if not _TOKEN.match(key) or key not in table:
+            raise PextlabError(
+                f"unknown gfp flag {key!r} for profile {profile_name}; "
+                f"known: GFP_KERNEL, GFP_HIGHUSER_MOVABLE, __GFP_ZERO, ... "
+                f"({len(table)} names)")
+        value = value & ~table[key] if neg else value | table[key]
+    return value
+
+
+def parse_gfp(gfp, profile: KernelProfile) -> int:
+    """Turn ``"GFP_KERNEL|__GFP_ZERO"``, ``0xdc0`` or ``"0xdc0"`` into an int mask.
+
+    >>> from pextlab.kernel.profiles import get_profile
+    >>> hex(parse_gfp("GFP_KERNEL|__GFP_ZERO", get_profile("v6.12")))
+    '0xdc0'
+    """
+    if isinstance(gfp, int):
+        if gfp < 0:
+            raise PextlabError(f"gfp mask must be non-negative, got {gfp}")
+        return gfp
+    if not isinstance(gfp, str):
+        raise PextlabError(f"gfp must be an int or a flag string, got {type(gfp).__name__}")
+    return _parse(profile.name, gfp, profile)
+
+
+@lru_cache(maxsize=8192)
+def _format(profile_name: str, mask: int, profile: KernelProfile) -> str:
+    table = _table(profile)
+    parts = []
+    rest = mask
+    for name in profile.gfp_name_table:
+        v = table[name]
+        if v and (rest & v) == v:
+            parts.append(name)
+            rest &= ~v
+            if not rest:
+                break
+    if rest:
+        parts.append(hex(rest))
+    return "|".join(parts)
+
+
+def format_gfp(mask: int, profile: KernelProfile) -> str:
+    """%pGg rendering of ``mask`` (``""`` for 0, so the kernel prints ``mask 0x0()``).
+
+    >>> from pextlab.kernel.profiles import get_profile
+    >>> format_gfp(0x140dca, get_profile("v6.12"))
+    'GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO'
+    """
+    return _format(profile.name, int(mask), profile)
+
+
+def gfp_migratetype(mask: int, profile: KernelProfile, mobility_grouping: bool = True) -> int:
+    """include/linux/gfp.h gfp_migratetype() (v3.19: gfpflags_to_migratetype)."""
+    if not mobility_grouping:
+        return profile.mt_unmovable
+    mov = profile.gfp_bits["__GFP_MOVABLE"]
+    rec = profile.gfp_bits["__GFP_RECLAIMABLE"]
+    if profile.gfp_movable_shift:
+        return (mask & (mov | rec)) >> profile.gfp_movable_shift
+    return (((mask & mov) != 0) << 1) | ((mask & rec) != 0)
+
+
+def gfp_zone(mask: int, profile: KernelProfile, movable_zone_exists: bool = True) -> int:
+    """Highest zone a request may use (include/linux/gfp.h gfp_zone on x86_64).
+
+    __GFP_DMA -> DMA, __GFP_DMA32 -> DMA32, __GFP_HIGHMEM|__GFP_MOVABLE -> MOVABLE
+    (ZONE_MOVABLE needs both on x86_64, which has no HIGHMEM), else NORMAL.
+    """
+    b = profile.gfp_bits
+    if mask & b["__GFP_DMA"]:
+        return ZONE_DMA
+    if mask & b["__GFP_DMA32"]:
+        return ZONE_DMA32
+    if (mask & b["__GFP_MOVABLE"]) and (mask & b["__GFP_HIGHMEM"]):
+        return ZONE_MOVABLE
+    return ZONE_NORMAL

@@ -1,0 +1,134 @@
+"""Nodes, zones, memory sections and the per-page state ("struct page").
+
+Mirrors include/linux/mmzone.h.  The simulator's ``struct page`` is two bytes
+per page held in ``bytearray`` s of one memory section each (``MemSection.flags``
+and ``MemSection.order``), allocated when the section gets a memmap, as
+SPARSEMEM does.  ``flags`` packs:
+
+====  ===========  =============================================================
+bit   name         meaning
+====  ===========  =============================================================
+0     PG_BUDDY     head of a free buddy block; ``order`` holds its order
+1     PG_RESERVED  memblock-reserved (kernel image, memmap, firmware, ...)
+2     PG_HEAD      head of an allocated block; ``order`` holds its order
+3     PG_GUARD     head of a debug guard block (mm/debug_page_alloc.c)
+4-6   mt           free-list migratetype of a buddy/guard head, or the
+                   migratetype of an allocated head (gfp_migratetype)
+7     PG_HOLE      no RAM behind this pfn (also PG_RESERVED)
+====  ===========  =============================================================
+
+Tail pages of an allocated block have flags 0.  Pageblock migratetypes are one
+byte per pageblock in ``MemSection.pageblock_mt`` (the kernel's
+``usage->pageblock_flags``).  Touch these bytearrays per item in hot paths
+(fast) and through ``numpy.frombuffer`` views for whole-section work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .gfp import ZONE_NAMES
+
+__all__ = ["PG_BUDDY", "PG_RESERVED", "PG_HEAD", "PG_GUARD", "PG_HOLE", "MT_SHIFT", "MT_MASK",
+           "MemSection", "Zone", "PglistData"]
+
+PG_BUDDY = 0x01
+PG_RESERVED = 0x02
+PG_HEAD = 0x04
+PG_GUARD = 0x08
+MT_SHIFT = 4
+MT_MASK = 0x70
+PG_HOLE = 0x80
+
+
+class MemSection:
+    """One memory section (include/linux/mmzone.h ``struct mem_section``)."""
+
+    __slots__ = ("nr", "start_pfn", "nid", "present", "online", "flags", "order",
+                 "pageblock_mt", "page_ext", "nr_present_pages", "early")
+
+    def __init__(self, nr: int, pages_per_section: int, pageblocks_per_section: int, nid: int):
+        self.nr = nr
+        self.start_pfn = nr * pages_per_section
+        self.nid = nid
+        self.present = False        # SECTION_MARKED_PRESENT: has RAM, memmap allocated
+        self.online = False         # SECTION_IS_ONLINE
+        # memmap: every page starts as a reserved hole until RAM is registered
+        self.flags = bytearray([PG_HOLE | PG_RESERVED]) * pages_per_section
+        self.order = bytearray(pages_per_section)
+        # memmap_init() marks every pageblock MIGRATE_MOVABLE (value set by caller)
+        self.pageblock_mt = bytearray(pageblocks_per_section)
+        self.page_ext = None        # section->page_ext (pextlab.kernel.page_ext.PageExtTable)
+        self.nr_present_pages = 0
+        self.early = True           # boot memory (not hot-added)
+
+    def flags_np(self) -> np.ndarray:
+        return np.frombuffer(self.flags, dtype=np.uint8)
+
+    def order_np(self) -> np.ndarray:
+        return np.frombuffer(self.order, dtype=np.uint8)
+
+    def pageblock_np(self) -> np.ndarray:
+        return np.frombuffer(self.pageblock_mt, dtype=np.uint8)
+
+
+class Zone:
+    """``struct zone``: span, counters, watermarks and the buddy free area.
+
+    ``free_area[order][mt]`` is a dict used as an insertion-ordered free list:
+    ``d[pfn] = None`` adds at the head, ``d.popitem()`` takes the head (LIFO,
+    as ``list_add`` + ``list_first_entry`` do), ``del d[pfn]`` removes.
+    """
+
+    __slots__ = ("nid", "idx", "name", "zone_start_pfn", "spanned_pages", "present_pages",
+                 "managed_pages", "free_area", "nr_free", "free_pages", "free_mt",
+                 "watermark", "lowmem_reserve", "cma_pages", "present_early_pages",
+                 "nr_reserved_highatomic")
+
+    def __init__(self, nid: int, idx: int, nr_orders: int, nr_mt: int):
+        self.nid = nid
+        self.idx = idx
+        self.name = ZONE_NAMES[idx]
+        self.zone_start_pfn = 0
+        self.spanned_pages = 0
+        self.present_pages = 0
+        self.present_early_pages = 0
+        self.managed_pages = 0
+        self.cma_pages = 0
+        self.free_area = [[{} for _ in range(nr_mt)] for _ in range(nr_orders)]
+        self.nr_free = [0] * nr_orders          # free_area[order].nr_free
+        self.free_pages = 0                      # NR_FREE_PAGES
+        self.free_mt = [0] * nr_mt               # free pages on each migratetype's lists
+        self.watermark = {"min": 0, "low": 0, "high": 0, "promo": 0}
+        self.lowmem_reserve = [0] * len(ZONE_NAMES)
+        self.nr_reserved_highatomic = 0
+
+    @property
+    def zone_end_pfn(self) -> int:
+        return self.zone_start_pfn + self.spanned_pages
+
+    def populated(self) -> bool:
+        return self.present_pages > 0
+
+    def contains(self, pfn: int) -> bool:
+        return self.zone_start_pfn <= pfn < self.zone_start_pfn + self.spanned_pages
+
+    def __repr__(self):
+        return (f"<Zone node {self.nid} {self.name} pfn {self.zone_start_pfn:#x}+{self.spanned_pages}"
+                f" present {self.present_pages} managed {self.managed_pages} free {self.free_pages}>")
+
+
+@dataclass
+class PglistData:
+    """``pg_data_t`` of one NUMA node."""
+    nid: int
+    node_start_pfn: int = 0
+    node_spanned_pages: int = 0
+    node_present_pages: int = 0
+    zones: list = field(default_factory=list)
+    node_page_ext: object = None      # FLATMEM: the node's page_ext table
+
+    @property
+    def node_end_pfn(self) -> int:
+        return self.node_start_pfn + self.node_spanned_pages

@@ -1,0 +1,300 @@
+"""page_owner: who allocated every page (mm/page_owner.c), a page_ext client.
+
+Per-page data lives in the page_ext tables: the shared flags word
+(``PAGE_EXT_OWNER``, ``PAGE_EXT_OWNER_ALLOCATED``) and, for this client, a
+record index into :class:`OwnerRecords`.  The kernel copies one ``struct
+page_owner`` into every subpage of an allocation (v5.4+); the simulator lets
+the subpages of one allocation share a record row until something makes them
+differ (split, migration), which gives the same answers at a fraction of the
+cost.
+
+Profile differences (see ``KernelProfile``):
+
+* v6.12: records on every subpage, kept after free (only OWNER_ALLOCATED is
+  cleared; free stack, time, pid and tgid are stored), early pages marked with
+  the dummy ``early_handle``, per-stack counters for ``show_stacks``.
+* v3.19: the record lives in ``struct page_ext`` of the head page only, and is
+  lost on free (``PAGE_EXT_OWNER`` cleared); split records lose gfp and stack.
+"""
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+
+from .page_ext import PageExtOperations, PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
+from .mmzone import PG_BUDDY, PG_RESERVED, PG_GUARD
+from .stackdepot import StackDepot
+
+__all__ = ["PageOwner", "OwnerRecords", "page_owner_ops", "REC_FIELDS"]
+
+# record columns, in storage order
+REC_FIELDS = ("order", "gfp", "handle", "free_handle", "ts", "free_ts", "pid", "tgid",
+              "comm", "free_pid", "free_tgid", "reason")
+_NF = len(REC_FIELDS)
+R_ORDER, R_GFP, R_HANDLE, R_FREE_HANDLE, R_TS, R_FREE_TS, R_PID, R_TGID, R_COMM, \
+    R_FREE_PID, R_FREE_TGID, R_REASON = range(_NF)
+
+# include/linux/migrate_mode.h / mm/debug.c migrate_reason_names (v6.12)
+MIGRATE_REASONS = ("compaction", "memory_failure", "memory_hotplug", "syscall_or_cpuset",
+                   "mempolicy_mbind", "numa_misplaced", "contig_range", "longterm_pin",
+                   "demotion", "damon")
+
+# the dummy stacks registered by init_page_owner (create_dummy_stack): 4 frames
+# (symbol offsets as in the real 6.12 build of data/real-kernel)
+_EARLY_STACK = ("register_early_stack+0x36/0x50", "init_page_owner+0x2b/0x2b0",
+                "page_alloc_init_late+0x3ae/0x3d0", "kernel_init_freeable+0xa5/0x1e0")
+_DUMMY_STACK = ("register_dummy_stack+0x36/0x50", "init_page_owner+0x21/0x2b0",
+                "page_alloc_init_late+0x3ae/0x3d0", "kernel_init_freeable+0xa5/0x1e0")
+_FAILURE_STACK = ("register_failure_stack+0x36/0x50", "init_page_owner+0x26/0x2b0",
+                  "page_alloc_init_late+0x3ae/0x3d0", "kernel_init_freeable+0xa5/0x1e0")
+
+
+class OwnerRecords:
+    """A growable table of page_owner records: one flat ``array('q')``, 12 per row."""
+
+    def __init__(self):
+        self.data = array("q")
+        self.comms: list[str] = []
+        self._comm_ids: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.data) // _NF
+
+    def comm_id(self, comm: str) -> int:
+        i = self._comm_ids.get(comm)
+        if i is None:
+            i = len(self.comms)
+            self._comm_ids[comm] = i
+            self.comms.append(comm)
+        return i
+
+    def add(self, order, gfp, handle, ts, pid, tgid, comm_id) -> int:
+        row = len(self.data) // _NF
+        self.data.extend((order, gfp, handle, 0, ts, 0, pid, tgid, comm_id, -1, -1, -1))
+        return row
+
+    def copy_row(self, row: int) -> int:
+        new = len(self.data) // _NF
+        b = row * _NF
+        self.data.extend(self.data[b:b + _NF])
+        return new
+
+    def get(self, row: int, field: int) -> int:
+        return self.data[row * _NF + field]
+
+    def set(self, row: int, field: int, value: int) -> None:
+        self.data[row * _NF + field] = value
+
+    def as_numpy(self) -> np.ndarray:
+        """Zero-copy (n, 12) int64 view."""
+        return np.frombuffer(self.data, dtype=np.int64).reshape(-1, _NF)
+
+
+class PageOwner:
+    """The page_owner client state of one simulated kernel."""
+
+    def __init__(self, mm):
+        self.mm = mm
+        self.prof = mm.profile
+        self.records = OwnerRecords()
+        self.depot = StackDepot(mm.profile.stack_depth)
+        self.dummy_handle = self.depot.stack_depot_save(_DUMMY_STACK)
+        self.failure_handle = self.depot.stack_depot_save(_FAILURE_STACK)
+        self.early_handle = self.depot.stack_depot_save(_EARLY_STACK)
+        self.inited = False
+        # show_stacks: outstanding base pages per handle, and LIFO order of first use
+        self.stack_count: dict[int, int] = {}
+        self.stack_order: list[int] = []
+        self.count_threshold = 0
+        self.current_handle = self.dummy_handle
+        self._sections = mm.sections
+        self._shift = mm.section_shift
+        self._mask = mm.section_mask
+
+    # --- hooks --------------------------------------------------------------------------------
+    def set_page_owner(self, pfn: int, order: int, gfp: int) -> None:
+        """__set_page_owner (post_alloc_hook)."""
+        mm = self.mm
+        sec = self._sections[pfn >> self._shift]
+        t = sec.page_ext
+        if t is None or t.omv is None:
+            return
+        handle = mm.current_handle
+        recs = self.records
+        comm = recs._comm_ids.get(mm.comm)
+        if comm is None:
+            comm = recs.comm_id(mm.comm)
+        row = len(recs.data) // _NF
+        recs.data.extend((order, gfp, handle, 0, mm.clock_ns, 0, mm.pid, mm.tgid, comm, -1, -1, -1))
+        off = pfn & self._mask
+        if order == 0 or not self.prof.per_subpage_owner:
+            t.omv[off] = row
+            t.fmv[off] = 3          # PAGE_EXT_OWNER | PAGE_EXT_OWNER_ALLOCATED
+        else:
+            n = 1 << order
+            t.owner[off:off + n] = row
+            t.flags[off:off + n] |= 3
+        if self.prof.has_show_stacks and handle != self.early_handle:
+            c = self.stack_count.get(handle)
+            if c is None:
+                self.stack_order.append(handle)
+                c = 0
+            self.stack_count[handle] = c + (1 << order)
+
+    def reset_page_owner(self, pfn: int, order: int) -> None:
+        """__reset_page_owner (free_pages_prepare)."""
+        sec = self._sections[pfn >> self._shift]
+        t = sec.page_ext
+        if t is None or t.omv is None:
+            return
+        off = pfn & self._mask
+        row = t.omv[off]
+        n = 1 << order
+        if not self.prof.keep_owner_after_free:
+            # v3.19..v5.3: the record is lost (PAGE_EXT_OWNER cleared on all pages)
+            if n == 1:
+                t.fmv[off] = t.fmv[off] & ~3
+                t.omv[off] = -1
+            else:
+                t.flags[off:off + n] &= 0xFC
+                t.owner[off:off + n] = -1
+            return
+        if n == 1:
+            t.fmv[off] = t.fmv[off] & ~2
+        else:
+            t.flags[off:off + n] &= 0xFD
+        if row < 0:
+            return
+        mm = self.mm
+        d = self.records.data
+        b = row * _NF
+        d[b + R_FREE_HANDLE] = mm.current_handle
+        d[b + R_FREE_TS] = mm.clock_ns
+        d[b + R_FREE_PID] = mm.pid
+        d[b + R_FREE_TGID] = mm.tgid
+        handle = d[b + R_HANDLE]
+        if self.prof.has_show_stacks and handle != self.early_handle:
+            c = self.stack_count.get(handle)
+            if c is not None:
+                self.stack_count[handle] = c - n
+
+    def split_page_owner(self, pfn: int, old_order: int, new_order: int) -> None:
+        """__split_page_owner: every subpage gets its own record of ``new_order``.
+
+        v3.19 called set_page_owner(page + i, 0, 0) instead: gfp and stack lost.
+        """
+        sec = self._sections[pfn >> self._shift]
+        t = sec.page_ext
+        if t is None or t.omv is None:
+            return
+        off = pfn & self._mask
+        row = t.omv[off]
+        if row < 0:
+            return
+        n = 1 << old_order
+        step = 1 << new_order
+        recs = self.records
+        for i in range(0, n, step):
+            r = recs.copy_row(row)
+            recs.set(r, R_ORDER, new_order)
+            if not self.prof.per_subpage_owner:
+                recs.set(r, R_GFP, 0)
+                recs.set(r, R_HANDLE, 0)
+            t.owner[off + i:off + i + step] = r
+            t.flags[off + i:off + i + step] |= PAGE_EXT_OWNER | (
+                PAGE_EXT_OWNER_ALLOCATED if self.prof.per_subpage_owner else 0)
+
+    def set_migrate_reason(self, pfn: int, reason: str) -> None:
+        t = self._sections[pfn >> self._shift].page_ext
+        if t is None or t.omv is None:
+            return
+        row = t.omv[pfn & self._mask]
+        if row >= 0:
+            self.records.set(row, R_REASON, MIGRATE_REASONS.index(reason))
+
+    def folio_copy_owner(self, new_pfn: int, old_pfn: int, order: int) -> None:
+        """__folio_copy_owner: the new pages get the old record (v6.10+ semantics:
+        every subpage, stack counts unchanged)."""
+        ot = self._sections[old_pfn >> self._shift].page_ext
+        nt = self._sections[new_pfn >> self._shift].page_ext
+        if ot is None or nt is None or ot.omv is None or nt.omv is None:
+            return
+        row = ot.omv[old_pfn & self._mask]
+        if row < 0:
+            return
+        r = self.records.copy_row(row)
+        off = new_pfn & self._mask
+        n = 1 << order
+        nt.owner[off:off + n] = r
+        nt.flags[off:off + n] |= 3
+
+    # --- boot -----------------------------------------------------------------------------------
+    def init_early_allocated_pages(self) -> None:
+        """Mark pages allocated before page_owner started (init_pages_in_zone).
+
+        Skips buddy pages, reserved pages and pages that already have an owner;
+        the rest get order 0, gfp 0 and the early stack.  Prints the count per zone.
+        """
+        mm = self.mm
+        recs = self.records
+        row = recs.add(0, 0, self.early_handle, mm.clock_ns, 1, 1, recs.comm_id("swapper/0"))
+        pps = mm.pages_per_section
+        for zone in mm.all_zones():
+            if not zone.present_pages:
+                continue
+            count = 0
+            z0, z1 = zone.zone_start_pfn, zone.zone_end_pfn
+            nr0 = z0 >> mm.section_shift
+            nr1 = (z1 - 1) >> mm.section_shift
+            for nr in range(nr0, nr1 + 1):
+                sec = mm.sections[nr]
+                if sec is None or not sec.present or sec.nid != zone.nid or sec.page_ext is None:
+                    continue
+                t = sec.page_ext
+                lo = max(z0, sec.start_pfn) - sec.start_pfn
+                hi = min(z1, sec.start_pfn + pps) - sec.start_pfn
+                fl = sec.flags_np()[lo:hi]
+                od = sec.order_np()[lo:hi]
+                free = _covered_by_free(fl, od)
+                cand = ~free & ((fl & PG_RESERVED) == 0)
+                ext = t.flags[lo:hi]
+                cand &= (ext & PAGE_EXT_OWNER) == 0
+                idx = np.flatnonzero(cand)
+                if len(idx):
+                    t.owner[lo + idx] = row
+                    t.flags[lo + idx] |= 3 if self.prof.per_subpage_owner else PAGE_EXT_OWNER
+                    count += len(idx)
+            mm.printk(f"Node {zone.nid}, zone {zone.name:>8s}: page owner found early allocated "
+                      f"{count} pages")
+        self.inited = True
+
+
+def _covered_by_free(flags: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Boolean mask of pages inside free buddy blocks or guard blocks."""
+    n = len(flags)
+    heads = np.flatnonzero(flags & (PG_BUDDY | PG_GUARD))
+    cover = np.zeros(n + 1, dtype=np.int32)
+    if len(heads):
+        ends = np.minimum(heads + (1 << order[heads].astype(np.int64)), n)
+        np.add.at(cover, heads, 1)
+        np.add.at(cover, ends, -1)
+    return np.cumsum(cover[:n]) > 0
+
+
+def page_owner_ops(mm) -> PageExtOperations:
+    """The client's ``page_ext_operations``: need() is ``page_owner=on``."""
+    def need(m):
+        return bool(m.params.page_owner)
+
+    def init(m):
+        po = PageOwner(m)
+        m.page_owner = po
+        m.current_handle = po.dummy_handle
+        m.alloc_hook = po.set_page_owner
+        m.free_hook = po.reset_page_owner
+        m.split_hook = po.split_page_owner
+        po.init_early_allocated_pages()
+
+    return PageExtOperations("page_owner", need, init, size=mm.profile.page_owner_size,
+                             need_shared_flags=True)

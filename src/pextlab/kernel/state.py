@@ -1,0 +1,190 @@
+"""The simulated kernel's state: one object (``MM``) the mechanisms operate on.
+
+``MM`` holds what the kernel keeps in globals: the memory sections
+(``mem_section[]``), the nodes (``NODE_DATA``) and their zones, the zonelists,
+memblock's reservations, the page_ext core, the clients, counters, the log and
+the clock.  Mechanism modules (``page_alloc``, ``page_ext``, ``page_owner``,
+``memory_hotplug``) are functions over it, like their kernel files.
+"""
+from __future__ import annotations
+
+from .gfp import ZONE_NAMES
+from .mmzone import MemSection, PglistData, Zone
+from .profiles import KernelProfile, PAGE_SHIFT
+
+__all__ = ["MM", "Memblock"]
+
+
+class Memblock:
+    """memblock: boot-time RAM and reservations (mm/memblock.c), top-down allocation."""
+
+    def __init__(self):
+        self.memory: list[tuple[int, int, int]] = []      # (nid, start_pfn, end_pfn)
+        self.reserved: list[tuple[int, int, str]] = []    # (start_pfn, end_pfn, label)
+
+    def add(self, nid: int, start: int, end: int) -> None:
+        self.memory.append((nid, start, end))
+        self.memory.sort(key=lambda r: r[1])
+
+    def reserve(self, start: int, end: int, label: str) -> None:
+        if end > start:
+            self.reserved.append((start, end, label))
+
+    def is_reserved_range(self, start: int, end: int) -> bool:
+        return any(s < end and start < e for s, e, _ in self.reserved)
+
+    def _free_gaps(self, start: int, end: int):
+        """Unreserved sub-ranges of [start, end), highest first."""
+        cuts = sorted((max(s, start), min(e, end)) for s, e, _ in self.reserved
+                      if s < end and start < e)
+        gaps, cur = [], start
+        for s, e in cuts:
+            if s > cur:
+                gaps.append((cur, s))
+            cur = max(cur, e)
+        if cur < end:
+            gaps.append((cur, end))
+        return gaps[::-1]
+
+    def alloc(self, nr_pages: int, label: str, nid: int | None = None, align: int = 1,
+              limit_pfn: int | None = None) -> int:
+        """memblock_alloc_try_nid: top-down, on ``nid`` if it has room, else anywhere.
+
+        Returns the first pfn, or -1 if nothing fits.
+        """
+        for want_nid in ([nid] if nid is not None else []) + [None]:
+            for rnid, rs, re_ in sorted(self.memory, key=lambda r: -r[2]):
+                if want_nid is not None and rnid != want_nid:
+                    continue
+                hi = re_ if limit_pfn is None else min(re_, limit_pfn)
+                for gs, ge in self._free_gaps(rs, hi):
+                    start = ((ge - nr_pages) // align) * align
+                    if start >= gs:
+                        self.reserve(start, start + nr_pages, label)
+                        return start
+        return -1
+
+
+class MM:
+    """The whole simulated kernel state of one machine."""
+
+    def __init__(self, profile: KernelProfile, layout, params, memory_model: str):
+        self.profile = profile
+        self.layout = layout
+        self.params = params
+        self.memory_model = memory_model
+        self.nr_orders = profile.nr_orders
+        self.pageblock_order = profile.pageblock_order
+        self.section_shift = profile.section_size_bits - PAGE_SHIFT
+        self.section_mask = (1 << self.section_shift) - 1
+        self.pages_per_section = 1 << self.section_shift
+        top = layout.max_pfn
+        if layout.hotplug_end_pfn:
+            top = max(top, layout.hotplug_end_pfn)
+        self.nr_sections = (top + self.section_mask) >> self.section_shift
+        self.max_section_pfn = self.nr_sections << self.section_shift
+        self.sections: list[MemSection | None] = [None] * self.nr_sections
+        self.section_zone: list = [None] * self.nr_sections   # zone if the section is in one zone
+        self.nodes: dict[int, PglistData] = {}
+        self.zonelists: dict[int, tuple] = {}
+        self.memblock = Memblock()
+        self.mobility_grouping = True
+        self.movable_zone_used = False
+        self.guard_minorder = 0               # 0 = guard pages off
+        self.nr_guard_pages = 0
+        self.current_nid = 0
+        self.clock_ns = 0
+        self.comm, self.pid, self.tgid = "swapper/0", 0, 0
+        # hooks set by page_ext clients (page_owner, page_poison, v3.19 guard bit)
+        self.alloc_hook = None
+        self.free_hook = None
+        self.split_hook = None
+        self.page_ext_guard_hook = None
+        self.page_ext = None                  # pextlab.kernel.page_ext.PageExt
+        self.page_owner = None                # pextlab.kernel.page_owner.PageOwner when enabled
+        self.vm_events: dict[str, int] = {}
+        self.nr_alloc_events = 0
+        self.nr_free_events = 0
+        self.min_free_kbytes = 0
+        self.totalram_pages = 0
+        self.dmesg_lines: list[str] = []
+        self._ac_cache: dict = {}
+        self.cma_areas: list = []
+        self.hotplug_blocks: dict = {}
+
+    # --- log and clock ---------------------------------------------------------------------
+    def printk(self, text: str) -> None:
+        t = self.clock_ns / 1e9
+        self.dmesg_lines.append(f"[{t:12.6f}] {text}")
+
+    def advance(self, ns: int) -> None:
+        self.clock_ns += int(ns)
+
+    def gfp(self, text) -> int:
+        from .gfp import parse_gfp
+        return parse_gfp(text, self.profile)
+
+    # --- lookups ---------------------------------------------------------------------------
+    def section_of(self, pfn: int):
+        if pfn < 0 or pfn >= self.max_section_pfn:
+            return None
+        return self.sections[pfn >> self.section_shift]
+
+    def pfn_valid(self, pfn: int) -> bool:
+        sec = self.section_of(pfn)
+        return sec is not None and sec.present
+
+    def zone_of_pfn(self, pfn: int):
+        nr = pfn >> self.section_shift
+        z = self.section_zone[nr]
+        if z is not None:
+            return z
+        sec = self.sections[nr]
+        if sec is None:
+            return None
+        for z in self.nodes[sec.nid].zones:
+            if z.spanned_pages and z.zone_start_pfn <= pfn < z.zone_start_pfn + z.spanned_pages:
+                return z
+        return None
+
+    def pfn_to_nid(self, pfn: int) -> int:
+        sec = self.section_of(pfn)
+        return -1 if sec is None else sec.nid
+
+    def all_zones(self):
+        for nid in sorted(self.nodes):
+            yield from self.nodes[nid].zones
+
+    def populated_zones(self):
+        return [z for z in self.all_zones() if z.present_pages]
+
+    def rebuild_section_zones(self) -> None:
+        pps = self.pages_per_section
+        for nr, sec in enumerate(self.sections):
+            self.section_zone[nr] = None
+            if sec is None:
+                continue
+            s, e = sec.start_pfn, sec.start_pfn + pps
+            hits = [z for z in self.nodes[sec.nid].zones
+                    if z.spanned_pages and z.zone_start_pfn < e and s < z.zone_end_pfn]
+            if len(hits) == 1 and hits[0].zone_start_pfn <= s and e <= hits[0].zone_end_pfn:
+                self.section_zone[nr] = hits[0]
+        self._ac_cache.clear()
+
+    def build_zonelists(self) -> None:
+        """mm/page_alloc.c build_zonelists: local node first, then by node distance
+        (here: ascending distance = |a - b|, ties by id), zones highest first."""
+        nids = sorted(self.nodes)
+        for nid in nids:
+            order = sorted(nids, key=lambda n: (abs(n - nid) if n != nid else -1, n))
+            zl = []
+            for n in order:
+                zl.extend(z for z in reversed(self.nodes[n].zones) if z.managed_pages or z.free_pages)
+            self.zonelists[nid] = tuple(zl)
+        self._ac_cache.clear()
+
+    def zone(self, nid: int, name: str):
+        for z in self.nodes[nid].zones:
+            if z.name == name:
+                return z
+        raise KeyError(f"node {nid} has no zone {name!r}; zones: {ZONE_NAMES}")

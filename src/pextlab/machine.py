@@ -1,0 +1,169 @@
+"""``pextlab.boot`` and the :class:`Machine` it returns: the simulated machine a user drives.
+
+A Machine wraps the pure kernel state (``pextlab.kernel``) and gives it the
+user-facing verbs (``alloc_pages``, ``free_pages``) and every ``df_*`` frame,
+in the same schemas a real capture gives (``pextlab.read_capture``).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .errors import PextlabError
+from .frames import sim as frames
+from .kernel import page_alloc
+from .kernel.boot import boot_kernel
+from .kernel.layout import Layout, layout_from_spec
+from .kernel.profiles import get_profile
+
+__all__ = ["Machine", "boot"]
+
+
+class Machine:
+    """A booted simulated machine.
+
+    Attributes
+    ----------
+    mm : pextlab.kernel.state.MM
+        The kernel state (numpy + stdlib only).
+    profile : KernelProfile
+    layout : Layout
+    cmdline : str
+    seed : int
+    """
+
+    def __init__(self, mm, seed: int = 0, spec: dict | None = None):
+        self.mm = mm
+        self.profile = mm.profile
+        self.layout = mm.layout
+        self.cmdline = mm.params.cmdline
+        self.seed = seed
+        self.spec = dict(spec or {})
+
+    def __repr__(self):
+        mb = self.layout.total_pages >> 8
+        return (f"<Machine {self.profile.name} {self.mm.memory_model} {mb} MiB, "
+                f"{len(self.layout.nodes)} node(s), cmdline={self.cmdline!r}>")
+
+    # --- the log ---------------------------------------------------------------------------
+    @property
+    def dmesg(self) -> str:
+        """The kernel log, in the kernel's own words."""
+        return "\n".join(self.mm.dmesg_lines) + "\n"
+
+    @property
+    def page_ext_bytes(self) -> int:
+        """``total_usage`` of page_ext (0 when no client needed it)."""
+        pe = self.mm.page_ext
+        return pe.total_usage if pe is not None else 0
+
+    # --- allocator -------------------------------------------------------------------------
+    def alloc_pages(self, order: int = 0, gfp="GFP_KERNEL", nid: int | None = None):
+        """Allocate 2^order pages; return the head pfn, or None when the kernel would fail.
+
+        ``gfp`` is a flag string (``"GFP_KERNEL|__GFP_ZERO"``) or an int mask.
+        ``nid`` picks the preferred node (default: the current CPU's node).
+        An order above MAX_PAGE_ORDER raises PextlabError.
+        """
+        mask = self.mm.gfp(gfp)
+        if not isinstance(order, int):
+            raise PextlabError(f"order must be an int, got {order!r}")
+        pfn = page_alloc.__alloc_pages(self.mm, mask, order, nid)
+        return None if pfn < 0 else pfn
+
+    def free_pages(self, pfn: int, order: int = 0) -> None:
+        """Free a block returned by ``alloc_pages`` (same order)."""
+        page_alloc.free_pages(self.mm, int(pfn), int(order))
+
+    def alloc_pages_exact(self, size: int, gfp="GFP_KERNEL", nid: int | None = None):
+        """alloc_pages_exact_nid: exactly ceil(size/4096) pages, or None."""
+        pfn = page_alloc.alloc_pages_exact_nid(self.mm, -1 if nid is None else nid, int(size),
+                                               self.mm.gfp(gfp))
+        return None if pfn < 0 else pfn
+
+    # --- frames ----------------------------------------------------------------------------
+    def df_zones(self) -> pd.DataFrame:
+        """Zones per node (/proc/zoneinfo). Columns: see pextlab.schema SCHEMAS['zones']."""
+        return frames.df_zones(self.mm)
+
+    def df_sections(self) -> pd.DataFrame:
+        """Memory sections (SCHEMAS['sections'])."""
+        return frames.df_sections(self.mm)
+
+    def df_memory_blocks(self) -> pd.DataFrame:
+        """Memory blocks as /sys/devices/system/memory shows them (SCHEMAS['memory_blocks'])."""
+        return frames.df_memory_blocks(self.mm)
+
+    def df_page_ext(self) -> pd.DataFrame:
+        """page_ext tables with their cost and where they live (SCHEMAS['page_ext'])."""
+        return frames.df_page_ext(self.mm)
+
+    def df_buddyinfo(self) -> pd.DataFrame:
+        """/proc/buddyinfo, long form (SCHEMAS['buddyinfo'])."""
+        return frames.df_buddyinfo(self.mm)
+
+    def df_pagetypeinfo(self) -> pd.DataFrame:
+        """/proc/pagetypeinfo free lists (SCHEMAS['pagetypeinfo'])."""
+        return frames.df_pagetypeinfo(self.mm)
+
+    def df_pageblocks(self) -> pd.DataFrame:
+        """/proc/pagetypeinfo block counts and mixed blocks (SCHEMAS['pageblocks'])."""
+        return frames.df_pageblocks(self.mm)
+
+    def df_extfrag(self) -> pd.DataFrame:
+        """unusable_index / extfrag_index per zone and order (SCHEMAS['extfrag'])."""
+        return frames.df_extfrag(self.mm)
+
+    def df_page_owner(self) -> pd.DataFrame:
+        """One row per allocated block (SCHEMAS['page_owner']); empty when page_owner is off."""
+        return frames.df_page_owner(self.mm)
+
+    def df_stacks(self, threshold: int = 0) -> pd.DataFrame:
+        """page_owner_stacks/show_stacks (SCHEMAS['stacks'])."""
+        return frames.df_stacks(self.mm, threshold)
+
+    # --- kernel text -----------------------------------------------------------------------
+    def proc(self, name: str) -> str:
+        """The text of a /proc file: ``buddyinfo``, ``pagetypeinfo``, ``zoneinfo``."""
+        from .procfs import writers
+        return writers.proc_text(self, name)
+
+
+def boot(mem="1G", cmdline: str = "", profile="v6.12", machine: str = "pc", nodes: int = 1,
+         memory_model: str = "sparsemem", layout: Layout | None = None, seed: int = 0,
+         node_pattern=None, nr_cpus: int | None = None, maxmem=None) -> Machine:
+    """Boot a simulated machine.
+
+    Parameters
+    ----------
+    mem : size
+        RAM (``"1G"``, ``"512M"``, bytes), ignored when ``layout`` is given.
+    cmdline : str
+        Kernel command line (``"page_owner=on"``, ``"debug_pagealloc=on
+        debug_guardpage_minorder=1"``, ``"movablecore=25%"``, ``"cma=64M"``, ...).
+    profile : {"v6.12", "v3.19"}
+    machine : {"pc", "q35"}
+    nodes : int
+        NUMA nodes (RAM split evenly).
+    memory_model : {"sparsemem", "flatmem"}
+    layout : Layout, optional
+        A layout from ``read_capture(...).layout`` ("simulate my machine").
+    seed : int
+        Seed of every random choice made later (workloads).
+
+    Examples
+    --------
+    >>> m = boot(mem="1G", cmdline="page_owner=on")
+    >>> "allocated 18874368 bytes of page_ext" in m.dmesg
+    True
+    """
+    prof = get_profile(profile)
+    if layout is None:
+        layout = layout_from_spec(mem=mem, nodes=nodes, machine=machine,
+                                  node_pattern=node_pattern, nr_cpus=nr_cpus, maxmem=maxmem)
+    elif not isinstance(layout, Layout):
+        raise PextlabError(f"layout must be a pextlab Layout (e.g. read_capture(...).layout), "
+                           f"got {type(layout).__name__}")
+    mm = boot_kernel(layout, cmdline, prof, memory_model)
+    spec = dict(mem=mem, cmdline=cmdline, profile=prof.name, machine=machine, nodes=nodes,
+                memory_model=memory_model, seed=seed)
+    return Machine(mm, seed=seed, spec=spec)
