@@ -15,6 +15,7 @@ Every ``df_*`` method returns the same schema as the simulator's (pextlab.schema
 """
 from __future__ import annotations
 
+import re
 import tarfile
 import tempfile
 from functools import cached_property
@@ -107,7 +108,13 @@ class Capture:
             # the kernel reserves whole 2 MiB-aligned image pages up to _end
             kimg = (kimg[0], ((kimg[1] + 511) // 512) * 512)
         nodes = sorted({n for n, _, _ in info.node_ranges}) or [0]
+        # ACPI SRAT hotpluggable ranges: "ACPI: SRAT: Node 0 PXM 0 [mem 0x100000000-0x2bfffffff] hotplug"
+        hot = [(int(a, 16) >> 12, (int(b, 16) + 1) >> 12) for a, b in
+               re.findall(r"SRAT: Node \d+ PXM \d+ \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] hotplug",
+                          self.dmesg)]
+        hotplug = (min(a for a, _ in hot), max(b for _, b in hot)) if hot else None
         return layout_from_iomem(ram, info.node_ranges, kernel_image=kimg, nr_cpus=self.nr_cpus,
+                                 hotplug=hotplug,
                                  cpu_nodes=tuple(nodes[i % len(nodes)] for i in range(self.nr_cpus)),
                                  source=f"capture {self.folder.name}")
 

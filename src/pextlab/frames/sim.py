@@ -298,7 +298,10 @@ def _owner_heads(mm):
         t = sec.page_ext
         if getattr(t, "owner", None) is None or t.state != "online":
             continue
-        idx = np.flatnonzero(t.flags & PAGE_EXT_OWNER_ALLOCATED)
+        # the read skips PageBuddy blocks (their pages keep stale records)
+        live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
+        live &= ~_covered_by_free(sec.flags_np(), sec.order_np())
+        idx = np.flatnonzero(live)
         if not len(idx):
             continue
         rows = t.owner[idx]

@@ -183,6 +183,7 @@ KERNEL_IMAGE = {"code": 0x1000000, "rodata_end": 0x1731000, "data": 0x1800000,
 PERCPU_PAGES = 42            # "percpu: Embedded 42 pages/cpu"
 MISC_RESERVED_PAGES = 24     # early page tables, ACPI copies, NODE_DATA of node 0, ... (≈ calibrated)
 NODE_DATA_PAGES = 5
+NUMA_BOOT_NODE_PAGES = 900   # extra early pages on the boot node per additional node (≈ calibrated)
 # Early kernel allocations before page_owner starts (≈ calibrated: b-1G found 4938 early
 # pages of which 4608 are the page_ext tables themselves).
 EARLY_ALLOCS = (              # (what, gfp, order, count, per_cpu)
@@ -276,8 +277,14 @@ def _setup_memblock(mm: MM) -> None:
     mb.reserve(0, 0x100, "first 1 MiB")
     ks, ke = lay.kernel_image
     mb.reserve(ks, ke, "kernel image")
+    # arch/x86/kernel/pci-dma.c pci_swiotlb_detect: bounce buffers when memory (including
+    # SRAT hotplug ranges, max_possible_pfn) reaches above 4 GiB: 64 MiB below 4 GiB
+    top = max(lay.max_pfn, lay.hotplug_end_pfn)
+    if top > (4 * GiB) >> PAGE_SHIFT:
+        base = mb.alloc((64 << 20) >> PAGE_SHIFT, "swiotlb", align=512,
+                        limit_pfn=(4 * GiB) >> PAGE_SHIFT)
+        mm.swiotlb = base
     if len(lay.nodes) == 1:
-        r0 = lay.ram[0]
         mm.printk("No NUMA configuration found")
         mm.printk(f"Faking a node at [mem {0:#018x}-{(lay.max_pfn << PAGE_SHIFT) - 1:#018x}]")
     # CMA (mm/cma.c cma_declare_contiguous_nid): top-down below 4 GiB, pageblock aligned
@@ -654,6 +661,10 @@ def _early_allocations(mm: MM) -> None:
         g = gfp("GFP_KERNEL")
         for i in range(pages):
             page_alloc.__alloc_pages(mm, g, 0, nodes[i % len(nodes)])
+        # per-node and per-CPU structures the boot CPU sets up on its own node
+        # (≈ calibrated on f-numa2: 2 nodes, 2 CPUs)
+        for _ in range(NUMA_BOOT_NODE_PAGES * (len(nodes) - 1)):
+            page_alloc.__alloc_pages(mm, g, 0, nodes[0])
     mm.advance(20_000_000)
 
 

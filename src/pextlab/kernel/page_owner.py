@@ -234,7 +234,9 @@ class PageOwner:
         """Mark pages allocated before page_owner started (init_pages_in_zone).
 
         Skips buddy pages, reserved pages and pages that already have an owner;
-        the rest get order 0, gfp 0 and the early stack.  Prints the count per zone.
+        the rest get order 0, gfp 0 and the early stack.  Guard pages are not
+        PageBuddy, so they are counted too, as on the real kernel (g-1G-guard).
+        Prints the count per zone.
         """
         mm = self.mm
         recs = self.records
@@ -270,10 +272,10 @@ class PageOwner:
         self.inited = True
 
 
-def _covered_by_free(flags: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Boolean mask of pages inside free buddy blocks or guard blocks."""
+def _covered_by_free(flags: np.ndarray, order: np.ndarray, bits: int = PG_BUDDY) -> np.ndarray:
+    """Boolean mask of pages inside free buddy blocks (``bits``: also PG_GUARD)."""
     n = len(flags)
-    heads = np.flatnonzero(flags & (PG_BUDDY | PG_GUARD))
+    heads = np.flatnonzero(flags & bits)
     cover = np.zeros(n + 1, dtype=np.int32)
     if len(heads):
         ends = np.minimum(heads + (1 << order[heads].astype(np.int64)), n)

@@ -8,8 +8,10 @@ the clock.  Mechanism modules (``page_alloc``, ``page_ext``, ``page_owner``,
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .gfp import ZONE_NAMES
-from .mmzone import MemSection, PglistData, Zone
+from .mmzone import MemSection, PglistData, Zone, PG_HOLE
 from .profiles import KernelProfile, PAGE_SHIFT
 
 __all__ = ["MM", "Memblock"]
@@ -110,6 +112,7 @@ class MM:
         self.dmesg_lines: list[str] = []
         self._ac_cache: dict = {}
         self.cma_areas: list = []
+        self.swiotlb = -1
         self.hotplug_blocks: dict = {}
 
     # --- log and clock ---------------------------------------------------------------------
@@ -164,7 +167,10 @@ class MM:
             self.section_zone[nr] = None
             if sec is None:
                 continue
-            s, e = sec.start_pfn, sec.start_pfn + pps
+            ram = np.flatnonzero((sec.flags_np() & PG_HOLE) == 0)
+            if not len(ram):
+                continue
+            s, e = sec.start_pfn + int(ram[0]), sec.start_pfn + int(ram[-1]) + 1
             hits = [z for z in self.nodes[sec.nid].zones
                     if z.spanned_pages and z.zone_start_pfn < e and s < z.zone_end_pfn]
             if len(hits) == 1 and hits[0].zone_start_pfn <= s and e <= hits[0].zone_end_pfn:
