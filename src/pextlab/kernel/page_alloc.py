@@ -135,8 +135,13 @@ def __rmqueue_smallest(mm, zone, order: int, mt: int) -> int:
     for current in range(order, mm.nr_orders):
         d = fa[current][mt]
         if d:
-            pfn = next(reversed(d))      # list head (most recently added)
-            del_page_from_free_list(mm, zone, pfn, current, mt)
+            pfn = d.popitem()[0]         # the list head (most recently added), O(1)
+            # del_page_from_free_list, inlined for the hot path
+            mm.sections[pfn >> mm.section_shift].flags[pfn & mm.section_mask] = 0
+            zone.nr_free[current] -= 1
+            n = 1 << current
+            zone.free_pages -= n
+            zone.free_mt[mt] -= n
             if current != order:
                 expand(mm, zone, pfn, order, current, mt)
             return pfn
@@ -385,10 +390,16 @@ def _alloc_context(mm, gfp: int, nid: int):
 
 def get_page_from_freelist(mm, order: int, mt: int, zones, high: int, alloc_flags: int) -> tuple:
     wm = _WMARK[alloc_flags & 3]
+    simple = not order and not (alloc_flags & (ALLOC_NO_WATERMARKS | ALLOC_MIN_RESERVE | ALLOC_CMA))
     for zone in zones:
         if not zone.free_pages:
             continue
-        if not (alloc_flags & ALLOC_NO_WATERMARKS):
+        if simple:
+            # order-0 fast path of __zone_watermark_ok
+            if (zone.free_pages - zone.free_mt[mm.mt_cma]
+                    <= zone.watermark[wm] + zone.lowmem_reserve[high]):
+                continue
+        elif not (alloc_flags & ALLOC_NO_WATERMARKS):
             if not zone_watermark_ok(mm, zone, order, zone.watermark[wm], high, alloc_flags):
                 continue
         pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
@@ -418,7 +429,15 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
         if pfn < 0:
             mm.vm_events["allocstall_fail"] = mm.vm_events.get("allocstall_fail", 0) + 1
             return -1
-    prep_new_page(mm, zone, pfn, order, gfp, mt)
+    # prep_new_page / post_alloc_hook, inlined
+    sec = mm.sections[pfn >> mm.section_shift]
+    off = pfn & mm.section_mask
+    sec.flags[off] = PG_HEAD | (mt << MT_SHIFT)
+    sec.order[off] = order
+    hook = mm.alloc_hook
+    if hook is not None:
+        hook(pfn, order, gfp)
+    mm.nr_alloc_events += 1
     return pfn
 
 

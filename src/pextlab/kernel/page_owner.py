@@ -111,51 +111,57 @@ class PageOwner:
         self._sections = mm.sections
         self._shift = mm.section_shift
         self._mask = mm.section_mask
+        self._subpage = mm.profile.per_subpage_owner
+        self._keep = mm.profile.keep_owner_after_free
+        self._stacks = mm.profile.has_show_stacks
+        mm.comm_id = self.records.comm_id(mm.comm)
 
     # --- hooks --------------------------------------------------------------------------------
     def set_page_owner(self, pfn: int, order: int, gfp: int) -> None:
         """__set_page_owner (post_alloc_hook)."""
-        mm = self.mm
-        sec = self._sections[pfn >> self._shift]
-        t = sec.page_ext
-        if t is None or t.omv is None:
+        t = self._sections[pfn >> self._shift].page_ext
+        if t is None:
             return
+        omv = t.omv
+        if omv is None:
+            return
+        mm = self.mm
         handle = mm.current_handle
-        recs = self.records
-        comm = recs._comm_ids.get(mm.comm)
-        if comm is None:
-            comm = recs.comm_id(mm.comm)
-        row = len(recs.data) // _NF
-        recs.data.extend((order, gfp, handle, 0, mm.clock_ns, 0, mm.pid, mm.tgid, comm, -1, -1, -1))
+        data = self.records.data
+        row = len(data) // 12
+        data.extend((order, gfp, handle, 0, mm.clock_ns, 0, mm.pid, mm.tgid, mm.comm_id, -1, -1, -1))
         off = pfn & self._mask
-        if order == 0 or not self.prof.per_subpage_owner:
-            t.omv[off] = row
+        if order == 0 or not self._subpage:
+            omv[off] = row
             t.fmv[off] = 3          # PAGE_EXT_OWNER | PAGE_EXT_OWNER_ALLOCATED
         else:
             n = 1 << order
             t.owner[off:off + n] = row
             t.flags[off:off + n] |= 3
-        if self.prof.has_show_stacks and handle != self.early_handle:
-            c = self.stack_count.get(handle)
+        if self._stacks and handle != self.early_handle:
+            sc = self.stack_count
+            c = sc.get(handle)
             if c is None:
                 self.stack_order.append(handle)
                 c = 0
-            self.stack_count[handle] = c + (1 << order)
+            sc[handle] = c + (1 << order)
 
     def reset_page_owner(self, pfn: int, order: int) -> None:
         """__reset_page_owner (free_pages_prepare)."""
-        sec = self._sections[pfn >> self._shift]
-        t = sec.page_ext
-        if t is None or t.omv is None:
+        t = self._sections[pfn >> self._shift].page_ext
+        if t is None:
+            return
+        omv = t.omv
+        if omv is None:
             return
         off = pfn & self._mask
-        row = t.omv[off]
+        row = omv[off]
         n = 1 << order
-        if not self.prof.keep_owner_after_free:
+        if not self._keep:
             # v3.19..v5.3: the record is lost (PAGE_EXT_OWNER cleared on all pages)
             if n == 1:
                 t.fmv[off] = t.fmv[off] & ~3
-                t.omv[off] = -1
+                omv[off] = -1
             else:
                 t.flags[off:off + n] &= 0xFC
                 t.owner[off:off + n] = -1
@@ -168,16 +174,16 @@ class PageOwner:
             return
         mm = self.mm
         d = self.records.data
-        b = row * _NF
-        d[b + R_FREE_HANDLE] = mm.current_handle
-        d[b + R_FREE_TS] = mm.clock_ns
-        d[b + R_FREE_PID] = mm.pid
-        d[b + R_FREE_TGID] = mm.tgid
-        handle = d[b + R_HANDLE]
-        if self.prof.has_show_stacks and handle != self.early_handle:
-            c = self.stack_count.get(handle)
-            if c is not None:
-                self.stack_count[handle] = c - n
+        b = row * 12
+        d[b + 3:b + 6:2] = array("q", (mm.current_handle, mm.clock_ns))   # free_handle, free_ts
+        d[b + 9] = mm.pid
+        d[b + 10] = mm.tgid
+        if self._stacks:
+            handle = d[b + 2]
+            if handle != self.early_handle:
+                c = self.stack_count.get(handle)
+                if c is not None:
+                    self.stack_count[handle] = c - n
 
     def split_page_owner(self, pfn: int, old_order: int, new_order: int) -> None:
         """__split_page_owner: every subpage gets its own record of ``new_order``.

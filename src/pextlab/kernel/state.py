@@ -77,6 +77,7 @@ class MM:
         self.memory_model = memory_model
         self.nr_orders = profile.nr_orders
         self.pageblock_order = profile.pageblock_order
+        self.mt_cma = profile.mt_cma
         self.section_shift = profile.section_size_bits - PAGE_SHIFT
         self.section_mask = (1 << self.section_shift) - 1
         self.pages_per_section = 1 << self.section_shift
@@ -97,6 +98,8 @@ class MM:
         self.current_nid = 0
         self.clock_ns = 0
         self.comm, self.pid, self.tgid = "swapper/0", 0, 0
+        self.comm_id = 0
+        self.current_handle = 0
         # hooks set by page_ext clients (page_owner, page_poison, v3.19 guard bit)
         self.alloc_hook = None
         self.free_hook = None
@@ -119,6 +122,14 @@ class MM:
     def printk(self, text: str) -> None:
         t = self.clock_ns / 1e9
         self.dmesg_lines.append(f"[{t:12.6f}] {text}")
+
+    def set_task(self, comm: str, pid: int, tgid: int | None = None, handle: int | None = None):
+        """Make (comm, pid, tgid) the current task; page_owner records it on allocations."""
+        self.comm, self.pid, self.tgid = comm, pid, pid if tgid is None else tgid
+        if self.page_owner is not None:
+            self.comm_id = self.page_owner.records.comm_id(comm)
+        if handle is not None:
+            self.current_handle = handle
 
     def advance(self, ns: int) -> None:
         self.clock_ns += int(ns)

@@ -1,0 +1,10 @@
+"""Plots of pextlab frames: pure functions ``plot_x(df, *, ax=None, ...) -> Axes``.
+
+They take the DataFrames of :mod:`pextlab.schema` (from a simulated ``Machine`` or a real
+``Capture``) and never touch the simulated kernel.
+"""
+from .memory import (MIGRATETYPE_COLORS, ZONE_COLORS, plot_buddyinfo, plot_memory_map,
+                     plot_page_ext_cost, plot_pageblocks)
+
+__all__ = ["plot_memory_map", "plot_page_ext_cost", "plot_buddyinfo", "plot_pageblocks",
+           "ZONE_COLORS", "MIGRATETYPE_COLORS"]

@@ -288,11 +288,6 @@ class _Lut:
         return np.asarray(self.cols[name], dtype=dtype)
 
 
-class _BadUnique(Exception):
-    def __init__(self, code, line_off, expected, got):
-        self.code, self.line_off, self.expected, self.got = code, line_off, expected, got
-
-
 class _Columns:
     """Accumulates parsed records as compact numpy pieces plus per-unique tables."""
 
@@ -702,8 +697,12 @@ def _records(fh: IO[str], cols: _Columns, *, name: str, strict: bool, skipped: l
         buf = carry + block if carry else block
         cut = buf.rfind("\n\n")
         if cut < 0:
-            carry = buf
-            continue
+            if len(buf) < 4 * block_chars:
+                carry = buf
+                continue
+            # no record boundary in megabytes of text: not a page_owner dump;
+            # scan it so that the diagnosis names the first bad line
+            cut = len(buf) - 2
         cut += 2
         head, carry = buf[:cut], buf[cut:]
         base_line += _scan(head, cols, base_line=base_line, name=name, strict=strict, at_eof=False,
@@ -850,12 +849,9 @@ def detect_variant(text_head: str) -> str:
         return "v4.6" if addr else "v5.4"
     hexpfn = p.group(1).lower().startswith("0x")
     free = h.group(8) is not None
-    if p.group(5) is not None:
-        flags = p.group(5)
-        new_pgp = "node=" in flags or "zone=" in flags or bool(re.match(r"0x[0-9a-f]+\(\)$", flags)) \
-            and h.group(6) is not None
-    else:
-        new_pgp = False
+    # v5.13 and v5.14 differ only by the %pGp fields (node=, zone=) on the PFN line
+    flags = p.group(5) or ""
+    new_pgp = "node=" in flags or "zone=" in flags
     if hexpfn:
         return "v6.5" if free else "v6.12"
     if h.group(5) is not None:

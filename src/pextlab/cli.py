@@ -1,0 +1,83 @@
+"""The ``pextlab`` command.
+
+    pextlab boot --mem 1G --cmdline "page_owner=on" [--nodes 2] [--profile v3.19]
+                 [--memory-model flatmem] [--proc buddyinfo --proc zoneinfo] [--out DIR]
+    pextlab boot --capture DIR            # simulate the machine a capture came from
+    pextlab sort [page_owner_sort options] DUMP [OUTPUT]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import PextlabError
+
+__all__ = ["main"]
+
+PROC_CHOICES = ("buddyinfo", "pagetypeinfo", "zoneinfo", "unusable_index", "extfrag_index")
+
+
+def _boot(argv) -> int:
+    ap = argparse.ArgumentParser(prog="pextlab boot", description="Boot a simulated machine and "
+                                 "print its kernel log (and /proc files on request).")
+    ap.add_argument("--mem", default="1G", help="RAM size, e.g. 1G, 512M (default 1G)")
+    ap.add_argument("--cmdline", default="", help='kernel command line, e.g. "page_owner=on"')
+    ap.add_argument("--nodes", type=int, default=1, help="NUMA nodes (default 1)")
+    ap.add_argument("--machine", default="pc", choices=("pc", "q35"))
+    ap.add_argument("--profile", default="v6.12", help="kernel profile: v6.12 or v3.19")
+    ap.add_argument("--memory-model", default="sparsemem", choices=("sparsemem", "flatmem"))
+    ap.add_argument("--capture", metavar="DIR", help="boot with the layout and cmdline of a capture")
+    ap.add_argument("--proc", action="append", default=[], choices=PROC_CHOICES,
+                    help="also print this /proc file (repeatable)")
+    ap.add_argument("--out", metavar="DIR", help="write dmesg and the --proc files into DIR")
+    ap.add_argument("--quiet", action="store_true", help="do not print the boot log")
+    a = ap.parse_args(argv)
+    import pextlab
+    if a.capture:
+        cap = pextlab.read_capture(a.capture)
+        cmdline = a.cmdline or cap.cmdline
+        m = pextlab.boot(layout=cap.layout, cmdline=cmdline, profile=a.profile,
+                         memory_model=a.memory_model)
+    else:
+        m = pextlab.boot(mem=a.mem, cmdline=a.cmdline, nodes=a.nodes, machine=a.machine,
+                         profile=a.profile, memory_model=a.memory_model)
+    files = {"dmesg": m.dmesg}
+    for name in a.proc:
+        files[name] = m.proc(name)
+    if a.out:
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (out / f"{name}.txt").write_text(text)
+    if not a.quiet:
+        sys.stdout.write(files["dmesg"])
+    for name in a.proc:
+        if not a.out:
+            sys.stdout.write(f"\n==> /proc/{name} <==\n" if name in ("buddyinfo", "pagetypeinfo", "zoneinfo")
+                             else f"\n==> /sys/kernel/debug/extfrag/{name} <==\n")
+            sys.stdout.write(files[name])
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    try:
+        if cmd == "boot":
+            return _boot(rest)
+        if cmd == "sort":
+            from .analysis.page_owner_sort import main as sort_main
+            return sort_main(rest)
+    except PextlabError as e:
+        print(f"pextlab {cmd}: {e}", file=sys.stderr)
+        return 2
+    print(f"pextlab: unknown command {cmd!r}; commands: boot, sort", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
