@@ -17,6 +17,9 @@ from .kernel.profiles import get_profile
 
 __all__ = ["Machine", "boot"]
 
+# module-level alias: inside a class body the name would be mangled
+_alloc_pages = page_alloc.__alloc_pages
+
 
 class Machine:
     """A booted simulated machine.
@@ -67,7 +70,7 @@ class Machine:
         mask = self.mm.gfp(gfp)
         if not isinstance(order, int):
             raise PextlabError(f"order must be an int, got {order!r}")
-        pfn = page_alloc.__alloc_pages(self.mm, mask, order, nid)
+        pfn = _alloc_pages(self.mm, mask, order, nid)
         return None if pfn < 0 else pfn
 
     def free_pages(self, pfn: int, order: int = 0) -> None:
@@ -167,3 +170,19 @@ def boot(mem="1G", cmdline: str = "", profile="v6.12", machine: str = "pc", node
     spec = dict(mem=mem, cmdline=cmdline, profile=prof.name, machine=machine, nodes=nodes,
                 memory_model=memory_model, seed=seed)
     return Machine(mm, seed=seed, spec=spec)
+
+
+def _document_columns():
+    """Append each frame's column list (from pextlab.schema) to the df_* docstrings."""
+    from .schema import SCHEMAS
+    names = {"df_zones": "zones", "df_sections": "sections", "df_memory_blocks": "memory_blocks",
+             "df_page_ext": "page_ext", "df_buddyinfo": "buddyinfo",
+             "df_pagetypeinfo": "pagetypeinfo", "df_pageblocks": "pageblocks",
+             "df_extfrag": "extfrag", "df_page_owner": "page_owner", "df_stacks": "stacks"}
+    for meth, schema in names.items():
+        f = getattr(Machine, meth)
+        cols = "\n".join(f"        {c} : {t}" for c, t in SCHEMAS[schema].items())
+        f.__doc__ = (f.__doc__ or "") + f"\n\n        Columns\n        -------\n{cols}\n"
+
+
+_document_columns()

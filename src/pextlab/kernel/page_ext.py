@@ -43,6 +43,9 @@ __all__ = ["PageExtOperations", "PageExtTable", "PageExt", "MEM_ONLINE", "MEM_GO
            "PAGE_EXT_OWNER", "PAGE_EXT_OWNER_ALLOCATED", "PAGE_EXT_DEBUG_POISON",
            "PAGE_EXT_DEBUG_GUARD", "ENOMEM"]
 
+# module-level alias: inside a class body the dunder name would be mangled
+_alloc_pages = page_alloc.__alloc_pages
+
 # include/linux/memory.h notifier actions
 MEM_ONLINE = 1 << 0
 MEM_GOING_OFFLINE = 1 << 1
@@ -188,7 +191,7 @@ class PageExt:
         # vzalloc_node: order-0 pages from anywhere, preferring nid
         pages = []
         for _ in range((size + 4095) >> 12):
-            p = page_alloc.__alloc_pages(mm, gfp, 0, nid)
+            p = _alloc_pages(mm, gfp, 0, nid)
             if p < 0:
                 for q in pages:
                     page_alloc.free_pages(mm, q, 0)
