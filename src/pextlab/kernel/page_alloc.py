@@ -565,3 +565,48 @@ def free_pages_exact(mm, pfn: int, size: int) -> None:
     nr = (size + 4095) >> 12
     for p in range(pfn, pfn + nr):
         free_pages(mm, p, 0)
+
+
+def find_free_block(mm, pfn: int):
+    """The free buddy block containing ``pfn``: (head_pfn, order, mt) or None."""
+    for order in range(mm.nr_orders):
+        head = pfn & ~((1 << order) - 1)
+        sec = mm.sections[head >> mm.section_shift]
+        if sec is None:
+            return None
+        off = head & mm.section_mask
+        f = sec.flags[off]
+        if (f & PG_BUDDY) and sec.order[off] == order:
+            return head, order, (f & MT_MASK) >> MT_SHIFT
+    return None
+
+
+def take_page_off_buddy(mm, pfn: int, order: int = 0) -> bool:
+    """Take the free, aligned 2^order block at ``pfn`` out of the buddy allocator.
+
+    mm/page_alloc.c take_page_off_buddy() does this for one page (memory failure):
+    the free block containing it is split and every other part goes back to the
+    free lists.  Here any order is allowed.  The pages are left with flags 0 (in
+    use, no head); callers mark them.  Returns False if not all of it is free.
+    """
+    if pfn & ((1 << order) - 1):
+        raise PextlabError(f"take_page_off_buddy: pfn {pfn:#x} is not aligned to order {order}")
+    found = find_free_block(mm, pfn)
+    if found is None:
+        return False
+    head, border, mt = found
+    if border < order:
+        return False
+    zone = mm.zone_of_pfn(head)
+    del_page_from_free_list(mm, zone, head, border, mt)
+    # split the block, keeping the half that contains pfn, until it is 2^order
+    cur, o = head, border
+    while o > order:
+        o -= 1
+        half = 1 << o
+        if pfn >= cur + half:
+            add_to_free_list(mm, zone, cur, o, mt)
+            cur += half
+        else:
+            add_to_free_list(mm, zone, cur + half, o, mt)
+    return True
