@@ -125,6 +125,44 @@ class Machine:
         return frames.df_stacks(self.mm, threshold)
 
     # --- kernel text -----------------------------------------------------------------------
+    def debugfs(self, name: str) -> str:
+        """Text of a debugfs file: ``page_owner``, ``page_owner_stacks/show_stacks``,
+        ``page_owner_stacks/count_threshold``, ``extfrag/unusable_index``,
+        ``extfrag/extfrag_index`` -- exactly as the kernel of this profile prints it.
+
+        Reading page_owner with page_owner off fails as the kernel does (-EINVAL:
+        the file does not exist).
+        """
+        from .procfs import writers
+        from .procfs.page_owner import format_page_owner
+        from .procfs.stacks import format_show_stacks
+        po = self.mm.page_owner
+        if name.startswith("extfrag/"):
+            return writers.proc_text(self, name.split("/", 1)[1])
+        if name in ("page_owner", "page_owner_stacks/show_stacks", "page_owner_stacks/count_threshold"):
+            if po is None:
+                raise PextlabError(f"/sys/kernel/debug/{name}: no such file (page_owner is disabled; "
+                                   f"boot with page_owner=on)")
+            if name == "page_owner":
+                return format_page_owner(self.df_page_owner(), variant=self.profile.page_owner_variant)
+            if not self.profile.has_show_stacks:
+                raise PextlabError(f"/sys/kernel/debug/{name}: not in {self.profile.name} "
+                                   f"(page_owner_stacks arrived in v6.9)")
+            if name.endswith("count_threshold"):
+                return f"{po.count_threshold}\n"
+            return format_show_stacks(self.df_stacks(), threshold=po.count_threshold)
+        raise PextlabError(f"unknown debugfs file {name!r}; known: page_owner, "
+                           f"page_owner_stacks/show_stacks, page_owner_stacks/count_threshold, "
+                           f"extfrag/unusable_index, extfrag/extfrag_index")
+
+    def set_count_threshold(self, n: int) -> None:
+        """``echo n > /sys/kernel/debug/page_owner_stacks/count_threshold``."""
+        if self.mm.page_owner is None:
+            raise PextlabError("page_owner is disabled; no page_owner_stacks/count_threshold")
+        if int(n) < 0:
+            raise PextlabError("count_threshold is an unsigned number")
+        self.mm.page_owner.count_threshold = int(n)
+
     def proc(self, name: str) -> str:
         """The text of a /proc file: ``buddyinfo``, ``pagetypeinfo``, ``zoneinfo``."""
         from .procfs import writers
