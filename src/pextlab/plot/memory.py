@@ -413,7 +413,8 @@ def plot_buddyinfo(buddyinfo: pd.DataFrame, *, ax: Axes | None = None, log: bool
         ax.set_yscale("log")
     ax.set_ylabel("free pages" if pages else "free blocks")
     ax.set_title("buddy free lists per order" + (" (pages)" if pages else ""))
-    ax.legend(title="order", ncol=min(len(orders), 6), fontsize=7, title_fontsize=8)
+    ax.legend(title="order", fontsize=7, title_fontsize=8, loc="center left",
+              bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.grid(True, axis="y", alpha=0.3)
     return ax
 
@@ -480,7 +481,7 @@ def plot_pageblocks(pageblocks: pd.DataFrame, *, ax: Axes | None = None,
         bars = ax.barh(ys, w, left=left, color=_color(t, MIGRATETYPE_COLORS, i),
                        edgecolor="white", linewidth=0.5, label=t)
         # count inside segments wide enough to hold it
-        ax.bar_label(bars, labels=[str(int(v)) if v and v >= 0.06 * max(totals.max(), 1) else ""
+        ax.bar_label(bars, labels=[str(int(v)) if v and v >= 0.04 * max(totals.max(), 1) else ""
                                    for v in w], label_type="center", fontsize=7, color="white")
         mx = np.where(known[:, i], mixed[t].to_numpy(), 0)
         mixed_left.append(left.copy())
@@ -496,17 +497,20 @@ def plot_pageblocks(pageblocks: pd.DataFrame, *, ax: Axes | None = None,
         my = np.tile(ys, len(types))
         ax.barh(my, mw, left=ml, height=0.8, facecolor="none", edgecolor="black",
                 hatch="xxxx", linewidth=0.6, label="mixed")
-        for y, tot, nm, kn in zip(ys, totals, n_mixed, known.any(axis=1)):
-            ax.text(tot, y, f"  {int(nm)} mixed" if kn else "  mixed n/a", va="center",
-                    fontsize=8)
+        for j, (y, tot, nm, kn) in enumerate(zip(ys, totals, n_mixed, known.any(axis=1))):
+            parts = [f"{t} {int(mw[i * len(ys) + j])}" for i, t in enumerate(types)
+                     if mw[i * len(ys) + j] > 0]
+            text = (f"  {int(nm)} mixed: " + ", ".join(parts) if parts else "  0 mixed") \
+                if kn else "  mixed n/a"
+            ax.text(tot, y, text, va="center", fontsize=8)
     elif show_mixed and types:
         for y, tot in zip(ys, totals):
             ax.text(tot, y, "  mixed n/a", va="center", fontsize=8, color="0.4")
     ax.set_yticks(ys, [_zone_label(n, zn) for n, zn in blocks.index])
     ax.invert_yaxis()
-    ax.set_xlim(0, max(totals.max(), 1) * 1.18)
+    ax.set_xlim(0, max(totals.max(), 1) * 1.4)
     ax.set_xlabel("pageblocks")
     ax.set_title("pageblocks per migratetype" + ("" if n_mixed is not None else
                                                  " (mixed counts not printed)"))
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax
