@@ -38,7 +38,9 @@ from .gfp import ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
 from .layout import Layout, apply_mem_limit, apply_numa_fake, parse_size
 from .mmzone import MemSection, PglistData, Zone, PG_HOLE, PG_RESERVED
 from .page_ext import PageExt
+from .debug_page_alloc import debug_guardpage_ops
 from .page_owner import page_owner_ops
+from .page_poison import PagePoison, page_poisoning_ops
 from .profiles import KernelProfile, PAGE_SHIFT
 from .state import MM
 
@@ -243,7 +245,12 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
     if params.unknown:
         mm.printk('Unknown kernel command line parameters "' + " ".join(params.unknown)
                   + '", will be passed to user space.')
-    ops = [page_owner_ops(mm)]
+    # page_ext_ops[] in the profile's order (mm/page_ext.c)
+    makers = {"page_owner": page_owner_ops, "page_poisoning": page_poisoning_ops,
+              "debug_guardpage": debug_guardpage_ops}
+    ops = [makers[name](mm) for name in profile.clients]
+    if params.page_poison:
+        mm.poison = PagePoison(mm)
     mm.page_ext = PageExt(mm, ops)
     if fail_page_ext is not None:
         mm.page_ext.fail_alloc = fail_page_ext
@@ -310,8 +317,7 @@ def _sparse_init(mm: MM) -> None:
         for nr in range(r.start_pfn >> mm.section_shift, ((r.end_pfn - 1) >> mm.section_shift) + 1):
             sec = mm.sections[nr]
             if sec is None:
-                sec = MemSection(nr, pps, nb, r.nid)
-                sec.pageblock_mt[:] = bytes([mov]) * nb
+                sec = MemSection(nr, pps, nb, r.nid)    # pageblocks start as 0 (Unmovable)
                 mm.sections[nr] = sec
             elif sec.nid != r.nid:
                 raise LayoutError(f"section {nr} (pfn {nr * pps:#x}) holds RAM of nodes {sec.nid} "
@@ -321,6 +327,13 @@ def _sparse_init(mm: MM) -> None:
             hi = min(r.end_pfn, sec.start_pfn + pps) - sec.start_pfn
             sec.flags[lo:hi] = bytes(hi - lo)
             sec.nr_present_pages += hi - lo
+    # memmap_init_range (mm/mm_init.c): pageblock-aligned RAM pfns get MIGRATE_MOVABLE;
+    # a block whose aligned start is not RAM (e.g. pfn 0 of DMA, which starts at pfn 1)
+    # keeps the default, Unmovable -- as every real capture's DMA zone shows.
+    for sec in mm.sections:
+        if sec is not None and sec.present:
+            starts = sec.flags_np()[::1 << prof.pageblock_order]
+            sec.pageblock_np()[(starts & PG_HOLE) == 0] = mov
     # memmap: 64 bytes of struct page per page
     mb = mm.memblock
     if mm.memory_model == "sparsemem":

@@ -27,7 +27,9 @@ buddy (per zone)
       whose buddy is a free (or guard) block of the same order in the same zone
       that ``__free_one_page`` would merge with it (at order >= pageblock_order
       only if both pageblock migratetypes are < MIGRATE_PCPTYPES or equal);
-    * ``nr_free[o]``, ``free_pages`` and ``free_mt[mt]`` equal a recount.
+    * ``nr_free[o]``, ``free_pages`` and ``free_mt[mt]`` equal a recount;
+    * MIGRATE_CMA pageblocks: their free blocks are on the CMA lists (and CMA
+      lists hold nothing else); their allocated blocks are movable ones.
 page_ext
     * no table at all when no client needs page_ext; with SPARSEMEM a table
       exactly for every present, online section (``section.page_ext`` and
@@ -41,7 +43,9 @@ page_owner (when running)
       PAGE_EXT_OWNER_ALLOCATED (v6.12; PAGE_EXT_OWNER for v3.19, which has no
       ALLOCATED bit) and a record of the block's order (early-allocated pages,
       marked with order 0 by init_page_owner, are exempt from the order check);
-    * v6.12: no page of a free or guard block carries PAGE_EXT_OWNER_ALLOCATED.
+    * v6.12: no page of a free or guard block carries PAGE_EXT_OWNER_ALLOCATED,
+      except pages whose record is the early one (guard pages are not PageBuddy,
+      so init_page_owner marks them; the bit stays when they merge later).
 """
 from __future__ import annotations
 
@@ -181,6 +185,7 @@ def _zone_label(z) -> str:
 def _check_free_lists(mm, rep: _Report, heads: dict) -> None:
     shift, mask = mm.section_shift, mm.section_mask
     seen: dict[int, tuple] = {}
+    cma = mm.profile.mt_cma
     for zone in mm.all_zones():
         zl = _zone_label(zone)
         nr_free = [0] * mm.nr_orders
@@ -209,6 +214,10 @@ def _check_free_lists(mm, rep: _Report, heads: dict) -> None:
                     elif (f & MT_MASK) >> MT_SHIFT != mt:
                         rep.add("free list", f"{where} carries migratetype {(f & MT_MASK) >> MT_SHIFT} "
                                 f"in its flags")
+                    pbmt = sec.pageblock_mt[off >> mm.pageblock_order]
+                    if (pbmt == cma) != (mt == cma):
+                        rep.add("cma", f"{where} lies in a pageblock of migratetype {pbmt}: free "
+                                f"blocks of MIGRATE_CMA pageblocks belong on the CMA lists only")
                     if sec.order[off] != o:
                         rep.add("free list", f"{where} has order {sec.order[off]} in the memmap")
                     if pfn & ((1 << o) - 1):
@@ -277,6 +286,24 @@ def _check_merged(mm, rep: _Report, heads: dict) -> None:
             what = "guard" if fl[j] & PG_GUARD else "free"
             rep.add("merge", f"{_zone_label(z1)}: free order-{oo} block at pfn {pfn:#x} and its "
                     f"{what} buddy at pfn {bpfn:#x} were not merged")
+
+
+def _check_cma_allocations(mm, rep: _Report, heads: dict) -> None:
+    """Only movable allocations may take pages of MIGRATE_CMA pageblocks."""
+    cma, mov, pb = mm.profile.mt_cma, mm.profile.mt_movable, mm.pageblock_order
+    for nr, (_, aidx, _) in heads.items():
+        if not len(aidx):
+            continue
+        sec = mm.sections[nr]
+        in_cma = sec.pageblock_np()[aidx >> pb] == cma
+        if not in_cma.any():
+            continue
+        fl = sec.flags_np()
+        amt = (fl[aidx[in_cma]] & MT_MASK) >> MT_SHIFT
+        bad = aidx[in_cma][amt != mov]
+        for i in bad[:_MAX_PER_LAW]:
+            rep.add("cma", f"allocated head pfn {sec.start_pfn + int(i):#x} of migratetype "
+                    f"{(int(fl[i]) & MT_MASK) >> MT_SHIFT} lies in a MIGRATE_CMA pageblock")
 
 
 def _check_page_ext(mm, rep: _Report, states: dict) -> None:
@@ -410,6 +437,15 @@ def _check_page_owner(mm, rep: _Report, states: dict, heads: dict, exempt) -> No
             freeish = (st == S_FREE) | (st == S_GUARD)
             stale = freeish & ((t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0)
             if stale.any():
+                # init_page_owner marks guard pages as early allocated (they are not
+                # PageBuddy); merging them into a free block later keeps that bit
+                sidx = np.flatnonzero(stale)
+                rows = t.owner[sidx].astype(np.int64)
+                okrow = (rows >= 0) & (rows < nrec)
+                early = np.zeros(len(sidx), dtype=bool)
+                early[okrow] = recs[rows[okrow], R_HANDLE] == po.early_handle
+                stale[sidx[early]] = False
+            if stale.any():
                 rep.add("page_owner", f"section {nr}: free or guard pages carry "
                         f"PAGE_EXT_OWNER_ALLOCATED: {_runs(stale, base)}")
 
@@ -435,6 +471,7 @@ def check_invariants(mm, owner_exempt=()) -> list[str]:
         rep.add("counter", f"nr_guard_pages = {mm.nr_guard_pages}, guard blocks hold {nguard} pages")
     _check_free_lists(mm, rep, heads)
     _check_merged(mm, rep, heads)
+    _check_cma_allocations(mm, rep, heads)
     _check_page_ext(mm, rep, states)
     _check_page_owner(mm, rep, states, heads, owner_exempt)
     return rep.finish()

@@ -429,7 +429,9 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
         if pfn < 0:
             mm.vm_events["allocstall_fail"] = mm.vm_events.get("allocstall_fail", 0) + 1
             return -1
-    # prep_new_page / post_alloc_hook, inlined
+    # prep_new_page / post_alloc_hook, inlined: unpoison (check), then set_page_owner
+    if mm.poison is not None:
+        mm.poison.unpoison_pages(pfn, order)
     sec = mm.sections[pfn >> mm.section_shift]
     off = pfn & mm.section_mask
     sec.flags[off] = PG_HEAD | (mt << MT_SHIFT)
@@ -516,6 +518,8 @@ def __free_pages_ok(mm, pfn: int, order: int) -> None:
     hook = mm.free_hook
     if hook is not None:
         hook(pfn, order)
+    if mm.poison is not None:
+        mm.poison.poison_pages(pfn, order)
     zone = mm.zone_of_pfn(pfn)
     mt = sec.pageblock_mt[off >> mm.pageblock_order]
     __free_one_page(mm, zone, pfn, order, mt)

@@ -1,6 +1,7 @@
 """page_ext: extra per-page data kept outside struct page (mm/page_ext.c).
 
-Design, as in the kernel (v3.19, commit 48c96a3685, and v6.12):
+Design, as in the kernel (v3.19: commit eefa864b701d introduced page_ext and
+48c96a3685 its page_owner client; and v6.12):
 
 * Clients register a ``PageExtOperations`` (``need``, ``init``, and since v4.9
   ``size``/``offset``, since v6.3 ``need_shared_flags``).  At boot

@@ -306,3 +306,44 @@ def page_owner_ops(mm) -> PageExtOperations:
 
     return PageExtOperations("page_owner", need, init, size=mm.profile.page_owner_size,
                              need_shared_flags=True)
+
+
+def _dump_page_owner(self, pfn: int) -> list[str]:
+    """dump_page_owner(): the owner lines dump_page() appends (mm/page_owner.c, ≈6.8-6.12)."""
+    mm = self.mm
+    t = mm.sections[pfn >> self._shift].page_ext if mm.section_of(pfn) else None
+    if t is None:
+        return ["There is not page extension available."]
+    off = pfn & self._mask
+    flags = int(t.flags[off])
+    row = int(t.owner[off]) if t.owner is not None else -1
+    if not flags & PAGE_EXT_OWNER or row < 0:
+        return ["page_owner info is not present (never set?)"]
+    out = []
+    if self.prof.keep_owner_after_free:
+        out.append("page_owner tracks the page as allocated" if flags & PAGE_EXT_OWNER_ALLOCATED
+                   else "page_owner tracks the page as freed")
+    r = self.records.as_numpy()[row]
+    from .gfp import format_gfp, gfp_migratetype
+    mt = self.prof.migratetype_names[gfp_migratetype(int(r[R_GFP]), self.prof)]
+    comm = self.records.comms[int(r[R_COMM])]
+    out.append(f"page last allocated via order {int(r[R_ORDER])}, migratetype {mt}, gfp_mask "
+               f"{int(r[R_GFP]):#x}({format_gfp(int(r[R_GFP]), self.prof)}), pid {int(r[R_PID])}, "
+               f"tgid {int(r[R_TGID])} ({comm}), ts {int(r[R_TS])}, free_ts {int(r[R_FREE_TS])}")
+    h = int(r[R_HANDLE])
+    out.extend(f" {f}" for f in self.depot.fetch(h)) if h else out.append(
+        "page_owner allocation stack trace missing")
+    if self.prof.keep_owner_after_free:
+        out.append(f"page last free pid {int(r[R_FREE_PID])} tgid {int(r[R_FREE_TGID])} stack trace:")
+        fh = int(r[R_FREE_HANDLE])
+        if fh:
+            out.extend(f" {f}" for f in self.depot.fetch(fh))
+        else:
+            out.append("page_owner free stack trace missing")
+    reason = int(r[R_REASON])
+    if reason >= 0:
+        out.append(f"page has been migrated, last migrate reason: {MIGRATE_REASONS[reason]}")
+    return out
+
+
+PageOwner.dump_page_owner = _dump_page_owner

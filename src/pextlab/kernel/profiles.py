@@ -6,7 +6,7 @@ Code elsewhere never tests a version string; it asks the profile
 names the kernel file and version it comes from.
 
 Two profiles ship: ``v3.19`` (the seed: mm/page_ext.c as first merged, commit
-48c96a3685) and ``v6.12`` (checked against the real-kernel captures in
+eefa864b701d, with page_owner from commit 48c96a3685) and ``v6.12`` (checked against the real-kernel captures in
 ``data/real-kernel``).  Both model x86_64 with 4 KiB pages.
 """
 from __future__ import annotations
@@ -253,8 +253,9 @@ V3_19 = KernelProfile(
     page_owner_variant="v3.19", per_subpage_owner=False, keep_owner_after_free=False,
     stack_depth=8, has_show_stacks=False, guard_in_page_ext=True, poison_in_page_ext=True,
     stackdepot_hash_early=False,
-    notes="The seed kernel: mm/page_ext.c as introduced by commit 48c96a3685 (Joonsoo Kim, "
-          "2014-12).  Owner fields live in struct page_ext (104 bytes per page on x86_64).",
+    notes="The seed kernel: mm/page_ext.c as introduced in v3.19 (commit eefa864b701d, \"mm/page_ext: "
+          "resurrect struct page extending code for debugging\") with page_owner (commit 48c96a3685, "
+          "Joonsoo Kim, 2014-12).  Owner fields live in struct page_ext (104 bytes per page on x86_64).",
 )
 
 PROFILES: Mapping[str, KernelProfile] = MappingProxyType({"v6.12": V6_12, "v3.19": V3_19})

@@ -107,6 +107,7 @@ class MM:
         self.page_ext_guard_hook = None
         self.page_ext = None                  # pextlab.kernel.page_ext.PageExt
         self.page_owner = None                # pextlab.kernel.page_owner.PageOwner when enabled
+        self.poison = None                    # pextlab.kernel.page_poison.PagePoison (page_poison=on)
         self.vm_events: dict[str, int] = {}
         self.nr_alloc_events = 0
         self.nr_free_events = 0

@@ -1,0 +1,37 @@
+"""Debug guard pages (mm/debug_page_alloc.c; v3.19: mm/page_alloc.c + a page_ext bit).
+
+With ``debug_pagealloc=on debug_guardpage_minorder=N`` the buddy allocator's
+``expand()`` does not free the split-off halves below order N: it turns them
+into *guard pages* that nobody can allocate, so an overrun into them faults.
+They merge back when their buddy is freed.  The mechanism itself lives in
+``page_alloc.set_page_guard`` / ``clear_page_guard``; ``mm.nr_guard_pages``
+counts them.
+
+v3.19..v5.3 marked guard pages with PAGE_EXT_DEBUG_GUARD in page_ext, so the
+``debug_guardpage_ops`` client needs page_ext whenever debug_pagealloc is on;
+v5.4+ uses a page type and no page_ext.
+"""
+from __future__ import annotations
+
+from .page_ext import PAGE_EXT_DEBUG_GUARD, PageExtOperations
+
+__all__ = ["debug_guardpage_ops"]
+
+
+def debug_guardpage_ops(mm) -> PageExtOperations:
+    def need(m):
+        return bool(m.params.debug_pagealloc)
+
+    def init(m):
+        def mark(pfn: int, on: bool) -> None:
+            t = m.sections[pfn >> m.section_shift].page_ext
+            if t is None:
+                return
+            off = pfn & m.section_mask
+            if on:
+                t.fmv[off] = t.fmv[off] | PAGE_EXT_DEBUG_GUARD
+            else:
+                t.fmv[off] = t.fmv[off] & ~PAGE_EXT_DEBUG_GUARD
+        m.page_ext_guard_hook = mark
+
+    return PageExtOperations("debug_guardpage", need, init, size=0, need_shared_flags=True)
