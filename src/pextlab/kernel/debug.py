@@ -353,7 +353,7 @@ def _check_page_ext(mm, rep: _Report, states: dict) -> None:
     if pe.total_usage != total:
         rep.add("page_ext", f"total_usage = {pe.total_usage}, tables hold {total} bytes")
     # where the tables live
-    shift, mask = mm.section_shift, mm.section_mask
+    mask = mm.section_mask
     for key, t in tables.items():
         if t.via == "pages":
             _expect_state(mm, rep, states, key, t.table_pfn, t.pages, (S_ALLOC,), "allocated")
@@ -371,7 +371,7 @@ def _check_page_ext(mm, rep: _Report, states: dict) -> None:
 
 
 def _expect_state(mm, rep, states, key, start, n, codes, word) -> None:
-    shift, pps = mm.section_shift, mm.pages_per_section
+    shift = mm.section_shift
     pfn, end = start, start + n
     if start < 0:
         rep.add("page_ext", f"table {key}: no table pfn ({start})")
