@@ -110,7 +110,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "start_pfn": I64, "nr_pages": I64,   # pages the table describes
         "bytes": I64,                  # table size as counted in total_usage
         "pages": I64,                  # memory pages the table occupies
-        "via": CAT,                    # "pages" (alloc_pages_exact_nid), "vmalloc", "memblock"
+        "via": CAT,                    # "pages" (alloc_pages_exact_nid), "vmalloc", "memblock",
+                                       # "replayed" (place taken from a capture, not tracked)
         "table_pfn": I64,              # first pfn of the table's own memory (-1 for vmalloc)
         "state": CAT,                  # "online", "invalid" (being offlined)
     },

@@ -139,7 +139,7 @@ def df_page_ext(mm) -> pd.DataFrame:
         "nr_pages": [t.nr_pages for t in ts],
         "bytes": [t.bytes for t in ts],
         "pages": [t.pages for t in ts],
-        "via": _cat([t.via for t in ts], ["pages", "vmalloc", "memblock"]),
+        "via": _cat([t.via for t in ts], ["pages", "vmalloc", "memblock", "replayed"]),
         "table_pfn": [t.table_pfn for t in ts],
         "state": _cat([t.state for t in ts], ["online", "invalid"]),
     })
