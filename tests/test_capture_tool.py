@@ -7,6 +7,7 @@ the source capture's.
 from __future__ import annotations
 
 import errno
+import io
 import gzip
 import os
 import re
@@ -234,7 +235,7 @@ def test_page_owner_disabled_einval(fake_b1g, tmp_path, monkeypatch):
         return real_read(fd, n)
 
     monkeypatch.setattr(os, "read", fake_read)
-    res = collect(tmp_path / "cap", root=fake_b1g, log=open(os.devnull, "w"))
+    res = collect(tmp_path / "cap", root=fake_b1g, log=io.StringIO())
     rec = res.record("page_owner")
     assert rec.status == "skipped" and "page_owner is disabled" in rec.note
     assert res.ok and res.record("page_owner_stacks_show_stacks").ok
@@ -260,7 +261,7 @@ def test_iomem_without_root_counts_as_missing(fake_b1g, tmp_path):
     shutil.copytree(fake_b1g, root, symlinks=True)
     text = (root / "proc" / "iomem").read_text()
     (root / "proc" / "iomem").write_text(re.sub(r"[0-9a-f]+-[0-9a-f]+ :", "00000000-00000000 :", text))
-    res = collect(tmp_path / "cap", root=root, page_owner=False, log=open(os.devnull, "w"))
+    res = collect(tmp_path / "cap", root=root, page_owner=False, log=io.StringIO())
     assert not res.ok and res.missing_essentials == ["iomem"]
     assert "read as root" in res.record("iomem").note
 
@@ -293,7 +294,7 @@ def test_bad_outdir(tmp_path, capsys):
 def test_live_machine(tmp_path):
     """This machine's own /proc and /sys: never a traceback, notes for what is missing."""
     out = tmp_path / "live"
-    res = collect(out, root="/", log=open(os.devnull, "w"))
+    res = collect(out, root="/", log=io.StringIO())
     assert res.record("zoneinfo").ok and res.record("buddyinfo").ok
     if os.geteuid() == 0:
         assert res.ok, res.skipped
