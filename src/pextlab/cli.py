@@ -4,6 +4,9 @@
                  [--memory-model flatmem] [--proc buddyinfo --proc zoneinfo] [--out DIR]
     pextlab boot --capture DIR            # simulate the machine a capture came from
     pextlab sort [page_owner_sort options] DUMP [OUTPUT]
+    pextlab capture OUTDIR [--snapshot LABEL] [--no-page-owner] [--kpageflags]   # on a live machine, as root
+    pextlab report CAPTURE [--snapshot LABEL] [--html OUT.html] [--top N]
+    pextlab replay CAPTURE                # replay a capture's page_owner dump, compare with its /proc files
 """
 from __future__ import annotations
 
@@ -60,6 +63,24 @@ def _boot(argv) -> int:
     return 0
 
 
+def _replay(argv) -> int:
+    ap = argparse.ArgumentParser(prog="pextlab replay", description="Replay a capture's page_owner "
+                                 "dump in the simulator and compare with its /proc files.")
+    ap.add_argument("capture")
+    ap.add_argument("--snapshot")
+    ap.add_argument("--all", action="store_true", help="show every row, not only differences")
+    a = ap.parse_args(argv)
+    import pandas as pd
+    import pextlab
+    m = pextlab.replay(pextlab.read_capture(a.capture, snapshot=a.snapshot))
+    rep = m.replay_report if a.all else m.replay_report[m.replay_report["diff"] != 0]
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
+        print(rep.to_string(index=False))
+    print(f"placed {len(m.df_page_owner())} blocks; {len(m.replay_conflicts)} could not be placed; "
+          f"{m.replay_unreserved} pages the simulator had reserved were allocated in the dump")
+    return 0
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -72,10 +93,19 @@ def main(argv=None) -> int:
         if cmd == "sort":
             from .analysis.page_owner_sort import main as sort_main
             return sort_main(rest)
+        if cmd == "capture":
+            from .capture_tool import main as capture_main
+            return capture_main(rest)
+        if cmd == "report":
+            from .report import main as report_main
+            return report_main(rest)
+        if cmd == "replay":
+            return _replay(rest)
     except PextlabError as e:
         print(f"pextlab {cmd}: {e}", file=sys.stderr)
         return 2
-    print(f"pextlab: unknown command {cmd!r}; commands: boot, sort", file=sys.stderr)
+    print(f"pextlab: unknown command {cmd!r}; commands: boot, sort, capture, report, replay",
+          file=sys.stderr)
     return 2
 
 

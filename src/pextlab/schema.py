@@ -118,6 +118,30 @@ SCHEMAS: dict[str, dict[str, str]] = {
     # /proc/meminfo and /proc/vmstat, long form.
     "meminfo": {"field": CAT, "value": I64, "unit": CAT},
     "vmstat": {"field": CAT, "value": I64},
+    # Workload alloc/free/fail events in time order (Machine.run(..., record=True)).
+    "events": {
+        "time_ns": I64,                # simulated time of the event
+        "event": CAT,                  # "alloc", "free" or "fail" (allocation returned NULL)
+        "pfn": I64,                    # head pfn (-1 for a failure)
+        "order": I8,
+        "nr_pages": I64,               # 1 << order
+        "node": I16, "zone": CAT,      # where the block is (-1 / NaN for a failure)
+        "migratetype": CAT,            # gfp_migratetype of the request
+        "task": I32,                   # index of the task in the machine's run log
+        "pid": I32, "tgid": I32, "comm": CAT,
+        "kind": CAT,                   # catalogue kind: anon, page_cache, slab, ...
+        "stack_id": CAT,               # catalogue stack id ("anon-0")
+        "stack_handle": I64,           # depot handle of the allocation stack (0: page_owner off)
+    },
+    # Free and workload-used pages per zone and migratetype over time (Machine.run(sample=...)).
+    "memory_usage": {
+        "time_ns": I64,
+        "node": I16, "zone": CAT, "migratetype": CAT,
+        "free": I64,                   # pages on this migratetype's free lists
+        "used": I64,                   # live workload pages of this gfp migratetype
+        "managed": I64,                # zone managed pages (managed - sum(free) - sum(used):
+                                       # pages the kernel holds outside workloads)
+    },
 }
 
 

@@ -553,7 +553,11 @@ def alloc_pages_exact_nid(mm, nid: int, size: int, gfp: int) -> int:
     (e.g. 2,359,296 bytes -> order 10, keep 576 pages, free 448).  Returns the
     first pfn or -1.
     """
+    if size <= 0:
+        return -1          # the kernel's get_order(0) is 52: the allocation fails (NULL)
     order = get_order(size)
+    if order > mm.profile.max_page_order:
+        return -1          # WARN and NULL, as __alloc_pages does above MAX_PAGE_ORDER
     comp = mm.profile.gfp_bits.get("__GFP_COMP", 0)
     pfn = __alloc_pages(mm, gfp & ~comp, order, nid)
     if pfn < 0:

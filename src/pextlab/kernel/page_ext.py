@@ -283,6 +283,8 @@ class PageExt:
     def page_ext_callback(self, action: int, start_pfn: int, nr_pages: int, nid: int = -1) -> int:
         """The memory-hotplug notifier (registered by page_ext_init); 0 or -ENOMEM."""
         ret = 0
+        if not self.notifier_registered:
+            return 0       # page_ext_init() registers the notifier only when a client needs it
         if action == MEM_GOING_ONLINE:
             ret = self.online_page_ext(start_pfn, nr_pages, nid)
         elif action in (MEM_OFFLINE, MEM_CANCEL_ONLINE):

@@ -1,0 +1,186 @@
+"""Page migration (mm/migrate.c, v6.12) as memory offlining uses it.
+
+``migrate_pages(mm, sources, reason, nid)`` moves allocated blocks to new
+pages: for each source a target of the same order is allocated with
+``alloc_migration_target``'s mask (GFP_USER | __GFP_MOVABLE |
+__GFP_RETRY_MAYFAIL, plus __GFP_HIGHMEM when the source sits in ZONE_MOVABLE,
+__GFP_COMP for compound pages), preferring another node than the source's when
+one exists (mm/memory_hotplug.c do_migrate_range clears the source node from
+the nodemask unless it is the only node).  Targets can never come from the
+range being offlined: its free pages sit on the MIGRATE_ISOLATE lists.
+
+page_owner (mm/page_owner.c __folio_copy_owner, v6.10+): the target takes the
+source's record (stack, order, gfp, pid, tgid, comm, ts, free info) and the
+migrate reason is set on it; the source keeps a record that now carries the
+stack of the migration-target allocation, so that freeing the source takes
+that stack's count back down and the original stack's count is unchanged.
+The simulator does the same in bulk: targets are allocated without running the
+allocation hook (its record would be overwritten at once), their stack count
+is added to the migration stack explicitly, and records are copied with numpy.
+
+Sources are not freed here; the caller frees them (``free_sources``) or, when
+the whole range is about to go offline, drops them with the range.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import page_alloc
+from .gfp import ZONE_MOVABLE
+from .mmzone import PG_HEAD, MT_SHIFT
+
+__all__ = ["MIGRATE_TARGET_STACK", "alloc_migration_target", "migrate_pages", "free_sources",
+           "drop_sources"]
+
+# The allocation of a migration target during memory offlining (v6.12 call chain;
+# frames without offsets are functions whose offsets in the captured build we do not know).
+MIGRATE_TARGET_STACK = (
+    "get_page_from_freelist+0x1673/0x1730",
+    "__alloc_pages_noprof+0x12e/0x230",
+    "__folio_alloc_noprof",
+    "alloc_migration_target",
+    "migrate_pages_batch",
+    "migrate_pages",
+    "do_migrate_range",
+    "offline_pages",
+    "memory_subsys_offline",
+    "device_offline+0x47/0x80",
+    "state_store+0x8a/0x90",
+    "kernfs_fop_write_iter+0x118/0x1e0",
+    "vfs_write+0x19b/0x2c0",
+    "ksys_write+0x5a/0xd0",
+    "do_syscall_64+0x3b/0xc0",
+    "entry_SYSCALL_64_after_hwframe+0x4b/0x53",
+)
+
+
+def _target_context(mm, gfp: int, nid: int):
+    """(mt, zones, highest_zoneidx, alloc_flags) with the source node masked out."""
+    mt, zones, high, flags = page_alloc._alloc_context(mm, gfp, nid)
+    others = tuple(z for z in zones if z.nid != nid)
+    if others:
+        zones = others
+    return mt, zones, high, flags
+
+
+def alloc_migration_target(mm, ctx, order: int) -> int:
+    """One target block (no page_owner hook: the caller copies the source's record)."""
+    mt, zones, high, flags = ctx
+    _, pfn = page_alloc.get_page_from_freelist(mm, order, mt, zones, high, flags)
+    if pfn < 0:
+        _, pfn = page_alloc.get_page_from_freelist(mm, order, mt, zones, high,
+                                                   (flags & ~3) | page_alloc.ALLOC_WMARK_MIN)
+        if pfn < 0:
+            return -1
+    sec = mm.sections[pfn >> mm.section_shift]
+    off = pfn & mm.section_mask
+    sec.flags[off] = PG_HEAD | (mt << MT_SHIFT)
+    sec.order[off] = order
+    mm.nr_alloc_events += 1
+    return pfn
+
+
+def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int):
+    """Migrate ``sources`` [(pfn, order)].
+
+    Returns (moved [(old, new, order)], failed [(pfn, order)], counted) where
+    ``counted`` is the base pages now counted on the migration stack (the
+    sources' records), which freeing or dropping the sources takes back.
+    """
+    bits = mm.profile.gfp_bits
+    base = mm.gfp("GFP_USER") | bits["__GFP_MOVABLE"] | bits["__GFP_RETRY_MAYFAIL"]
+    if src_zone_idx == ZONE_MOVABLE:
+        base |= bits["__GFP_HIGHMEM"]
+    ctxs = {}
+    moved, failed = [], []
+    for pfn, order in sources:
+        ctx = ctxs.get(order)
+        if ctx is None:
+            gfp = base | (bits.get("__GFP_COMP", 0) if order else 0)
+            ctx = ctxs[order] = _target_context(mm, gfp, nid)
+        new = alloc_migration_target(mm, ctx, order)
+        if new < 0:
+            failed.append((pfn, order))
+        else:
+            moved.append((pfn, new, order))
+    counted = 0
+    if moved and mm.page_owner is not None:
+        counted = _copy_owners(mm, moved, reason)
+    return moved, failed, counted
+
+
+def _copy_owners(mm, moved, reason: str) -> int:
+    from .page_owner import MIGRATE_REASONS, R_HANDLE, R_REASON
+    po = mm.page_owner
+    recs = po.records
+    shift, mask = mm.section_shift, mm.section_mask
+    sections = mm.sections
+    old_rows = np.full(len(moved), -1, dtype=np.int64)
+    for i, (old, _, _) in enumerate(moved):
+        t = sections[old >> shift].page_ext
+        if t is not None and t.owner is not None:
+            old_rows[i] = t.omv[old & mask]
+    have = old_rows >= 0
+    n0 = len(recs)
+    view = recs.as_numpy()
+    block = view[old_rows[have]].copy()
+    del view
+    block[:, R_REASON] = MIGRATE_REASONS.index(reason)
+    recs.data.frombytes(block.tobytes())
+    new_rows = np.full(len(moved), -1, dtype=np.int64)
+    new_rows[have] = n0 + np.arange(int(have.sum()))
+    migrate_handle = po.depot.stack_depot_save(MIGRATE_TARGET_STACK)
+    nr_pages = 0
+    for (old, new, order), row in zip(moved, new_rows.tolist()):
+        n = 1 << order
+        nr_pages += n
+        t = sections[new >> shift].page_ext
+        if t is None or t.owner is None:
+            continue
+        off = new & mask
+        if row < 0:
+            # no record to copy: the target keeps the record its allocation made
+            saved = mm.current_handle
+            mm.current_handle = migrate_handle
+            po.set_page_owner(new, order, 0)
+            mm.current_handle = saved
+            continue
+        if n == 1:
+            t.omv[off] = row
+            t.fmv[off] = t.fmv[off] | 3
+        else:
+            t.owner[off:off + n] = row
+            t.flags[off:off + n] |= 3
+    # the sources now carry the migration stack (their free will count it down)
+    view = recs.as_numpy()
+    view[old_rows[have], R_HANDLE] = migrate_handle
+    del view
+    moved_pages = int(sum(1 << o for (_, _, o), h in zip(moved, have.tolist()) if h))
+    if po._stacks and moved_pages:
+        c = po.stack_count.get(migrate_handle)
+        if c is None:
+            po.stack_order.append(migrate_handle)
+            c = 0
+        po.stack_count[migrate_handle] = c + moved_pages
+    return moved_pages
+
+
+def free_sources(mm, moved) -> None:
+    """Free every migrated source block to the buddy (its isolated pageblock's list)."""
+    for old, _, order in moved:
+        page_alloc.free_pages(mm, old, order)
+
+
+def drop_sources(mm, moved, counted: int) -> int:
+    """The sources of a range that goes offline as a whole: their pages leave with it.
+
+    Equivalent to freeing each source and taking it off the isolate lists again
+    in __offline_isolated_pages: the migration stack's count goes back down by
+    ``counted`` (from ``migrate_pages``).  Returns the pages dropped.
+    """
+    po = mm.page_owner
+    if po is not None and po._stacks and counted:
+        h = po.depot.stack_depot_save(MIGRATE_TARGET_STACK)
+        po.stack_count[h] = po.stack_count.get(h, 0) - counted
+    mm.nr_free_events += len(moved)
+    return sum(1 << o for _, _, o in moved)

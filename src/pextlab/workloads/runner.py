@@ -1,0 +1,403 @@
+"""Run a workload on the simulated kernel: an event-driven simulation in simulated ns.
+
+Design (simpy's spirit, without coroutines: the events are known in advance)
+
+1. *Plan*, with numpy and one seeded ``numpy.random.Generator``: for each task
+   in order, its Poisson arrival times, the catalogue stack of each event, the
+   lifetimes and which events leak.  Tasks draw in a fixed order, so the same
+   workload, machine and seed give the same plan, bit for bit.
+2. *Replay* the merged arrivals in time order.  Before each allocation the
+   current task (``mm.comm/pid/tgid``), the clock and ``mm.current_handle``
+   (the stack's depot handle) are set, exactly what page_owner records; then
+   ``__alloc_pages``.  A block with a lifetime goes on a heap keyed by its
+   free time; every free due before the next allocation is done first, in
+   time order, as the freeing task with its kind's free stack.  Leaked and
+   held blocks never enter the heap.  A failed allocation (-1) is counted,
+   never raised.
+3. *Record* (optional) each alloc/free/fail as 7 integers in a growable
+   ``array('q')``, and every ``sample_every_ns`` the free pages of each
+   (zone, migratetype) free list and the workload's live pages per (zone,
+   gfp migratetype).
+
+State that outlives one ``run`` -- the pending frees, pids per comm, the
+recorded arrays -- lives in :class:`RunLog`, so a second run continues the
+first: blocks still alive are freed when their time comes.
+
+Honest limits: no reclaim, compaction, kswapd or OOM killer (a full machine
+just fails allocations); the per-CPU lists are not modelled; "used per
+migratetype" counts live workload blocks by their gfp migratetype, not by the
+pageblock they landed in.  This module imports numpy and the kernel model
+only; frames are built by :mod:`pextlab.workloads.machine_api`.
+"""
+from __future__ import annotations
+
+import heapq
+from array import array
+
+import numpy as np
+
+from ..errors import PextlabError
+from ..kernel import page_alloc
+from ..kernel.gfp import gfp_migratetype
+from .catalogue import Catalogue, load_catalogue
+from .spec import Task, Workload
+
+__all__ = ["RunLog", "run", "EV_ALLOC", "EV_FREE", "EV_FAIL", "EVENT_NAMES", "EV_FIELDS",
+           "SAMPLE_FIELDS"]
+
+# module-level aliases: inside a class body the dunder name would be mangled
+_alloc = page_alloc.__alloc_pages
+_free = page_alloc.free_pages
+
+EV_ALLOC, EV_FREE, EV_FAIL = 0, 1, 2
+EVENT_NAMES = ("alloc", "free", "fail")
+#: one recorded event: time, event code, pfn (-1 on failure), order, task index,
+#: stack slot, zone*nr_migratetypes + migratetype (-1 - migratetype on failure)
+EV_FIELDS = ("time_ns", "event", "pfn", "order", "task", "slot", "zone_mt")
+#: one sample row: time, zone code, migratetype, free pages on that list, live
+#: workload pages of that gfp migratetype in the zone, managed pages of the zone
+SAMPLE_FIELDS = ("time_ns", "zone", "migratetype", "free", "used", "managed")
+_INF = float("inf")
+
+
+class RunLog:
+    """Everything workloads did on one machine, across runs."""
+
+    def __init__(self, mm, catalogue: Catalogue | None = None):
+        self.mm = mm
+        self.catalogue = catalogue or load_catalogue()
+        self.nr_mt = len(mm.profile.migratetype_names)
+        # tasks (one entry per task per run)
+        self.tasks: list[dict] = []
+        self.pids: dict[str, tuple[int, int]] = {}
+        self.next_pid = 1000
+        # stack slots: (catalogue id, gfp, order) -> index
+        self.slots: list[dict] = []
+        self._slot_index: dict[tuple, int] = {}
+        # zones seen, by identity
+        self.zones: list = []
+        self._zone_code: dict = {}
+        self.used: list[int] = []
+        # pending frees and the records
+        self.heap: list[tuple] = []
+        self.seq = 0
+        self.events = array("q")
+        self.samples = array("q")
+        self.runs: list[dict] = []
+        self.last_sample_ns = -1
+        self._free_handles: dict[str, int] = {}
+
+    # --- registries -----------------------------------------------------------------------
+    def zone_code(self, zone) -> int:
+        c = self._zone_code.get(zone)
+        if c is None:
+            c = len(self.zones)
+            self._zone_code[zone] = c
+            self.zones.append(zone)
+            self.used.extend([0] * self.nr_mt)
+        return c
+
+    def _free_handle(self, kind: str) -> int:
+        po = self.mm.page_owner
+        if po is None:
+            return 0
+        h = self._free_handles.get(kind)
+        if h is None:
+            frames = self.catalogue.free_stacks.get(kind, self.catalogue.free_stacks["other"])
+            h = self._free_handles[kind] = po.depot.stack_depot_save(frames)
+        return h
+
+    def slot(self, entry, gfp: int, order: int) -> int:
+        key = (entry.id, gfp, order)
+        s = self._slot_index.get(key)
+        if s is None:
+            mm = self.mm
+            po = mm.page_owner
+            s = len(self.slots)
+            self._slot_index[key] = s
+            self.slots.append({
+                "stack_id": entry.id, "kind": entry.kind, "gfp": gfp, "order": order,
+                "mt": gfp_migratetype(gfp, mm.profile, mm.mobility_grouping),
+                "handle": po.depot.stack_depot_save(entry.frames) if po is not None else 0,
+                "free_handle": self._free_handle(entry.kind),
+                "frames": entry.frames})
+        return s
+
+    def register_task(self, t: Task, run_idx: int, nid: int) -> int:
+        mm = self.mm
+        if t.pid is not None:
+            pid, tgid = t.pid, t.pid if t.tgid is None else t.tgid
+        elif t.comm in self.pids:
+            pid, tgid = self.pids[t.comm]
+        else:
+            pid = self.next_pid
+            self.next_pid += 1
+            tgid = pid if t.tgid is None else t.tgid
+        self.pids.setdefault(t.comm, (pid, tgid))
+        comm_id = mm.page_owner.records.comm_id(t.comm) if mm.page_owner is not None else 0
+        self.tasks.append({"run": run_idx, "comm": t.comm, "pid": pid, "tgid": tgid,
+                           "kind": t.kind, "label": t.label, "nid": nid, "comm_id": comm_id,
+                           "allocs": 0, "frees": 0, "failed": 0, "held": 0})
+        return len(self.tasks) - 1
+
+    def nr_events(self) -> int:
+        return len(self.events) // len(EV_FIELDS)
+
+    def events_np(self) -> np.ndarray:
+        return np.frombuffer(self.events, dtype=np.int64).reshape(-1, len(EV_FIELDS))
+
+    def samples_np(self) -> np.ndarray:
+        return np.frombuffer(self.samples, dtype=np.int64).reshape(-1, len(SAMPLE_FIELDS))
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+def _entries(cat: Catalogue, t: Task):
+    es = cat.entries(t.kind)
+    if t.stacks:
+        es = [cat[s] for s in t.stacks]
+        bad = [e.id for e in es if e.kind != t.kind]
+        if bad:
+            raise PextlabError(f"{t.comm}: stacks {bad} are not of kind {t.kind!r}")
+    if t.order is not None:
+        same = [e for e in es if e.order == t.order]
+        es = same or es
+    return es
+
+
+def _arrivals(rng, t: Task, lo: int, hi: int) -> tuple[np.ndarray, int]:
+    """Absolute arrival times in [lo, hi) and the number of events planned (before cut)."""
+    scale = 1e9 / t.rate
+    if t.count is not None:
+        n = t.count
+        times = lo + np.cumsum(rng.exponential(scale, n))
+    else:
+        expected = max(hi - lo, 0) / scale
+        n = int(expected + 6 * expected ** 0.5 + 16)
+        times = lo + np.cumsum(rng.exponential(scale, n))
+        while len(times) and times[-1] < hi:
+            more = times[-1] + np.cumsum(rng.exponential(scale, n))
+            times = np.concatenate([times, more])
+        n = len(times)
+    return times.astype(np.int64), n
+
+
+def _lifetimes(rng, t: Task, n: int) -> np.ndarray:
+    if t.lifetime_ns is None:
+        return np.full(n, -1, dtype=np.int64)
+    m = float(t.lifetime_ns)
+    if t.lifetime_dist == "exp":
+        life = rng.exponential(m, n)
+    elif t.lifetime_dist == "lognormal":
+        life = m * np.exp(t.lifetime_sigma * rng.standard_normal(n))
+    else:
+        life = np.full(n, m)
+    return life.astype(np.int64)
+
+
+def _plan_task(rng, cat: Catalogue, log: RunLog, t: Task, lo: int, hi: int):
+    """(times, slots, lifetimes) of one task's blocks, batch-expanded, in [lo, hi)."""
+    es = _entries(cat, t)
+    slots = np.array([log.slot(e, e.gfp_mask if t.gfp is None else t.gfp,
+                               e.order if t.order is None else t.order) for e in es], dtype=np.int64)
+    w = np.array([max(e.observed_blocks, 1) for e in es], dtype=np.float64)
+    times, n = _arrivals(rng, t, lo, hi)
+    pick = rng.choice(len(es), size=n, p=w / w.sum()) if len(es) > 1 else np.zeros(n, np.int64)
+    life = _lifetimes(rng, t, n)
+    if t.leak > 0:
+        if t.count is not None:
+            k = int(round(t.leak * n))
+            leaked = np.zeros(n, dtype=bool)
+            leaked[rng.choice(n, size=k, replace=False)] = True
+        else:
+            leaked = rng.random(n) < t.leak
+        life[leaked] = -1
+    keep = times < hi
+    times, pick, life = times[keep], pick[keep], life[keep]
+    if t.batch > 1:
+        times, pick, life = (np.repeat(a, t.batch) for a in (times, pick, life))
+    return times, slots[pick], life
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool = False,
+        sample_every_ns: int | None = None, log: RunLog | None = None) -> RunLog:
+    """Run ``workload`` on ``mm`` for ``duration_ns`` simulated ns from ``mm.clock_ns``.
+
+    Parameters
+    ----------
+    mm : pextlab.kernel.state.MM
+    workload : Workload or Task
+    duration_ns : int
+    rng : numpy.random.Generator
+        The only source of randomness.
+    record : bool
+        Keep every alloc/free/fail in ``log.events``.
+    sample_every_ns : int, optional
+        Sample free/used pages per (zone, migratetype) at the run's start, then
+        every ``sample_every_ns`` up to and including the end.
+    log : RunLog, optional
+        The machine's log to continue (a new one otherwise).
+
+    Returns
+    -------
+    RunLog
+        ``log.runs[-1]`` describes this run (``tasks`` = its task indices).
+    """
+    if isinstance(workload, Task):
+        workload = Workload((workload,))
+    if not isinstance(workload, Workload):
+        raise PextlabError(f"run() takes a Workload or Task, got {type(workload).__name__}")
+    if duration_ns < 0:
+        raise PextlabError("duration must be >= 0")
+    if sample_every_ns is not None and sample_every_ns <= 0:
+        raise PextlabError("sample interval must be > 0")
+    log = log if log is not None else RunLog(mm)
+    cat = log.catalogue
+    t0 = int(mm.clock_ns)
+    end = t0 + int(duration_ns)
+    run_idx = len(log.runs)
+    for z in mm.populated_zones():
+        log.zone_code(z)
+    nodes = sorted({z.nid for z in mm.populated_zones() if z.managed_pages})
+
+    # --- plan --------------------------------------------------------------------------------
+    parts_t, parts_ti, parts_si, parts_life = [], [], [], []
+    for i, t in enumerate(workload.tasks):
+        nid = t.nid if t.nid is not None else nodes[i % len(nodes)]
+        if nid not in mm.zonelists:
+            raise PextlabError(f"{t.comm}: node {nid} does not exist (nodes: {sorted(mm.zonelists)})")
+        ti = log.register_task(t, run_idx, nid)
+        lo = t0 + t.start_ns
+        hi = end if t.stop_ns is None else min(end, t0 + t.stop_ns)
+        times, slots, life = _plan_task(rng, cat, log, t, lo, max(lo, hi))
+        parts_t.append(times)
+        parts_ti.append(np.full(len(times), ti, dtype=np.int64))
+        parts_si.append(slots)
+        parts_life.append(life)
+    if parts_t:
+        times = np.concatenate(parts_t)
+        tis = np.concatenate(parts_ti)
+        order = np.lexsort((tis, times))          # by time, ties by task (stable within)
+        times, tis = times[order], tis[order]
+        sis = np.concatenate(parts_si)[order]
+        lifes = np.concatenate(parts_life)[order]
+    else:
+        times = tis = sis = lifes = np.zeros(0, np.int64)
+
+    # --- replay ------------------------------------------------------------------------------
+    tasks = log.tasks
+    t_comm = [x["comm"] for x in tasks]
+    t_pid = [x["pid"] for x in tasks]
+    t_tgid = [x["tgid"] for x in tasks]
+    t_cid = [x["comm_id"] for x in tasks]
+    t_nid = [x["nid"] for x in tasks]
+    n_tasks = len(tasks)
+    c_alloc = [0] * n_tasks
+    c_free = [0] * n_tasks
+    c_fail = [0] * n_tasks
+    c_held = [0] * n_tasks
+    s_gfp = [s["gfp"] for s in log.slots]
+    s_order = [s["order"] for s in log.slots]
+    s_mt = [s["mt"] for s in log.slots]
+    s_handle = [s["handle"] for s in log.slots]
+    s_fhandle = [s["free_handle"] for s in log.slots]
+    nm = log.nr_mt
+    used = log.used
+    heap = log.heap
+    push, pop = heapq.heappush, heapq.heappop
+    evx = log.events.extend if record else None
+    sec_zone = mm.section_zone
+    shift = mm.section_shift
+    zcode = log._zone_code
+    zones = list(log.zones)
+    smp = log.samples.extend
+    seq = log.seq
+
+    def sample(ts: int) -> None:
+        for zc, z in enumerate(zones):
+            fm = z.free_mt
+            b = zc * nm
+            for mt in range(nm):
+                smp((ts, zc, mt, fm[mt], used[b + mt], z.managed_pages))
+
+    if sample_every_ns is not None:
+        every = int(sample_every_ns)
+        # the previous run's end sample already shows the state at t0
+        next_s = t0 + every if log.last_sample_ns == t0 else t0
+    else:
+        next_s = _INF
+        every = 0
+
+    def free_due(limit: int) -> None:
+        nonlocal next_s
+        while heap and heap[0][0] <= limit:
+            ft = heap[0][0]
+            while next_s <= ft:
+                sample(next_s)
+                next_s += every
+            ft, _, pfn, o, ti, si, k = pop(heap)
+            mm.clock_ns = ft
+            mm.comm = t_comm[ti]
+            mm.pid = t_pid[ti]
+            mm.tgid = t_tgid[ti]
+            mm.comm_id = t_cid[ti]
+            mm.current_handle = s_fhandle[si]
+            _free(mm, pfn, o)
+            used[k] -= 1 << o
+            c_free[ti] += 1             # ti may be a task of an earlier run
+            if evx is not None:
+                evx((ft, EV_FREE, pfn, o, ti, si, k))
+
+    for t, ti, si, life in zip(times.tolist(), tis.tolist(), sis.tolist(), lifes.tolist()):
+        if heap and heap[0][0] <= t:
+            free_due(t)
+        while next_s <= t:
+            sample(next_s)
+            next_s += every
+        o = s_order[si]
+        mm.clock_ns = t
+        mm.comm = t_comm[ti]
+        mm.pid = t_pid[ti]
+        mm.tgid = t_tgid[ti]
+        mm.comm_id = t_cid[ti]
+        mm.current_handle = s_handle[si]
+        pfn = _alloc(mm, s_gfp[si], o, t_nid[ti])
+        if pfn < 0:
+            c_fail[ti] += 1
+            if evx is not None:
+                evx((t, EV_FAIL, -1, o, ti, si, -1 - s_mt[si]))
+            continue
+        z = sec_zone[pfn >> shift]
+        if z is None:
+            z = mm.zone_of_pfn(pfn)
+        k = zcode[z] * nm + s_mt[si]
+        used[k] += 1 << o
+        c_alloc[ti] += 1
+        if life >= 0:
+            push(heap, (t + life, seq, pfn, o, ti, si, k))
+            seq += 1
+        else:
+            c_held[ti] += 1
+        if evx is not None:
+            evx((t, EV_ALLOC, pfn, o, ti, si, k))
+    free_due(end)
+    while next_s <= end:
+        sample(next_s)
+        next_s += every
+    if every:
+        log.last_sample_ns = next_s - every
+    mm.clock_ns = end
+    log.seq = seq
+    for ti in range(n_tasks):
+        d = tasks[ti]
+        d["allocs"] += c_alloc[ti]
+        d["frees"] += c_free[ti]
+        d["failed"] += c_fail[ti]
+        d["held"] += c_held[ti]
+    first = n_tasks - len(workload.tasks)
+    log.runs.append({"run": run_idx, "name": workload.name, "start_ns": t0, "end_ns": end,
+                     "tasks": list(range(first, n_tasks)), "recorded": bool(record),
+                     "workload": workload.to_dict()})
+    return log
