@@ -70,30 +70,37 @@ def df_sections(mm) -> pd.DataFrame:
 
 
 def memory_block_state(mm, block: int):
-    """(state, valid_zones, zone, node) of memory block ``block``."""
+    """(state, valid_zones, zone, node) of memory block ``block``, None if it has no
+    present memory.  Blocks touched by memory hotplug are described by their record
+    (``pextlab.kernel.memory_hotplug.memory_block``: the zone they were onlined to,
+    valid_zones of an offline block computed as drivers/base/memory.c does); the
+    others by their boot state (one zone, or "none" when they span zones or nodes)."""
+    from ..kernel import memory_hotplug
     spb = mm.memory_block_size >> (mm.section_shift + 12)
     secs = [mm.sections[n] for n in range(block * spb, (block + 1) * spb)
             if n < mm.nr_sections and mm.sections[n] is not None and mm.sections[n].present]
     if not secs:
         return None
-    hp = mm.hotplug_blocks.get(block)
-    online = all(s.online for s in secs)
     nid = secs[0].nid
-    if online:
+    rec = mm.hotplug_blocks.get(block)
+    if rec is not None:
+        valid = memory_hotplug.valid_zones(mm, block)
+        if rec["state"] == "online":
+            zname = rec["zone"].name if rec["zone"] is not None else None
+            return "online", valid, zname, rec["nid"]
+        return rec["state"], valid, None, rec["nid"]
+    if all(s.online for s in secs):
         zones = set()
         nids = {s.nid for s in secs}
         for s in secs:
             z = mm.section_zone[s.nr]
-            if z is None:
-                zones.add("?")
-            else:
-                zones.add(z.name)
+            zones.add("?" if z is None else z.name)
         if len(nids) > 1 or len(zones) != 1 or "?" in zones:
             return "online", "none", None, nid
         zname = zones.pop()
         return "online", zname, zname, nid
-    valid = hp.get("valid_zones", "Normal Movable") if hp else "Normal Movable"
-    return (hp.get("state", "offline") if hp else "offline"), valid, None, nid
+    # present but never onlined and not registered by memory_hotplug
+    return "offline", memory_hotplug.valid_zones(mm, block), None, nid
 
 
 def df_memory_blocks(mm) -> pd.DataFrame:

@@ -1,0 +1,928 @@
+"""Memory hotplug (mm/memory_hotplug.c and drivers/base/memory.c, v6.12).
+
+Memory comes and goes in memory blocks (``memory_block_size``, 128 MiB on a
+small x86_64 VM; block id = first section / sections per block):
+
+* ``add_memory(mm, start_pfn, nr_pages, nid)`` -- a DIMM appears (ACPI
+  ``acpi_memory_device_add`` -> ``__add_memory``): the range must be block
+  aligned and inside the hotpluggable window (qemu ``maxmem``, SRAT
+  "hotplug").  ``arch_add_memory`` maps it (one page-table page per GiB of
+  direct map touched, GFP_ATOMIC|__GFP_ZERO as ``phys_pud_init`` allocates it in
+  the real run), ``sparse_add_section`` gives each section its memmap: with
+  SPARSEMEM_VMEMMAP a 2 MiB (order-9) block per 128 MiB section from the
+  node's *existing* memory (``vmemmap_alloc_block``, GFP_KERNEL |
+  __GFP_RETRY_MAYFAIL | __GFP_NOWARN), then the memory block devices appear
+  offline (one slab page for their sysfs nodes, as the real run shows).
+  ``memhp_default_state=online|online_kernel|online_movable`` onlines them at
+  once.
+* ``online_pages(mm, block, online_type)`` -- ``echo online > state``: the
+  zone is chosen by ``zone_for_pfn_range`` (default "contig-zones" policy),
+  the range joins the zone (span grows), MEM_GOING_ONLINE runs the notifier
+  chain (page_ext allocates the sections' tables *from wherever the allocator
+  finds memory* -- this is how later sections' tables end up in the first
+  hot-added Normal block), pages go to the buddy in MAX_ORDER chunks at the
+  tail of the free lists (pageblocks MOVABLE), present/managed grow, the
+  zonelists are rebuilt when the zone was empty ("Built 1 zonelists ..."),
+  watermarks are recomputed (``init_per_zone_wmark_min``), MEM_ONLINE.  A
+  notifier veto gives MEM_CANCEL_ONLINE and leaves everything as it was.
+* ``offline_pages(mm, block)`` -- ``echo offline > state``: EINVAL for a block
+  spanning zones (no ``mem->zone``: valid_zones "none"), for holes ("memory
+  holes"); isolation (EBUSY, "failure to isolate range", the offending page
+  dumped with its page_owner record as "unmovable page"); MEM_GOING_OFFLINE;
+  migration of every movable page (``migrate.migrate_pages``, reason
+  "memory_hotplug"); ``__offline_isolated_pages``; counters shrink;
+  watermarks; zonelists when the zone empties; MEM_OFFLINE (page_ext frees
+  its tables); the zone span shrinks.  Failures undo the isolation.
+* ``remove_memory`` (the kernel function: EBUSY unless every block is
+  offline) and ``eject_memory_device`` (what ``device_del`` of a pc-dimm does
+  through ACPI: offline every online block of the DIMM in two passes,
+  "memory memoryN: Offline failed." when one stays busy, then remove).
+
+Per-block state lives in ``mm.hotplug_blocks[block]`` (a dict: ``state``,
+``zone`` (the Zone the block is online in, None = spans zones), ``nid``,
+``device``); blocks never touched by hotplug are described by their boot
+state.  ``mm.hotplug_devices`` (created here) maps a device id to its range,
+blocks and the pages its memmap and page tables took.
+
+pr_debug messages (the failure reasons, "Offlined Pages") are not printed to
+the log, as on a kernel without dynamic debug; they are returned in the result.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import PextlabError
+from . import page_alloc
+from .gfp import ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES, gfp_migratetype, format_gfp
+from .mmzone import MemSection, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_HOLE, MT_SHIFT, MT_MASK
+from .page_ext import (MEM_ONLINE, MEM_GOING_OFFLINE, MEM_OFFLINE, MEM_GOING_ONLINE,
+                       MEM_CANCEL_ONLINE, MEM_CANCEL_OFFLINE, PAGE_EXT_OWNER_ALLOCATED)
+from . import page_isolation, migrate
+from .profiles import PAGE_SHIFT
+
+__all__ = ["MMOP_OFFLINE", "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE",
+           "online_type_from_str", "HotplugResult", "block_pfn_range", "block_ids",
+           "memory_block", "zone_for_pfn_range", "valid_zones", "add_memory", "online_pages",
+           "offline_pages", "remove_memory", "eject_memory_device", "init_per_zone_wmark_min",
+           "build_all_zonelists", "dump_page", "VMEMMAP_STACK", "PAGE_EXT_ONLINE_STACK"]
+
+EINVAL, EBUSY, ENOMEM, EEXIST, EINTR = 22, 16, 12, 17, 4
+_ERRNAME = {EINVAL: "EINVAL", EBUSY: "EBUSY", ENOMEM: "ENOMEM", EEXIST: "EEXIST", EINTR: "EINTR"}
+
+# include/linux/memory_hotplug.h
+MMOP_OFFLINE, MMOP_ONLINE, MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE = range(4)
+_ONLINE_TYPES = {"offline": MMOP_OFFLINE, "online": MMOP_ONLINE,
+                 "online_kernel": MMOP_ONLINE_KERNEL, "online_movable": MMOP_ONLINE_MOVABLE}
+
+# Allocation stacks of the hotplug path, as the real 6.12 run (data/real-kernel/i-hotplug,
+# page_owner.after_online) recorded them.
+VMEMMAP_STACK = (
+    "get_page_from_freelist+0x1673/0x1730", "__alloc_pages_noprof+0x12e/0x230",
+    "vmemmap_alloc_block+0x47/0xe0", "vmemmap_populate_hugepages+0xd8/0x170",
+    "vmemmap_populate+0x35/0x60", "__populate_section_memmap+0x181/0x2f0",
+    "sparse_add_section+0x148/0x2e0", "__add_pages+0x91/0xf0", "add_pages+0x3f/0xb0",
+    "add_memory_resource+0xde/0x240", "__add_memory+0x37/0x70",
+    "acpi_memory_device_add+0x188/0x2d0", "acpi_bus_attach+0x19b/0x2b0",
+    "device_for_each_child+0x5e/0x90", "acpi_dev_for_each_child+0x27/0x30",
+    "acpi_bus_attach+0x6e/0x2b0")
+PAGETABLE_STACK = (
+    "get_page_from_freelist+0x1673/0x1730", "__alloc_pages_noprof+0x12e/0x230",
+    "alloc_pages_mpol_noprof+0xd1/0x190", "get_free_pages_noprof+0xc/0x30",
+    "phys_pud_init+0x9a/0x2b0", "__kernel_physical_mapping_init+0xab/0x310",
+    "init_memory_mapping+0x138/0x390", "arch_add_memory+0x2a/0x50",
+    "add_memory_resource+0xde/0x240", "__add_memory+0x37/0x70",
+    "acpi_memory_device_add+0x188/0x2d0", "acpi_bus_attach+0x19b/0x2b0",
+    "device_for_each_child+0x5e/0x90", "acpi_dev_for_each_child+0x27/0x30",
+    "acpi_bus_attach+0x6e/0x2b0", "acpi_bus_scan+0x67/0x1c0")
+SYSFS_SLAB_STACK = (
+    "get_page_from_freelist+0x1673/0x1730", "__alloc_pages_noprof+0x12e/0x230",
+    "alloc_pages_mpol_noprof+0xd1/0x190", "allocate_slab+0x288/0x3f0",
+    "___slab_alloc+0x603/0x9d0", "kmem_cache_alloc_noprof+0x139/0x240",
+    "__kernfs_new_node.constprop.0+0x49/0x190", "kernfs_new_node+0x3e/0x60",
+    "kernfs_create_link+0x30/0xa0", "sysfs_do_create_link_sd+0x55/0xc0",
+    "acpi_bind_one+0x1da/0x2b0", "walk_memory_blocks+0x76/0xa0",
+    "acpi_memory_device_add+0x1a9/0x2d0", "acpi_bus_attach+0x19b/0x2b0",
+    "device_for_each_child+0x5e/0x90", "acpi_dev_for_each_child+0x27/0x30")
+PAGE_EXT_ONLINE_STACK = (
+    "get_page_from_freelist+0x1673/0x1730", "__alloc_pages_noprof+0x12e/0x230",
+    "alloc_pages_exact_nid_noprof+0x73/0xd0", "init_section_page_ext+0x8a/0xf0",
+    "page_ext_callback+0x84/0xd0", "blocking_notifier_call_chain+0x58/0x80",
+    "online_pages+0xeb/0x260", "memory_subsys_online+0x182/0x250",
+    "device_online+0x47/0x80", "state_store+0x8a/0x90",
+    "kernfs_fop_write_iter+0x118/0x1e0", "vfs_write+0x19b/0x2c0", "ksys_write+0x5a/0xd0",
+    "do_syscall_64+0x3b/0xc0", "entry_SYSCALL_64_after_hwframe+0x4b/0x53")
+
+# include/linux/page-flags.h (v6.12) bit numbers used by dump_page's "flags:" line
+_PG_reserved_bit = 13
+_ZONES_PGSHIFT = 55       # zone=2 prints as 0x100000000000000 in the real run
+_NODES_PGSHIFT = 58
+
+
+@dataclass
+class HotplugResult:
+    """Outcome of an online/offline/remove request (what the sysfs write returns)."""
+    ok: bool
+    error: str | None = None          # "EBUSY", "EINVAL", "ENOMEM", "EINTR", ... or None
+    reason: str | None = None         # the kernel's pr_debug reason ("memory holes", ...)
+    blocking: list = field(default_factory=list)   # pfns in the way (unmovable/busy pages)
+    block: int | None = None
+    start_pfn: int = 0
+    end_pfn: int = 0
+    zone: str | None = None
+    migrated: int = 0                 # base pages migrated away
+    messages: list = field(default_factory=list)   # pr_debug lines (not in the log)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def online_type_from_str(how: str) -> int:
+    """drivers/base/memory.c mhp_online_type_from_str."""
+    try:
+        return _ONLINE_TYPES[how]
+    except KeyError:
+        raise PextlabError(f"unknown online type {how!r}; use one of "
+                           f"{', '.join(k for k in _ONLINE_TYPES if k != 'offline')}") from None
+
+
+# --- geometry and per-block state --------------------------------------------------------------
+
+def _spb(mm) -> int:
+    return mm.memory_block_size >> (mm.section_shift + PAGE_SHIFT)
+
+
+def block_pfn_range(mm, block: int) -> tuple[int, int]:
+    n = _spb(mm) << mm.section_shift
+    return block * n, (block + 1) * n
+
+
+def _block_sections(mm, block: int):
+    spb = _spb(mm)
+    return [mm.sections[nr] for nr in range(block * spb, min((block + 1) * spb, mm.nr_sections))
+            if mm.sections[nr] is not None and mm.sections[nr].present]
+
+
+def block_ids(mm) -> list[int]:
+    """Every memory block with present sections, ascending."""
+    spb = _spb(mm)
+    return sorted({s.nr // spb for s in mm.sections if s is not None and s.present})
+
+
+def _devices(mm) -> dict:
+    d = getattr(mm, "hotplug_devices", None)
+    if d is None:
+        d = mm.hotplug_devices = {}
+    return d
+
+
+def memory_block(mm, block: int) -> dict:
+    """The block's record (``state``, ``zone``, ``nid``, ``device``), created for boot blocks
+    as drivers/base/memory.c registers them (``early_node_zone_for_memory_block``: the zone
+    when all its present pages are in one zone, else None)."""
+    rec = mm.hotplug_blocks.get(block)
+    if rec is not None:
+        return rec
+    secs = _block_sections(mm, block)
+    if not secs:
+        raise PextlabError(f"memory{block} does not exist (no present memory in "
+                           f"pfn {block_pfn_range(mm, block)[0]:#x}..)")
+    zones = {id(mm.section_zone[s.nr]): mm.section_zone[s.nr] for s in secs}
+    zone = next(iter(zones.values())) if len(zones) == 1 else None
+    nids = {s.nid for s in secs}
+    rec = {"state": "online" if all(s.online for s in secs) else "offline",
+           "zone": zone if len(nids) == 1 else None, "nid": secs[0].nid, "device": None}
+    mm.hotplug_blocks[block] = rec
+    return rec
+
+
+# --- zones (mm/memory_hotplug.c) ---------------------------------------------------------------
+
+def _zone_intersects(zone, start: int, nr: int) -> bool:
+    if not zone.spanned_pages:
+        return False
+    return start < zone.zone_end_pfn and zone.zone_start_pfn < start + nr
+
+
+def _default_kernel_zone_for_pfn(mm, nid, start, nr):
+    zones = mm.nodes[nid].zones
+    for zid in range(ZONE_NORMAL + 1):
+        if _zone_intersects(zones[zid], start, nr):
+            return zones[zid]
+    return zones[ZONE_NORMAL]
+
+
+def _default_zone_for_pfn(mm, nid, start, nr):
+    kernel = _default_kernel_zone_for_pfn(mm, nid, start, nr)
+    movable = mm.nodes[nid].zones[ZONE_MOVABLE]
+    in_kernel = _zone_intersects(kernel, start, nr)
+    in_movable = _zone_intersects(movable, start, nr)
+    if in_kernel ^ in_movable:
+        return kernel if in_kernel else movable
+    return movable if mm.params.movable_node else kernel
+
+
+def zone_for_pfn_range(mm, online_type: int, nid: int, start: int, nr: int):
+    """The zone an online of this type would use (contig-zones online_policy)."""
+    if online_type == MMOP_ONLINE_KERNEL:
+        return _default_kernel_zone_for_pfn(mm, nid, start, nr)
+    if online_type == MMOP_ONLINE_MOVABLE:
+        return mm.nodes[nid].zones[ZONE_MOVABLE]
+    return _default_zone_for_pfn(mm, nid, start, nr)
+
+
+def valid_zones(mm, block: int) -> str:
+    """drivers/base/memory.c valid_zones_show: online -> its zone ("none" if it spans
+    zones); offline -> the default zone first, then the other zones it could go to."""
+    rec = memory_block(mm, block)
+    if rec["state"] == "online":
+        return rec["zone"].name if rec["zone"] is not None else "none"
+    start, end = block_pfn_range(mm, block)
+    nid = rec["nid"]
+    default = zone_for_pfn_range(mm, MMOP_ONLINE, nid, start, end - start)
+    out = [default.name]
+    for t in (MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE):
+        z = zone_for_pfn_range(mm, t, nid, start, end - start)
+        if z is not default:
+            out.append(z.name)
+    return " ".join(out)
+
+
+def _resize_zone_range(zone, start: int, nr: int) -> None:
+    if not zone.spanned_pages or start < zone.zone_start_pfn:
+        old_end = zone.zone_end_pfn if zone.spanned_pages else start
+        zone.zone_start_pfn = start
+    else:
+        old_end = zone.zone_end_pfn
+    zone.spanned_pages = max(start + nr, old_end) - zone.zone_start_pfn
+
+
+def _zone_section_online(mm, zone, nr: int) -> bool:
+    sec = mm.sections[nr]
+    if sec is None or not sec.online or sec.nid != zone.nid:
+        return False
+    z = mm.section_zone[nr]
+    if z is None:
+        z = mm.zone_of_pfn(sec.start_pfn) if sec.early else None
+    return z is zone
+
+
+def _shrink_zone_span(mm, zone, start: int, end: int) -> None:
+    """mm/memory_hotplug.c shrink_zone_span: only the ends move, to the nearest online
+    section of the zone; an emptied zone gets start 0, span 0."""
+    pps = mm.pages_per_section
+    if zone.zone_start_pfn == start:
+        nr = end >> mm.section_shift
+        last = (zone.zone_end_pfn - 1) >> mm.section_shift
+        while nr <= last and not _zone_section_online(mm, zone, nr):
+            nr += 1
+        if nr <= last:
+            zone.spanned_pages = zone.zone_end_pfn - nr * pps
+            zone.zone_start_pfn = nr * pps
+        else:
+            zone.zone_start_pfn = 0
+            zone.spanned_pages = 0
+    elif zone.zone_end_pfn == end:
+        nr = (start >> mm.section_shift) - 1
+        first = zone.zone_start_pfn >> mm.section_shift
+        while nr >= first and not _zone_section_online(mm, zone, nr):
+            nr -= 1
+        if nr >= first:
+            zone.spanned_pages = (nr + 1) * pps - zone.zone_start_pfn
+        else:
+            zone.zone_start_pfn = 0
+            zone.spanned_pages = 0
+
+
+def _update_pgdat_span(mm, nid: int) -> None:
+    node = mm.nodes[nid]
+    zs = [z for z in node.zones if z.spanned_pages]
+    if not zs:
+        node.node_start_pfn, node.node_spanned_pages = 0, 0
+        return
+    s = min(z.zone_start_pfn for z in zs)
+    e = max(z.zone_end_pfn for z in zs)
+    node.node_start_pfn, node.node_spanned_pages = s, e - s
+
+
+# --- watermarks and zonelists (mm/page_alloc.c, mm/khugepaged.c) ---------------------------------
+
+def _nr_free_zone_pages(mm, highest_idx: int) -> int:
+    """Sum of managed - high over the local zonelist's zones up to ``highest_idx``."""
+    total = 0
+    for z in mm.zonelists.get(mm.current_nid, ()):
+        if z.idx <= highest_idx:
+            size, high = z.managed_pages, z.watermark["high"]
+            if size > high:
+                total += size - high
+    return total
+
+
+def _setup_per_zone_wmarks(mm, min_free_kbytes: int) -> None:
+    pages_min = min_free_kbytes >> (PAGE_SHIFT - 10)
+    zones = list(mm.all_zones())
+    lowmem = sum(z.managed_pages for z in zones if z.idx != ZONE_MOVABLE)
+    wsf = 10    # vm.watermark_scale_factor
+    for z in zones:
+        tmp = pages_min * z.managed_pages // lowmem if lowmem else 0
+        if z.idx == ZONE_MOVABLE:
+            mn = min(max(z.managed_pages // 1024, 32), 128)
+        else:
+            mn = tmp
+        step = max(tmp >> 2, z.managed_pages * wsf // 10000)
+        z.watermark = {"min": mn, "low": mn + step, "high": mn + 2 * step, "promo": mn + 3 * step}
+
+
+def _setup_per_zone_lowmem_reserve(mm) -> None:
+    ratio = (256, 256, 32, 0, 0)     # vm.lowmem_reserve_ratio
+    for node in mm.nodes.values():
+        zs = node.zones
+        for i, z in enumerate(zs):
+            z.lowmem_reserve = [0] * len(zs)
+            managed = 0
+            for j in range(i + 1, len(zs)):
+                managed += zs[j].managed_pages
+                z.lowmem_reserve[j] = managed // ratio[i] if ratio[i] and z.managed_pages else 0
+
+
+def _thp_enabled(mm) -> bool:
+    """mm/huge_memory.c hugepage_init: THP (and so khugepaged's recommended
+    min_free_kbytes) is off for good when boot RAM is below 512 MiB."""
+    return mm.layout.total_pages >= (512 << 20) >> PAGE_SHIFT
+
+
+def init_per_zone_wmark_min(mm) -> None:
+    """mm/page_alloc.c init_per_zone_wmark_min: min_free_kbytes = sqrt(lowmem_kb * 16)
+    from nr_free_buffer_pages(), watermarks, lowmem_reserve, then khugepaged's
+    set_recommended_min_free_kbytes (capped to 5 % of nr_free_buffer_pages())."""
+    lowmem_kb = _nr_free_zone_pages(mm, ZONE_NORMAL) * 4
+    mfk = min(max(math.isqrt(lowmem_kb * 16), 128), 262144)
+    _setup_per_zone_wmarks(mm, mfk)
+    _setup_per_zone_lowmem_reserve(mm)
+    if _thp_enabled(mm):
+        pb = mm.profile.pageblock_nr_pages
+        nr_zones = sum(1 for z in mm.populated_zones() if z.idx <= ZONE_NORMAL)
+        rec = pb * nr_zones * 2 + pb * nr_zones * 3 * 3
+        rec = min(rec, _nr_free_zone_pages(mm, ZONE_NORMAL) // 20)
+        if rec * 4 > mfk:
+            mfk = rec * 4
+        _setup_per_zone_wmarks(mm, mfk)
+    mm.min_free_kbytes = mfk
+
+
+def build_all_zonelists(mm) -> int:
+    """Rebuild the zonelists at runtime and print what the kernel prints; returns Total pages."""
+    mm.build_zonelists()
+    nids = sorted(mm.nodes)
+    for nid in nids:
+        order = sorted(nids, key=lambda n: (abs(n - nid) if n != nid else -1, n))
+        mm.printk(f"Fallback order for Node {nid}: " + "".join(f"{n} " for n in order))
+    total = _nr_free_zone_pages(mm, ZONE_MOVABLE)
+    prof = mm.profile
+    mm.mobility_grouping = total >= prof.pageblock_nr_pages * prof.nr_migratetypes
+    mm.printk(f"Built {len(nids)} zonelists, mobility grouping "
+              f"{'on' if mm.mobility_grouping else 'off'}.  Total pages: {total}")
+    policy = max((z.idx for z in mm.populated_zones() if z.idx <= ZONE_NORMAL), default=ZONE_NORMAL)
+    mm.printk(f"Policy zone: {ZONE_NAMES[policy]}")
+    mm._ac_cache.clear()
+    return total
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+class _Task:
+    """Run kernel work as a task with an allocation stack (page_owner records both)."""
+
+    def __init__(self, mm, comm, pid, stack):
+        self.mm, self.comm, self.pid, self.stack = mm, comm, pid, stack
+
+    def __enter__(self):
+        mm = self.mm
+        self.saved = (mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle)
+        if self.comm is not None:
+            mm.set_task(self.comm, self.pid)
+        if self.stack is not None and mm.page_owner is not None:
+            mm.current_handle = mm.page_owner.depot.stack_depot_save(self.stack)
+        return self
+
+    def __exit__(self, *exc):
+        mm = self.mm
+        mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = self.saved
+        return False
+
+
+def _notify(mm, action: int, start: int, nr: int, nid: int) -> int:
+    """memory_notify(): the chain has page_ext's callback when page_ext is in use."""
+    pe = mm.page_ext
+    if pe is None or not pe.notifier_registered:
+        return 0
+    return pe.page_ext_callback(action, start, nr, nid)
+
+
+def _adjust_managed(mm, zone, delta: int) -> None:
+    zone.managed_pages += delta
+    mm.totalram_pages += delta
+
+
+def _adjust_present(mm, zone, delta: int) -> None:
+    zone.present_pages += delta
+    mm.nodes[zone.nid].node_present_pages += delta
+
+
+def _set_section_zone(mm, start: int, end: int, zone) -> None:
+    for nr in range(start >> mm.section_shift, end >> mm.section_shift):
+        mm.section_zone[nr] = zone
+    mm._ac_cache.clear()
+
+
+# --- dump_page / dump_page_owner (mm/debug.c, mm/page_owner.c) ------------------------------------
+
+def dump_page(mm, pfn: int, reason: str) -> None:
+    """Print the kernel's dump of one page (the first lines of __dump_page, then
+    dump_page_owner).  The ``raw:`` struct-page words are not modelled."""
+    sec = mm.section_of(pfn)
+    off = pfn & mm.section_mask
+    f = sec.flags[off]
+    zone = mm.section_zone[pfn >> mm.section_shift] or mm.zone_of_pfn(pfn)
+    zidx = zone.idx if zone is not None else 0
+    value = (zidx << _ZONES_PGSHIFT) | (sec.nid << _NODES_PGSHIFT)
+    names = []
+    if f & PG_RESERVED:
+        value |= 1 << _PG_reserved_bit
+        names.append("reserved")
+    names += [f"node={sec.nid}", f"zone={zidx}"]
+    mm.printk(f"page: refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}")
+    mm.printk(f"flags: {value:#x}({'|'.join(names)})")
+    mm.printk(f"page dumped because: {reason}")
+    _dump_page_owner(mm, pfn)
+
+
+def _dump_page_owner(mm, pfn: int) -> None:
+    from .page_owner import (R_ORDER, R_GFP, R_HANDLE, R_FREE_HANDLE, R_TS, R_FREE_TS, R_PID,
+                             R_TGID, R_COMM, R_FREE_PID, R_FREE_TGID, R_REASON, MIGRATE_REASONS)
+    po = mm.page_owner
+    if po is None:
+        return
+    sec = mm.section_of(pfn)
+    t = sec.page_ext
+    if t is None or t.state != "online" or t.owner is None:
+        mm.printk("There is not page extension available.")
+        return
+    off = pfn & mm.section_mask
+    row = int(t.owner[off])
+    ext = int(t.flags[off])
+    if row < 0 or not ext & 1:
+        mm.printk("page_owner info is not present (never set?)")
+        return
+    mm.printk("page_owner tracks the page as " +
+              ("allocated" if ext & PAGE_EXT_OWNER_ALLOCATED else "freed"))
+    r = po.records.as_numpy()[row].tolist()
+    prof = mm.profile
+    gfp = r[R_GFP]
+    mt = prof.migratetype_names[gfp_migratetype(gfp, prof)]
+    comm = po.records.comms[r[R_COMM]]
+    mm.printk(f"page last allocated via order {r[R_ORDER]}, migratetype {mt}, gfp_mask "
+              f"{gfp:#x}({format_gfp(gfp, prof)}), pid {r[R_PID]}, tgid {r[R_TGID]} ({comm}), "
+              f"ts {r[R_TS]}, free_ts {r[R_FREE_TS]}")
+    if r[R_HANDLE]:
+        for fr in po.depot.fetch(r[R_HANDLE]):
+            mm.printk(f" {fr}")
+    else:
+        mm.printk("page_owner allocation stack trace missing")
+    if r[R_FREE_HANDLE]:
+        mm.printk(f"page last free pid {r[R_FREE_PID]} tgid {r[R_FREE_TGID]} stack trace:")
+        for fr in po.depot.fetch(r[R_FREE_HANDLE]):
+            mm.printk(f" {fr}")
+    else:
+        mm.printk("page_owner free stack trace missing")
+    if r[R_REASON] >= 0:
+        mm.printk(f"page has been migrated, last migrate reason: {MIGRATE_REASONS[r[R_REASON]]}")
+
+
+# --- hot-add -----------------------------------------------------------------------------------------
+
+_alloc_pages = page_alloc.__alloc_pages
+
+
+def _alloc(mm, gfp_text: str, order: int, nid: int, stack) -> int:
+    with _Task(mm, None, None, stack):
+        return _alloc_pages(mm, mm.gfp(gfp_text), order, nid)
+
+
+def add_memory(mm, start_pfn: int, nr_pages: int, nid: int = 0, online: str | None = None,
+               comm: str = "kworker/u4:0", pid: int = 40) -> list[int]:
+    """Hot-add [start_pfn, start_pfn + nr_pages) on node ``nid``; returns the new block ids.
+
+    ``online``: None = ``memhp_default_state=`` from the command line (default
+    "offline"), else "offline"/"online"/"online_kernel"/"online_movable".
+    Raises PextlabError (with the kernel's errno name) when the kernel refuses.
+    """
+    if mm.memory_model != "sparsemem":
+        raise PextlabError("memory hotplug needs SPARSEMEM (FLATMEM has no memory sections)")
+    if nid not in mm.nodes:
+        raise PextlabError(f"node {nid} does not exist (nodes: {sorted(mm.nodes)})")
+    bs = mm.memory_block_size
+    block_pages = bs >> PAGE_SHIFT
+    lay = mm.layout
+    if nr_pages <= 0 or start_pfn % block_pages or nr_pages % block_pages:
+        msg = (f"Block size [{bs:#x}] unaligned hotplug range: start {start_pfn << PAGE_SHIFT:#x}, "
+               f"size {nr_pages << PAGE_SHIFT:#x}")
+        mm.printk(msg)
+        raise PextlabError(f"EINVAL: {msg}")
+    end_pfn = start_pfn + nr_pages
+    if not (lay.hotplug_base_pfn <= start_pfn and end_pfn <= lay.hotplug_end_pfn):
+        raise PextlabError(
+            f"EINVAL: [mem {start_pfn << PAGE_SHIFT:#x}-{(end_pfn << PAGE_SHIFT) - 1:#x}] is outside "
+            f"the hotpluggable window [{lay.hotplug_base_pfn << PAGE_SHIFT:#x}-"
+            f"{lay.hotplug_end_pfn << PAGE_SHIFT:#x}) (boot with maxmem=)")
+    first, last = start_pfn >> mm.section_shift, end_pfn >> mm.section_shift
+    if any(mm.sections[nr] is not None and mm.sections[nr].present for nr in range(first, last)):
+        raise PextlabError(f"EEXIST: System RAM resource [mem {start_pfn << PAGE_SHIFT:#x}-"
+                           f"{(end_pfn << PAGE_SHIFT) - 1:#x}] cannot be added (already present)")
+    prof = mm.profile
+    pps = mm.pages_per_section
+    nb = pps >> prof.pageblock_order
+    dev_pages = []     # (pfn, order) the device's kernel structures took
+    with _Task(mm, comm, pid, None):
+        # arch_add_memory -> init_memory_mapping: a page-table page per GiB of direct map
+        gib = (1 << 30) >> PAGE_SHIFT
+        for g in range(start_pfn // gib, (end_pfn + gib - 1) // gib):
+            p = _alloc(mm, "GFP_ATOMIC|__GFP_ZERO", 0, nid, PAGETABLE_STACK)
+            if p < 0:
+                _undo_pages(mm, dev_pages)
+                raise PextlabError("ENOMEM: arch_add_memory: no page for the direct map")
+            dev_pages.append((p, 0))
+        # sparse_add_section: 2 MiB of vmemmap per section (64-byte struct page)
+        vm_order = max(0, ((pps * 64) >> PAGE_SHIFT).bit_length() - 1)
+        for nr in range(first, last):
+            p = _alloc(mm, "GFP_KERNEL|__GFP_RETRY_MAYFAIL|__GFP_NOWARN", vm_order, nid,
+                       VMEMMAP_STACK)
+            if p < 0:
+                _undo_pages(mm, dev_pages)
+                raise PextlabError("ENOMEM: sparse_add_section: no memory for the memmap "
+                                   f"(vmemmap) of section {nr}")
+            dev_pages.append((p, vm_order))
+        # create_memory_block_devices / acpi_bind_one: sysfs nodes (one slab page, as in the run)
+        p = _alloc(mm, "GFP_KERNEL|__GFP_NOWARN|__GFP_NORETRY|__GFP_COMP", 0, nid,
+                   SYSFS_SLAB_STACK)
+        if p >= 0:
+            dev_pages.append((p, 0))
+    mov = prof.mt_movable
+    for nr in range(first, last):
+        sec = MemSection(nr, pps, nb, nid)
+        sec.pageblock_mt[:] = bytes([mov]) * nb
+        sec.flags[:] = bytes([PG_RESERVED]) * pps     # memmap exists, pages offline
+        sec.present = True
+        sec.online = False
+        sec.early = False
+        sec.nr_present_pages = pps
+        mm.sections[nr] = sec
+        mm.section_zone[nr] = None
+    mm.memblock.add(nid, start_pfn, end_pfn)
+    devs = _devices(mm)
+    dev_id = f"dimm{len(devs)}" if f"dimm{len(devs)}" not in devs else f"dimm{start_pfn:#x}"
+    blocks = list(range(start_pfn // block_pages, end_pfn // block_pages))
+    devs[dev_id] = {"start_pfn": start_pfn, "nr_pages": nr_pages, "nid": nid, "blocks": blocks,
+                    "pages": dev_pages}
+    for b in blocks:
+        mm.hotplug_blocks[b] = {"state": "offline", "zone": None, "nid": nid, "device": dev_id}
+    mm.advance(1_000_000)
+    how = online if online is not None else mm.params.memhp_default_state
+    if how != "offline":
+        for b in blocks:
+            online_pages(mm, b, online_type_from_str(how))
+    return blocks
+
+
+def _undo_pages(mm, pages) -> None:
+    for p, o in pages:
+        page_alloc.free_pages(mm, p, o)
+
+
+# --- online ------------------------------------------------------------------------------------------
+
+def online_pages(mm, block: int, online_type: int = MMOP_ONLINE, comm: str = "sh",
+                 pid: int = 700) -> HotplugResult:
+    """``echo online|online_kernel|online_movable > /sys/devices/system/memory/memoryN/state``."""
+    if isinstance(online_type, str):
+        online_type = online_type_from_str(online_type)
+    rec = memory_block(mm, block)
+    start, end = block_pfn_range(mm, block)
+    res = HotplugResult(False, block=block, start_pfn=start, end_pfn=end)
+    if online_type == MMOP_OFFLINE:
+        raise PextlabError("online_pages: use offline_pages to offline a block")
+    if rec["state"] == "online":
+        res.error, res.reason = "EINVAL", "already online"
+        return res
+    secs = _block_sections(mm, block)
+    if len(secs) != _spb(mm) or any(
+            (s.flags_np() & PG_HOLE).any() for s in secs):
+        # hot-added memory has no holes; boot blocks with holes are never offline
+        res.error, res.reason = "EINVAL", "memory holes"
+        return res
+    nid = rec["nid"]
+    nr = end - start
+    zone = zone_for_pfn_range(mm, online_type, nid, start, nr)
+    node = mm.nodes[nid]
+    saved = (zone.zone_start_pfn, zone.spanned_pages, node.node_start_pfn, node.node_spanned_pages)
+    with _Task(mm, comm, pid, PAGE_EXT_ONLINE_STACK):
+        # move_pfn_range_to_zone
+        _resize_zone_range(zone, start, nr)
+        if not node.node_spanned_pages or start < node.node_start_pfn:
+            old_end = node.node_end_pfn if node.node_spanned_pages else start
+            node.node_start_pfn = start
+        else:
+            old_end = node.node_end_pfn
+        node.node_spanned_pages = max(end, old_end) - node.node_start_pfn
+        _set_section_zone(mm, start, end, zone)
+        ret = _notify(mm, MEM_GOING_ONLINE, start, nr, nid)
+        if ret:
+            res.messages.append(f"online_pages [mem {start << PAGE_SHIFT:#010x}-"
+                                f"{(end << PAGE_SHIFT) - 1:#010x}] failed")
+            _notify(mm, MEM_CANCEL_ONLINE, start, nr, nid)
+            # remove_pfn_range_from_zone: the span goes back
+            (zone.zone_start_pfn, zone.spanned_pages,
+             node.node_start_pfn, node.node_spanned_pages) = saved
+            _set_section_zone(mm, start, end, None)
+            res.error, res.reason = "ENOMEM", "notifier failure"
+            return res
+        need_rebuild = not zone.populated()
+        _online_pages_range(mm, zone, secs)
+        _adjust_present(mm, zone, nr)
+        if need_rebuild:
+            build_all_zonelists(mm)
+        init_per_zone_wmark_min(mm)
+        _notify(mm, MEM_ONLINE, start, nr, nid)
+    rec["state"], rec["zone"] = "online", zone
+    res.ok, res.zone = True, zone.name
+    mm.advance(1_000_000)
+    return res
+
+
+def _online_pages_range(mm, zone, secs) -> None:
+    """online_pages_range + generic_online_page: MAX_ORDER chunks freed with FPI_TO_TAIL
+    (so existing free blocks stay ahead of them on the lists), pageblocks MOVABLE."""
+    prof = mm.profile
+    mov = prof.mt_movable
+    order = min(prof.max_page_order, mm.section_shift)
+    pps = mm.pages_per_section
+    step = 1 << order
+    heads = []
+    for sec in secs:
+        fl = sec.flags_np()
+        od = sec.order_np()
+        fl[:] = 0
+        od[:] = 0
+        fl[::step] = PG_BUDDY | (mov << MT_SHIFT)
+        od[::step] = order
+        sec.pageblock_mt[:] = bytes([mov]) * len(sec.pageblock_mt)
+        sec.online = True
+        heads.extend(range(sec.start_pfn, sec.start_pfn + pps, step))
+    d = zone.free_area[order][mov]
+    nd = dict.fromkeys(reversed(heads))       # tail end of the list: highest pfn last out
+    nd.update(d)
+    zone.free_area[order][mov] = nd
+    n = len(heads)
+    zone.nr_free[order] += n
+    zone.free_pages += n << order
+    zone.free_mt[mov] += n << order
+    _adjust_managed(mm, zone, n << order)
+
+
+# --- offline -----------------------------------------------------------------------------------------
+
+def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
+                  max_passes: int = 3) -> HotplugResult:
+    """``echo offline > /sys/devices/system/memory/memoryN/state``.
+
+    Returns a HotplugResult; on failure the state is as before.  ``max_passes``:
+    the kernel repeats migration until it succeeds or a signal arrives; the
+    simulator gives up after this many passes without progress ("signal
+    backoff", EINTR, as when the user interrupts the write).
+    """
+    rec = memory_block(mm, block)
+    start, end = block_pfn_range(mm, block)
+    nr = end - start
+    res = HotplugResult(False, block=block, start_pfn=start, end_pfn=end)
+    rng = f"[mem {start << PAGE_SHIFT:#010x}-{(end << PAGE_SHIFT) - 1:#010x}]"
+    if rec["state"] != "online":
+        res.error, res.reason = "EINVAL", "already offline"
+        return res
+    zone = rec["zone"]
+    if zone is None:
+        # drivers/base/memory.c memory_block_offline: !mem->zone -> -EINVAL, nothing printed
+        res.error = "EINVAL"
+        res.messages.append("memory block spans multiple zones (valid_zones: none); "
+                            "memory_block_offline() refuses it")
+        return res
+    res.zone = zone.name
+
+    def fail(err, reason, blocking=()):
+        res.error, res.reason = err, reason
+        res.blocking = [int(p) for p in blocking]
+        res.messages.append(f"memory offlining {rng} failed due to {reason}")
+        return res
+
+    secs = _block_sections(mm, block)
+    holes = len(secs) != _spb(mm) or any((s.flags_np() & PG_HOLE).any() for s in secs)
+    if holes:
+        return fail("EINVAL", "memory holes")
+    zs, ze = mm.zone_of_pfn(start), mm.zone_of_pfn(end - 1)
+    if zs is not zone or ze is not zone:
+        return fail("EINVAL", "multizone range")
+    nid = rec["nid"]
+    with _Task(mm, comm, pid, migrate.MIGRATE_TARGET_STACK):
+        saved, bad = page_isolation.start_isolate_page_range(mm, zone, start, end)
+        if saved is None:
+            dump_page(mm, bad, "unmovable page")
+            blocking = page_isolation.unmovable_pages(mm, zone, start, end)
+            return fail("EBUSY", "failure to isolate range", _blocking_heads(mm, blocking))
+        ret = _notify(mm, MEM_GOING_OFFLINE, start, nr, nid)
+        if ret:
+            page_isolation.undo_isolate_page_range(mm, zone, start, end, saved)
+            _notify(mm, MEM_CANCEL_OFFLINE, start, nr, nid)
+            return fail("EBUSY", "notifier failure")
+        all_moved, counted, failed, passes = [], 0, [], 0
+        while True:
+            sources = _movable_heads(mm, start, end)
+            if not sources:
+                break
+            moved, failed, c = migrate.migrate_pages(mm, sources, "memory_hotplug", nid, zone.idx)
+            all_moved += moved
+            counted += c
+            if failed:
+                for pfn, _ in failed[:10]:      # ratelimited like do_migrate_range's warning
+                    mm.printk(f"migrating pfn {pfn:x} failed ret:{len(failed)}")
+                    dump_page(mm, pfn, "migration failure")
+            if not moved:
+                passes += 1
+                if passes >= max_passes:
+                    break
+            # free what has moved so the next pass (and the isolation test) sees it free
+            if failed:
+                migrate.free_sources(mm, all_moved)
+                all_moved, counted = [], 0
+        busy = _busy_after_migration(mm, start, end, all_moved)
+        if failed or busy >= 0:
+            if all_moved:
+                migrate.free_sources(mm, all_moved)
+            page_isolation.undo_isolate_page_range(mm, zone, start, end, saved)
+            _notify(mm, MEM_CANCEL_OFFLINE, start, nr, nid)
+            blocking = [p for p, _ in failed] or [busy]
+            return fail("EINTR", "signal backoff", blocking)
+        res.migrated = sum(1 << o for _, _, o in all_moved)
+        migrate.drop_sources(mm, all_moved, counted)
+        managed = _offline_isolated_pages(mm, zone, start, end, secs)
+        res.messages.append(f"Offlined Pages {nr}")
+        _adjust_managed(mm, zone, -managed)
+        _adjust_present(mm, zone, -nr)
+        init_per_zone_wmark_min(mm)
+        if not zone.populated():
+            build_all_zonelists(mm)
+        _notify(mm, MEM_OFFLINE, start, nr, nid)
+        # remove_pfn_range_from_zone
+        _set_section_zone(mm, start, end, None)
+        _shrink_zone_span(mm, zone, start, end)
+        _update_pgdat_span(mm, nid)
+        mm.build_zonelists()
+    rec["state"], rec["zone"] = "offline", None
+    res.ok = True
+    mm.advance(1_000_000)
+    return res
+
+
+def _blocking_heads(mm, pfns: np.ndarray) -> list[int]:
+    return [int(p) for p in pfns]
+
+
+def _movable_heads(mm, start: int, end: int) -> list[tuple[int, int]]:
+    """scan_movable_pages: allocated movable (LRU) heads of the range, ascending."""
+    mov = mm.profile.mt_movable
+    out = []
+    for sec, lo, hi in page_isolation._section_slices(mm, start, end):
+        f = sec.flags_np()[lo:hi]
+        idx = np.flatnonzero(((f & PG_HEAD) != 0) & (((f & MT_MASK) >> MT_SHIFT) == mov))
+        if len(idx):
+            od = sec.order_np()[lo:hi]
+            out.extend(zip((sec.start_pfn + lo + idx).tolist(), od[idx].tolist()))
+    return out
+
+
+def _busy_after_migration(mm, start: int, end: int, moved) -> int:
+    """test_pages_isolated, counting the migrated sources as freed: first busy pfn or -1."""
+    if not moved:
+        p = page_isolation.test_pages_isolated(mm, start, end)
+        return p if p else -1
+    from .page_owner import _covered_by_free
+    by_sec: dict[int, list] = {}
+    for old, _, order in moved:
+        by_sec.setdefault(old >> mm.section_shift, []).append((old & mm.section_mask, order))
+    for sec, lo, hi in page_isolation._section_slices(mm, start, end):
+        free = _covered_by_free(sec.flags_np(), sec.order_np())
+        src = by_sec.get(sec.nr)
+        if src:
+            arr = np.array(src, dtype=np.int64)
+            cover = np.zeros(len(free) + 1, dtype=np.int32)
+            np.add.at(cover, arr[:, 0], 1)
+            np.add.at(cover, arr[:, 0] + (np.int64(1) << arr[:, 1]), -1)
+            free |= np.cumsum(cover[:-1]) > 0
+        f = free[lo:hi]
+        if not f.all():
+            return sec.start_pfn + lo + int(np.flatnonzero(~f)[0])
+    return -1
+
+
+def _offline_isolated_pages(mm, zone, start: int, end: int, secs) -> int:
+    """__offline_isolated_pages: sections offline, every free block off the isolate lists
+    (migrated sources leave with the range); the memmap stays, pages PG_reserved."""
+    iso = mm.profile.mt_isolate
+    for pfn, order, mt in page_isolation.free_heads(mm, start, end):
+        page_alloc.del_page_from_free_list(mm, zone, pfn, order, mt)
+    for sec in secs:
+        sec.flags[:] = bytes([PG_RESERVED]) * len(sec.flags)
+        sec.order[:] = bytes(len(sec.order))
+        sec.online = False
+    return end - start
+
+
+# --- remove ------------------------------------------------------------------------------------------
+
+def _device_of(mm, dev) -> tuple[str, dict]:
+    devs = _devices(mm)
+    if isinstance(dev, str):
+        if dev not in devs:
+            raise PextlabError(f"no hot-added memory device {dev!r} (devices: {sorted(devs)})")
+        return dev, devs[dev]
+    for k, d in devs.items():
+        if dev in d["blocks"]:
+            return k, d
+    raise PextlabError(f"memory{dev} is not part of a hot-added memory device (boot memory "
+                       f"cannot be removed); devices: {sorted(devs)}")
+
+
+def remove_memory(mm, dev) -> HotplugResult:
+    """mm/memory_hotplug.c remove_memory for a hot-added device (id or one of its blocks):
+    EBUSY (with the kernel's warning) unless every block is offline; then the memory
+    block devices, memmap (vmemmap pages freed), page tables and the sections go."""
+    key, d = _device_of(mm, dev)
+    res = HotplugResult(False, start_pfn=d["start_pfn"], end_pfn=d["start_pfn"] + d["nr_pages"])
+    bpages = mm.memory_block_size >> PAGE_SHIFT
+    for b in d["blocks"]:
+        if mm.hotplug_blocks[b]["state"] == "online":
+            s = b * bpages << PAGE_SHIFT
+            mm.printk(f"removing memory fails, because memory [{s:#018x}-"
+                      f"{s + mm.memory_block_size - 1:#018x}] is onlined")
+            res.error, res.reason, res.block = "EBUSY", "memory block still online", b
+            return res
+    _undo_pages(mm, d["pages"])
+    first = d["start_pfn"] >> mm.section_shift
+    last = (d["start_pfn"] + d["nr_pages"]) >> mm.section_shift
+    for nr in range(first, last):
+        mm.sections[nr] = None
+        mm.section_zone[nr] = None
+    for b in d["blocks"]:
+        del mm.hotplug_blocks[b]
+    mm.memblock.memory = [r for r in mm.memblock.memory
+                          if not (r[1] == d["start_pfn"] and r[2] == d["start_pfn"] + d["nr_pages"])]
+    del _devices(mm)[key]
+    mm._ac_cache.clear()
+    res.ok = True
+    return res
+
+
+def eject_memory_device(mm, dev, comm: str = "kworker/u4:1", pid: int = 60) -> HotplugResult:
+    """ACPI eject of a pc-dimm (qemu ``device_del``): drivers/acpi/scan.c
+    acpi_scan_try_to_offline offlines every online block (a first pass and, when one
+    fails, a second), warns "memory memoryN: Offline failed." and re-onlines what it
+    offlined if a block stays busy; otherwise the memory is removed."""
+    key, d = _device_of(mm, dev)
+    offlined = []
+    failed_block, last = None, None
+    for second_pass in (False, True):
+        failed_block = None
+        for b in d["blocks"]:
+            if mm.hotplug_blocks[b]["state"] != "online":
+                continue
+            zone_name = mm.hotplug_blocks[b]["zone"].name if mm.hotplug_blocks[b]["zone"] else None
+            r = offline_pages(mm, b, comm=comm, pid=pid)
+            last = r
+            if r.ok:
+                offlined.append((b, zone_name))
+            else:
+                failed_block = b
+                if second_pass:
+                    break
+        if failed_block is None:
+            break
+    if failed_block is not None:
+        mm.printk(f"memory memory{failed_block}: Offline failed.")
+        for b, zname in offlined:                      # acpi_bus_online: put them back
+            how = MMOP_ONLINE_MOVABLE if zname == "Movable" else MMOP_ONLINE_KERNEL
+            online_pages(mm, b, how, comm=comm, pid=pid)
+        res = HotplugResult(False, "EBUSY", last.reason if last else None,
+                            last.blocking if last else [], block=failed_block,
+                            start_pfn=d["start_pfn"], end_pfn=d["start_pfn"] + d["nr_pages"])
+        return res
+    return remove_memory(mm, key)
