@@ -56,10 +56,10 @@ import numpy as np
 
 from ..errors import PextlabError
 from . import page_alloc
-from .gfp import ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES, gfp_migratetype, format_gfp
+from .gfp import ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
 from .mmzone import MemSection, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_HOLE, MT_SHIFT, MT_MASK
 from .page_ext import (MEM_ONLINE, MEM_GOING_OFFLINE, MEM_OFFLINE, MEM_GOING_ONLINE,
-                       MEM_CANCEL_ONLINE, MEM_CANCEL_OFFLINE, PAGE_EXT_OWNER_ALLOCATED)
+                       MEM_CANCEL_ONLINE, MEM_CANCEL_OFFLINE)
 from . import page_isolation, migrate
 from .profiles import PAGE_SHIFT
 
@@ -460,45 +460,10 @@ def dump_page(mm, pfn: int, reason: str) -> None:
 
 
 def _dump_page_owner(mm, pfn: int) -> None:
-    from .page_owner import (R_ORDER, R_GFP, R_HANDLE, R_FREE_HANDLE, R_TS, R_FREE_TS, R_PID,
-                             R_TGID, R_COMM, R_FREE_PID, R_FREE_TGID, R_REASON, MIGRATE_REASONS)
     po = mm.page_owner
-    if po is None:
-        return
-    sec = mm.section_of(pfn)
-    t = sec.page_ext
-    if t is None or t.state != "online" or t.owner is None:
-        mm.printk("There is not page extension available.")
-        return
-    off = pfn & mm.section_mask
-    row = int(t.owner[off])
-    ext = int(t.flags[off])
-    if row < 0 or not ext & 1:
-        mm.printk("page_owner info is not present (never set?)")
-        return
-    mm.printk("page_owner tracks the page as " +
-              ("allocated" if ext & PAGE_EXT_OWNER_ALLOCATED else "freed"))
-    r = po.records.as_numpy()[row].tolist()
-    prof = mm.profile
-    gfp = r[R_GFP]
-    mt = prof.migratetype_names[gfp_migratetype(gfp, prof)]
-    comm = po.records.comms[r[R_COMM]]
-    mm.printk(f"page last allocated via order {r[R_ORDER]}, migratetype {mt}, gfp_mask "
-              f"{gfp:#x}({format_gfp(gfp, prof)}), pid {r[R_PID]}, tgid {r[R_TGID]} ({comm}), "
-              f"ts {r[R_TS]}, free_ts {r[R_FREE_TS]}")
-    if r[R_HANDLE]:
-        for fr in po.depot.fetch(r[R_HANDLE]):
-            mm.printk(f" {fr}")
-    else:
-        mm.printk("page_owner allocation stack trace missing")
-    if r[R_FREE_HANDLE]:
-        mm.printk(f"page last free pid {r[R_FREE_PID]} tgid {r[R_FREE_TGID]} stack trace:")
-        for fr in po.depot.fetch(r[R_FREE_HANDLE]):
-            mm.printk(f" {fr}")
-    else:
-        mm.printk("page_owner free stack trace missing")
-    if r[R_REASON] >= 0:
-        mm.printk(f"page has been migrated, last migrate reason: {MIGRATE_REASONS[r[R_REASON]]}")
+    if po is not None:
+        for line in po.dump_page_owner(pfn):
+            mm.printk(line)
 
 
 # --- hot-add -----------------------------------------------------------------------------------------
@@ -745,13 +710,15 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
             _notify(mm, MEM_CANCEL_OFFLINE, start, nr, nid)
             return fail("EBUSY", "notifier failure")
         all_moved, counted, failed, passes = [], 0, [], 0
+        done: set[int] = set()     # migrated sources not freed yet (still look allocated)
         while True:
-            sources = _movable_heads(mm, start, end)
+            sources = [s for s in _movable_heads(mm, start, end) if s[0] not in done]
             if not sources:
                 break
             moved, failed, c = migrate.migrate_pages(mm, sources, "memory_hotplug", nid, zone.idx)
             all_moved += moved
             counted += c
+            done.update(o for o, _, _ in moved)
             if failed:
                 for pfn, _ in failed[:10]:      # ratelimited like do_migrate_range's warning
                     mm.printk(f"migrating pfn {pfn:x} failed ret:{len(failed)}")
@@ -764,6 +731,7 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
             if failed:
                 migrate.free_sources(mm, all_moved)
                 all_moved, counted = [], 0
+                done.clear()
         busy = _busy_after_migration(mm, start, end, all_moved)
         if failed or busy >= 0:
             if all_moved:

@@ -121,12 +121,9 @@ def _copy_owners(mm, moved, reason: str) -> int:
         if t is not None and t.owner is not None:
             old_rows[i] = t.omv[old & mask]
     have = old_rows >= 0
-    n0 = len(recs)
-    view = recs.as_numpy()
-    block = view[old_rows[have]].copy()
-    del view
+    block = recs.gather(old_rows[have])
     block[:, R_REASON] = MIGRATE_REASONS.index(reason)
-    recs.data.frombytes(block.tobytes())
+    n0 = recs.add_rows(block) if len(block) else len(recs)
     new_rows = np.full(len(moved), -1, dtype=np.int64)
     new_rows[have] = n0 + np.arange(int(have.sum()))
     migrate_handle = po.depot.stack_depot_save(MIGRATE_TARGET_STACK)
@@ -152,9 +149,8 @@ def _copy_owners(mm, moved, reason: str) -> int:
             t.owner[off:off + n] = row
             t.flags[off:off + n] |= 3
     # the sources now carry the migration stack (their free will count it down)
-    view = recs.as_numpy()
-    view[old_rows[have], R_HANDLE] = migrate_handle
-    del view
+    for row in old_rows[have].tolist():
+        recs.set(row, R_HANDLE, migrate_handle)
     moved_pages = int(sum(1 << o for (_, _, o), h in zip(moved, have.tolist()) if h))
     if po._stacks and moved_pages:
         c = po.stack_count.get(migrate_handle)
