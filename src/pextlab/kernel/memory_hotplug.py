@@ -401,6 +401,8 @@ class _Task:
     def __enter__(self):
         mm = self.mm
         self.saved = (mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle)
+        po = mm.page_owner
+        self.marks = (len(po.records), len(po.records.comms)) if po is not None else None
         if self.comm is not None:
             mm.set_task(self.comm, self.pid)
         if self.stack is not None and mm.page_owner is not None:
@@ -410,6 +412,14 @@ class _Task:
     def __exit__(self, *exc):
         mm = self.mm
         mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = self.saved
+        po = mm.page_owner
+        if self.marks is not None and len(po.records) == self.marks[0]:
+            # nothing was recorded: forget the task name registered on entry, so a request
+            # that failed (or did nothing) leaves page_owner exactly as it was
+            recs = po.records
+            for name in recs.comms[self.marks[1]:]:
+                recs._comm_ids.pop(name, None)
+            del recs.comms[self.marks[1]:]
         return False
 
 
