@@ -176,8 +176,8 @@ def build(dirs) -> dict:
             out.append({"id": f"{kind}-{j}", **e})
     return {
         "format": "pextlab.stack_catalogue/1",
-        "kernel": "6.12 (x86_64), the build of data/real-kernel",
-        "built_from": [k for k, _ in files],
+        "kernel": "6.12 (x86_64), the builds of the real-kernel captures (see built_from)",
+        "built_from": sorted(k for k, _ in files),
         "notes": ("Each stack was observed in the real page_owner dumps listed in built_from; "
                   "observed_* sum over those dumps. free_stacks are symbolic (function names "
                   "of each kind's free path, no offsets): dumps do not print free stacks."),
