@@ -67,9 +67,12 @@ class HotplugMixin:
     def _outcome(self, r: mhp.HotplugResult) -> HotplugOutcome:
         from .frames.sim import df_page_owner
         pfns = [int(p) for p in r.blocking]
-        if self.mm.page_owner is not None:
+        if self.mm.page_owner is not None and pfns:
             po = df_page_owner(self.mm)
             blocking = po[po["pfn"].isin(pfns)].reset_index(drop=True)
+        elif self.mm.page_owner is not None:
+            from .schema import empty
+            blocking = empty("page_owner")
         else:
             blocking = pd.DataFrame({"pfn": pd.Series(pfns, dtype="int64")})
         return HotplugOutcome(r.ok, r.error, r.reason, blocking, pfns, r.block, r.zone,

@@ -93,16 +93,39 @@ def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int):
         base |= bits["__GFP_HIGHMEM"]
     ctxs = {}
     moved, failed = [], []
+    # Order-0 fast path: once a zone served a target at the low watermark, the zones
+    # before it in the zonelist stay below theirs (nothing is freed during the pass), so
+    # the next target comes from the same zone while it stays above its watermark --
+    # the choice get_page_from_freelist would make, without re-walking the zonelist.
+    fast_zone = None
+    sections, shift, mask = mm.sections, mm.section_shift, mm.section_mask
+    rmqueue = page_alloc.__dict__["__rmqueue"]
     for pfn, order in sources:
         ctx = ctxs.get(order)
         if ctx is None:
             gfp = base | (bits.get("__GFP_COMP", 0) if order else 0)
             ctx = ctxs[order] = _target_context(mm, gfp, nid)
+        if order == 0 and fast_zone is not None and fast_zone.free_pages > fast_limit:
+            new = rmqueue(mm, fast_zone, 0, ctx[0], ctx[3])
+            if new >= 0:
+                sec = sections[new >> shift]
+                sec.flags[new & mask] = fast_head
+                sec.order[new & mask] = 0
+                mm.nr_alloc_events += 1
+                moved.append((pfn, new, 0))
+                continue
         new = alloc_migration_target(mm, ctx, order)
         if new < 0:
             failed.append((pfn, order))
-        else:
-            moved.append((pfn, new, order))
+            fast_zone = None
+            continue
+        moved.append((pfn, new, order))
+        if order == 0:
+            mt, zones, high, flags = ctx
+            z = mm.zone_of_pfn(new)
+            wm = z.watermark[("min", "low", "high")[flags & 3]] + z.lowmem_reserve[high]
+            if z.free_pages > wm:          # served at the low watermark, not the min retry
+                fast_zone, fast_limit, fast_head = z, wm, PG_HEAD | (mt << MT_SHIFT)
     counted = 0
     if moved and mm.page_owner is not None:
         counted = _copy_owners(mm, moved, reason)
