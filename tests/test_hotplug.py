@@ -194,7 +194,8 @@ def test_eject_fails_like_the_real_run():
     before = frames(m)
     n = len(m.mm.dmesg_lines)
     r = m.remove(b[0])
-    assert r.error == "EBUSY"
+    assert (r.error, r.reason) == ("EBUSY", "failure to isolate range")
+    assert len(r.blocking_pfns) == 3 + 576 and len(r.blocking) == 3 + 576
     log = m.mm.dmesg_lines[n:]
     assert sum("unmovable page" in l for l in log) == 2
     warn = [i for i, l in enumerate(log) if l.endswith(f"memory memory{b[0]}: Offline failed.")]

@@ -899,8 +899,8 @@ def eject_memory_device(mm, dev, comm: str = "kworker/u4:1", pid: int = 60) -> H
         for b, zname in offlined:                      # acpi_bus_online: put them back
             how = MMOP_ONLINE_MOVABLE if zname == "Movable" else MMOP_ONLINE_KERNEL
             online_pages(mm, b, how, comm=comm, pid=pid)
-        res = HotplugResult(False, "EBUSY", last.reason if last else None,
-                            last.blocking if last else [], block=failed_block,
+        res = HotplugResult(False, "EBUSY", last.reason if last is not None else None,
+                            last.blocking if last is not None else [], block=failed_block,
                             start_pfn=d["start_pfn"], end_pfn=d["start_pfn"] + d["nr_pages"])
         return res
     return remove_memory(mm, key)
