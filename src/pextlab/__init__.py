@@ -13,9 +13,10 @@ from .kernel.layout import Layout, layout_from_spec
 from .kernel.profiles import PROFILES, get_profile
 from .machine import Machine, boot
 from .replay import replay
+from . import workloads
 from .schema import SCHEMAS
 
 __version__ = "0.1.0"
-__all__ = ["boot", "Machine", "read_capture", "replay", "Capture", "Layout", "layout_from_spec", "PROFILES",
+__all__ = ["boot", "Machine", "read_capture", "replay", "workloads", "Capture", "Layout", "layout_from_spec", "PROFILES",
            "get_profile", "SCHEMAS", "PextlabError", "ParseError", "LayoutError", "ProfileError",
            "KernelPanic"]

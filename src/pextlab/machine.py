@@ -14,6 +14,8 @@ from .kernel import page_alloc
 from .kernel.boot import boot_kernel
 from .kernel.layout import Layout, layout_from_spec
 from .kernel.profiles import get_profile
+from .hotplug_api import HotplugMixin
+from .workloads.machine_api import WorkloadMixin
 
 __all__ = ["Machine", "boot"]
 
@@ -21,7 +23,7 @@ __all__ = ["Machine", "boot"]
 _alloc_pages = page_alloc.__alloc_pages
 
 
-class Machine:
+class Machine(WorkloadMixin, HotplugMixin):
     """A booted simulated machine.
 
     Attributes

@@ -36,7 +36,9 @@ from .errors import PextlabError
 from .kernel import page_alloc
 from .kernel.boot import _free_range
 from .kernel.mmzone import MT_SHIFT, PG_HEAD, PG_HOLE, PG_RESERVED
-from .kernel.page_owner import OwnerRecords, MIGRATE_REASONS, R_ORDER
+from .kernel.page_owner import (OwnerRecords, MIGRATE_REASONS, R_ORDER, R_GFP, R_HANDLE, R_TS,
+                                 R_FREE_TS, R_PID, R_TGID, R_COMM, R_FREE_PID, R_FREE_TGID,
+                                 R_REASON)
 from .machine import Machine, boot
 
 __all__ = ["replay", "compare_with_capture"]
@@ -131,18 +133,18 @@ def replay(cap, *, profile="v6.12") -> Machine:
     mt = _gfp_mt(gfp, prof)
     n = len(dump)
     rows = np.zeros((n, 12), dtype=np.int64)
-    rows[:, 0] = order
-    rows[:, 1] = gfp
-    rows[:, 2] = h
-    rows[:, 4] = dump["ts_ns"].to_numpy()
-    rows[:, 5] = np.maximum(dump["free_ts_ns"].to_numpy(), 0)
-    rows[:, 6] = dump["pid"].to_numpy()
-    rows[:, 7] = dump["tgid"].to_numpy()
-    rows[:, 8] = comm_id
-    rows[:, 9] = -1
-    rows[:, 10] = -1
-    rows[:, 11] = reason.to_numpy().astype(np.int64)
-    po.records.data.frombytes(rows.tobytes())
+    rows[:, R_ORDER] = order
+    rows[:, R_GFP] = gfp
+    rows[:, R_HANDLE] = h
+    rows[:, R_TS] = dump["ts_ns"].to_numpy()
+    rows[:, R_FREE_TS] = np.maximum(dump["free_ts_ns"].to_numpy(), 0)
+    rows[:, R_PID] = dump["pid"].to_numpy()
+    rows[:, R_TGID] = dump["tgid"].to_numpy()
+    rows[:, R_COMM] = comm_id
+    rows[:, R_FREE_PID] = -1
+    rows[:, R_FREE_TGID] = -1
+    rows[:, R_REASON] = reason.to_numpy().astype(np.int64)
+    first = po.records.add_rows(rows)
     conflicts = []
     unreserved = [0]
     pps = mm.pages_per_section
@@ -188,7 +190,7 @@ def replay(cap, *, profile="v6.12") -> Machine:
             for k in np.unique(o):
                 kk = np.flatnonzero(o == k)
                 span = (off[kk][:, None] + np.arange(1 << int(k))[None, :]).ravel()
-                t.owner[span] = np.repeat(sel[kk], 1 << int(k))
+                t.owner[span] = np.repeat(first + sel[kk], 1 << int(k))
                 t.flags[span] |= 3
     # per-stack outstanding base pages, in first-seen order
     placed = np.ones(n, dtype=bool)

@@ -165,7 +165,9 @@ def conform(df: pd.DataFrame, name: str) -> pd.DataFrame:
         if str(s.dtype) != dtype:
             s = s.astype(dtype)
         out[col] = s
-    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+    # copy=False: columns already of the right dtype are not copied again (building
+    # frames is dominated by first-touch of fresh memory on big machines)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(df)), copy=False)
 
 
 # Frames at the top of every page_owner stack that belong to the page allocator

@@ -213,7 +213,6 @@ def mixed_block_counts(mm, z) -> np.ndarray:
     po = mm.page_owner
     if po is None:
         return counts
-    recs = po.records.as_numpy()
     pbo = mm.pageblock_order
     for nr in range(z.zone_start_pfn >> mm.section_shift, ((z.zone_end_pfn - 1) >> mm.section_shift) + 1):
         sec = mm.sections[nr]
@@ -234,7 +233,7 @@ def mixed_block_counts(mm, z) -> np.ndarray:
         rows = t.owner[idx]
         good = rows >= 0
         idx, rows = idx[good], rows[good]
-        page_mt = _gfp_mt_vec(recs[rows, R_GFP], prof)
+        page_mt = _gfp_mt_vec(po.records.gather(rows)[:, R_GFP], prof)
         blk = idx >> pbo
         block_mt = sec.pageblock_np()[blk]
         diff = page_mt != block_mt
@@ -295,9 +294,10 @@ def df_extfrag(mm) -> pd.DataFrame:
 
 
 def _owner_heads(mm):
-    """Per section: (pfns, record rows) of printed heads (page_owner read rules)."""
+    """(pfns, record rows, gathered records) of the heads the page_owner read prints:
+    OWNER_ALLOCATED set, not inside a free buddy block, aligned to the record's
+    order, non-zero stack handle.  pfns come out sorted."""
     po = mm.page_owner
-    recs = po.records.as_numpy()
     out_pfn, out_row = [], []
     for sec in mm.sections:
         if sec is None or not sec.present or sec.page_ext is None:
@@ -307,23 +307,24 @@ def _owner_heads(mm):
             continue
         # the read skips PageBuddy blocks (their pages keep stale records)
         live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
+        if not live.any():
+            continue
         live &= ~_covered_by_free(sec.flags_np(), sec.order_np())
         idx = np.flatnonzero(live)
-        if not len(idx):
-            continue
         rows = t.owner[idx]
         keep = rows >= 0
-        idx, rows = idx[keep], rows[keep]
-        orders = recs[rows, R_ORDER]
-        pfn = sec.start_pfn + idx
-        aligned = (pfn & ((np.int64(1) << orders) - 1)) == 0
-        handle_ok = recs[rows, R_HANDLE] != 0
-        sel = aligned & handle_ok
-        out_pfn.append(pfn[sel])
-        out_row.append(rows[sel])
+        out_pfn.append(sec.start_pfn + idx[keep])
+        out_row.append(rows[keep].astype(np.int64))
     if not out_pfn:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(out_pfn), np.concatenate(out_row).astype(np.int64)
+    pfn = np.concatenate(out_pfn)
+    rows = np.concatenate(out_row)
+    recs = po.records
+    orders = recs.column(rows, R_ORDER)
+    sel = ((pfn & ((np.int64(1) << orders) - 1)) == 0) & (recs.column(rows, R_HANDLE) != 0)
+    if not sel.all():
+        pfn, rows = pfn[sel], rows[sel]
+    return pfn, rows
 
 
 def df_page_owner(mm) -> pd.DataFrame:
@@ -333,10 +334,9 @@ def df_page_owner(mm) -> pd.DataFrame:
         return empty("page_owner")
     prof = mm.profile
     pfn, rows = _owner_heads(mm)
-    recs = po.records.as_numpy()
-    r = recs[rows]
-    order = r[:, R_ORDER]
-    gfp = r[:, R_GFP]
+    col = po.records.column
+    order = col(rows, R_ORDER).astype(np.int8)
+    gfp = col(rows, R_GFP)
     names = prof.migratetype_names
     page_mt = _gfp_mt_vec(gfp, prof)
     # pageblock types and zones, per section
@@ -359,43 +359,42 @@ def df_page_owner(mm) -> pd.DataFrame:
                     inz = sel & (pfn >= zz.zone_start_pfn) & (pfn < zz.zone_end_pfn)
                     zone_idx[inz] = zz.idx
     # categoricals from unique codes
-    ug, ginv = np.unique(gfp, return_inverse=True)
+    ginv, ug = pd.factorize(gfp, sort=True)
     gfp_names = [format_gfp(int(g), prof) for g in ug]
-    uh, hinv = np.unique(r[:, R_HANDLE], return_inverse=True)
+    handle = col(rows, R_HANDLE)
+    hinv, uh = pd.factorize(handle, sort=True)
     stacks = [po.depot.text(int(h)) for h in uh]
     tops = [top_frame_of(list(po.depot.fetch(int(h)))) for h in uh]
     comms = po.records.comms
-    reason = r[:, R_REASON]
-    reasons = np.array([np.nan] + list(MIGRATE_REASONS), dtype=object)
+    reason = col(rows, R_REASON).astype(np.int8)
     spb = mm.memory_block_size >> (mm.section_shift + 12)
-    free_ts = r[:, R_FREE_TS]
+    free_ts = col(rows, R_FREE_TS)
+    free_ts[free_ts <= 0] = -1
     df = pd.DataFrame({
         "pfn": pfn,
         "order": order,
-        "nr_pages": np.int64(1) << order,
+        "nr_pages": np.left_shift(np.int64(1), order, dtype=np.int64),
         "gfp_mask": gfp,
         "gfp": _codes_cat(ginv.ravel(), gfp_names),
         "migratetype": pd.Categorical.from_codes(page_mt, list(names)),
         "pageblock": pfn >> pbo,
         "pageblock_migratetype": pd.Categorical.from_codes(pb_mt, list(names)),
         "mixed": page_mt != pb_mt,
-        "node": node,
+        "node": node.astype(np.int16),
         "zone": pd.Categorical.from_codes(zone_idx, list(ZONE_NAMES)),
         "section": secnr,
         "memory_block": secnr // spb,
-        "stack_handle": r[:, R_HANDLE],
+        "stack_handle": handle,
         "stack": _codes_cat(hinv.ravel(), stacks),
         "top_frame": _codes_cat(hinv.ravel(), tops),
-        "pid": r[:, R_PID],
-        "tgid": r[:, R_TGID],
-        "comm": pd.Categorical.from_codes(r[:, R_COMM], comms) if len(r) else _cat([]),
-        "ts_ns": r[:, R_TS],
-        "free_ts_ns": np.where(free_ts > 0, free_ts, -1),
-        "last_migrate_reason": pd.Categorical(reasons[reason + 1] if len(r) else [],
-                                              categories=list(MIGRATE_REASONS)),
+        "pid": col(rows, R_PID).astype(np.int32),
+        "tgid": col(rows, R_TGID).astype(np.int32),
+        "comm": pd.Categorical.from_codes(col(rows, R_COMM), comms) if len(rows) else _cat([]),
+        "ts_ns": col(rows, R_TS),
+        "free_ts_ns": free_ts,
+        "last_migrate_reason": pd.Categorical.from_codes(reason, list(MIGRATE_REASONS)),
     })
-    df = df.sort_values("pfn", kind="stable")
-    return conform(df, "page_owner")
+    return conform(df, "page_owner")          # pfns are already in order
 
 
 def _uniq_cats(names):

@@ -18,7 +18,7 @@ Profile differences (see ``KernelProfile``):
 """
 from __future__ import annotations
 
-from array import array
+import struct
 
 import numpy as np
 
@@ -28,12 +28,21 @@ from .stackdepot import StackDepot
 
 __all__ = ["PageOwner", "OwnerRecords", "page_owner_ops", "REC_FIELDS"]
 
-# record columns, in storage order
-REC_FIELDS = ("order", "gfp", "handle", "free_handle", "ts", "free_ts", "pid", "tgid",
-              "comm", "free_pid", "free_tgid", "reason")
+# record columns, in storage order (the free-side fields last, contiguous)
+REC_FIELDS = ("order", "gfp", "handle", "ts", "pid", "tgid", "comm", "reason",
+              "free_handle", "free_ts", "free_pid", "free_tgid")
 _NF = len(REC_FIELDS)
-R_ORDER, R_GFP, R_HANDLE, R_FREE_HANDLE, R_TS, R_FREE_TS, R_PID, R_TGID, R_COMM, \
-    R_FREE_PID, R_FREE_TGID, R_REASON = range(_NF)
+R_ORDER, R_GFP, R_HANDLE, R_TS, R_PID, R_TGID, R_COMM, R_REASON, \
+    R_FREE_HANDLE, R_FREE_TS, R_FREE_PID, R_FREE_TGID = range(_NF)
+_ROW = _NF * 8
+_PACK_ROW = struct.Struct("<12q").pack_into
+_PACK_ALLOC = struct.Struct("<7q").pack_into      # order .. comm; the rest stays 0 in a new row
+# Stored with +1 so that a fresh (zeroed) row already means "never": reason, free_pid,
+# free_tgid.  gather()/get()/set() decode, so callers always see -1 for "never".
+_BIASED = (7, 10, 11)
+_PACK_FREE = struct.Struct("<4q").pack_into
+_PACK_Q = struct.Struct("<q").pack_into
+_UNPACK_Q = struct.Struct("<q").unpack_from
 
 # include/linux/migrate_mode.h / mm/debug.c migrate_reason_names (v6.12)
 MIGRATE_REASONS = ("compaction", "memory_failure", "memory_hotplug", "syscall_or_cpuset",
@@ -51,15 +60,22 @@ _FAILURE_STACK = ("register_failure_stack+0x36/0x50", "init_page_owner+0x26/0x2b
 
 
 class OwnerRecords:
-    """A growable table of page_owner records: one flat ``array('q')``, 12 per row."""
+    """A growable table of page_owner records: 12 int64 per row in one bytearray.
 
-    def __init__(self):
-        self.data = array("q")
+    Rows are written with ``struct.pack_into`` (one call per allocation) and read
+    through transient numpy views (``gather``, ``as_numpy``); the buffer doubles
+    when full (no numpy view outlives a call, so it can be resized).
+    """
+
+    def __init__(self, capacity: int = 1 << 12):
+        self.buf = bytearray(capacity * _ROW)
+        self.cap = capacity
+        self.n = 0
         self.comms: list[str] = []
         self._comm_ids: dict[str, int] = {}
 
     def __len__(self) -> int:
-        return len(self.data) // _NF
+        return self.n
 
     def comm_id(self, comm: str) -> int:
         i = self._comm_ids.get(comm)
@@ -69,26 +85,63 @@ class OwnerRecords:
             self.comms.append(comm)
         return i
 
+    def grow(self, need: int = 1) -> None:
+        new = max(self.cap * 2, self.n + need)
+        self.buf.extend(bytes((new - self.cap) * _ROW))
+        self.cap = new
+
     def add(self, order, gfp, handle, ts, pid, tgid, comm_id) -> int:
-        row = len(self.data) // _NF
-        self.data.extend((order, gfp, handle, 0, ts, 0, pid, tgid, comm_id, -1, -1, -1))
+        row = self.n
+        if row == self.cap:
+            self.grow()
+        _PACK_ALLOC(self.buf, row * _ROW, order, gfp, handle, ts, pid, tgid, comm_id)
+        self.n = row + 1
         return row
 
+    def add_rows(self, rows: np.ndarray) -> int:
+        """Append an (k, 12) int64 array of rows; return the first row number."""
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        first, k = self.n, len(rows)
+        if first + k > self.cap:
+            self.grow(k)
+        view = np.frombuffer(self.buf, dtype=np.int64).reshape(-1, _NF)
+        view[first:first + k] = rows
+        view[first:first + k, _BIASED] += 1
+        del view
+        self.n = first + k
+        return first
+
     def copy_row(self, row: int) -> int:
-        new = len(self.data) // _NF
-        b = row * _NF
-        self.data.extend(self.data[b:b + _NF])
+        vals = struct.unpack_from("<12q", self.buf, row * _ROW)      # raw (biased) values
+        new = self.add(*vals[:7])
+        _PACK_ROW(self.buf, new * _ROW, *vals)
         return new
 
     def get(self, row: int, field: int) -> int:
-        return self.data[row * _NF + field]
+        v = _UNPACK_Q(self.buf, row * _ROW + field * 8)[0]
+        return v - 1 if field in _BIASED else v
 
     def set(self, row: int, field: int, value: int) -> None:
-        self.data[row * _NF + field] = value
+        _PACK_Q(self.buf, row * _ROW + field * 8, value + 1 if field in _BIASED else value)
+
+    def gather(self, rows) -> np.ndarray:
+        """Rows ``rows`` as an (k, 12) int64 array (a copy, decoded)."""
+        view = np.frombuffer(self.buf, dtype=np.int64).reshape(-1, _NF)
+        out = view[np.asarray(rows, dtype=np.int64)]
+        del view
+        out[:, _BIASED] -= 1
+        return out
+
+    def column(self, rows, field: int) -> np.ndarray:
+        """One decoded field of ``rows``."""
+        view = np.frombuffer(self.buf, dtype=np.int64).reshape(-1, _NF)
+        out = view[np.asarray(rows, dtype=np.int64), field]
+        del view
+        return out - 1 if field in _BIASED else out
 
     def as_numpy(self) -> np.ndarray:
-        """Zero-copy (n, 12) int64 view."""
-        return np.frombuffer(self.data, dtype=np.int64).reshape(-1, _NF)
+        """Every row as an (n, 12) int64 array (a copy, decoded)."""
+        return self.gather(np.arange(self.n, dtype=np.int64))
 
 
 class PageOwner:
@@ -127,9 +180,13 @@ class PageOwner:
             return
         mm = self.mm
         handle = mm.current_handle
-        data = self.records.data
-        row = len(data) // 12
-        data.extend((order, gfp, handle, 0, mm.clock_ns, 0, mm.pid, mm.tgid, mm.comm_id, -1, -1, -1))
+        recs = self.records
+        row = recs.n
+        if row == recs.cap:
+            recs.grow()
+        _PACK_ALLOC(recs.buf, row * 96, order, gfp, handle, mm.clock_ns, mm.pid, mm.tgid,
+                    mm.comm_id)
+        recs.n = row + 1
         off = pfn & self._mask
         if order == 0 or not self._subpage:
             omv[off] = row
@@ -173,13 +230,11 @@ class PageOwner:
         if row < 0:
             return
         mm = self.mm
-        d = self.records.data
-        b = row * 12
-        d[b + 3:b + 6:2] = array("q", (mm.current_handle, mm.clock_ns))   # free_handle, free_ts
-        d[b + 9] = mm.pid
-        d[b + 10] = mm.tgid
+        buf = self.records.buf
+        o = row * 96
+        _PACK_FREE(buf, o + 64, mm.current_handle, mm.clock_ns, mm.pid + 1, mm.tgid + 1)
         if self._stacks:
-            handle = d[b + 2]
+            handle = _UNPACK_Q(buf, o + 16)[0]
             if handle != self.early_handle:
                 c = self.stack_count.get(handle)
                 if c is not None:
@@ -282,11 +337,10 @@ def _covered_by_free(flags: np.ndarray, order: np.ndarray, bits: int = PG_BUDDY)
     """Boolean mask of pages inside free buddy blocks (``bits``: also PG_GUARD)."""
     n = len(flags)
     heads = np.flatnonzero(flags & bits)
-    cover = np.zeros(n + 1, dtype=np.int32)
-    if len(heads):
-        ends = np.minimum(heads + (1 << order[heads].astype(np.int64)), n)
-        np.add.at(cover, heads, 1)
-        np.add.at(cover, ends, -1)
+    if not len(heads):
+        return np.zeros(n, dtype=bool)
+    ends = np.minimum(heads + (np.int64(1) << order[heads].astype(np.int64)), n)
+    cover = np.bincount(heads, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
     return np.cumsum(cover[:n]) > 0
 
 
