@@ -10,8 +10,8 @@ from pextlab.hotplug_api import HotplugMixin
 from pextlab.kernel.debug import check_invariants
 
 
-class HMachine(HotplugMixin, pextlab.Machine):
-    pass
+HMachine = pextlab.Machine   # Machine has the hotplug verbs (HotplugMixin)
+assert issubclass(HMachine, HotplugMixin)
 
 
 def machine(cmdline="page_owner=on", mem="1G", maxmem="4G"):
