@@ -6,17 +6,49 @@ kernel's files, and get the same pandas DataFrames either way.
 >>> import pextlab
 >>> m = pextlab.boot(mem="1G", cmdline="page_owner=on")
 >>> m.df_zones()[["zone", "managed"]].head(2)          # doctest: +SKIP
+
+Names are imported on first use (PEP 562), so ``import pextlab`` and the
+command line stay quick: ``pextlab sort`` never loads pandas.
 """
-from .capture import Capture, read_capture
-from .errors import KernelPanic, LayoutError, ParseError, PextlabError, ProfileError
-from .kernel.layout import Layout, layout_from_spec
-from .kernel.profiles import PROFILES, get_profile
-from .machine import Machine, boot
-from .replay import replay
-from . import workloads
-from .schema import SCHEMAS
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["boot", "Machine", "read_capture", "replay", "workloads", "Capture", "Layout", "layout_from_spec", "PROFILES",
-           "get_profile", "SCHEMAS", "PextlabError", "ParseError", "LayoutError", "ProfileError",
-           "KernelPanic"]
+
+# public name -> (module, attribute or None for the module itself)
+_LAZY = {
+    "boot": ("pextlab.machine", "boot"),
+    "Machine": ("pextlab.machine", "Machine"),
+    "read_capture": ("pextlab.capture", "read_capture"),
+    "Capture": ("pextlab.capture", "Capture"),
+    "replay": ("pextlab.replay", "replay"),
+    "sweep": ("pextlab.sweep", "sweep"),
+    "workloads": ("pextlab.workloads", None),
+    "Layout": ("pextlab.kernel.layout", "Layout"),
+    "layout_from_spec": ("pextlab.kernel.layout", "layout_from_spec"),
+    "PROFILES": ("pextlab.kernel.profiles", "PROFILES"),
+    "get_profile": ("pextlab.kernel.profiles", "get_profile"),
+    "SCHEMAS": ("pextlab.schema", "SCHEMAS"),
+    "PextlabError": ("pextlab.errors", "PextlabError"),
+    "ParseError": ("pextlab.errors", "ParseError"),
+    "LayoutError": ("pextlab.errors", "LayoutError"),
+    "ProfileError": ("pextlab.errors", "ProfileError"),
+    "KernelPanic": ("pextlab.errors", "KernelPanic"),
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'pextlab' has no attribute {name!r}") from None
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
