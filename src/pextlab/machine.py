@@ -16,6 +16,7 @@ from .kernel.layout import Layout, layout_from_spec
 from .kernel.profiles import get_profile
 from .hotplug_api import HotplugMixin
 from .workloads.machine_api import WorkloadMixin
+from .snapshots import SnapshotMixin
 
 __all__ = ["Machine", "boot"]
 
@@ -23,7 +24,7 @@ __all__ = ["Machine", "boot"]
 _alloc_pages = page_alloc.__alloc_pages
 
 
-class Machine(WorkloadMixin, HotplugMixin):
+class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin):
     """A booted simulated machine.
 
     Attributes

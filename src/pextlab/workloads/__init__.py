@@ -29,3 +29,6 @@ __all__ = ["Task", "Workload", "mix", "task", "anon", "page_cache", "slab", "pag
            "kernel_stacks", "thp", "pipe_buffers", "burst", "hog", "pin", "leak", "load",
            "parse_duration", "Catalogue", "StackEntry", "load_catalogue", "RunLog", "run",
            "WorkloadMixin"]
+from .fragger import Fragger, FraggerRun, fragger  # noqa: E402  (the frag-s1 workload)
+
+__all__ += ["fragger", "Fragger", "FraggerRun"]
