@@ -74,10 +74,7 @@ def _reset_allocator(mm) -> None:
                 t.vmalloc_pfns = []
     po = mm.page_owner
     if po is not None:
-        po.records = OwnerRecords()
-        mm.comm_id = po.records.comm_id(mm.comm)
-        po.stack_count.clear()
-        po.stack_order.clear()
+        po.reset_records()
 
 
 def replay(cap, *, profile="v6.12") -> Machine:

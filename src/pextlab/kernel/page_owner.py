@@ -240,6 +240,87 @@ class PageOwner:
                 if c is not None:
                     self.stack_count[handle] = c - n
 
+    def fast_hooks(self):
+        """(set, reset) hook closures equivalent to ``set_page_owner`` /
+        ``reset_page_owner`` for the allocator's hot path: every name they use is a
+        closure cell rather than an attribute of ``self`` (about a third cheaper).
+        Rebuild them after replacing ``self.records`` (``reset_records``)."""
+        sections, shift, mask = self._sections, self._shift, self._mask
+        recs, mm = self.records, self.mm
+        buf = recs.buf                      # grows in place (bytearray.extend)
+        subpage, keep, stacks = self._subpage, self._keep, self._stacks
+        early = self.early_handle
+        sc, order_list = self.stack_count, self.stack_order
+        pack_alloc, pack_free, unpack_q = _PACK_ALLOC, _PACK_FREE, _UNPACK_Q
+
+        def set_page_owner(pfn, order, gfp):
+            t = sections[pfn >> shift].page_ext
+            if t is None:
+                return
+            omv = t.omv
+            if omv is None:
+                return
+            row = recs.n
+            if row == recs.cap:
+                recs.grow()
+            handle = mm.current_handle
+            pack_alloc(buf, row * 96, order, gfp, handle, mm.clock_ns, mm.pid, mm.tgid, mm.comm_id)
+            recs.n = row + 1
+            off = pfn & mask
+            if order == 0 or not subpage:
+                omv[off] = row
+                t.fmv[off] = 3
+            else:
+                n = 1 << order
+                t.owner[off:off + n] = row
+                t.flags[off:off + n] |= 3
+            if stacks and handle != early:
+                c = sc.get(handle)
+                if c is None:
+                    order_list.append(handle)
+                    c = 0
+                sc[handle] = c + (1 << order)
+
+        def reset_page_owner(pfn, order):
+            t = sections[pfn >> shift].page_ext
+            if t is None or t.omv is None or not keep:
+                if t is not None and t.omv is not None:
+                    self.reset_page_owner(pfn, order)        # v3.19 semantics, rare path
+                return
+            off = pfn & mask
+            row = t.omv[off]
+            n = 1 << order
+            if n == 1:
+                t.fmv[off] = t.fmv[off] & 0xFD
+            else:
+                t.flags[off:off + n] &= 0xFD
+            if row < 0:
+                return
+            o = row * 96
+            pack_free(buf, o + 64, mm.current_handle, mm.clock_ns, mm.pid + 1, mm.tgid + 1)
+            if stacks:
+                handle = unpack_q(buf, o + 16)[0]
+                if handle != early:
+                    c = sc.get(handle)
+                    if c is not None:
+                        sc[handle] = c - n
+
+        return set_page_owner, reset_page_owner
+
+    def install_hooks(self) -> None:
+        """Point the allocator's alloc/free/split hooks at this client."""
+        mm = self.mm
+        mm.alloc_hook, mm.free_hook = self.fast_hooks()
+        mm.split_hook = self.split_page_owner
+
+    def reset_records(self) -> None:
+        """Forget every record (replay); stack counts restart; hooks rebuilt."""
+        self.records = OwnerRecords()
+        self.mm.comm_id = self.records.comm_id(self.mm.comm)
+        self.stack_count.clear()
+        self.stack_order.clear()
+        self.install_hooks()
+
     def split_page_owner(self, pfn: int, old_order: int, new_order: int) -> None:
         """__split_page_owner: every subpage gets its own record of ``new_order``.
 
@@ -353,9 +434,7 @@ def page_owner_ops(mm) -> PageExtOperations:
         po = PageOwner(m)
         m.page_owner = po
         m.current_handle = po.dummy_handle
-        m.alloc_hook = po.set_page_owner
-        m.free_hook = po.reset_page_owner
-        m.split_hook = po.split_page_owner
+        po.install_hooks()
         po.init_early_allocated_pages()
 
     return PageExtOperations("page_owner", need, init, size=mm.profile.page_owner_size,
