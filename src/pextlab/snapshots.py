@@ -181,8 +181,10 @@ class SnapshotMixin:
         rows = []
         for name, s in self.snapshots.items():
             pb = s.df_pageblocks()
-            row = {"snapshot": name, "time_s": s.time_ns / 1e9,
-                   "free_pages": int(s.df_buddyinfo().eval("nr_free * 2 ** order").sum())}
+            bi = s.df_buddyinfo()
+            free = (bi["nr_free"].to_numpy().astype("int64")
+                    << bi["order"].to_numpy().astype("int64")).sum()
+            row = {"snapshot": name, "time_s": s.time_ns / 1e9, "free_pages": int(free)}
             for mt, n in pb.groupby("migratetype", observed=True)["nr_blocks"].sum().items():
                 row[f"blocks_{mt}"] = int(n)
             row["mixed"] = int(pb["nr_mixed"].sum())

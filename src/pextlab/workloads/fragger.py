@@ -59,7 +59,8 @@ from .catalogue import load_catalogue
 __all__ = ["Fragger", "FraggerRun", "FraggerItem", "fragger", "generate_items", "schedule",
            "free_decision", "hash01", "splitmix64", "KINDS", "KIND_WEIGHTS", "WINDOW",
            "SLAB_CACHES", "read_items", "read_steps", "hugepage_target", "PROBE_PHASES",
-           "frag_metrics", "frag_table"]
+           "frag_metrics", "frag_table", "frag_study", "boot_for_study",
+           "blocks_with_unmovable"]
 
 MASK64 = (1 << 64) - 1
 KINDS = ("anon", "file", "dir", "pipe", "child")
@@ -964,12 +965,13 @@ def _nr_hugepages(m) -> int:
 
 # --- per-phase figures, the same for a snapshot, a machine or a real capture -------------------------
 
-def frag_metrics(src, zone: str | None = None) -> dict:
+def frag_metrics(src, zone: str | None = None, owners: bool = False) -> dict:
     """The FRAG.md per-phase figures of ``src`` (a Snapshot, Machine or Capture).
 
     Returns free pages on the buddy lists, free pages at order >= 9, pageblocks
     and mixed blocks per type (U/M/R), and unusable_index at order 9 of the
-    largest zone (or ``zone``).  Totals are over all zones.
+    largest zone (or ``zone``).  Totals are over all zones.  ``owners=True``
+    adds :func:`blocks_with_unmovable` (needs page_owner).
     """
     bi = src.df_buddyinfo()
     order = bi["order"].to_numpy().astype(np.int64)
@@ -987,9 +989,86 @@ def frag_metrics(src, zone: str | None = None) -> dict:
         zone = str(z.idxmax()) if len(z) else "DMA32"
     e = ex[(ex["zone"].astype(str) == zone) & (ex["order"] == 9)]
     out["unusable_o9"] = float(e["unusable_index"].iloc[0]) if len(e) else float("nan")
+    if owners:
+        out["blocks_with_unmovable"] = blocks_with_unmovable(src)
     return out
 
 
-def frag_table(sources: dict) -> pd.DataFrame:
+def blocks_with_unmovable(src) -> float:
+    """Pageblocks holding at least one allocated page whose gfp lacks __GFP_MOVABLE.
+
+    These are the blocks compaction cannot empty (the cause of lost huge pages that
+    Contiguitas measured).  Read from page_owner, so it does not depend on what the
+    kernel *labelled* the pages: with grouping by mobility disabled page_owner
+    still prints the gfp flags.  NaN without page_owner.
+    """
+    has = getattr(src, "has", None)
+    if callable(has) and not has("page_owner"):
+        return float("nan")
+    mm = getattr(src, "mm", None)
+    if mm is not None and getattr(mm, "page_owner", None) is None:
+        return float("nan")
+    po = src.df_page_owner()
+    if not len(po):
+        return float("nan")
+    from ..kernel.profiles import get_profile
+    prof = getattr(src, "profile", None) or get_profile("v6.12")
+    mov = prof.gfp_bits["__GFP_MOVABLE"]
+    sel = (po["gfp_mask"].to_numpy().astype(np.int64) & mov) == 0
+    pb = po["pfn"].to_numpy()[sel] >> 9
+    return float(len(np.unique(pb)))
+
+
+def frag_table(sources: dict, owners: bool = False) -> pd.DataFrame:
     """One row per (name -> source) of :func:`frag_metrics`."""
-    return pd.DataFrame([{"phase": k, **frag_metrics(v)} for k, v in sources.items()])
+    return pd.DataFrame([{"phase": k, **frag_metrics(v, owners=owners)} for k, v in sources.items()])
+
+
+# --- a scenario for studies and sweeps -----------------------------------------------------------------
+
+def boot_for_study(mem="1G", policy: str | None = "v6.12", movable=None, cmdline: str = "page_owner=on",
+                   seed: int = 0):
+    """Boot a machine for a fragmentation study.
+
+    ``policy`` is a fallback policy name of ``pextlab.kernel.policy`` (``"v6.12"``,
+    ``"v3.19"``, ``"no-mobility-grouping"``, ...) passed to ``pextlab.boot``;
+    when the policy model is not there, ``"v6.12"`` is the built-in allocator and
+    ``"no-mobility-grouping"`` switches ``mm.mobility_grouping`` off (every
+    allocation unmovable, every claim succeeds, as with
+    ``page_group_by_mobility_disabled``).  ``movable`` adds ``movablecore=``
+    (``True`` = 30 %, or a size/percentage string): a ZONE_MOVABLE.
+    """
+    import inspect as _inspect
+    from ..machine import boot
+    if movable:
+        cmdline = f"{cmdline} movablecore={'30%' if movable is True else movable}".strip()
+    kw = dict(mem=mem, cmdline=cmdline, seed=seed)
+    if policy is not None and "policy" in _inspect.signature(boot).parameters:
+        return boot(policy=policy, **kw)
+    m = boot(**kw)
+    if policy in (None, "v6.12"):
+        return m
+    if policy in ("no-mobility-grouping", "no-grouping"):
+        m.mm.mobility_grouping = False
+        m.mm._ac_cache.clear()
+        return m
+    raise PextlabError(f"policy {policy!r} needs the fallback policy model (pextlab.kernel.policy); "
+                       f"this build knows 'v6.12' and 'no-mobility-grouping'")
+
+
+def frag_study(seed: int = 1, policy: str = "v6.12", movable=False, mem="1G", fill: float = 0.75,
+               rounds: int = 1, probe: bool = False, owners: bool = False) -> pd.DataFrame:
+    """Boot, run fragger, return :func:`frag_metrics` per phase snapshot (one row each).
+
+    A ready-made function for :func:`pextlab.sweep`::
+
+        pextlab.sweep(frag_study, grid={"seed": range(10), "policy": ["v6.12", "no-mobility-grouping"]})
+    """
+    m = boot_for_study(mem=mem, policy=policy, movable=movable)
+    m.run(fragger(seed=seed, fill=fill, rounds=rounds, probe=probe))
+    t = frag_table({k: v for k, v in m.snapshots.items() if k != "before_fill"}, owners=owners)
+    if probe:
+        r = m.__dict__.get("_fragger_run")
+        for name in ("probe1", "probe2"):
+            t[f"hugepages_{name}"] = r.probe.get(name, -1) if r is not None else -1
+    return t
