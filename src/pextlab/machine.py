@@ -15,6 +15,7 @@ from .kernel.boot import boot_kernel
 from .kernel.layout import Layout, layout_from_spec
 from .kernel.profiles import get_profile
 from .hotplug_api import HotplugMixin
+from .frag_api import FragmentationMixin
 from .workloads.machine_api import WorkloadMixin
 from .snapshots import SnapshotMixin
 
@@ -24,7 +25,7 @@ __all__ = ["Machine", "boot"]
 _alloc_pages = page_alloc.__alloc_pages
 
 
-class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin):
+class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin, FragmentationMixin):
     """A booted simulated machine.
 
     Attributes
@@ -174,7 +175,7 @@ class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin):
 
 def boot(mem="1G", cmdline: str = "", profile="v6.12", machine: str = "pc", nodes: int = 1,
          memory_model: str = "sparsemem", layout: Layout | None = None, seed: int = 0,
-         node_pattern=None, nr_cpus: int | None = None, maxmem=None) -> Machine:
+         node_pattern=None, nr_cpus: int | None = None, maxmem=None, policy=None) -> Machine:
     """Boot a simulated machine.
 
     Parameters
@@ -193,6 +194,8 @@ def boot(mem="1G", cmdline: str = "", profile="v6.12", machine: str = "pc", node
         A layout from ``read_capture(...).layout`` ("simulate my machine").
     seed : int
         Seed of every random choice made later (workloads).
+    policy : str, FallbackPolicy subclass or instance, optional
+        The allocator's fallback policy (pextlab.kernel.policy; default: the profile's).
 
     Examples
     --------
@@ -210,7 +213,9 @@ def boot(mem="1G", cmdline: str = "", profile="v6.12", machine: str = "pc", node
     mm = boot_kernel(layout, cmdline, prof, memory_model)
     spec = dict(mem=mem, cmdline=cmdline, profile=prof.name, machine=machine, nodes=nodes,
                 memory_model=memory_model, seed=seed)
-    return Machine(mm, seed=seed, spec=spec)
+    m = Machine(mm, seed=seed, spec=spec)
+    m._frag_init(policy)
+    return m
 
 
 def _document_columns():

@@ -6,18 +6,24 @@ kernel state ``mm`` (:class:`pextlab.kernel.state.MM`) first:
 * ``__rmqueue_smallest`` / ``expand``: take the smallest free block of the
   wanted migratetype and split it, returning halves to the free lists (or
   turning them into guard pages below ``debug_guardpage_minorder``).
-* ``__rmqueue_fallback``: steal from another migratetype, largest order first,
-  with the profile's fallback table and claim rules (v3.19
-  ``try_to_steal_freepages``; v6.12 ``steal_suitable_fallback`` with
-  "alike" pages, v4.13+).
+* ``__rmqueue_fallback``: take from another migratetype through the machine's
+  fallback policy (``pextlab.kernel.policy``): v6.12 ``__rmqueue_claim`` /
+  ``try_to_claim_block`` then ``__rmqueue_steal``, with watermark boosting;
+  v3.19 ``try_to_steal_freepages``.
 * ``__free_one_page``: merge with free buddies up to MAX_PAGE_ORDER.
 * ``get_page_from_freelist`` / ``__alloc_pages``: zonelist walk with
   watermarks and lowmem_reserve; ``None`` (the kernel's NULL/-ENOMEM) when no
   zone can serve the request.
 
-Not modelled (documented so nobody is surprised): per-cpu page lists (pages go
-straight back to the buddy lists), the highatomic reserve, watermark boosting,
-direct reclaim and compaction (issue: fragmentation studies), kswapd.
+* ``__alloc_pages_slowpath``: min watermark, kswapd (boost reset, kcompactd
+  wake-up; it reclaims nothing), direct compaction for high orders with the
+  kernel's priorities and retry rules (``__GFP_NORETRY`` /
+  ``__GFP_RETRY_MAYFAIL``), see ``pextlab.kernel.compaction``.
+
+Not modelled (documented so nobody is surprised): per-cpu page lists in the
+allocation path (pages go straight back to the buddy lists), the highatomic
+reserve, ALLOC_NOFRAGMENT (machines with ZONE_NORMAL above DMA32), direct
+reclaim and the OOM killer.
 
 Hot paths touch ``bytearray`` s and dicts only; numpy is for whole-block work.
 """
@@ -28,6 +34,7 @@ import numpy as np
 from ..errors import PextlabError
 from .gfp import gfp_migratetype, gfp_zone, ZONE_MOVABLE
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, PG_HOLE, MT_SHIFT, MT_MASK
+from .policy import policy_of
 
 __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",
@@ -153,24 +160,24 @@ def __rmqueue_cma_fallback(mm, zone, order: int) -> int:
 
 
 def can_steal_fallback(mm, order: int, start_mt: int) -> bool:
-    """mm/page_alloc.c can_steal_fallback (v4.x..v6.12; v3.19 inline in
-    try_to_steal_freepages with RECLAIMABLE only)."""
-    pb = mm.pageblock_order
-    if order >= pb:
-        return True
-    return (order >= pb // 2 or start_mt in mm.profile.always_steal_types
-            or not mm.mobility_grouping)
+    """mm/page_alloc.c can_steal_fallback (v4.x..v6.14) / should_try_claim_block (v6.15,
+    6.12.y): may a free block of ``order`` be used to claim its pageblock?  Asks the
+    machine's fallback policy (pextlab.kernel.policy)."""
+    return policy_of(mm).should_try_claim_block(mm, order, start_mt)
 
 
 def find_suitable_fallback(mm, zone, order: int, start_mt: int, only_stealable: bool):
-    """Return (fallback_mt, can_steal) or (-1, False)."""
+    """mm/page_alloc.c find_suitable_fallback: the first fallback migratetype with a
+    free block of ``order``.  Returns (fallback_mt, can_claim) or (-1, False); with
+    ``only_stealable`` (the kernel's ``claimable``) only a claimable one."""
     if not zone.nr_free[order]:
         return -1, False
     area = zone.free_area[order]
-    for fmt in mm.profile.fallbacks.get(start_mt, ()):
+    pol = policy_of(mm)
+    for fmt in pol.fallbacks(mm, start_mt):
         if not area[fmt]:
             continue
-        steal = can_steal_fallback(mm, order, start_mt)
+        steal = pol.should_try_claim_block(mm, order, start_mt)
         if not only_stealable or steal:
             return fmt, steal
     return -1, False
@@ -220,12 +227,11 @@ def move_freepages_block(mm, zone, pfn: int, new_mt: int, only_from: int | None 
 
 def steal_suitable_fallback(mm, zone, pfn: int, current_order: int, order: int,
                             start_mt: int, fallback_mt: int, whole_block: bool) -> int:
-    """v6.12 steal_suitable_fallback: claim the block or take a single page.
-
-    Returns the allocated pfn.
-    """
+    """v6.10 steal_suitable_fallback (before the claim/steal split): claim the block
+    or take a single page.  Returns the allocated pfn."""
     prof = mm.profile
     pb = mm.pageblock_order
+    pol = policy_of(mm)
     block_mt = get_pageblock_migratetype(mm, pfn)
     if prof.mt_highatomic is not None and block_mt == prof.mt_highatomic:
         whole_block = False
@@ -234,30 +240,25 @@ def steal_suitable_fallback(mm, zone, pfn: int, current_order: int, order: int,
         del_page_from_free_list(mm, zone, pfn, current_order, fallback_mt)
         change_pageblock_range(mm, pfn, current_order, start_mt)
         expand(mm, zone, pfn, order, current_order, start_mt)
-        mm.vm_events["pgsteal_fallback_claim"] = mm.vm_events.get("pgsteal_fallback_claim", 0) + 1
+        _count(mm, "pgsteal_fallback_claim")
         return pfn
+    if pol.boost:
+        boost_watermark(mm, zone)
     if whole_block:
         start, heads, free_pages, movable_pages = _block_scan(mm, pfn)
-        if start_mt == prof.mt_movable:
-            alike = movable_pages
-        elif block_mt == prof.mt_movable:
-            alike = (1 << pb) - (free_pages + movable_pages)
-        else:
-            alike = 0
-        if not prof.count_alike_pages:
-            alike = 0
-        if free_pages + alike >= (1 << (pb - 1)) or not mm.mobility_grouping:
+        alike = _alike_pages(mm, start_mt, block_mt, free_pages, movable_pages)
+        if pol.claim_enough(mm, free_pages, alike):
             for hp, o, mt in heads:
                 if mt != start_mt:
                     del_page_from_free_list(mm, zone, hp, o, mt)
                     add_to_free_list(mm, zone, hp, o, start_mt)
             set_pageblock_migratetype(mm, start, start_mt)
-            mm.vm_events["pgsteal_fallback_claim"] = mm.vm_events.get("pgsteal_fallback_claim", 0) + 1
+            _count(mm, "pgsteal_fallback_claim")
             return __rmqueue_smallest(mm, zone, order, start_mt)
     # single page: split on the block's own lists (freelist hygiene, v6.10+)
     del_page_from_free_list(mm, zone, pfn, current_order, fallback_mt)
     expand(mm, zone, pfn, order, current_order, fallback_mt)
-    mm.vm_events["pgsteal_fallback_single"] = mm.vm_events.get("pgsteal_fallback_single", 0) + 1
+    _count(mm, "pgsteal_fallback_single")
     return pfn
 
 
@@ -266,42 +267,55 @@ def try_to_steal_freepages_v319(mm, zone, pfn: int, current_order: int, start_mt
     """v3.19 try_to_steal_freepages: returns the migratetype to split into."""
     prof = mm.profile
     pb = mm.pageblock_order
+    pol = policy_of(mm)
     if fallback_mt == prof.mt_cma:
         return fallback_mt
     if current_order >= pb:
         change_pageblock_range(mm, pfn, current_order, start_mt)
         return start_mt
-    if current_order >= pb // 2 or start_mt in prof.always_steal_types or not mm.mobility_grouping:
+    if pol.should_try_claim_block(mm, current_order, start_mt):
         # move_freepages_block moves every free page of the block to start_mt's lists
         pages = move_freepages_block(mm, zone, pfn, start_mt)
-        if pages >= (1 << (pb - 1)) or not mm.mobility_grouping:
+        if pol.claim_enough(mm, pages, 0):
             set_pageblock_migratetype(mm, pfn, start_mt)
             return start_mt
     return fallback_mt
 
 
 def __rmqueue_fallback(mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
+    """Take a 2^order block from another migratetype: whatever the machine's fallback
+    policy does (pextlab.kernel.policy; v6.12: __rmqueue_claim then __rmqueue_steal)."""
+    pol = mm.__dict__.get("policy")
+    if pol is None:
+        pol = policy_of(mm)
+    return pol.rmqueue_fallback(mm, zone, order, start_mt, alloc_flags)
+
+
+def _rmqueue_fallback_v319(mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
+    """v3.19 __rmqueue_fallback: largest order first, try_to_steal_freepages."""
+    pol = policy_of(mm)
+    for current in range(mm.nr_orders - 1, order - 1, -1):
+        area = zone.free_area[current]
+        for fmt in pol.fallbacks(mm, start_mt):
+            d = area[fmt]
+            if not d:
+                continue
+            pfn = next(reversed(d))
+            new_mt = try_to_steal_freepages_v319(mm, zone, pfn, current, start_mt, fmt)
+            # the block may have been moved to start_mt's list by move_freepages_block
+            cur_mt = (mm.sections[pfn >> mm.section_shift].flags[pfn & mm.section_mask]
+                      & MT_MASK) >> MT_SHIFT
+            del_page_from_free_list(mm, zone, pfn, current, cur_mt)
+            expand(mm, zone, pfn, order, current, new_mt)
+            return pfn
+    return -1
+
+
+def _rmqueue_fallback_unsplit(mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
+    """v6.10 __rmqueue_fallback: largest order first; a movable request that cannot
+    claim the block takes the smallest suitable block instead."""
     prof = mm.profile
-    if prof.name == "v3.19":
-        for current in range(mm.nr_orders - 1, order - 1, -1):
-            area = zone.free_area[current]
-            for fmt in prof.fallbacks.get(start_mt, ()):
-                d = area[fmt]
-                if not d:
-                    continue
-                pfn = next(reversed(d))
-                new_mt = try_to_steal_freepages_v319(mm, zone, pfn, current, start_mt, fmt)
-                # the block may have been moved to start_mt's list by move_freepages_block
-                cur_mt = (mm.sections[pfn >> mm.section_shift].flags[pfn & mm.section_mask]
-                          & MT_MASK) >> MT_SHIFT
-                del_page_from_free_list(mm, zone, pfn, current, cur_mt)
-                expand(mm, zone, pfn, order, current, new_mt)
-                return pfn
-        return -1
-    # v6.12: largest order first; a movable request that cannot steal the block
-    # takes the smallest suitable block instead (to avoid splitting big ones).
-    min_order = order
-    for current in range(mm.nr_orders - 1, min_order - 1, -1):
+    for current in range(mm.nr_orders - 1, order - 1, -1):
         fmt, steal = find_suitable_fallback(mm, zone, current, start_mt, False)
         if fmt == -1:
             continue
@@ -411,8 +425,8 @@ def get_page_from_freelist(mm, order: int, mt: int, zones, high: int, alloc_flag
 def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
     """Allocate 2^order pages; return the head pfn or -1 (the kernel's NULL).
 
-    The fast path uses the low watermark; the slow path retries at the min
-    watermark (kswapd is woken but not modelled; no reclaim or compaction).
+    The fast path uses the low watermark; the slow path (``__alloc_pages_slowpath``)
+    retries at the min watermark, wakes kswapd and compacts for high orders.
     """
     if order < 0 or order > mm.profile.max_page_order:
         raise PextlabError(f"order {order} is outside 0..MAX_PAGE_ORDER "
@@ -424,8 +438,7 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
     mt, zones, high, flags = _alloc_context(mm, gfp, nid)
     zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
     if pfn < 0:
-        zone, pfn = get_page_from_freelist(mm, order, mt, zones, high,
-                                           (flags & ~3) | ALLOC_WMARK_MIN)
+        zone, pfn = __alloc_pages_slowpath(mm, gfp, order, mt, zones, high, flags)
         if pfn < 0:
             mm.vm_events["allocstall_fail"] = mm.vm_events.get("allocstall_fail", 0) + 1
             return -1
@@ -618,3 +631,259 @@ def take_page_off_buddy(mm, pfn: int, order: int = 0) -> bool:
         else:
             add_to_free_list(mm, zone, cur + half, o, mt)
     return True
+
+
+# --- fallback: claim / steal (v6.12.y) ------------------------------------------------------
+
+def _count(mm, name: str, n: int = 1) -> None:
+    ev = mm.vm_events
+    ev[name] = ev.get(name, 0) + n
+
+
+def _alike_pages(mm, start_mt: int, block_mt: int, free_pages: int, movable_pages: int) -> int:
+    """try_to_claim_block's "alike" pages (v4.13+): movable pages for a movable request;
+    for a movable block, the pages that are neither free nor movable."""
+    mov = mm.profile.mt_movable
+    if start_mt == mov:
+        return movable_pages
+    if block_mt == mov:
+        return (1 << mm.pageblock_order) - (free_pages + movable_pages)
+    return 0
+
+
+def try_to_claim_block(mm, zone, pfn: int, current_order: int, order: int, start_mt: int,
+                       block_mt: int, alloc_flags: int) -> int:
+    """mm/page_alloc.c try_to_claim_block (v6.15; 6.12.y): claim the pageblock of the free
+    block at ``pfn`` (on ``block_mt``'s list) for ``start_mt`` and allocate from it.
+
+    Orders >= pageblock_order change the whole range.  Below, the zone's watermarks
+    are boosted first, then the block is converted if the policy's ``claim_enough``
+    holds for its free and "alike" pages.  Returns the pfn or -1 (block not claimed).
+    """
+    pol = policy_of(mm)
+    if current_order >= mm.pageblock_order:
+        del_page_from_free_list(mm, zone, pfn, current_order, block_mt)
+        change_pageblock_range(mm, pfn, current_order, start_mt)
+        expand(mm, zone, pfn, order, current_order, start_mt)
+        _count(mm, "pgsteal_fallback_claim")
+        return pfn
+    if pol.boost:
+        boost_watermark(mm, zone)
+    start, heads, free_pages, movable_pages = _block_scan(mm, pfn)
+    if start < zone.zone_start_pfn or start + (1 << mm.pageblock_order) > zone.zone_end_pfn:
+        return -1       # prep_move_freepages_block: the block straddles the zone
+    alike = _alike_pages(mm, start_mt, block_mt, free_pages, movable_pages)
+    if not pol.claim_enough(mm, free_pages, alike):
+        return -1
+    for hp, o, mt in heads:                     # __move_freepages_block
+        if mt != start_mt and mt == block_mt:
+            del_page_from_free_list(mm, zone, hp, o, mt)
+            add_to_free_list(mm, zone, hp, o, start_mt)
+    set_pageblock_migratetype(mm, start, start_mt)
+    _count(mm, "pgsteal_fallback_claim")
+    return __rmqueue_smallest(mm, zone, order, start_mt)
+
+
+def __rmqueue_claim(mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
+    """mm/page_alloc.c __rmqueue_claim (6.12.y): from MAX_PAGE_ORDER down, take the largest
+    foreign free block whose pageblock may be claimed and try to claim it."""
+    pol = policy_of(mm)
+    fa = zone.free_area
+    nr_free = zone.nr_free
+    for current in range(mm.nr_orders - 1, order - 1, -1):
+        if not nr_free[current]:
+            continue
+        if not pol.should_try_claim_block(mm, current, start_mt):
+            continue
+        area = fa[current]
+        for fmt in pol.fallbacks(mm, start_mt):
+            d = area[fmt]
+            if not d:
+                continue
+            pfn = next(reversed(d))          # get_page_from_free_area: the list head
+            got = try_to_claim_block(mm, zone, pfn, current, order, start_mt, fmt, alloc_flags)
+            if got >= 0:
+                return got
+            break                            # find_suitable_fallback returns the first type
+    return -1
+
+
+def __rmqueue_steal(mm, zone, order: int, start_mt: int) -> int:
+    """mm/page_alloc.c __rmqueue_steal (6.12.y): the *smallest* foreign free block, split on
+    its own lists; the pageblock keeps its type (the only way a block becomes mixed)."""
+    pol = policy_of(mm)
+    fa = zone.free_area
+    for current in range(order, mm.nr_orders):
+        if not zone.nr_free[current]:
+            continue
+        area = fa[current]
+        for fmt in pol.fallbacks(mm, start_mt):
+            d = area[fmt]
+            if not d:
+                continue
+            pfn = next(reversed(d))
+            del_page_from_free_list(mm, zone, pfn, current, fmt)
+            expand(mm, zone, pfn, order, current, fmt)
+            _count(mm, "pgsteal_fallback_single")
+            return pfn
+    return -1
+
+
+# --- watermark boosting (v5.0+, mm/page_alloc.c boost_watermark) ---------------------------
+#
+# zone.watermark holds what the kernel's wmark_pages() returns: _watermark[] plus
+# watermark_boost (so the fast path needs no change, and /proc/zoneinfo's min/low/high
+# are the boosted values, as the kernel prints them).  The base values live in
+# mm._wm_boost[zone] = [watermark dict they belong to, base dict, boost]; a watermark
+# recalculation (which in the kernel also zeroes watermark_boost) replaces the dict.
+
+def _boost_state(mm, zone):
+    st = mm.__dict__.setdefault("_wm_boost", {})
+    rec = st.get(zone)
+    if rec is None or rec[0] is not zone.watermark:
+        rec = st[zone] = [zone.watermark, dict(zone.watermark), 0]
+    return rec
+
+
+def zone_watermark_boost(mm, zone) -> int:
+    """zone->watermark_boost."""
+    rec = mm.__dict__.get("_wm_boost", {}).get(zone)
+    return rec[2] if rec is not None and rec[0] is zone.watermark else 0
+
+
+def base_watermark(mm, zone, which: str = "min") -> int:
+    """zone->_watermark[which] (without the boost)."""
+    return zone.watermark[which] - zone_watermark_boost(mm, zone)
+
+
+def set_watermark_boost(mm, zone, boost: int) -> None:
+    rec = _boost_state(mm, zone)
+    base = rec[1]
+    wm = zone.watermark
+    for k, v in base.items():
+        wm[k] = v + boost
+    rec[2] = boost
+
+
+def boost_watermark(mm, zone) -> bool:
+    """mm/page_alloc.c boost_watermark: raise the zone's watermarks by a pageblock, up
+    to high * watermark_boost_factor / 10000; not for zones under 4 pageblocks."""
+    factor = getattr(mm, "watermark_boost_factor", 15000)
+    if not factor:
+        return False
+    pbn = 1 << mm.pageblock_order
+    if pbn * 4 > zone.managed_pages:
+        return False
+    rec = _boost_state(mm, zone)
+    max_boost = max(pbn, rec[1]["high"] * factor // 10000)
+    set_watermark_boost(mm, zone, min(rec[2] + pbn, max_boost))
+    mm.__dict__.setdefault("_boosted_zones", set()).add(zone)
+    return True
+
+
+def wakeup_kswapd(mm, zone, order: int, gfp: int) -> None:
+    """kswapd, woken (mm/vmscan.c wakeup_kswapd + balance_pgdat), run at once.
+
+    It reclaims nothing here (no reclaim is modelled).  A boosted node gets its
+    boost dropped and kcompactd woken for pageblock_order (balance_pgdat's end);
+    a node that is balanced but too fragmented for ``order`` wakes kcompactd
+    directly when the caller cannot reclaim itself.
+    """
+    from . import compaction
+    compaction.kswapd_run(mm, zone, order, gfp)
+
+
+# --- the slow path -------------------------------------------------------------------------
+
+COMPACT_PRIO_SYNC_FULL = 0          # MIN_COMPACT_PRIORITY
+COMPACT_PRIO_SYNC_LIGHT = 1         # MIN_COMPACT_COSTLY_PRIORITY
+COMPACT_PRIO_ASYNC = 2              # INIT_COMPACT_PRIORITY
+MAX_COMPACT_RETRIES = 16
+
+
+def __alloc_pages_direct_compact(mm, gfp: int, order: int, mt: int, zones, high: int,
+                                 alloc_flags: int, prio: int):
+    """mm/page_alloc.c __alloc_pages_direct_compact.  Returns (zone, pfn, result)."""
+    from . import compaction
+    result, cap_zone = compaction.try_to_compact_pages(mm, gfp, order, mt, zones, high,
+                                                       alloc_flags, prio)
+    if result == compaction.COMPACT_SKIPPED:
+        return None, -1, result
+    _count(mm, "compact_stall")
+    zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, alloc_flags)
+    if pfn < 0 and cap_zone is not None:
+        # compaction_capture: the block compaction just freed goes to the caller
+        # (no watermark check)
+        pfn = __rmqueue(mm, cap_zone, order, mt, alloc_flags)
+        zone = cap_zone if pfn >= 0 else None
+    if pfn >= 0:
+        compaction.compaction_defer_reset(mm, zone, order, True)
+        _count(mm, "compact_success")
+        return zone, pfn, result
+    _count(mm, "compact_fail")
+    return None, -1, result
+
+
+def __alloc_pages_slowpath(mm, gfp: int, order: int, mt: int, zones, high: int,
+                           alloc_flags: int):
+    """mm/page_alloc.c __alloc_pages_slowpath (v6.12), without reclaim and OOM.
+
+    min watermark; wake kswapd; for orders > 0 that may compact (__GFP_IO, direct
+    reclaim; costly orders or non-movable ones) an async direct compaction, then
+    the retry loop: compaction at rising priority while should_compact_retry()
+    allows, honouring __GFP_NORETRY and __GFP_RETRY_MAYFAIL for costly orders.
+    Returns (zone, pfn).
+    """
+    from . import compaction
+    bits = mm.profile.gfp_bits
+    flags = (alloc_flags & ~3) | ALLOC_WMARK_MIN
+    if gfp & bits.get("__GFP_KSWAPD_RECLAIM", 0) or mm.__dict__.get("_boosted_zones"):
+        compaction.wake_all_kswapds(mm, zones, order, gfp)
+    zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
+    if pfn >= 0 or not order or not compaction.compaction_enabled(mm):
+        return zone, pfn
+    direct = bits.get("__GFP_DIRECT_RECLAIM", bits.get("__GFP_WAIT", 0))
+    can_direct_reclaim = bool(gfp & direct)
+    if not can_direct_reclaim:
+        return None, -1
+    costly = order > mm.profile.costly_order
+    can_compact = bool(gfp & bits["__GFP_IO"])
+    noretry = bool(gfp & bits.get("__GFP_NORETRY", 0))
+    mayfail = bool(gfp & bits.get("__GFP_RETRY_MAYFAIL", bits.get("__GFP_REPEAT", 0)))
+    prio = COMPACT_PRIO_ASYNC
+    if can_compact and (costly or mt != mm.profile.mt_movable):
+        zone, pfn, result = __alloc_pages_direct_compact(mm, gfp, order, mt, zones, high,
+                                                         flags, prio)
+        if pfn >= 0:
+            return zone, pfn
+        if costly and noretry:
+            # "compaction failed or was deferred: do not retry costly orders"
+            return None, -1
+    retries = 0
+    while True:
+        zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
+        if pfn >= 0:
+            return zone, pfn
+        # (direct reclaim: nothing reclaimable in the model)
+        result = compaction.COMPACT_SKIPPED
+        if can_compact:
+            zone, pfn, result = __alloc_pages_direct_compact(mm, gfp, order, mt, zones, high,
+                                                             flags, prio)
+            if pfn >= 0:
+                return zone, pfn
+        if noretry or (costly and not mayfail):
+            return None, -1
+        # should_compact_retry
+        if not can_compact or result == compaction.COMPACT_SKIPPED:
+            return None, -1         # compaction_zonelist_suitable: reclaim cannot help here
+        if result == compaction.COMPACT_SUCCESS:
+            limit = MAX_COMPACT_RETRIES // 4 if costly else MAX_COMPACT_RETRIES
+            retries += 1
+            if retries <= limit:
+                continue
+        min_prio = COMPACT_PRIO_SYNC_LIGHT if costly else COMPACT_PRIO_SYNC_FULL
+        if prio > min_prio:
+            prio -= 1
+            retries = 0
+            continue
+        return None, -1

@@ -1,0 +1,915 @@
+"""Memory compaction (mm/compaction.c, v6.12), kswapd's part in it, kcompactd.
+
+``compact_zone`` runs the two scanners of the kernel over one zone:
+
+* the **migrate scanner** walks pageblocks up from the zone start (or the
+  cached position) and isolates the movable allocated blocks of one pageblock
+  (allocations with a MIGRATE_MOVABLE gfp: the LRU pages of the model, as in
+  ``page_isolation``); unmovable and reclaimable pages stay where they are;
+  blocks of order >= pageblock_order (hugetlb, THP) are skipped
+  (``skip_isolation_on_order``); async direct compaction only takes movable
+  pageblocks (``suitable_migration_source``);
+* the **free scanner** walks pageblocks down from the zone end and isolates the
+  free buddy blocks of MIGRATE_MOVABLE/CMA pageblocks (``suitable_migration_target``;
+  never a block whose first page is a free block of the target order), as many
+  as the migration needs, stopping at the min watermark (``__isolate_free_page``);
+* each source is copied to an isolated free block (``compaction_alloc`` takes the
+  smallest isolated block that fits and splits it), its page_owner record goes
+  with it (``__folio_copy_owner``, ``last_migrate_reason: compaction``) and the
+  source is freed, where it merges with its free buddies;
+* pageblocks where a scanner found nothing get a skip hint
+  (``set_pageblock_skip``), honoured until compaction restarts after deferral,
+  kswapd goes to sleep after a direct compaction pass, or a
+  ``compact_memory``/proactive/SYNC_FULL pass ignores them; scanner positions
+  are cached per zone between passes (``compact_cached_*_pfn``);
+* it ends when the scanners meet (COMPLETE / PARTIAL_SKIPPED), when a direct
+  compaction sees a free block of its order it could use (SUCCESS, checked at
+  pageblock boundaries), or for proactive compaction when the zone's
+  fragmentation score drops to the low mark.
+
+Entry points: ``compact_memory`` (``/proc/sys/vm/compact_memory``: every zone,
+MIGRATE_SYNC, whole zones), ``try_to_compact_pages`` (direct compaction from the
+allocator slow path, with ``compaction_suitable``/``extfrag_threshold``,
+deferral and priorities), ``kcompactd_do_work`` (woken by kswapd for
+pageblock_order), ``proactive_compact_node`` / ``kcompactd_timer``
+(``vm.compaction_proactiveness``, every 500 ms of idle time).
+
+Migration of pfns: callers holding pfns of movable pages register a callable in
+``mm.migrate_notifiers``; it gets ``(moved, reason)`` with ``moved`` the list of
+``(old_pfn, new_pfn, order)`` after each compaction run (the Machine registers one
+that follows its workload runner's pending frees).
+
+Simplifications (documented): the scanners work a pageblock at a time (the
+kernel isolates COMPACT_CLUSTER_MAX = 32 pages per round; the finish checks of
+direct compaction only happen at pageblock boundaries anyway); no
+``fast_find_migrateblock`` / ``fast_isolate_freepages`` free-list searches, no
+async stride; the freed sources of a proactive pass go through a per-cpu-list
+model (``pcp.PcpBuffer``: held until ``high`` and freed in batches, drained at
+the end of the pass) because that is what makes the kernel over-compact; other
+passes free straight to the buddy lists (the kernel drains the pcp lists at each
+pageblock of a direct compaction).  kswapd reclaims nothing.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import migrate, page_alloc
+from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
+
+__all__ = ["COMPACT_SKIPPED", "COMPACT_DEFERRED", "COMPACT_CONTINUE", "COMPACT_COMPLETE",
+           "COMPACT_PARTIAL_SKIPPED", "COMPACT_CONTENDED", "COMPACT_SUCCESS", "RESULT_NAMES",
+           "CompactControl", "compact_zone", "compact_memory", "compact_node",
+           "try_to_compact_pages", "compaction_suitable", "fragmentation_score_node",
+           "fragmentation_score_zone", "kcompactd_timer", "kcompactd_do_work",
+           "proactive_compact_node", "kswapd_run", "wake_all_kswapds", "compaction_state",
+           "COMPACTION_TARGET_STACK", "COUNTERS"]
+
+# enum compact_result (include/linux/compaction.h), ordered as the kernel's
+COMPACT_NOT_SUITABLE_ZONE, COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_NO_SUITABLE_PAGE, \
+    COMPACT_CONTINUE, COMPACT_COMPLETE, COMPACT_PARTIAL_SKIPPED, COMPACT_CONTENDED, \
+    COMPACT_SUCCESS = range(9)
+RESULT_NAMES = ("not_suitable_zone", "skipped", "deferred", "no_suitable_page", "continue",
+                "complete", "partial_skipped", "contended", "success")
+
+MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC = "async", "sync_light", "sync"
+COMPACT_MAX_DEFER_SHIFT = 6
+HPAGE_FRAG_CHECK_INTERVAL_NS = 500_000_000      # kcompactd's proactive check, 500 ms
+
+#: vmstat counters this module maintains in mm.vm_events (mm/vmstat.c names)
+COUNTERS = ("compact_migrate_scanned", "compact_free_scanned", "compact_isolated",
+            "compact_stall", "compact_fail", "compact_success", "compact_daemon_wake",
+            "compact_daemon_migrate_scanned", "compact_daemon_free_scanned",
+            "pgmigrate_success", "pgmigrate_fail", "pageoutrun")
+
+# The allocation of a compaction migration target (post_alloc_hook in compaction_alloc),
+# v6.12 call chain; frames without offsets are functions whose offsets we do not know.
+COMPACTION_TARGET_STACK = (
+    "post_alloc_hook",
+    "compaction_alloc",
+    "migrate_pages_batch",
+    "migrate_pages",
+    "compact_zone",
+    "compact_zone_order",
+    "try_to_compact_pages",
+    "__alloc_pages_direct_compact",
+    "__alloc_pages_slowpath.constprop.0",
+    "__alloc_pages_noprof+0x12e/0x230",
+)
+
+
+# --- per-zone state ---------------------------------------------------------------------------
+
+class ZoneCompact:
+    """The compaction fields of ``struct zone`` (compact_cached_*, defer, skip bits)."""
+
+    def __init__(self, mm, zone):
+        self.zone = zone
+        self.skip = bytearray(0)
+        self.base = 0
+        self.cached_migrate = [zone.zone_start_pfn, zone.zone_start_pfn]
+        self.cached_free = 0
+        self.considered = 0
+        self.defer_shift = 0
+        self.order_failed = 0
+        self.blockskip_flush = False
+        self.span = None
+        self.sync(mm)
+
+    def sync(self, mm) -> None:
+        """Follow zone span changes (hotplug)."""
+        z = self.zone
+        span = (z.zone_start_pfn, z.spanned_pages)
+        if span == self.span:
+            return
+        self.span = span
+        pb = mm.pageblock_order
+        self.base = (z.zone_start_pfn >> pb) << pb
+        n = ((z.zone_end_pfn - self.base) + (1 << pb) - 1) >> pb if z.spanned_pages else 0
+        self.skip = bytearray(n)
+        self.reset_cached_positions(mm)
+
+    def reset_cached_positions(self, mm) -> None:
+        z = self.zone
+        self.cached_migrate = [z.zone_start_pfn, z.zone_start_pfn]
+        pb = mm.pageblock_order
+        self.cached_free = (((z.zone_end_pfn - 1) >> pb) << pb) if z.spanned_pages else 0
+
+    def reset_isolation_suitable(self, mm) -> None:
+        """__reset_isolation_suitable: clear every skip hint."""
+        self.skip[:] = bytes(len(self.skip))
+        self.blockskip_flush = False
+        self.reset_cached_positions(mm)
+
+    def block(self, mm, pfn: int) -> int:
+        return (pfn - self.base) >> mm.pageblock_order
+
+
+class CompactionState:
+    """Tunables and per-zone state of one machine (``mm._compaction``)."""
+
+    def __init__(self):
+        self.zones: dict = {}
+        self.proactiveness = 20          # vm.compaction_proactiveness
+        self.extfrag_threshold = 500     # vm.extfrag_threshold
+        self.enabled = True              # CONFIG_COMPACTION
+        self.proactive_defer = 0
+        self.last_timer_ns = None
+        self.history: list[dict] = []    # one record per compact_zone run
+
+    def zone(self, mm, zone) -> ZoneCompact:
+        zc = self.zones.get(zone)
+        if zc is None:
+            zc = self.zones[zone] = ZoneCompact(mm, zone)
+        else:
+            zc.sync(mm)
+        return zc
+
+
+def compaction_state(mm) -> CompactionState:
+    st = mm.__dict__.get("_compaction")
+    if st is None:
+        st = mm._compaction = CompactionState()
+    return st
+
+
+def compaction_enabled(mm) -> bool:
+    return compaction_state(mm).enabled
+
+
+def _count(mm, name: str, n: int = 1) -> None:
+    if n:
+        ev = mm.vm_events
+        ev[name] = ev.get(name, 0) + n
+
+
+# --- deferral (mm/compaction.c defer_compaction & co) --------------------------------------
+
+def defer_compaction(mm, zone, order: int) -> None:
+    zc = compaction_state(mm).zone(mm, zone)
+    zc.considered = 0
+    zc.defer_shift = min(zc.defer_shift + 1, COMPACT_MAX_DEFER_SHIFT)
+    if order < zc.order_failed:
+        zc.order_failed = order
+
+
+def compaction_deferred(mm, zone, order: int) -> bool:
+    zc = compaction_state(mm).zone(mm, zone)
+    if order < zc.order_failed:
+        return False
+    limit = 1 << zc.defer_shift
+    zc.considered += 1
+    if zc.considered >= limit:
+        zc.considered = limit
+        return False
+    return True
+
+
+def compaction_defer_reset(mm, zone, order: int, alloc_success: bool) -> None:
+    zc = compaction_state(mm).zone(mm, zone)
+    if alloc_success:
+        zc.considered = 0
+        zc.defer_shift = 0
+        zc.blockskip_flush = False
+    if order >= zc.order_failed:
+        zc.order_failed = order + 1
+
+
+def compaction_restarting(mm, zone, order: int) -> bool:
+    zc = compaction_state(mm).zone(mm, zone)
+    if order < zc.order_failed:
+        return False
+    return zc.defer_shift == COMPACT_MAX_DEFER_SHIFT and zc.considered >= (1 << zc.defer_shift)
+
+
+# --- suitability -------------------------------------------------------------------------------
+
+def _contig_info(nr_free, order: int):
+    free_pages = blocks_total = suitable = 0
+    for o, n in enumerate(nr_free):
+        blocks_total += n
+        free_pages += n << o
+        if o >= order:
+            suitable += n << (o - order)
+    return free_pages, blocks_total, suitable
+
+
+def fragmentation_index(nr_free, order: int) -> int:
+    """mm/vmstat.c __fragmentation_index (thousandths; -1000 when a block is free)."""
+    free_pages, total, suitable = _contig_info(nr_free, order)
+    if not total:
+        return 0
+    if suitable:
+        return -1000
+    return 1000 - (1000 + free_pages * 1000 // (1 << order)) // total
+
+
+def extfrag_for_order(nr_free, order: int) -> int:
+    """mm/vmstat.c extfrag_for_order: percent of free memory unusable at ``order``."""
+    free_pages, _, suitable = _contig_info(nr_free, order)
+    if not free_pages:
+        return 0
+    return (free_pages - (suitable << order)) * 100 // free_pages
+
+
+def compaction_suitable(mm, zone, order: int, highest: int) -> bool:
+    """mm/compaction.c compaction_suitable: order-0 free above low + compact_gap, and
+    for costly orders a fragmentation index above vm.extfrag_threshold."""
+    mark = zone.watermark["low"] + (2 << order)
+    if not page_alloc.zone_watermark_ok(mm, zone, 0, mark, highest, page_alloc.ALLOC_CMA):
+        return False
+    if order > mm.profile.costly_order:
+        fi = fragmentation_index(zone.nr_free, order)
+        if 0 <= fi <= compaction_state(mm).extfrag_threshold:
+            return False
+    return True
+
+
+def compaction_suit_allocation_order(mm, zone, order: int, highest: int, alloc_flags: int) -> int:
+    mark = zone.watermark[("min", "low", "high")[alloc_flags & 3]]
+    if page_alloc.zone_watermark_ok(mm, zone, order, mark, highest, alloc_flags):
+        return COMPACT_SUCCESS
+    if not compaction_suitable(mm, zone, order, highest):
+        return COMPACT_SKIPPED
+    return COMPACT_CONTINUE
+
+
+def fragmentation_score_zone(mm, zone) -> int:
+    return extfrag_for_order(zone.nr_free, mm.pageblock_order)
+
+
+def fragmentation_score_node(mm, nid: int) -> int:
+    node = mm.nodes[nid]
+    present = sum(z.present_pages for z in node.zones)
+    score = 0
+    for z in node.zones:
+        if z.present_pages:
+            score += z.present_pages * fragmentation_score_zone(mm, z) // (present + 1)
+    return score
+
+
+def fragmentation_score_wmark(mm, low: bool) -> int:
+    wmark_low = max(100 - compaction_state(mm).proactiveness, 5)
+    return wmark_low if low else min(wmark_low + 10, 100)
+
+
+# --- compact_control ---------------------------------------------------------------------------
+
+class CompactControl:
+    """struct compact_control."""
+
+    def __init__(self, mm, zone, order: int, mode: str, migratetype: int, *, direct=False,
+                 whole_zone=False, ignore_skip_hint=False, ignore_block_suitable=False,
+                 proactive=False, alloc_flags=0, highest=0, kcompactd=False):
+        self.mm = mm
+        self.zone = zone
+        self.order = order
+        self.mode = mode
+        self.migratetype = migratetype
+        self.direct = direct
+        self.whole_zone = whole_zone
+        self.ignore_skip_hint = ignore_skip_hint
+        self.ignore_block_suitable = ignore_block_suitable
+        self.proactive = proactive
+        self.kcompactd = kcompactd
+        self.alloc_flags = alloc_flags
+        self.highest = highest
+        self.migrate_pfn = 0
+        self.free_pfn = 0
+        self.freepages = [[] for _ in range(mm.nr_orders)]
+        self.nr_freepages = 0
+        self.total_migrate_scanned = 0
+        self.total_free_scanned = 0
+        self.nr_isolated = 0
+        self.nr_migrated = 0
+        self.nr_failed = 0
+        self.moved: list = []
+        self.pcp = None
+
+
+def _block_view(mm, zone, bstart: int):
+    """(lo, hi, flags, order) numpy views of the part of pageblock ``bstart`` in ``zone``,
+    or None when the block has no memmap (pageblock_pfn_to_page)."""
+    lo = max(bstart, zone.zone_start_pfn)
+    hi = min(bstart + (1 << mm.pageblock_order), zone.zone_end_pfn)
+    if hi <= lo:
+        return None
+    sec = mm.sections[lo >> mm.section_shift]
+    if sec is None or not sec.present or not sec.online:
+        return None
+    off = lo & mm.section_mask
+    n = hi - lo
+    return lo, hi, sec.flags_np()[off:off + n], sec.order_np()[off:off + n], sec
+
+
+def _pageblock_mt(sec, mm, pfn: int) -> int:
+    return sec.pageblock_mt[(pfn & mm.section_mask) >> mm.pageblock_order]
+
+
+def compact_scanners_met(cc) -> bool:
+    pb = cc.mm.pageblock_order
+    return (cc.free_pfn >> pb) <= (cc.migrate_pfn >> pb)
+
+
+# --- the migrate scanner ----------------------------------------------------------------------
+
+def _isolation_suitable(cc, zc, bstart: int) -> bool:
+    if cc.ignore_skip_hint:
+        return True
+    i = zc.block(cc.mm, bstart)
+    return not (0 <= i < len(zc.skip) and zc.skip[i])
+
+
+def _set_skip(cc, zc, bstart: int) -> None:
+    i = zc.block(cc.mm, bstart)
+    if 0 <= i < len(zc.skip):
+        zc.skip[i] = 1
+
+
+def _update_cached_migrate(cc, zc, pfn: int) -> None:
+    pbn = 1 << cc.mm.pageblock_order
+    pfn = ((pfn + pbn - 1) // pbn) * pbn
+    if pfn > zc.cached_migrate[0]:
+        zc.cached_migrate[0] = pfn
+    if cc.mode != MIGRATE_ASYNC and pfn > zc.cached_migrate[1]:
+        zc.cached_migrate[1] = pfn
+
+
+def isolate_migratepages(cc, zc) -> list:
+    """mm/compaction.c isolate_migratepages: the movable blocks of the next suitable
+    pageblock, as [(pfn, order)]; advances cc.migrate_pfn."""
+    mm = cc.mm
+    pb = mm.pageblock_order
+    pbn = 1 << pb
+    mov = mm.profile.mt_movable
+    cma = mm.profile.mt_cma
+    limit = pb if cc.order <= 0 else min(cc.order, pb)
+    bstart = (cc.migrate_pfn >> pb) << pb
+    bend = bstart + pbn
+    while bend <= cc.free_pfn:
+        v = _block_view(mm, cc.zone, bstart)
+        if v is None:
+            cc.migrate_pfn = bstart = bend
+            bend += pbn
+            continue
+        lo, hi, fl, od, sec = v
+        if not _isolation_suitable(cc, zc, bstart):
+            cc.migrate_pfn = bstart = bend
+            bend += pbn
+            continue
+        if cc.mode == MIGRATE_ASYNC and cc.direct:
+            bmt = _pageblock_mt(sec, mm, lo)
+            ok = (bmt in (mov, cma)) if cc.migratetype == mov else (bmt == cc.migratetype)
+            if not ok:
+                _update_cached_migrate(cc, zc, bend)
+                cc.migrate_pfn = bstart = bend
+                bend += pbn
+                continue
+        start = max(lo, cc.migrate_pfn)
+        s = start - lo
+        f = fl[s:]
+        heads = np.flatnonzero((f & PG_HEAD) != 0)
+        src = []
+        if len(heads):
+            mts = (f[heads] & MT_MASK) >> MT_SHIFT
+            ords = od[s:][heads]
+            sel = (mts == mov) & (ords < limit)
+            if sel.any():
+                src = list(zip((heads[sel] + start).tolist(), ords[sel].tolist()))
+        cc.total_migrate_scanned += hi - start
+        cc.migrate_pfn = bend
+        if not src:
+            _set_skip(cc, zc, bstart)
+            _update_cached_migrate(cc, zc, hi)
+            bstart = bend
+            bend += pbn
+            continue
+        _count(mm, "compact_isolated", sum(1 << o for _, o in src))
+        return src
+    return []
+
+
+# --- the free scanner -------------------------------------------------------------------------
+
+def _suitable_target(cc, sec, lo: int, fl0: int, od0: int) -> bool:
+    mm = cc.mm
+    if fl0 & PG_BUDDY:
+        target = cc.order if cc.order > 0 else mm.pageblock_order
+        if od0 >= target:
+            return False
+    if cc.ignore_block_suitable:
+        return True
+    bmt = _pageblock_mt(sec, mm, lo)
+    return bmt == mm.profile.mt_movable or bmt == mm.profile.mt_cma
+
+
+def isolate_freepages(cc, zc, need: int) -> None:
+    """mm/compaction.c isolate_freepages: take free blocks off the buddy lists, from the
+    top of the zone down, until ``cc.nr_freepages >= need``."""
+    mm = cc.mm
+    zone = cc.zone
+    pb = mm.pageblock_order
+    pbn = 1 << pb
+    isolate_start = cc.free_pfn
+    bstart = (isolate_start >> pb) << pb
+    low = ((cc.migrate_pfn >> pb) + 1) << pb         # pageblock_end_pfn(migrate_pfn)
+    wm_min = page_alloc.base_watermark(mm, zone, "min")
+    while bstart >= low:
+        bend = min(bstart + pbn, zone.zone_end_pfn)
+        v = _block_view(mm, zone, bstart)
+        nxt = bstart - pbn
+        if v is None:
+            bstart = isolate_start = nxt
+            continue
+        lo, hi, fl, od, sec = v
+        if not _suitable_target(cc, sec, lo, int(fl[0]), int(od[0])) or \
+                not _isolation_suitable(cc, zc, bstart):
+            bstart = isolate_start = nxt
+            continue
+        start = max(lo, isolate_start)
+        s = start - lo
+        idx = np.flatnonzero(fl[s:] & PG_BUDDY)
+        pos = hi
+        failed = False
+        skipped = 0
+        for i, o in zip(idx.tolist(), od[s:][idx].tolist()):
+            pfn = start + i
+            n = 1 << o
+            if zone.free_pages <= wm_min + n:          # __isolate_free_page's watermark
+                pos = pfn
+                failed = True
+                break
+            mt = (int(fl[s + i]) & MT_MASK) >> MT_SHIFT
+            page_alloc.del_page_from_free_list(mm, zone, pfn, o, mt)
+            cc.freepages[o].append(pfn)
+            cc.nr_freepages += n
+            _count(mm, "compact_isolated", n)
+            skipped += n - 1
+            if cc.nr_freepages >= need:
+                pos = pfn + n
+                break
+        cc.total_free_scanned += (pos - start) - skipped
+        isolate_start = pos
+        if pos >= hi:
+            _set_skip(cc, zc, bstart)
+            if nxt < zc.cached_free:
+                zc.cached_free = nxt
+        if cc.nr_freepages >= need:
+            if isolate_start >= hi:
+                isolate_start = nxt
+            break
+        if failed:
+            break
+        bstart = isolate_start = nxt
+    cc.free_pfn = isolate_start
+
+
+def compaction_alloc(cc, zc, order: int, need_more: int) -> int:
+    """mm/compaction.c compaction_alloc (v6.9+: high-order isolated blocks, split on use)."""
+    fp = cc.freepages
+    for attempt in (0, 1):
+        for o in range(order, len(fp)):
+            if fp[o]:
+                pfn = fp[o].pop()
+                cc.nr_freepages -= 1 << o
+                while o > order:
+                    o -= 1
+                    fp[o].append(pfn + (1 << o))
+                    cc.nr_freepages += 1 << o
+                return pfn
+        if attempt == 0:
+            isolate_freepages(cc, zc, need_more)
+    return -1
+
+
+def release_free_list(cc, zc) -> None:
+    """Give the isolated free blocks that were not used back to the buddy allocator."""
+    mm = cc.mm
+    top = -1
+    for o, lst in enumerate(cc.freepages):
+        for pfn in lst:
+            _free_block(cc, pfn, o)
+            top = max(top, pfn)
+        lst.clear()
+    cc.nr_freepages = 0
+    if top >= 0:
+        pb = mm.pageblock_order
+        fp = (top >> pb) << pb
+        if fp > zc.cached_free:
+            zc.cached_free = fp
+
+
+def _free_block(cc, pfn: int, order: int) -> None:
+    """A free block goes back (the model's __free_pages of an isolated free page)."""
+    mm = cc.mm
+    if cc.pcp is not None and order <= mm.profile.costly_order:
+        cc.pcp.add(pfn, order)
+        return
+    sec = mm.sections[pfn >> mm.section_shift]
+    mt = sec.pageblock_mt[(pfn & mm.section_mask) >> mm.pageblock_order]
+    page_alloc.__dict__["__free_one_page"](mm, cc.zone, pfn, order, mt)
+
+
+# --- migration ---------------------------------------------------------------------------------
+
+@contextmanager
+def _migrate_stack(stack):
+    """migrate._copy_owners records the stack of the target's allocation on the source;
+    for compaction that is compaction_alloc's, not memory offlining's."""
+    saved = migrate.MIGRATE_TARGET_STACK
+    migrate.MIGRATE_TARGET_STACK = stack
+    try:
+        yield
+    finally:
+        migrate.MIGRATE_TARGET_STACK = saved
+
+
+def migrate_block(cc, zc, sources) -> bool:
+    """Migrate ``sources`` to isolated free blocks; free the sources.  False when targets
+    ran out (the kernel's -ENOMEM from migrate_pages)."""
+    mm = cc.mm
+    need = sum(1 << o for _, o in sources)
+    if cc.nr_freepages < need:
+        isolate_freepages(cc, zc, need)
+    moved = []
+    enomem = False
+    sections, shift, mask = mm.sections, mm.section_shift, mm.section_mask
+    mov_head = PG_HEAD | (mm.profile.mt_movable << MT_SHIFT)
+    for pfn, order in sources:
+        new = compaction_alloc(cc, zc, order, need)
+        if new < 0:
+            enomem = True
+            break
+        need -= 1 << order
+        sec = sections[new >> shift]
+        off = new & mask
+        sec.flags[off] = sections[pfn >> shift].flags[pfn & mask] or mov_head
+        sec.order[off] = order
+        if mm.poison is not None:
+            mm.poison.unpoison_pages(new, order)
+        mm.nr_alloc_events += 1
+        moved.append((pfn, new, order))
+    failed = len(sources) - len(moved)
+    if moved:
+        if mm.page_owner is not None:
+            with _migrate_stack(COMPACTION_TARGET_STACK):
+                migrate._copy_owners(mm, moved, "compaction")
+        pages = 0
+        for old, _, order in moved:
+            _free_source(cc, old, order)
+            pages += 1 << order
+        _count(mm, "pgmigrate_success", pages)
+        cc.nr_migrated += pages
+        cc.moved.extend(moved)
+    if failed:
+        _count(mm, "pgmigrate_fail", sum(1 << o for _, o in sources[len(moved):]))
+        cc.nr_failed += failed
+    return not enomem
+
+
+def _free_source(cc, pfn: int, order: int) -> None:
+    mm = cc.mm
+    if cc.pcp is not None and order <= mm.profile.costly_order:
+        # free_unref_page: page_owner/poison see the free now, the buddy lists later
+        sec = mm.sections[pfn >> mm.section_shift]
+        sec.flags[pfn & mm.section_mask] = 0
+        if mm.free_hook is not None:
+            mm.free_hook(pfn, order)
+        if mm.poison is not None:
+            mm.poison.poison_pages(pfn, order)
+        mm.nr_free_events += 1
+        cc.pcp.add(pfn, order)
+        return
+    page_alloc.free_pages(mm, pfn, order)
+
+
+# --- compact_zone ------------------------------------------------------------------------------
+
+def __compact_finished(cc) -> int:
+    mm = cc.mm
+    if compact_scanners_met(cc):
+        zc = compaction_state(mm).zone(mm, cc.zone)
+        zc.reset_cached_positions(mm)
+        if cc.direct:
+            zc.blockskip_flush = True
+        return COMPACT_COMPLETE if cc.whole_zone else COMPACT_PARTIAL_SKIPPED
+    if cc.proactive:
+        score = fragmentation_score_zone(mm, cc.zone)
+        return COMPACT_CONTINUE if score > fragmentation_score_wmark(mm, True) else COMPACT_SUCCESS
+    if cc.order < 0:
+        return COMPACT_CONTINUE
+    zone = cc.zone
+    prof = mm.profile
+    pol = page_alloc.policy_of(mm)
+    mt = cc.migratetype
+    for o in range(cc.order, mm.nr_orders):
+        if not zone.nr_free[o]:
+            continue
+        area = zone.free_area[o]
+        if area[mt]:
+            return COMPACT_SUCCESS
+        if mt == prof.mt_movable and area[prof.mt_cma]:
+            return COMPACT_SUCCESS
+        if pol.should_try_claim_block(mm, o, mt) and any(area[f] for f in pol.fallbacks(mm, mt)):
+            return COMPACT_SUCCESS
+    return COMPACT_CONTINUE        # COMPACT_NO_SUITABLE_PAGE, mapped by compact_finished
+
+
+def compact_zone(cc) -> int:
+    """mm/compaction.c compact_zone.  Returns a COMPACT_* result."""
+    mm = cc.mm
+    zone = cc.zone
+    st = compaction_state(mm)
+    zc = st.zone(mm, zone)
+    if not zone.spanned_pages or not zone.present_pages:
+        return COMPACT_SKIPPED
+    if cc.order > 0:
+        ret = compaction_suit_allocation_order(mm, zone, cc.order, cc.highest, cc.alloc_flags)
+        if ret != COMPACT_CONTINUE:
+            return ret
+        if compaction_restarting(mm, zone, cc.order):
+            zc.reset_isolation_suitable(mm)
+    pb = mm.pageblock_order
+    sync = 0 if cc.mode == MIGRATE_ASYNC else 1
+    zend_block = ((zone.zone_end_pfn - 1) >> pb) << pb
+    if cc.whole_zone:
+        cc.migrate_pfn = zone.zone_start_pfn
+        cc.free_pfn = zend_block
+    else:
+        cc.migrate_pfn = zc.cached_migrate[sync]
+        cc.free_pfn = zc.cached_free
+        if cc.free_pfn < zone.zone_start_pfn or cc.free_pfn >= zone.zone_end_pfn:
+            cc.free_pfn = zc.cached_free = zend_block
+        if cc.migrate_pfn < zone.zone_start_pfn or cc.migrate_pfn >= zone.zone_end_pfn:
+            cc.migrate_pfn = zone.zone_start_pfn
+            zc.cached_migrate = [cc.migrate_pfn, cc.migrate_pfn]
+        if cc.migrate_pfn <= zone.zone_start_pfn:
+            cc.whole_zone = True
+    if cc.proactive:
+        from .pcp import PcpBuffer
+        cc.pcp = PcpBuffer(mm, zone)
+    ret = COMPACT_CONTINUE
+    while True:
+        ret = __compact_finished(cc)
+        if ret != COMPACT_CONTINUE:
+            break
+        sources = isolate_migratepages(cc, zc)
+        if not sources:
+            continue
+        ok = migrate_block(cc, zc, sources)
+        if not ok and not compact_scanners_met(cc):
+            ret = COMPACT_CONTENDED
+            break
+    release_free_list(cc, zc)
+    pcp_before = 0
+    if cc.pcp is not None:
+        pcp_before = cc.pcp.count
+        cc.pcp.drain()
+    _count(mm, "compact_migrate_scanned", cc.total_migrate_scanned)
+    _count(mm, "compact_free_scanned", cc.total_free_scanned)
+    if cc.kcompactd or cc.proactive:
+        _count(mm, "compact_daemon_migrate_scanned", cc.total_migrate_scanned)
+        _count(mm, "compact_daemon_free_scanned", cc.total_free_scanned)
+    st.history.append({
+        "time_ns": mm.clock_ns, "node": zone.nid, "zone": zone.name, "order": cc.order,
+        "mode": cc.mode, "kind": ("proactive" if cc.proactive else "kcompactd" if cc.kcompactd
+                                  else "direct" if cc.direct else "compact_memory"),
+        "result": RESULT_NAMES[ret], "migrate_scanned": cc.total_migrate_scanned,
+        "free_scanned": cc.total_free_scanned, "migrated": cc.nr_migrated,
+        "failed": cc.nr_failed, "pcp_pages_before_drain": pcp_before,
+    })
+    if cc.moved:
+        for fn in list(getattr(mm, "migrate_notifiers", ())):
+            fn(cc.moved, "compaction")
+    return ret
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+def compact_node(mm, nid: int, proactive: bool = False) -> None:
+    """mm/compaction.c compact_node: every populated zone of the node, whole zone,
+    skip hints ignored; MIGRATE_SYNC (compact_memory) or SYNC_LIGHT (proactive)."""
+    gk = mm.gfp("GFP_KERNEL")
+    mt = page_alloc._alloc_context(mm, gk, nid)[0]
+    for zone in mm.nodes[nid].zones:
+        if not zone.present_pages:
+            continue
+        cc = CompactControl(mm, zone, -1, MIGRATE_SYNC_LIGHT if proactive else MIGRATE_SYNC, mt,
+                            whole_zone=True, ignore_skip_hint=True, proactive=proactive)
+        compact_zone(cc)
+
+
+def compact_memory(mm) -> None:
+    """``echo 1 > /proc/sys/vm/compact_memory``: compact_nodes()."""
+    for nid in sorted(mm.nodes):
+        compact_node(mm, nid)
+
+
+def compact_zone_order(mm, zone, order: int, gfp: int, mt: int, prio: int, alloc_flags: int,
+                       highest: int) -> int:
+    full = prio == page_alloc.COMPACT_PRIO_SYNC_FULL
+    cc = CompactControl(mm, zone, order,
+                        MIGRATE_ASYNC if prio == page_alloc.COMPACT_PRIO_ASYNC else MIGRATE_SYNC_LIGHT,
+                        mt, direct=True, whole_zone=full, ignore_skip_hint=full,
+                        ignore_block_suitable=full, alloc_flags=alloc_flags, highest=highest)
+    return compact_zone(cc)
+
+
+def try_to_compact_pages(mm, gfp: int, order: int, mt: int, zones, highest: int,
+                         alloc_flags: int, prio: int):
+    """mm/compaction.c try_to_compact_pages.  Returns (result, zone that succeeded or None)."""
+    if not compaction_enabled(mm) or not gfp & mm.profile.gfp_bits["__GFP_IO"]:
+        return COMPACT_SKIPPED, None
+    rc = COMPACT_SKIPPED
+    for zone in zones:
+        if prio > page_alloc.COMPACT_PRIO_SYNC_FULL and compaction_deferred(mm, zone, order):
+            rc = max(rc, COMPACT_DEFERRED)
+            continue
+        status = compact_zone_order(mm, zone, order, gfp, mt, prio, alloc_flags, highest)
+        rc = max(rc, status)
+        if status == COMPACT_SUCCESS:
+            compaction_defer_reset(mm, zone, order, False)
+            return rc, zone
+        if prio != page_alloc.COMPACT_PRIO_ASYNC and status in (COMPACT_COMPLETE,
+                                                               COMPACT_PARTIAL_SKIPPED):
+            defer_compaction(mm, zone, order)
+    return rc, None
+
+
+def kcompactd_node_suitable(mm, nid: int, order: int, highest: int) -> bool:
+    for z in mm.nodes[nid].zones:
+        if z.present_pages and z.idx <= highest:
+            if compaction_suit_allocation_order(mm, z, order, highest,
+                                                page_alloc.ALLOC_WMARK_MIN) == COMPACT_CONTINUE:
+                return True
+    return False
+
+
+def kcompactd_do_work(mm, nid: int, order: int, highest: int) -> None:
+    """mm/compaction.c kcompactd_do_work: sync-light compaction of the node for ``order``."""
+    _count(mm, "compact_daemon_wake")
+    mt = mm.profile.mt_unmovable        # gfp_migratetype(GFP_KERNEL)
+    for zone in mm.nodes[nid].zones:
+        if not zone.present_pages or zone.idx > highest:
+            continue
+        if compaction_deferred(mm, zone, order):
+            continue
+        if compaction_suit_allocation_order(mm, zone, order, highest,
+                                            page_alloc.ALLOC_WMARK_MIN) != COMPACT_CONTINUE:
+            continue
+        cc = CompactControl(mm, zone, order, MIGRATE_SYNC_LIGHT, mt, kcompactd=True,
+                            alloc_flags=page_alloc.ALLOC_WMARK_MIN, highest=highest)
+        status = compact_zone(cc)
+        if status == COMPACT_SUCCESS:
+            compaction_defer_reset(mm, zone, order, False)
+        elif status in (COMPACT_PARTIAL_SKIPPED, COMPACT_COMPLETE):
+            defer_compaction(mm, zone, order)
+
+
+def wakeup_kcompactd(mm, nid: int, order: int, highest: int) -> None:
+    if not compaction_enabled(mm) or order <= 0:
+        return
+    if kcompactd_node_suitable(mm, nid, order, highest):
+        kcompactd_do_work(mm, nid, order, highest)
+
+
+def proactive_compact_node(mm, nid: int) -> None:
+    compact_node(mm, nid, proactive=True)
+
+
+def should_proactive_compact_node(mm, nid: int) -> bool:
+    st = compaction_state(mm)
+    if not st.proactiveness or not compaction_enabled(mm):
+        return False
+    return fragmentation_score_node(mm, nid) > fragmentation_score_wmark(mm, False)
+
+
+def kcompactd_timer(mm, nid: int | None = None) -> bool:
+    """One 500 ms timeout of kcompactd: proactive compaction if the node's score is above
+    the high mark (with the kernel's back-off when a pass did not lower it).
+    Returns True if a pass ran."""
+    st = compaction_state(mm)
+    ran = False
+    for n in ([nid] if nid is not None else sorted(mm.nodes)):
+        if not should_proactive_compact_node(mm, n):
+            continue
+        if st.proactive_defer:
+            st.proactive_defer -= 1
+            continue
+        prev = fragmentation_score_node(mm, n)
+        proactive_compact_node(mm, n)
+        ran = True
+        if fragmentation_score_node(mm, n) >= prev:
+            st.proactive_defer = COMPACT_MAX_DEFER_SHIFT
+    return ran
+
+
+# --- kswapd (no reclaim): the boost and the kcompactd wake-up ------------------------------
+
+def kswapd_run(mm, zone, order: int, gfp: int) -> None:
+    wake_all_kswapds(mm, [zone], order, gfp)
+
+
+def wake_all_kswapds(mm, zones, order: int, gfp: int) -> None:
+    """wake_all_kswapds + kswapd's balance_pgdat, run at once, per node.
+
+    A boosted node: kswapd runs (pageoutrun), reclaims nothing, drops the zones'
+    watermark_boost, clears the skip hints a direct compaction asked to flush, and
+    wakes kcompactd for pageblock_order.  A balanced node too fragmented for
+    ``order``: kcompactd is woken directly when the caller cannot reclaim.  An
+    unbalanced node: kswapd runs and fails (pageoutrun).
+    """
+    bits = mm.profile.gfp_bits
+    direct = bits.get("__GFP_DIRECT_RECLAIM", bits.get("__GFP_WAIT", 0))
+    boosted_zones = mm.__dict__.get("_boosted_zones", set())
+    done = set()
+    st = compaction_state(mm)
+    for z in zones:
+        nid = z.nid
+        if nid in done or nid not in mm.nodes:
+            continue
+        done.add(nid)
+        node_zones = [nz for nz in mm.nodes[nid].zones if nz.present_pages]
+        highest = max((nz.idx for nz in node_zones), default=0)
+        boosted = [nz for nz in node_zones if page_alloc.zone_watermark_boost(mm, nz)]
+        if boosted:
+            _count(mm, "pageoutrun")
+            for nz in boosted:
+                page_alloc.set_watermark_boost(mm, nz, 0)
+                boosted_zones.discard(nz)
+            for nz in node_zones:
+                zc = st.zones.get(nz)
+                if zc is not None and zc.blockskip_flush:
+                    zc.reset_isolation_suitable(mm)
+            wakeup_kcompactd(mm, nid, mm.pageblock_order, highest)
+            continue
+        balanced = any(page_alloc.zone_watermark_ok(mm, nz, order, nz.watermark["high"], highest, 0)
+                       for nz in node_zones)
+        if balanced:
+            if not gfp & direct:
+                wakeup_kcompactd(mm, nid, order, highest)
+        else:
+            _count(mm, "pageoutrun")
+            for nz in node_zones:
+                zc = st.zones.get(nz)
+                if zc is not None and zc.blockskip_flush:
+                    zc.reset_isolation_suitable(mm)
+
+
+def idle(mm, ns: int) -> int:
+    """Let ``ns`` of simulated time pass with no allocations: kswapd handles pending
+    boosts, kcompactd's proactive timer fires every 500 ms.  Returns the passes run."""
+    boosted = mm.__dict__.get("_boosted_zones")
+    if boosted:
+        wake_all_kswapds(mm, list(boosted), 0, 0)
+    passes = 0
+    end = mm.clock_ns + int(ns)
+    t = mm.clock_ns
+    while t + HPAGE_FRAG_CHECK_INTERVAL_NS <= end:
+        t += HPAGE_FRAG_CHECK_INTERVAL_NS
+        mm.clock_ns = t
+        if kcompactd_timer(mm):
+            passes += 1
+    mm.clock_ns = end
+    return passes
