@@ -8,3 +8,7 @@ from .memory import (MIGRATETYPE_COLORS, ZONE_COLORS, plot_buddyinfo, plot_memor
 
 __all__ = ["plot_memory_map", "plot_page_ext_cost", "plot_buddyinfo", "plot_pageblocks",
            "ZONE_COLORS", "MIGRATETYPE_COLORS"]
+
+from .blocks import plot_memory_blocks  # noqa: E402  (the memory-block grid of the labs)
+
+__all__ += ["plot_memory_blocks"]
