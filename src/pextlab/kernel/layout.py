@@ -290,27 +290,35 @@ def apply_mem_limit(layout: Layout, limit_bytes: int) -> Layout:
     return replace(layout, ram=tuple(ram))
 
 
-def apply_numa_fake(layout: Layout, nr_nodes: int) -> Layout:
-    """``numa=fake=N``: split RAM into N nodes of equal size (arch/x86/mm/numa_emulation.c).
+def apply_numa_fake(layout: Layout, nr_nodes: int, align_pfns: int = (128 << 20) >> PAGE_SHIFT) -> Layout:
+    """``numa=fake=N``: split RAM into N nodes of (about) equal size
+    (arch/x86/mm/numa_emulation.c split_nodes_interleave / split_nodes_size_interleave).
 
-    Node boundaries are aligned to FAKE_NODE_MIN_SIZE (32 MiB), as the kernel does.
+    The kernel aligns fake nodes to FAKE_NODE_MIN_SIZE (32 MiB); the simulator
+    aligns them to whole memory sections (128 MiB) so that no section holds
+    memory of two nodes -- an honest simplification.
     """
     if nr_nodes < 1 or nr_nodes > 64:
         raise LayoutError(f"numa=fake={nr_nodes}: expected 1..64 nodes")
-    align = (32 * MiB) >> PAGE_SHIFT
     total = layout.total_pages
-    per = max(align, (total // nr_nodes) // align * align)
-    ram, budget, nid = [], per, 0
+    if total // nr_nodes < align_pfns:
+        raise LayoutError(f"numa=fake={nr_nodes}: nodes would be smaller than one memory section")
+    # cut points: the pfn where the cumulative RAM reaches k/N of the total, rounded to a section
+    cuts, acc, k = [], 0, 1
+    for r in layout.ram:
+        while k < nr_nodes and acc + r.nr_pages >= total * k // nr_nodes:
+            pfn = r.start_pfn + (total * k // nr_nodes - acc)
+            cuts.append(((pfn + align_pfns // 2) // align_pfns) * align_pfns)
+            k += 1
+        acc += r.nr_pages
+    ram = []
     for r in layout.ram:
         s = r.start_pfn
         while s < r.end_pfn:
-            take = min(r.end_pfn - s, budget) if nid < nr_nodes - 1 else r.end_pfn - s
-            ram.append(RamRange(nid, s, s + take))
-            s += take
-            budget -= take
-            if budget == 0 and nid < nr_nodes - 1:
-                nid += 1
-                budget = per
+            nid = sum(1 for c in cuts if c <= s)
+            nxt = min([c for c in cuts if c > s] + [r.end_pfn])
+            ram.append(RamRange(nid, s, nxt))
+            s = nxt
     ram = _merge(ram)
     nodes = sorted({r.nid for r in ram})
     cpu_nodes = tuple(nodes[i % len(nodes)] for i in range(layout.nr_cpus))
