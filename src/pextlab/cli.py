@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         if cmd == "boot":
             return _boot(rest)
         if cmd == "sort":
-            from .analysis.page_owner_sort import main as sort_main
+            from .analysis.sort_text import main as sort_main  # stdlib only: no pandas import
             return sort_main(rest)
         if cmd == "capture":
             from .capture_tool import main as capture_main

@@ -63,7 +63,6 @@ Differences from the 6.12 C tool (deliberate)
 """
 from __future__ import annotations
 
-import getopt
 import gzip
 import sys
 import zlib
@@ -555,9 +554,6 @@ def render_page_owner_sort(result: pd.DataFrame, *, cull=None, filters=None) -> 
 
 # --------------------------------------------------------------------------- command line
 
-_LONG_OPTS = ["pid=", "tgid=", "name=", "cull=", "sort=", "help"]
-
-
 def _err(msg: str) -> None:
     sys.stderr.write(msg if msg.endswith("\n") else msg + "\n")
 
@@ -571,57 +567,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors (the tool's messages), 2 for unreadable input (truncated or garbage
     page_owner text, corrupt gzip).  Messages go to stderr, one line each
     (plus the usage text for usage errors); never a traceback for bad input.
+
+    Runs :func:`pextlab.analysis.sort_text.main`, which works on the dump's text
+    without numpy or pandas and hands input it does not take to
+    :func:`_main_frames` (this module's frame pipeline).
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        opts, args = getopt.gnu_getopt(argv, "admnpstPh", _LONG_OPTS)
-    except getopt.GetoptError as e:
-        _err(f"pextlab sort: {e}")
-        _err(USAGE)
-        return 1
+    from .sort_text import main as text_main
+    return text_main(argv)
 
-    flags: list[str] = []
-    debug = False
-    kw: dict = {}
-    try:
-        for opt, val in opts:
-            if opt in ("-h", "--help"):
-                sys.stdout.write(USAGE)
-                return 0
-            if opt == "-d":
-                debug = True
-            elif opt[1:] in _FLAG_SORT and len(opt) == 2:
-                if opt[1] not in flags:
-                    flags.append(opt[1])
-            elif opt == "--pid":
-                kw["pid"] = parse_num_list(val, "pid")
-            elif opt == "--tgid":
-                kw["tgid"] = parse_num_list(val, "tgid")
-            elif opt == "--name":
-                kw["name"] = _explode(val)
-            elif opt == "--cull":
-                kw["cull"] = val
-                parse_cull(val)
-            elif opt == "--sort":
-                kw["sort"] = val
-                parse_sort(val)
-    except SortArgumentError as e:
-        _err(str(e))
-        return 1
 
-    if len(flags) > 1:
-        _err(f"pextlab sort: only one of -a/-m/-n/-p/-P/-s/-t may be given (got "
-             f"{' '.join('-' + f for f in flags)})")
-        _err(USAGE)
-        return 1
-    if not 1 <= len(args) <= 2:
-        _err("pextlab sort: expected <input> [output]")
-        _err(USAGE)
-        return 1
-    if flags:
-        kw["flag"] = flags[0]
-    src, dst = args[0], (args[1] if len(args) == 2 else None)
+def _main_frames(src, dst, kw: dict, debug: bool) -> int:
+    """The command's frame path: read ``src`` into a frame, sort, write ``dst``.
 
+    ``pextlab.analysis.sort_text.main`` calls it for input its text engine does
+    not take; the reader then either parses it or names the bad line.
+    """
+    from pextlab.analysis.sort_text import _write
     from pextlab.procfs.page_owner import read_page_owner  # the reader; imported late
 
     try:
@@ -639,31 +600,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"pextlab sort: {src}: not a text file ({e.reason})")
         return 2
 
-    progress = sys.stderr if dst is not None else None
-    if progress:
-        progress.write(f"loaded {len(df)}\nsorting ....\nculling\n")
+    if dst is not None:
+        sys.stderr.write(f"loaded {len(df)}\nsorting ....\nculling\n")
     if debug:
         for col in ("pid", "tgid", "ts_ns"):
             missing = int((df[col] < 0).sum()) if col in df else len(df)
             if missing:
                 _err(f"pextlab sort: {missing} records without {col}")
-
-    result = page_owner_sort(df, **kw)
-    text = render_page_owner_sort(result)
-    if dst is None:
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            return 0
-        return 0
-    try:
-        with open(dst, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as e:
-        _err(f"pextlab sort: cannot write {dst}: {e.strerror}")
-        return 1
-    return 0
+    return _write(render_page_owner_sort(page_owner_sort(df, **kw)), dst)
 
 
 if __name__ == "__main__":  # pragma: no cover
