@@ -585,7 +585,7 @@ class Fragger:
     budget: int | None = None
     probe: bool = False
     probe_max: bool = False
-    snapshots: bool = True
+    snapshots: object = True          # True, False, or a tuple of phase names to take
     step_ns: int = 669_000
     pid: int = 199
     hugepage_pct: int = 30
@@ -607,7 +607,7 @@ class Fragger:
 
 
 def fragger(seed: int = 1, fill: float = 0.75, rounds: int = 1, budget: int | None = None,
-            probe: bool = False, probe_max: bool = False, snapshots: bool = True,
+            probe: bool = False, probe_max: bool = False, snapshots=True,
             hugepage_pct: int = 30) -> Fragger:
     """The frag-s1 workload (``fragger -s SEED -f FILL -r ROUNDS [-b BUDGET]``).
 
@@ -630,8 +630,9 @@ def fragger(seed: int = 1, fill: float = 0.75, rounds: int = 1, budget: int | No
     probe_max : bool
         /init's extra step: release, then ask for (MemFree - 32 MiB) / 2 MiB
         (``after_probe_max``).
-    snapshots : bool
-        Take the phase snapshots into ``machine.snapshots``.
+    snapshots : bool or sequence of str
+        Take the phase snapshots into ``machine.snapshots`` (all, none, or
+        only the named phases: each costs a copy of the machine).
     """
     if int(rounds) < 1:
         raise PextlabError("fragger: rounds must be >= 1")
@@ -642,7 +643,8 @@ def fragger(seed: int = 1, fill: float = 0.75, rounds: int = 1, budget: int | No
         raise PextlabError("fragger: budget must be >= 0 pages")
     return Fragger(seed=int(seed), fill=fill, rounds=int(rounds),
                    budget=None if budget is None else int(budget), probe=bool(probe),
-                   probe_max=bool(probe_max), snapshots=bool(snapshots),
+                   probe_max=bool(probe_max),
+                   snapshots=snapshots if isinstance(snapshots, bool) else tuple(snapshots),
                    hugepage_pct=int(hugepage_pct))
 
 
@@ -675,7 +677,13 @@ class FraggerRun:
         import time
         wl, m = self.wl, self.m
         mm = m.mm
-        snap = snapshot if (snapshot is not None and wl.snapshots) else (lambda name, **kw: None)
+        which = wl.snapshots
+
+        def snap(name, **kw):
+            if snapshot is None or not which:
+                return
+            if which is True or name in which:
+                snapshot(name, **kw)
         snap("before_fill", fragger=self)
         self.kern = k = _Kernel(m, pid=wl.pid)
         self._next_pid = wl.pid + 1
@@ -1026,6 +1034,10 @@ def frag_table(sources: dict, owners: bool = False) -> pd.DataFrame:
 
 # --- a scenario for studies and sweeps -----------------------------------------------------------------
 
+#: names users write for the policies of pextlab.kernel.policy
+_POLICY_ALIASES = {"no-mobility-grouping": "no-grouping", "no-grouping": "no-mobility-grouping"}
+
+
 def boot_for_study(mem="1G", policy: str | None = "v6.12", movable=None, cmdline: str = "page_owner=on",
                    seed: int = 0):
     """Boot a machine for a fragmentation study.
@@ -1044,6 +1056,10 @@ def boot_for_study(mem="1G", policy: str | None = "v6.12", movable=None, cmdline
         cmdline = f"{cmdline} movablecore={'30%' if movable is True else movable}".strip()
     kw = dict(mem=mem, cmdline=cmdline, seed=seed)
     if policy is not None and "policy" in _inspect.signature(boot).parameters:
+        if isinstance(policy, str):
+            from ..kernel import policy as _pol
+            if policy not in _pol.POLICIES and policy in _POLICY_ALIASES:
+                policy = _POLICY_ALIASES[policy]
         return boot(policy=policy, **kw)
     m = boot(**kw)
     if policy in (None, "v6.12"):
@@ -1057,18 +1073,37 @@ def boot_for_study(mem="1G", policy: str | None = "v6.12", movable=None, cmdline
 
 
 def frag_study(seed: int = 1, policy: str = "v6.12", movable=False, mem="1G", fill: float = 0.75,
-               rounds: int = 1, probe: bool = False, owners: bool = False) -> pd.DataFrame:
+               rounds: int = 1, probe: bool = False, owners: bool = False,
+               phases=None, compact: bool = False) -> pd.DataFrame:
     """Boot, run fragger, return :func:`frag_metrics` per phase snapshot (one row each).
+
+    ``phases`` picks the snapshots (default: after_fill, after_free and, with
+    ``probe``, the probe's); ``owners`` adds :func:`blocks_with_unmovable`;
+    ``compact`` (without ``probe``) runs ``compact_memory`` after the free phase
+    and adds an ``after_compact`` row -- the cheap way to ask how much compaction
+    can recover.
 
     A ready-made function for :func:`pextlab.sweep`::
 
         pextlab.sweep(frag_study, grid={"seed": range(10), "policy": ["v6.12", "no-mobility-grouping"]})
     """
     m = boot_for_study(mem=mem, policy=policy, movable=movable)
-    m.run(fragger(seed=seed, fill=fill, rounds=rounds, probe=probe))
-    t = frag_table({k: v for k, v in m.snapshots.items() if k != "before_fill"}, owners=owners)
+    if phases is None:
+        phases = ("after_fill", "after_free") + (PROBE_PHASES if probe else ())
+    if compact and not probe:
+        phases = tuple(phases) + ("after_compact",)
+    rows = []
+
+    def at(name, **_):                  # figures of the live machine: no copy needed
+        if name in phases:
+            rows.append({"phase": name, **frag_metrics(m, owners=owners)})
+
+    r = fragger(seed=seed, fill=fill, rounds=rounds, probe=probe).run_on(m, snapshot=at)
+    if compact and not probe:
+        m.compact_memory()
+        at("after_compact")
+    t = pd.DataFrame(rows)
     if probe:
-        r = m.__dict__.get("_fragger_run")
         for name in ("probe1", "probe2"):
-            t[f"hugepages_{name}"] = r.probe.get(name, -1) if r is not None else -1
+            t[f"hugepages_{name}"] = r.probe.get(name, -1)
     return t
