@@ -158,7 +158,8 @@ class NoMobilityGrouping(ClaimStealPolicy):
 
 
 POLICIES = {"v6.12": ClaimStealPolicy, "v6.12-unsplit": StealSuitablePolicy,
-            "v3.19": V319Policy, "no-grouping": NoMobilityGrouping}
+            "v3.19": V319Policy, "no-grouping": NoMobilityGrouping,
+            "no-mobility-grouping": NoMobilityGrouping}
 
 
 def default_policy(profile) -> FallbackPolicy:
