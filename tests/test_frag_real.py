@@ -71,6 +71,7 @@ def grouping_study():
     return df
 
 
+@pytest.mark.slow
 def test_without_grouping_far_more_mixed_and_polluted_blocks(grouping_study):
     df = grouping_study[grouping_study["phase"] == "after_free"]
     on = df[df["policy"] == "v6.12"].set_index("seed")
@@ -81,6 +82,7 @@ def test_without_grouping_far_more_mixed_and_polluted_blocks(grouping_study):
     assert (off["blocks_with_unmovable"] >= 3 * on["blocks_with_unmovable"]).all()
 
 
+@pytest.mark.slow
 def test_without_grouping_fewer_free_order9_blocks_after_compaction(grouping_study):
     if not HAS_PROBE_API:
         pytest.xfail(NO_API + "; without it free order-9 blocks differ by only ~4 % after "
