@@ -104,8 +104,9 @@ def test_plain_and_gzip_and_small_chunks_agree(tmp_path):
     assert text_out(plain, cull="pid,name") == want
     # records cut by chunk boundaries everywhere
     assert text_out(plain, cull="pid,name", chunk_chars=3001) == want
-    with open(plain, "rb") as fh:             # an open binary file
+    with open(plain, "rb") as fh:             # an open binary file, left open
         assert text_out(fh, cull="pid,name") == want
+        assert not fh.closed
 
 
 @needs_b1g

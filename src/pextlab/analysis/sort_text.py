@@ -483,8 +483,10 @@ def sort_text(src, *, sort=None, cull=None, pid=None, tgid=None, name=None, flag
             raise
         raise NotPlainDump(f"{type(e).__name__}: {e}") from e
     finally:
-        if fh is not src:
+        if not hasattr(src, "read"):
             fh.close()
+        elif fh is not src:
+            fh.detach()         # our wrapper around the caller's binary file: leave it open
 
     missing = {"pid": n_pid, "tgid": n_tgid, "ts_ns": no_ts} if debug else {}
     rows = [(g[0], g[1], g[2], g[3], g[4], g[5], g[6], body_text[g[7]] + "\n",
