@@ -112,7 +112,8 @@ def test_owners_over_time_from_events(machine):
 
 
 def test_owners_over_time_from_a_real_dump():
-    po = pextlab.procfs.page_owner.read_page_owner(REAL / "b-1G" / "page_owner.txt.gz")
+    from pextlab.procfs.page_owner import read_page_owner
+    po = read_page_owner(REAL / "b-1G" / "page_owner.txt.gz")
     wide = owners_over_time(po, "comm", top=3, points=20)
     assert wide.columns[0] == "leaky"
     assert wide["leaky"].iloc[-1] == po.loc[po["comm"] == "leaky", "nr_pages"].sum()
