@@ -112,6 +112,18 @@ def _call(payload, run: int, kwargs: dict):
 
 # --- progress -------------------------------------------------------------------------------------
 
+def _in_notebook_kernel() -> bool:
+    """True inside a Jupyter kernel (not merely when ipykernel was imported)."""
+    if "IPython" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:                 # pragma: no cover
+        return False
+    ip = get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
 class _Progress:
     def __init__(self, total: int, enabled: bool, label: str = "sweep"):
         self.total, self.done, self.errors = total, 0, 0
@@ -122,7 +134,7 @@ class _Progress:
         self.enabled = enabled and total > 0
         if not self.enabled:
             return
-        if "ipykernel" in sys.modules:
+        if _in_notebook_kernel():
             try:
                 import ipywidgets as w
                 from IPython.display import display
