@@ -17,8 +17,7 @@ from pextlab.hotplug_api import HotplugMixin
 from pextlab.kernel import page_alloc
 
 
-class HMachine(HotplugMixin, pextlab.Machine):
-    pass
+HMachine = pextlab.Machine   # has the hotplug verbs (HotplugMixin)
 
 
 def main():
