@@ -339,25 +339,29 @@ def df_page_owner(mm) -> pd.DataFrame:
     gfp = col(rows, R_GFP)
     names = prof.migratetype_names
     page_mt = _gfp_mt_vec(gfp, prof)
-    # pageblock types and zones, per section
+    # pageblock types and zones, per section: pfns are sorted, so each section's
+    # rows are one slice (searchsorted), never a mask over all rows
     pbo = mm.pageblock_order
     secnr = pfn >> mm.section_shift
     pb_mt = np.zeros(len(pfn), dtype=np.int64)
-    node = np.zeros(len(pfn), dtype=np.int64)
-    zone_idx = np.zeros(len(pfn), dtype=np.int64)
-    for nr in np.unique(secnr):
-        sel = secnr == nr
+    node = np.zeros(len(pfn), dtype=np.int16)
+    zone_idx = np.zeros(len(pfn), dtype=np.int8)
+    present = np.unique(secnr)
+    bounds = np.searchsorted(secnr, np.append(present, present[-1] + 1 if len(present) else 0))
+    for i, nr in enumerate(present.tolist()):
+        a, b = int(bounds[i]), int(bounds[i + 1])
         sec = mm.sections[nr]
-        pb_mt[sel] = sec.pageblock_np()[(pfn[sel] & mm.section_mask) >> pbo]
-        node[sel] = sec.nid
+        p = pfn[a:b]
+        pb_mt[a:b] = sec.pageblock_np()[(p & mm.section_mask) >> pbo]
+        node[a:b] = sec.nid
         z = mm.section_zone[nr]
         if z is not None:
-            zone_idx[sel] = z.idx
+            zone_idx[a:b] = z.idx
         else:
             for zz in mm.nodes[sec.nid].zones:
                 if zz.spanned_pages:
-                    inz = sel & (pfn >= zz.zone_start_pfn) & (pfn < zz.zone_end_pfn)
-                    zone_idx[inz] = zz.idx
+                    inz = (p >= zz.zone_start_pfn) & (p < zz.zone_end_pfn)
+                    zone_idx[a:b][inz] = zz.idx
     # categoricals from unique codes
     ginv, ug = pd.factorize(gfp, sort=True)
     gfp_names = [format_gfp(int(g), prof) for g in ug]
@@ -380,7 +384,7 @@ def df_page_owner(mm) -> pd.DataFrame:
         "pageblock": pfn >> pbo,
         "pageblock_migratetype": pd.Categorical.from_codes(pb_mt, list(names)),
         "mixed": page_mt != pb_mt,
-        "node": node.astype(np.int16),
+        "node": node,
         "zone": pd.Categorical.from_codes(zone_idx, list(ZONE_NAMES)),
         "section": secnr,
         "memory_block": secnr // spb,
