@@ -171,80 +171,19 @@ class PageOwner:
 
     # --- hooks --------------------------------------------------------------------------------
     def set_page_owner(self, pfn: int, order: int, gfp: int) -> None:
-        """__set_page_owner (post_alloc_hook)."""
-        t = self._sections[pfn >> self._shift].page_ext
-        if t is None:
-            return
-        omv = t.omv
-        if omv is None:
-            return
-        mm = self.mm
-        handle = mm.current_handle
-        recs = self.records
-        row = recs.n
-        if row == recs.cap:
-            recs.grow()
-        _PACK_ALLOC(recs.buf, row * 96, order, gfp, handle, mm.clock_ns, mm.pid, mm.tgid,
-                    mm.comm_id)
-        recs.n = row + 1
-        off = pfn & self._mask
-        if order == 0 or not self._subpage:
-            omv[off] = row
-            t.fmv[off] = 3          # PAGE_EXT_OWNER | PAGE_EXT_OWNER_ALLOCATED
-        else:
-            n = 1 << order
-            t.owner[off:off + n] = row
-            t.flags[off:off + n] |= 3
-        if self._stacks and handle != self.early_handle:
-            sc = self.stack_count
-            c = sc.get(handle)
-            if c is None:
-                self.stack_order.append(handle)
-                c = 0
-            sc[handle] = c + (1 << order)
+        """__set_page_owner (post_alloc_hook): record who allocated 2^order pages at pfn."""
+        self._hooks[0](pfn, order, gfp)
 
     def reset_page_owner(self, pfn: int, order: int) -> None:
         """__reset_page_owner (free_pages_prepare)."""
-        t = self._sections[pfn >> self._shift].page_ext
-        if t is None:
-            return
-        omv = t.omv
-        if omv is None:
-            return
-        off = pfn & self._mask
-        row = omv[off]
-        n = 1 << order
-        if not self._keep:
-            # v3.19..v5.3: the record is lost (PAGE_EXT_OWNER cleared on all pages)
-            if n == 1:
-                t.fmv[off] = t.fmv[off] & ~3
-                omv[off] = -1
-            else:
-                t.flags[off:off + n] &= 0xFC
-                t.owner[off:off + n] = -1
-            return
-        if n == 1:
-            t.fmv[off] = t.fmv[off] & ~2
-        else:
-            t.flags[off:off + n] &= 0xFD
-        if row < 0:
-            return
-        mm = self.mm
-        buf = self.records.buf
-        o = row * 96
-        _PACK_FREE(buf, o + 64, mm.current_handle, mm.clock_ns, mm.pid + 1, mm.tgid + 1)
-        if self._stacks:
-            handle = _UNPACK_Q(buf, o + 16)[0]
-            if handle != self.early_handle:
-                c = self.stack_count.get(handle)
-                if c is not None:
-                    self.stack_count[handle] = c - n
+        self._hooks[1](pfn, order)
 
     def fast_hooks(self):
-        """(set, reset) hook closures equivalent to ``set_page_owner`` /
-        ``reset_page_owner`` for the allocator's hot path: every name they use is a
-        closure cell rather than an attribute of ``self`` (about a third cheaper).
-        Rebuild them after replacing ``self.records`` (``reset_records``)."""
+        """(set, reset) hook closures: the page_owner work of the allocator's hot path.
+
+        Every name they use is a closure cell rather than an attribute of ``self``
+        (about a third cheaper).  Rebuilt after replacing ``self.records``
+        (``reset_records``)."""
         sections, shift, mask = self._sections, self._shift, self._mask
         recs, mm = self.records, self.mm
         buf = recs.buf                      # grows in place (bytearray.extend)
@@ -283,13 +222,23 @@ class PageOwner:
 
         def reset_page_owner(pfn, order):
             t = sections[pfn >> shift].page_ext
-            if t is None or t.omv is None or not keep:
-                if t is not None and t.omv is not None:
-                    self.reset_page_owner(pfn, order)        # v3.19 semantics, rare path
+            if t is None:
+                return
+            omv = t.omv
+            if omv is None:
                 return
             off = pfn & mask
-            row = t.omv[off]
+            row = omv[off]
             n = 1 << order
+            if not keep:
+                # v3.19..v5.3: the record is lost (PAGE_EXT_OWNER cleared on all pages)
+                if n == 1:
+                    t.fmv[off] = t.fmv[off] & 0xFC
+                    omv[off] = -1
+                else:
+                    t.flags[off:off + n] &= 0xFC
+                    t.owner[off:off + n] = -1
+                return
             if n == 1:
                 t.fmv[off] = t.fmv[off] & 0xFD
             else:
@@ -310,7 +259,8 @@ class PageOwner:
     def install_hooks(self) -> None:
         """Point the allocator's alloc/free/split hooks at this client."""
         mm = self.mm
-        mm.alloc_hook, mm.free_hook = self.fast_hooks()
+        self._hooks = self.fast_hooks()
+        mm.alloc_hook, mm.free_hook = self._hooks
         mm.split_hook = self.split_page_owner
 
     def reset_records(self) -> None:
