@@ -79,141 +79,16 @@ __all__ = [
     "allocator_masks", "block_text", "page_owner_sort", "render_page_owner_sort", "main",
 ]
 
-# Allocator bits, with the tool's values (the ``allocator`` sort key compares them).
-ALLOCATOR_CMA, ALLOCATOR_SLAB, ALLOCATOR_VMALLOC, ALLOCATOR_OTHERS = 1 << 1, 1 << 2, 1 << 3, 1 << 4
-_ALLOCATOR_NAMES = ((ALLOCATOR_CMA, "CMA"), (ALLOCATOR_SLAB, "SLAB"),
-                    (ALLOCATOR_VMALLOC, "VMALLOC"), (ALLOCATOR_OTHERS, "OTHERS"))
-
-USAGE = (
-    "Usage: pextlab sort [OPTIONS] <input> [output]\n"
-    "-a\t\t\tSort by memory allocation time.\n"
-    "-m\t\t\tSort by total memory.\n"
-    "-n\t\t\tSort by task command name.\n"
-    "-p\t\t\tSort by pid.\n"
-    "-P\t\t\tSort by tgid.\n"
-    "-s\t\t\tSort by the stacktrace.\n"
-    "-t\t\t\tSort by number of times record is seen (default).\n"
-    "\n"
-    "--pid <pidlist>\t\tSelect by pid. This selects the information of\n"
-    "\t\t\tblocks whose process ID numbers appear in <pidlist>.\n"
-    "--tgid <tgidlist>\tSelect by tgid. This selects the information of\n"
-    "\t\t\tblocks whose Thread Group ID numbers appear in <tgidlist>.\n"
-    "--name <cmdlist>\tSelect by command name. This selects the information\n"
-    "\t\t\tof blocks whose command name appears in <cmdlist>.\n"
-    "--cull <rules>\t\tCull by user-defined rules. <rules> is a single\n"
-    "\t\t\targument in the form of a comma-separated list with some\n"
-    "\t\t\tcommon fields predefined (pid, tgid, comm, stacktrace, allocator)\n"
-    "--sort <order>\t\tSpecify sort order as: [+|-]key[,[+|-]key[,...]]\n"
-)
-
-# Key spellings -> result column.  The first block is the tool's get_arg_type();
-# times/num and pages/page_num are pextlab additions (see module docstring).
-_SORT_KEYS = {
-    "pid": "pid", "p": "pid",
-    "tgid": "tgid", "tg": "tgid",
-    "name": "comm", "n": "comm",
-    "stacktrace": "stacktrace", "st": "stacktrace",
-    "txt": "text", "T": "text",
-    "alloc_ts": "ts_ns", "at": "ts_ns",
-    "allocator": "allocator", "ator": "allocator",
-    "times": "times", "num": "times",
-    "pages": "pages", "page_num": "pages",
-}
-_CULL_KEYS = {
-    "pid": "pid", "p": "pid",
-    "tgid": "tgid", "tg": "tgid",
-    "name": "comm", "n": "comm", "comm": "comm",
-    "stacktrace": "stacktrace", "st": "stacktrace",
-    "allocator": "allocator", "ator": "allocator",
-}
-# Order in which the tool compares cull keys (compare_cull_condition) -- also
-# the order of the tie-breakers here.
-_CULL_ORDER = ("stacktrace", "pid", "tgid", "comm", "allocator")
-
-# Single-letter sort flags: (column, ascending), as the tool's set_single_cmp calls.
-_FLAG_SORT = {
-    "a": ("ts_ns", True), "m": ("pages", False), "n": ("comm", True), "p": ("pid", True),
-    "P": ("tgid", True), "s": ("stacktrace", True), "t": ("times", False),
-}
-_FLAG_ALIASES = {"alloc_ts": "a", "memory": "m", "name": "n", "pid": "p", "tgid": "P",
-                 "stacktrace": "s", "times": "t"}
+# The option grammar (usage text, sort/cull keys, single-letter flags, allocator bits and
+# the argument parsers) lives in sort_text, which is stdlib-only so that ``pextlab sort``
+# never imports pandas; this module shares it rather than keeping a copy.
+from .sort_text import (  # noqa: E402
+    ALLOCATOR_CMA, ALLOCATOR_SLAB, ALLOCATOR_VMALLOC, ALLOCATOR_OTHERS, _ALLOCATOR_NAMES, USAGE,
+    _SORT_KEYS, _CULL_KEYS, _CULL_ORDER, _FLAG_SORT, _FLAG_ALIASES, SortArgumentError, _explode,
+    parse_sort, parse_cull, parse_num_list, _resolve_sort)
 
 _RESULT_COLUMNS = ["times", "pages", "pid", "tgid", "comm", "allocator", "ts_ns", "stacktrace", "text"]
 
-
-class SortArgumentError(ValueError):
-    """A bad ``--sort``/``--cull``/pid-list argument; ``str()`` is the tool's message."""
-
-
-def _explode(arg: str) -> list[str]:
-    # The tool splits on every comma and keeps empty items ("a,,b" -> 3 items).
-    return arg.split(",")
-
-
-def parse_sort(spec: str | Sequence[str]) -> list[tuple[str, bool]]:
-    """Parse ``[+|-]key[,[+|-]key...]`` into ``[(column, ascending), ...]``.
-
-    No prefix and ``+`` mean ascending, ``-`` descending.  Raises
-    :class:`SortArgumentError` with the tool's message for an unknown key.
-
-    >>> parse_sort("-pid,at")
-    [('pid', False), ('ts_ns', True)]
-    """
-    items = _explode(spec) if isinstance(spec, str) else list(spec)
-    original = spec if isinstance(spec, str) else ",".join(items)
-    out = []
-    for item in items:
-        asc = True
-        key = item
-        if key[:1] in "+-" and key:
-            asc = key[0] == "+"
-            key = key[1:]
-        if key not in _SORT_KEYS:
-            raise SortArgumentError(f"wrong argument after --sort option:{original}")
-        out.append((_SORT_KEYS[key], asc))
-    return out
-
-
-def parse_cull(spec: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Parse cull rules into canonical column names, in the tool's comparison order.
-
-    >>> parse_cull("name,stacktrace")
-    ('stacktrace', 'comm')
-    >>> parse_cull(None)
-    ()
-    """
-    if spec is None:
-        return ()
-    items = _explode(spec) if isinstance(spec, str) else list(spec)
-    original = spec if isinstance(spec, str) else ",".join(items)
-    chosen = set()
-    for item in items:
-        if item not in _CULL_KEYS:
-            raise SortArgumentError(f"wrong argument after --cull option:{original}")
-        chosen.add(_CULL_KEYS[item])
-    return tuple(k for k in _CULL_ORDER if k in chosen)
-
-
-def parse_num_list(arg: str, what: str = "pid") -> list[int]:
-    """Parse a comma-separated list of decimal ids as the tool's ``--pid``/``--tgid``.
-
-    >>> parse_num_list("185,1")
-    [185, 1]
-    """
-    out = []
-    for item in _explode(arg):
-        s = item.lstrip(" \t\n\r\f\v")  # strtol skips leading white space
-        try:
-            if not s or s != s.strip() or "_" in s:
-                raise ValueError
-            out.append(int(s, 10))
-        except ValueError:
-            raise SortArgumentError(
-                f"wrong/invalid {what} in from the command line:{arg}") from None
-    return out
-
-
-# --------------------------------------------------------------------------- allocator
 
 def _vmalloc_stack(stack: str) -> bool:
     """True when the first ``__vmalloc_node_range`` frame follows an ``alloc_pages`` frame.
@@ -330,17 +205,6 @@ def block_text(df: pd.DataFrame, *, keep_ts: bool = False) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- pipeline
-
-def _resolve_sort(sort, flag) -> list[tuple[str, bool]]:
-    if sort is not None and not (isinstance(sort, str) and sort == "") and len(sort) > 0:
-        return parse_sort(sort)
-    if flag is None:
-        return [_FLAG_SORT["t"]]
-    letter = _FLAG_ALIASES.get(flag, flag)
-    if letter not in _FLAG_SORT:
-        raise ValueError(f"unknown sort flag {flag!r}; expected one of {sorted(_FLAG_SORT)}")
-    return [_FLAG_SORT[letter]]
-
 
 def _as_list(v, conv):
     if v is None:
