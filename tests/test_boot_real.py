@@ -97,3 +97,15 @@ def test_sections_match_blocks(pair):
     assert secs.online[secs.present].all()
     # page_ext tables exactly for present sections when page_owner is on
     assert (secs.page_ext == (secs.present & bool(info.page_ext_bytes))).all()
+
+
+def test_watermarks(pair):
+    """min/low/high from min_free_kbytes (sqrt rule, THP's recommended value above
+    512 MiB), split by managed pages: equal to the real zoneinfo within 1 % (3 pages on the
+    16 MiB DMA zone, where a few managed pages elsewhere move the split)."""
+    name, cap, m = pair
+    real = cap.df_zones().astype({"zone": str}).set_index(["node", "zone"])
+    sim = m.df_zones().astype({"zone": str}).set_index(["node", "zone"])
+    for key, r in real[real.present > 0].iterrows():
+        for w in ("min", "low", "high"):
+            assert abs(sim.loc[key, w] - r[w]) <= max(3, 0.01 * r[w]), (name, key, w, sim.loc[key, w], r[w])

@@ -258,7 +258,7 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
     if memory_model == "flatmem":
         mm.page_ext.page_ext_init_flatmem()
     _memblock_free_all(mm)
-    _setup_per_zone_wmarks(mm)
+    page_alloc.init_per_zone_wmark_min(mm)
     mm.advance(220_000_000)
     _early_allocations(mm)
     if memory_model == "sparsemem":
@@ -610,48 +610,6 @@ def _build_zonelists_after_free(mm: MM) -> None:
     mm.build_zonelists()
 
 
-def _setup_per_zone_wmarks(mm: MM) -> None:
-    """mm/page_alloc.c init_per_zone_wmark_min + __setup_per_zone_wmarks +
-    setup_per_zone_lowmem_reserve, and mm/khugepaged.c set_recommended_min_free_kbytes
-    (THP is on when RAM >= 512 MiB)."""
-    prof = mm.profile
-    zones = mm.populated_zones()
-    lowmem_pages = sum(z.managed_pages for z in zones if z.idx != ZONE_MOVABLE)
-    lowmem_kb = lowmem_pages * 4
-    mfk = int(math.isqrt(lowmem_kb * 16))
-    mfk = min(max(mfk, 128), 262144)
-    if mm.totalram_pages >= (512 << 20) >> PAGE_SHIFT:
-        nr_zones = sum(1 for z in zones if z.idx <= ZONE_NORMAL)
-        rec = prof.pageblock_nr_pages * nr_zones * 2
-        rec += prof.pageblock_nr_pages * nr_zones * 3 * 3
-        rec = min(rec, mm.totalram_pages // 20)
-        rec_kb = rec * 4
-        if rec_kb > mfk:
-            mfk = rec_kb
-    mm.min_free_kbytes = mfk
-    pages_min = mfk >> (PAGE_SHIFT - 10)
-    wsf = 10    # vm.watermark_scale_factor
-    for z in mm.all_zones():
-        if z.idx == ZONE_MOVABLE:
-            mn = min(max(z.managed_pages // 1024, 32), 128)
-            tmp = 0
-        else:
-            tmp = pages_min * z.managed_pages // lowmem_pages if lowmem_pages else 0
-            mn = tmp
-        step = max(tmp >> 2, z.managed_pages * wsf // 10000)
-        z.watermark = {"min": mn, "low": mn + step, "high": mn + 2 * step, "promo": mn + 3 * step}
-    # lowmem_reserve (vm.lowmem_reserve_ratio = 256 256 32 0 0)
-    ratio = (256, 256, 32, 0, 0)
-    for nid, node in mm.nodes.items():
-        zs = node.zones
-        for i, z in enumerate(zs):
-            z.lowmem_reserve = [0] * len(zs)
-            managed = 0
-            for j in range(i + 1, len(zs)):
-                managed += zs[j].managed_pages
-                z.lowmem_reserve[j] = managed // ratio[i] if ratio[i] and z.managed_pages else 0
-
-
 def _early_allocations(mm: MM) -> None:
     """Kernel allocations between the buddy going live and page_owner starting."""
     gfp = mm.gfp
@@ -718,7 +676,7 @@ def _late_init(mm: MM) -> None:
         mm.printk(f"Freeing unused kernel image (rodata/data gap) memory: {ki['gap_kb']}K")
     mm.totalram_pages = sum(z.managed_pages for z in mm.all_zones())
     # khugepaged's set_recommended_min_free_kbytes runs late and recomputes watermarks
-    _setup_per_zone_wmarks(mm)
+    page_alloc.init_per_zone_wmark_min(mm)
     for sec in mm.sections:
         if sec is not None and sec.present:
             sec.online = True

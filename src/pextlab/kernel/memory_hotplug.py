@@ -61,6 +61,7 @@ from .mmzone import MemSection, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_HOLE, MT_SHIF
 from .page_ext import (MEM_ONLINE, MEM_GOING_OFFLINE, MEM_OFFLINE, MEM_GOING_ONLINE,
                        MEM_CANCEL_ONLINE, MEM_CANCEL_OFFLINE)
 from . import page_isolation, migrate
+from .page_alloc import init_per_zone_wmark_min, nr_free_zone_pages  # noqa: F401 (re-exported)
 from .profiles import PAGE_SHIFT
 
 __all__ = ["MMOP_OFFLINE", "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE",
@@ -307,70 +308,7 @@ def _update_pgdat_span(mm, nid: int) -> None:
     node.node_start_pfn, node.node_spanned_pages = s, e - s
 
 
-# --- watermarks and zonelists (mm/page_alloc.c, mm/khugepaged.c) ---------------------------------
-
-def _nr_free_zone_pages(mm, highest_idx: int) -> int:
-    """Sum of managed - high over the local zonelist's zones up to ``highest_idx``."""
-    total = 0
-    for z in mm.zonelists.get(mm.current_nid, ()):
-        if z.idx <= highest_idx:
-            size, high = z.managed_pages, z.watermark["high"]
-            if size > high:
-                total += size - high
-    return total
-
-
-def _setup_per_zone_wmarks(mm, min_free_kbytes: int) -> None:
-    pages_min = min_free_kbytes >> (PAGE_SHIFT - 10)
-    zones = list(mm.all_zones())
-    lowmem = sum(z.managed_pages for z in zones if z.idx != ZONE_MOVABLE)
-    wsf = 10    # vm.watermark_scale_factor
-    for z in zones:
-        tmp = pages_min * z.managed_pages // lowmem if lowmem else 0
-        if z.idx == ZONE_MOVABLE:
-            mn = min(max(z.managed_pages // 1024, 32), 128)
-        else:
-            mn = tmp
-        step = max(tmp >> 2, z.managed_pages * wsf // 10000)
-        z.watermark = {"min": mn, "low": mn + step, "high": mn + 2 * step, "promo": mn + 3 * step}
-
-
-def _setup_per_zone_lowmem_reserve(mm) -> None:
-    ratio = (256, 256, 32, 0, 0)     # vm.lowmem_reserve_ratio
-    for node in mm.nodes.values():
-        zs = node.zones
-        for i, z in enumerate(zs):
-            z.lowmem_reserve = [0] * len(zs)
-            managed = 0
-            for j in range(i + 1, len(zs)):
-                managed += zs[j].managed_pages
-                z.lowmem_reserve[j] = managed // ratio[i] if ratio[i] and z.managed_pages else 0
-
-
-def _thp_enabled(mm) -> bool:
-    """mm/huge_memory.c hugepage_init: THP (and so khugepaged's recommended
-    min_free_kbytes) is off for good when boot RAM is below 512 MiB."""
-    return mm.layout.total_pages >= (512 << 20) >> PAGE_SHIFT
-
-
-def init_per_zone_wmark_min(mm) -> None:
-    """mm/page_alloc.c init_per_zone_wmark_min: min_free_kbytes = sqrt(lowmem_kb * 16)
-    from nr_free_buffer_pages(), watermarks, lowmem_reserve, then khugepaged's
-    set_recommended_min_free_kbytes (capped to 5 % of nr_free_buffer_pages())."""
-    lowmem_kb = _nr_free_zone_pages(mm, ZONE_NORMAL) * 4
-    mfk = min(max(math.isqrt(lowmem_kb * 16), 128), 262144)
-    _setup_per_zone_wmarks(mm, mfk)
-    _setup_per_zone_lowmem_reserve(mm)
-    if _thp_enabled(mm):
-        pb = mm.profile.pageblock_nr_pages
-        nr_zones = sum(1 for z in mm.populated_zones() if z.idx <= ZONE_NORMAL)
-        rec = pb * nr_zones * 2 + pb * nr_zones * 3 * 3
-        rec = min(rec, _nr_free_zone_pages(mm, ZONE_NORMAL) // 20)
-        if rec * 4 > mfk:
-            mfk = rec * 4
-        _setup_per_zone_wmarks(mm, mfk)
-    mm.min_free_kbytes = mfk
-
+# --- zonelists (mm/page_alloc.c); the watermark code lives in page_alloc ---------------------------
 
 def build_all_zonelists(mm) -> int:
     """Rebuild the zonelists at runtime and print what the kernel prints; returns Total pages."""
@@ -379,7 +317,7 @@ def build_all_zonelists(mm) -> int:
     for nid in nids:
         order = sorted(nids, key=lambda n: (abs(n - nid) if n != nid else -1, n))
         mm.printk(f"Fallback order for Node {nid}: " + "".join(f"{n} " for n in order))
-    total = _nr_free_zone_pages(mm, ZONE_MOVABLE)
+    total = nr_free_zone_pages(mm, ZONE_MOVABLE)
     prof = mm.profile
     mm.mobility_grouping = total >= prof.pageblock_nr_pages * prof.nr_migratetypes
     mm.printk(f"Built {len(nids)} zonelists, mobility grouping "
