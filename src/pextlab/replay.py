@@ -194,14 +194,10 @@ def replay(cap, *, profile="v6.12") -> Machine:
     if conflicts:
         placed[np.isin(pfn, np.array(conflicts))] = False
     nb = (np.int64(1) << order)
-    for hh in pd.unique(h[placed]):
-        if hh == early:
-            continue
-        po.stack_order.append(int(hh))
     sums = pd.Series(nb[placed]).groupby(h[placed]).sum()
-    for hh, v in sums.items():
+    for hh in pd.unique(h[placed]):          # first-seen order, as the kernel's stack list
         if hh != early:
-            po.stack_count[int(hh)] = int(v)
+            po.stack_count[int(hh)] = int(sums[hh])
     # pageblocks without any allocation: match pagetypeinfo's counts per type
     if cap.has("pagetypeinfo"):
         _match_block_counts(mm, cap.df_pageblocks(), set(pb.tolist()))

@@ -176,11 +176,7 @@ def _copy_owners(mm, moved, reason: str) -> int:
         recs.set(row, R_HANDLE, migrate_handle)
     moved_pages = int(sum(1 << o for (_, _, o), h in zip(moved, have.tolist()) if h))
     if po._stacks and moved_pages:
-        c = po.stack_count.get(migrate_handle)
-        if c is None:
-            po.stack_order.append(migrate_handle)
-            c = 0
-        po.stack_count[migrate_handle] = c + moved_pages
+        po.stack_count[migrate_handle] += moved_pages
     return moved_pages
 
 

@@ -19,6 +19,7 @@ Profile differences (see ``KernelProfile``):
 from __future__ import annotations
 
 import struct
+from collections import defaultdict
 
 import numpy as np
 
@@ -157,8 +158,9 @@ class PageOwner:
         self.early_handle = self.depot.stack_depot_save(_EARLY_STACK)
         self.inited = False
         # show_stacks: outstanding base pages per handle, and LIFO order of first use
-        self.stack_count: dict[int, int] = {}
-        self.stack_order: list[int] = []
+        # stack handle -> outstanding base pages; insertion order is the order stacks
+        # were first seen (the kernel pushes each new stack record once, v6.9)
+        self.stack_count: defaultdict[int, int] = defaultdict(int)
         self.count_threshold = 0
         self.current_handle = self.dummy_handle
         self._sections = mm.sections
@@ -168,6 +170,11 @@ class PageOwner:
         self._keep = mm.profile.keep_owner_after_free
         self._stacks = mm.profile.has_show_stacks
         mm.comm_id = self.records.comm_id(mm.comm)
+
+    @property
+    def stack_order(self) -> list[int]:
+        """Stack handles in the order they were first seen (show_stacks prints newest first)."""
+        return list(self.stack_count)
 
     # --- hooks --------------------------------------------------------------------------------
     def set_page_owner(self, pfn: int, order: int, gfp: int) -> None:
@@ -189,7 +196,7 @@ class PageOwner:
         buf = recs.buf                      # grows in place (bytearray.extend)
         subpage, keep, stacks = self._subpage, self._keep, self._stacks
         early = self.early_handle
-        sc, order_list = self.stack_count, self.stack_order
+        sc = self.stack_count
         pack_alloc, pack_free, unpack_q = _PACK_ALLOC, _PACK_FREE, _UNPACK_Q
 
         def set_page_owner(pfn, order, gfp):
@@ -214,11 +221,7 @@ class PageOwner:
                 t.owner[off:off + n] = row
                 t.flags[off:off + n] |= 3
             if stacks and handle != early:
-                c = sc.get(handle)
-                if c is None:
-                    order_list.append(handle)
-                    c = 0
-                sc[handle] = c + (1 << order)
+                sc[handle] += 1 << order
 
         def reset_page_owner(pfn, order):
             t = sections[pfn >> shift].page_ext
@@ -268,7 +271,6 @@ class PageOwner:
         self.records = OwnerRecords()
         self.mm.comm_id = self.records.comm_id(self.mm.comm)
         self.stack_count.clear()
-        self.stack_order.clear()
         self.install_hooks()
 
     def split_page_owner(self, pfn: int, old_order: int, new_order: int) -> None:
