@@ -21,7 +21,7 @@ HMachine = pextlab.Machine   # has the hotplug verbs (HotplugMixin)
 
 
 def main():
-    m = HMachine(pextlab.boot(mem="16G", cmdline="page_owner=on", maxmem="20G").mm)
+    m = pextlab.boot(mem="16G", cmdline="page_owner=on", maxmem="20G")
     mm = m.mm
     blocks = m.hot_add("2G")
     for b in blocks:

@@ -15,7 +15,7 @@ assert issubclass(HMachine, HotplugMixin)
 
 
 def machine(cmdline="page_owner=on", mem="1G", maxmem="4G"):
-    return HMachine(pextlab.boot(mem, cmdline, maxmem=maxmem).mm)
+    return pextlab.boot(mem, cmdline, maxmem=maxmem)
 
 
 def frames(m):
@@ -52,7 +52,7 @@ def test_hot_add_checks():
     with pytest.raises(PextlabError, match="unaligned"):
         m.hot_add("64M")
     with pytest.raises(PextlabError, match="maxmem"):
-        HMachine(pextlab.boot("1G", "page_owner=on").mm).hot_add("128M")
+        pextlab.boot("1G", "page_owner=on").hot_add("128M")
     m.hot_add("128M", addr=0x100000000)
     with pytest.raises(PextlabError, match="EEXIST"):
         m.hot_add("128M", addr=0x100000000)
@@ -207,4 +207,25 @@ def test_eject_fails_like_the_real_run():
     mb = m.df_memory_blocks().set_index("block")
     assert mb.loc[b[1], "state"] == "online" and mb.loc[b[1], "zone"] == "Movable"
     assert_frame_equal(before["df_memory_blocks"], m.df_memory_blocks())
+    assert check_invariants(m.mm) == []
+
+
+def test_workload_follows_pages_migrated_by_offline():
+    """A running workload's pending frees follow its pages when offline migrates them."""
+    import pextlab.workloads as W
+    m = machine(mem="1G", maxmem="4G")
+    blocks = m.hot_add("256M")
+    for b in blocks:
+        assert m.online(b, "online_movable").ok
+    m.run(W.mix(W.anon("app", rate=20000, lifetime="20s")), duration="1s")
+    before = m.df_page_owner()
+    on_dimm = before[(before.pfn >= blocks[0] * 32768) & (before.comm.astype(str) == "app")]
+    assert len(on_dimm) > 0
+    r = m.offline(blocks[0])
+    assert r.ok, r.reason
+    moved = m.df_page_owner()
+    assert (moved[moved.comm.astype(str) == "app"].last_migrate_reason.astype(str)
+            == "memory_hotplug").sum() >= len(on_dimm[on_dimm.pfn < (blocks[0] + 1) * 32768])
+    # the workload keeps running and frees the moved pages at their new pfns
+    m.run(W.mix(W.anon("app2", rate=100, lifetime="1s")), duration="30s")
     assert check_invariants(m.mm) == []

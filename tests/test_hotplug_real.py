@@ -40,7 +40,7 @@ def _totals(lines):
 @pytest.fixture(scope="module")
 def run():
     cap = pextlab.read_capture(CAP, snapshot="before_hotplug")
-    m = HMachine(pextlab.boot(layout=cap.layout, cmdline=cap.cmdline).mm)
+    m = pextlab.boot(layout=cap.layout, cmdline=cap.cmdline)
     mm = m.mm
     out = {"m": m}
     n0 = len(mm.dmesg_lines)

@@ -37,8 +37,8 @@ class FragmentationMixin:
         self.on_migrate(self._frag_follow_run_log)
 
     def on_migrate(self, fn) -> None:
-        """Register ``fn(moved, reason)``, called after each compaction run with
-        ``moved`` = [(old_pfn, new_pfn, order)]."""
+        """Register ``fn(moved, reason)``, called whenever pages migrate (compaction,
+        memory hotplug) with ``moved`` = [(old_pfn, new_pfn, order)]."""
         lst = self.mm.__dict__.setdefault("migrate_notifiers", [])
         if fn not in lst:
             lst.append(fn)

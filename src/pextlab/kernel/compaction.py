@@ -719,9 +719,7 @@ def compact_zone(cc) -> int:
         "free_scanned": cc.total_free_scanned, "migrated": cc.nr_migrated,
         "failed": cc.nr_failed, "pcp_pages_before_drain": pcp_before,
     })
-    if cc.moved:
-        for fn in list(getattr(mm, "migrate_notifiers", ())):
-            fn(cc.moved, "compaction")
+    migrate.notify_moved(mm, cc.moved, "compaction")
     return ret
 
 

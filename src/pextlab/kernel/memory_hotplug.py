@@ -664,6 +664,7 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
             if not sources:
                 break
             moved, failed, c = migrate.migrate_pages(mm, sources, "memory_hotplug", nid, zone.idx)
+            migrate.notify_moved(mm, moved, "memory_hotplug")
             all_moved += moved
             counted += c
             done.update(o for o, _, _ in moved)

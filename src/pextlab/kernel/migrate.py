@@ -199,3 +199,12 @@ def drop_sources(mm, moved, counted: int) -> int:
         po.stack_count[h] = po.stack_count.get(h, 0) - counted
     mm.nr_free_events += len(moved)
     return sum(1 << o for _, _, o in moved)
+
+
+def notify_moved(mm, moved, reason: str) -> None:
+    """Tell the registered followers (``mm.migrate_notifiers``: workload runners, tests,
+    users holding pfns) that pages moved: ``fn(moved, reason)`` with
+    ``moved = [(old_pfn, new_pfn, order), ...]``.  Every migration path calls this."""
+    if moved:
+        for fn in list(getattr(mm, "migrate_notifiers", ())):
+            fn(moved, reason)
