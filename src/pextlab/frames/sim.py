@@ -335,7 +335,7 @@ def df_page_owner(mm) -> pd.DataFrame:
     prof = mm.profile
     pfn, rows = _owner_heads(mm)
     col = po.records.column
-    order = col(rows, R_ORDER).astype(np.int8)
+    order = col(rows, R_ORDER, np.int8)
     gfp = col(rows, R_GFP)
     names = prof.migratetype_names
     page_mt = _gfp_mt_vec(gfp, prof)
@@ -370,7 +370,7 @@ def df_page_owner(mm) -> pd.DataFrame:
     stacks = [po.depot.text(int(h)) for h in uh]
     tops = [top_frame_of(list(po.depot.fetch(int(h)))) for h in uh]
     comms = po.records.comms
-    reason = col(rows, R_REASON).astype(np.int8)
+    reason = col(rows, R_REASON, np.int8)
     spb = mm.memory_block_size >> (mm.section_shift + 12)
     free_ts = col(rows, R_FREE_TS)
     free_ts[free_ts <= 0] = -1
@@ -391,13 +391,13 @@ def df_page_owner(mm) -> pd.DataFrame:
         "stack_handle": handle,
         "stack": _codes_cat(hinv.ravel(), stacks),
         "top_frame": _codes_cat(hinv.ravel(), tops),
-        "pid": col(rows, R_PID).astype(np.int32),
-        "tgid": col(rows, R_TGID).astype(np.int32),
-        "comm": pd.Categorical.from_codes(col(rows, R_COMM), comms) if len(rows) else _cat([]),
+        "pid": col(rows, R_PID, np.int32),
+        "tgid": col(rows, R_TGID, np.int32),
+        "comm": pd.Categorical.from_codes(col(rows, R_COMM, np.int32), comms) if len(rows) else _cat([]),
         "ts_ns": col(rows, R_TS),
         "free_ts_ns": free_ts,
         "last_migrate_reason": pd.Categorical.from_codes(reason, list(MIGRATE_REASONS)),
-    })
+    }, copy=False)
     return conform(df, "page_owner")          # pfns are already in order
 
 

@@ -133,12 +133,22 @@ class OwnerRecords:
         out[:, _BIASED] -= 1
         return out
 
-    def column(self, rows, field: int) -> np.ndarray:
-        """One decoded field of ``rows``."""
-        view = np.frombuffer(self.buf, dtype=np.int64).reshape(-1, _NF)
-        out = view[np.asarray(rows, dtype=np.int64), field]
+    def column(self, rows, field: int, dtype=np.int64) -> np.ndarray:
+        """One decoded field of ``rows``, gathered straight into ``dtype``.
+
+        A narrower dtype (int32, int16, int8) reads the low bytes of each
+        little-endian int64 field, so no int64 temporary is made -- worth it on
+        10 M-row frames, where fresh memory costs more than the arithmetic.  The
+        caller picks a dtype wide enough for the field's values.
+        """
+        dt = np.dtype(dtype)
+        k = 8 // dt.itemsize
+        view = np.frombuffer(self.buf, dtype=dt).reshape(-1, _NF * k)
+        out = view[np.asarray(rows, dtype=np.int64), field * k]
         del view
-        return out - 1 if field in _BIASED else out
+        if field in _BIASED:
+            out -= 1
+        return out
 
     def as_numpy(self) -> np.ndarray:
         """Every row as an (n, 12) int64 array (a copy, decoded)."""
