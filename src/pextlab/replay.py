@@ -36,7 +36,7 @@ from .errors import PextlabError
 from .kernel import page_alloc
 from .kernel.boot import _free_range
 from .kernel.mmzone import MT_SHIFT, PG_HEAD, PG_HOLE, PG_RESERVED
-from .kernel.page_owner import (OwnerRecords, MIGRATE_REASONS, R_ORDER, R_GFP, R_HANDLE, R_TS,
+from .kernel.page_owner import (MIGRATE_REASONS, R_ORDER, R_GFP, R_HANDLE, R_TS,
                                  R_FREE_TS, R_PID, R_TGID, R_COMM, R_FREE_PID, R_FREE_TGID,
                                  R_REASON)
 from .machine import Machine, boot
@@ -148,7 +148,6 @@ def replay(cap, *, profile="v6.12") -> Machine:
     shift = mm.section_shift
     secnr = pfn >> shift
     early = po.early_handle
-    early_text = po.depot.text(early)
     for nr in np.unique(secnr):
         sec = mm.sections[nr] if 0 <= nr < mm.nr_sections else None
         sel = np.flatnonzero(secnr == nr)
@@ -194,10 +193,7 @@ def replay(cap, *, profile="v6.12") -> Machine:
     if conflicts:
         placed[np.isin(pfn, np.array(conflicts))] = False
     nb = (np.int64(1) << order)
-    sums = pd.Series(nb[placed]).groupby(h[placed]).sum()
-    for hh in pd.unique(h[placed]):          # first-seen order, as the kernel's stack list
-        if hh != early:
-            po.stack_count[int(hh)] = int(sums[hh])
+    # show_stacks counts derive from the placed records (PageOwner.stack_counts)
     # pageblocks without any allocation: match pagetypeinfo's counts per type
     if cap.has("pagetypeinfo"):
         _match_block_counts(mm, cap.df_pageblocks(), set(pb.tolist()))

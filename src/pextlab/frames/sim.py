@@ -422,14 +422,14 @@ def df_stacks(mm, threshold: int = 0) -> pd.DataFrame:
     po = mm.page_owner
     if po is None or not mm.profile.has_show_stacks:
         return empty("stacks")
-    hs = [h for h in reversed(po.stack_order)
-          if po.stack_count[h] >= 1 and po.stack_count[h] >= threshold]
+    counts = po.stack_counts()
+    hs = [h for h in reversed(list(counts)) if counts[h] >= 1 and counts[h] >= threshold]
     frames = [po.depot.fetch(h) for h in hs]
     df = pd.DataFrame({
         "stack_handle": hs,
         "stack": _cat(["\n".join(f) for f in frames]),
         "top_frame": _cat([top_frame_of(list(f)) for f in frames]),
         "depth": [len(f) for f in frames],
-        "nr_base_pages": [po.stack_count[h] for h in hs],
+        "nr_base_pages": [counts[h] for h in hs],
     })
     return conform(df, "stacks")

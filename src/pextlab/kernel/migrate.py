@@ -174,10 +174,9 @@ def _copy_owners(mm, moved, reason: str) -> int:
     # the sources now carry the migration stack (their free will count it down)
     for row in old_rows[have].tolist():
         recs.set(row, R_HANDLE, migrate_handle)
-    moved_pages = int(sum(1 << o for (_, _, o), h in zip(moved, have.tolist()) if h))
-    if po._stacks and moved_pages:
-        po.stack_count[migrate_handle] += moved_pages
-    return moved_pages
+    # show_stacks counts derive from the records (PageOwner.stack_counts), so the
+    # kernel's refcount transfer needs no bookkeeping here
+    return int(sum(1 << o for (_, _, o), h in zip(moved, have.tolist()) if h))
 
 
 def free_sources(mm, moved) -> None:
@@ -190,13 +189,9 @@ def drop_sources(mm, moved, counted: int) -> int:
     """The sources of a range that goes offline as a whole: their pages leave with it.
 
     Equivalent to freeing each source and taking it off the isolate lists again
-    in __offline_isolated_pages: the migration stack's count goes back down by
-    ``counted`` (from ``migrate_pages``).  Returns the pages dropped.
+    in __offline_isolated_pages (their records leave with the section, so the
+    migration stack's show_stacks count drops by itself).  Returns the pages dropped.
     """
-    po = mm.page_owner
-    if po is not None and po._stacks and counted:
-        h = po.depot.stack_depot_save(MIGRATE_TARGET_STACK)
-        po.stack_count[h] = po.stack_count.get(h, 0) - counted
     mm.nr_free_events += len(moved)
     return sum(1 << o for _, _, o in moved)
 

@@ -19,12 +19,11 @@ Profile differences (see ``KernelProfile``):
 from __future__ import annotations
 
 import struct
-from collections import defaultdict
 
 import numpy as np
 
 from .page_ext import PageExtOperations, PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
-from .mmzone import PG_BUDDY, PG_RESERVED, PG_GUARD
+from .mmzone import PG_BUDDY, PG_RESERVED
 from .stackdepot import StackDepot
 
 __all__ = ["PageOwner", "OwnerRecords", "page_owner_ops", "REC_FIELDS"]
@@ -168,9 +167,7 @@ class PageOwner:
         self.early_handle = self.depot.stack_depot_save(_EARLY_STACK)
         self.inited = False
         # show_stacks: outstanding base pages per handle, and LIFO order of first use
-        # stack handle -> outstanding base pages; insertion order is the order stacks
-        # were first seen (the kernel pushes each new stack record once, v6.9)
-        self.stack_count: defaultdict[int, int] = defaultdict(int)
+
         self.count_threshold = 0
         self.current_handle = self.dummy_handle
         self._sections = mm.sections
@@ -181,10 +178,53 @@ class PageOwner:
         self._stacks = mm.profile.has_show_stacks
         mm.comm_id = self.records.comm_id(mm.comm)
 
+    def stack_counts(self) -> dict[int, int]:
+        """Outstanding base pages per stack handle (page_owner_stacks, v6.9+).
+
+        The kernel keeps a refcount per stack record, raised by ``1 << order`` at
+        allocation and lowered at free.  The simulator derives the same numbers
+        when asked, from the page_ext records (every allocated page carries its
+        allocation's handle), which keeps the allocation path cheap; migration's
+        handle swap and pages leaving with an offlined section need no bookkeeping.
+        The early-boot stack is not counted, as in the kernel.  Keys ascend in
+        creation order: show_stacks prints newest first, the init-time dummy
+        stacks last, as the kernel's LIFO stack list does.
+        """
+        mm = self.mm
+        counts = None
+        for sec in mm.sections:
+            if sec is None or not sec.present:
+                continue
+            t = sec.page_ext
+            if t is None or t.owner is None or t.state != "online":
+                continue
+            live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
+            if not live.any():
+                continue
+            live &= ~_covered_by_free(sec.flags_np(), sec.order_np())
+            rows = t.owner[live]
+            rows = rows[rows >= 0]
+            if not len(rows):
+                continue
+            h = self.records.column(rows, R_HANDLE, np.int32)
+            c = np.bincount(h, minlength=len(self.depot.stacks))
+            counts = c if counts is None else counts + c
+        if counts is None:
+            return {}
+        counts[self.early_handle] = 0
+        counts[0] = 0
+        nz = np.flatnonzero(counts)
+        return {int(h): int(counts[h]) for h in nz}
+
+    @property
+    def stack_count(self) -> dict[int, int]:
+        """``stack_counts()`` (kept for readers of the older attribute)."""
+        return self.stack_counts()
+
     @property
     def stack_order(self) -> list[int]:
-        """Stack handles in the order they were first seen (show_stacks prints newest first)."""
-        return list(self.stack_count)
+        """Stack handles with outstanding pages, oldest first."""
+        return list(self.stack_counts())
 
     # --- hooks --------------------------------------------------------------------------------
     def set_page_owner(self, pfn: int, order: int, gfp: int) -> None:
@@ -204,10 +244,8 @@ class PageOwner:
         sections, shift, mask = self._sections, self._shift, self._mask
         recs, mm = self.records, self.mm
         buf = recs.buf                      # grows in place (bytearray.extend)
-        subpage, keep, stacks = self._subpage, self._keep, self._stacks
-        early = self.early_handle
-        sc = self.stack_count
-        pack_alloc, pack_free, unpack_q = _PACK_ALLOC, _PACK_FREE, _UNPACK_Q
+        subpage, keep = self._subpage, self._keep
+        pack_alloc, pack_free = _PACK_ALLOC, _PACK_FREE
 
         def set_page_owner(pfn, order, gfp):
             t = sections[pfn >> shift].page_ext
@@ -230,8 +268,6 @@ class PageOwner:
                 n = 1 << order
                 t.owner[off:off + n] = row
                 t.flags[off:off + n] |= 3
-            if stacks and handle != early:
-                sc[handle] += 1 << order
 
         def reset_page_owner(pfn, order):
             t = sections[pfn >> shift].page_ext
@@ -258,14 +294,7 @@ class PageOwner:
                 t.flags[off:off + n] &= 0xFD
             if row < 0:
                 return
-            o = row * 96
-            pack_free(buf, o + 64, mm.current_handle, mm.clock_ns, mm.pid + 1, mm.tgid + 1)
-            if stacks:
-                handle = unpack_q(buf, o + 16)[0]
-                if handle != early:
-                    c = sc.get(handle)
-                    if c is not None:
-                        sc[handle] = c - n
+            pack_free(buf, row * 96 + 64, mm.current_handle, mm.clock_ns, mm.pid + 1, mm.tgid + 1)
 
         return set_page_owner, reset_page_owner
 
@@ -280,7 +309,6 @@ class PageOwner:
         """Forget every record (replay); stack counts restart; hooks rebuilt."""
         self.records = OwnerRecords()
         self.mm.comm_id = self.records.comm_id(self.mm.comm)
-        self.stack_count.clear()
         self.install_hooks()
 
     def split_page_owner(self, pfn: int, old_order: int, new_order: int) -> None:
