@@ -147,7 +147,6 @@ def replay(cap, *, profile="v6.12") -> Machine:
     pps = mm.pages_per_section
     shift = mm.section_shift
     secnr = pfn >> shift
-    early = po.early_handle
     for nr in np.unique(secnr):
         sec = mm.sections[nr] if 0 <= nr < mm.nr_sections else None
         sel = np.flatnonzero(secnr == nr)
@@ -188,12 +187,7 @@ def replay(cap, *, profile="v6.12") -> Machine:
                 span = (off[kk][:, None] + np.arange(1 << int(k))[None, :]).ravel()
                 t.owner[span] = np.repeat(first + sel[kk], 1 << int(k))
                 t.flags[span] |= 3
-    # per-stack outstanding base pages, in first-seen order
-    placed = np.ones(n, dtype=bool)
-    if conflicts:
-        placed[np.isin(pfn, np.array(conflicts))] = False
-    nb = (np.int64(1) << order)
-    # show_stacks counts derive from the placed records (PageOwner.stack_counts)
+    # (show_stacks counts derive from the placed records: PageOwner.stack_counts)
     # pageblocks without any allocation: match pagetypeinfo's counts per type
     if cap.has("pagetypeinfo"):
         _match_block_counts(mm, cap.df_pageblocks(), set(pb.tolist()))
