@@ -12,3 +12,7 @@ __all__ = ["plot_memory_map", "plot_page_ext_cost", "plot_buddyinfo", "plot_page
 from .blocks import plot_memory_blocks  # noqa: E402  (the memory-block grid of the labs)
 
 __all__ += ["plot_memory_blocks"]
+
+from .owner_map import plot_owner_map  # noqa: E402  (physical memory coloured by owner)
+
+__all__ += ["plot_owner_map"]
