@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import ParseError, PextlabError
+from .errors import PextlabError
 from .kernel.layout import Layout, layout_from_iomem
 from .procfs.textio import find_capture_file, read_text
 from .schema import empty

@@ -66,7 +66,7 @@ from __future__ import annotations
 import gzip
 import sys
 import zlib
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,7 @@ __all__ = [
 # The option grammar (usage text, sort/cull keys, single-letter flags, allocator bits and
 # the argument parsers) lives in sort_text, which is stdlib-only so that ``pextlab sort``
 # never imports pandas; this module shares it rather than keeping a copy.
-from .sort_text import (  # noqa: E402
+from .sort_text import (  # noqa: E402,F401 (re-exported: one grammar for both paths)
     ALLOCATOR_CMA, ALLOCATOR_SLAB, ALLOCATOR_VMALLOC, ALLOCATOR_OTHERS, _ALLOCATOR_NAMES, USAGE,
     _SORT_KEYS, _CULL_KEYS, _CULL_ORDER, _FLAG_SORT, _FLAG_ALIASES, SortArgumentError, _explode,
     parse_sort, parse_cull, parse_num_list, _resolve_sort)

@@ -37,7 +37,6 @@ def fragmentation_rows(mm, sample: int = 0, label: str | None = None) -> list[di
     """One dict per populated zone with every metric (see the module docstring)."""
     from ..kernel import page_alloc
     from ..kernel.compaction import fragmentation_score_zone
-    from ..kernel.hugetlb import hugetlb_pool
     prof = mm.profile
     names = prof.migratetype_names
     pb = mm.pageblock_order

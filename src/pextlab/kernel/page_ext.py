@@ -30,14 +30,13 @@ kernel's own accounting (``total_usage``), not the simulator's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ..errors import KernelPanic
 from . import page_alloc
-from .page_alloc import get_order
 
 __all__ = ["PageExtOperations", "PageExtTable", "PageExt", "MEM_ONLINE", "MEM_GOING_OFFLINE",
            "MEM_OFFLINE", "MEM_GOING_ONLINE", "MEM_CANCEL_ONLINE", "MEM_CANCEL_OFFLINE",

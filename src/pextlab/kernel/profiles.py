@@ -11,7 +11,7 @@ eefa864b701d, with page_owner from commit 48c96a3685) and ``v6.12`` (checked aga
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 

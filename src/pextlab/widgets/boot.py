@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from ..errors import PextlabError
-from ..lab.boot_lab import CLIENTS, MACHINES, MEM_SIZES, MEMORY_MODELS, PROFILES, BootLab
+from ..lab.boot_lab import MACHINES, MEM_SIZES, MEMORY_MODELS, PROFILES, BootLab
 from ._render import escape, figure_output, html_output, text_output
 
 __all__ = ["BootLabView"]
