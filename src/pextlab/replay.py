@@ -53,6 +53,11 @@ def _reset_allocator(mm) -> None:
         z.nr_free = [0] * mm.nr_orders
         z.free_pages = 0
         z.free_mt = [0] * len(z.free_mt)
+        if z.pcp is not None:              # the per-cpu lists go with the buddy allocator
+            for lst in z.pcp.lists:
+                lst.clear()
+            z.pcp.count = z.pcp.free_count = z.pcp.alloc_factor = 0
+            z.pcp.prev_high_order = False
     for sec in mm.sections:
         if sec is None or not sec.present:
             continue

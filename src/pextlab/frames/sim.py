@@ -27,7 +27,9 @@ def _cat(values, categories=None):
 
 
 def df_zones(mm) -> pd.DataFrame:
-    """Zones of every node, as /proc/zoneinfo lists them (empty zones included)."""
+    """Zones of every node, as /proc/zoneinfo lists them (empty zones included).
+
+    ``free`` is NR_FREE_PAGES: the buddy lists, without pages on per-cpu lists."""
     rows = {k: [] for k in ("node", "zone", "zone_idx", "start_pfn", "end_pfn", "spanned",
                             "present", "managed", "free", "min", "low", "high", "cma")}
     for z in mm.all_zones():
@@ -253,12 +255,20 @@ def _gfp_mt_vec(gfp: np.ndarray, prof) -> np.ndarray:
 
 
 def df_pageblocks(mm) -> pd.DataFrame:
-    """Pageblocks per migratetype per zone, and mixed blocks (page_owner on only)."""
+    """Pageblocks per migratetype per zone, and mixed blocks (page_owner on only).
+
+    With page_owner the mixed-block count first drains the per-cpu page lists
+    (pagetypeinfo_showmixedcount calls drain_all_pages, mm/vmstat.c), so reading
+    this frame changes the buddy lists when the machine has them (pextlab.pcp=on).
+    """
     names = mm.profile.migratetype_names
     nm = len(names)
+    show_mixed = mm.page_owner is not None
+    if show_mixed and mm.__dict__.get("pcp_enabled"):
+        from ..kernel.pcp import drain_all_pages
+        drain_all_pages(mm)
     zs = mm.populated_zones()
     nb, nmix = [], []
-    show_mixed = mm.page_owner is not None
     for z in zs:
         _, mts = _zone_pageblocks(mm, z)
         mts = mts[mts >= 0]

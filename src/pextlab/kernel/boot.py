@@ -6,7 +6,9 @@ the kernel prints:
 
 1. early params (``page_owner=``, ``debug_pagealloc=``,
    ``debug_guardpage_minorder=``, ``page_poison=``, ``mem=``, ``movablecore=``,
-   ``kernelcore=``, ``cma=``, ``numa=fake=``, ``early_page_ext``);
+   ``kernelcore=``, ``cma=``, ``numa=fake=``, ``early_page_ext``; the simulator's own
+   ``pextlab.pcp=on|off``: per-cpu page lists in the allocator, off by default,
+   set up after the watermarks, see pextlab.kernel.pcp);
 2. memblock: RAM ranges, reservations (first 1 MiB, kernel image, CMA,
    memmap, NODE_DATA, percpu, large system hashes, the stack depot hash table
    when page_owner is on);
@@ -91,6 +93,7 @@ class BootParams:
     early_page_ext: bool = False
     movable_node: bool = False
     memhp_default_state: str = "offline"
+    pcp: bool = False        # pextlab.pcp=on: per-cpu page lists in the allocator (pextlab.kernel.pcp)
     unknown: tuple = ()
     messages: tuple = ()     # early messages in order (e.g. "Setting debug_guardpage_minorder to 1")
     errors: tuple = ()
@@ -166,6 +169,12 @@ def parse_cmdline(cmdline: str, profile: KernelProfile) -> BootParams:
                 kw["memhp_default_state"] = v
             else:
                 errs.append(f"memhp_default_state: unknown state {v!r}")
+        elif key == "pextlab.pcp":
+            b = _kstrtobool(v if eq else "on")
+            if b is None:
+                errs.append(f"pextlab.pcp: invalid value {v!r} (expected on/off)")
+            else:
+                kw["pcp"] = b
         elif key in KNOWN_PARAMS or "." in key:
             pass
         else:
@@ -259,6 +268,9 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
         mm.page_ext.page_ext_init_flatmem()
     _memblock_free_all(mm)
     page_alloc.init_per_zone_wmark_min(mm)
+    if params.pcp:
+        from .pcp import setup_pcp
+        setup_pcp(mm)                 # setup_per_cpu_pageset
     mm.advance(220_000_000)
     _early_allocations(mm)
     if memory_model == "sparsemem":

@@ -47,7 +47,10 @@ async stride; the freed sources of a proactive pass go through a per-cpu-list
 model (``pcp.PcpBuffer``: held until ``high`` and freed in batches, drained at
 the end of the pass) because that is what makes the kernel over-compact; other
 passes free straight to the buddy lists (the kernel drains the pcp lists at each
-pageblock of a direct compaction).  kswapd reclaims nothing.
+pageblock of a direct compaction).  With the allocator's pcp lists
+(``pextlab.pcp=on``) the sources are freed through them instead and
+``compact_zone`` drains the zone's lists after each migrated pageblock (orders > 0)
+and at its end.  kswapd reclaims nothing.
 """
 from __future__ import annotations
 
@@ -686,7 +689,8 @@ def compact_zone(cc) -> int:
             zc.cached_migrate = [cc.migrate_pfn, cc.migrate_pfn]
         if cc.migrate_pfn <= zone.zone_start_pfn:
             cc.whole_zone = True
-    if cc.proactive:
+    if cc.proactive and zone.pcp is None:
+        # no pcp lists in the allocator: the freed sources go through a pcp-like buffer
         from .pcp import PcpBuffer
         cc.pcp = PcpBuffer(mm, zone)
     ret = COMPACT_CONTINUE
@@ -698,6 +702,10 @@ def compact_zone(cc) -> int:
         if not sources:
             continue
         ok = migrate_block(cc, zc, sources)
+        if zone.pcp is not None and not cc.proactive and cc.order > 0:
+            # compact_zone: drain_local_pages once a cc->order block has been migrated
+            from .pcp import drain_zone_pages
+            drain_zone_pages(mm, zone)
         if not ok and not compact_scanners_met(cc):
             ret = COMPACT_CONTENDED
             break
@@ -706,6 +714,11 @@ def compact_zone(cc) -> int:
     if cc.pcp is not None:
         pcp_before = cc.pcp.count
         cc.pcp.drain()
+    elif zone.pcp is not None:
+        # the allocator's pcp lists (pextlab.pcp=on) took the freed sources; the kernel
+        # drains them per pageblock of a direct compaction, the model at the end
+        from .pcp import drain_zone_pages
+        pcp_before = drain_zone_pages(mm, zone)
     _count(mm, "compact_migrate_scanned", cc.total_migrate_scanned)
     _count(mm, "compact_free_scanned", cc.total_free_scanned)
     if cc.kcompactd or cc.proactive:

@@ -18,6 +18,12 @@ memmap (per section)
     * heads have order <= MAX_PAGE_ORDER, are aligned to their order and their
       block ends inside the section;
     * ``mm.nr_guard_pages`` equals the pages of the guard blocks.
+    * with per-cpu lists (pextlab.pcp=on) a block on a pcp list is a fourth kind
+      of block: its pages have flags 0 and lie in no other block.
+pcp (per zone, pextlab.pcp=on)
+    * every zone has its lists (none without the option); every entry is an
+      aligned block of the list's order, inside the zone, on one list only,
+      with flags 0 at its head; ``count`` equals the pages on the lists.
 buddy (per zone)
     * every entry of ``zone.free_area[o][mt]`` is a PG_BUDDY head of order o
       whose flags carry migratetype mt, lies with its whole block inside that
@@ -58,8 +64,9 @@ from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, PG_HOLE, MT_SHIFT,
 __all__ = ["check_invariants", "assert_invariants"]
 
 # per-page state codes of the coverage map
-S_ORPHAN, S_FREE, S_ALLOC, S_GUARD, S_RESERVED, S_HOLE, S_CONFLICT = range(7)
-_STATE_NAMES = ("orphan", "free", "allocated", "guard", "reserved", "hole", "conflicting")
+S_ORPHAN, S_FREE, S_ALLOC, S_GUARD, S_RESERVED, S_HOLE, S_CONFLICT, S_PCP = range(8)
+_STATE_NAMES = ("orphan", "free", "allocated", "guard", "reserved", "hole", "conflicting",
+                "on a pcp list")
 
 _MAX_PER_LAW = 20      # report at most this many individual violations per law
 
@@ -89,9 +96,10 @@ def _runs(mask: np.ndarray, base: int, limit: int = 3) -> str:
     return f"{len(idx)} page(s) at pfn {first}{more}"
 
 
-def _section_memmap(mm, sec, rep: _Report, states: dict, heads_out: dict) -> None:
+def _section_memmap(mm, sec, rep: _Report, states: dict, heads_out: dict, pcp=None) -> None:
     """Per-page state laws of one section; fills ``states[nr]`` (uint8 codes) and
-    ``heads_out[nr]`` = (buddy_idx, alloc_idx, guard_idx)."""
+    ``heads_out[nr]`` = (buddy_idx, alloc_idx, guard_idx).  ``pcp``: offsets and orders
+    of the blocks on per-cpu lists in this section (their pages have flags 0)."""
     pps = mm.pages_per_section
     maxo = mm.profile.max_page_order
     base = sec.start_pfn
@@ -131,6 +139,13 @@ def _section_memmap(mm, sec, rep: _Report, states: dict, heads_out: dict) -> Non
         ends = np.minimum(ends, pps)
     cover = np.cumsum(np.bincount(hidx, minlength=pps + 1)[:pps]
                       - np.bincount(ends, minlength=pps + 1)[:pps])
+    pcp_cover = None
+    if pcp is not None:
+        pidx = np.asarray(pcp[0], dtype=np.int64)
+        pends = np.minimum(pidx + np.left_shift(np.int64(1), np.asarray(pcp[1], dtype=np.int64)), pps)
+        pcp_cover = np.cumsum(np.bincount(pidx, minlength=pps + 1)[:pps]
+                              - np.bincount(pends, minlength=pps + 1)[:pps])
+        cover = cover + pcp_cover
     reserved = kind == PG_RESERVED
     hole = kind == (PG_HOLE | PG_RESERVED)
     tail = kind == 0
@@ -158,6 +173,8 @@ def _section_memmap(mm, sec, rep: _Report, states: dict, heads_out: dict) -> Non
         h, e = hidx[sel], ends[sel]
         c = np.cumsum(np.bincount(h, minlength=pps + 1)[:pps] - np.bincount(e, minlength=pps + 1)[:pps])
         state[c > 0] = code
+    if pcp_cover is not None:
+        state[pcp_cover > 0] = S_PCP
     state[reserved] = S_RESERVED
     state[hole] = S_HOLE
     state[multi | inside] = S_CONFLICT
@@ -434,7 +451,7 @@ def _check_page_owner(mm, rep: _Report, states: dict, heads: dict, exempt) -> No
                         f"owner record says order {int(ro)}")
         if v612:
             st = states[nr]
-            freeish = (st == S_FREE) | (st == S_GUARD)
+            freeish = (st == S_FREE) | (st == S_GUARD) | (st == S_PCP)
             stale = freeish & ((t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0)
             if stale.any():
                 # init_page_owner marks guard pages as early allocated (they are not
@@ -450,6 +467,56 @@ def _check_page_owner(mm, rep: _Report, states: dict, heads: dict, exempt) -> No
                         f"PAGE_EXT_OWNER_ALLOCATED: {_runs(stale, base)}")
 
 
+def _check_pcp(mm, rep: _Report) -> dict:
+    """Laws of the per-cpu lists; returns {section nr: (offsets, orders)} of their blocks."""
+    out: dict[int, tuple] = {}
+    if not mm.__dict__.get("pcp_enabled"):
+        for z in mm.all_zones():
+            if z.pcp is not None:
+                rep.add("pcp", f"{_zone_label(z)} has pcp lists but pextlab.pcp is off")
+        return out
+    shift, mask = mm.section_shift, mm.section_mask
+    seen: dict[int, str] = {}
+    for zone in mm.all_zones():
+        pcp = zone.pcp
+        zl = _zone_label(zone)
+        if pcp is None:
+            rep.add("pcp", f"{zl} has no pcp lists")
+            continue
+        count = 0
+        for i, lst in enumerate(pcp.lists):
+            o = pcp.list_order[i]
+            if lst and (o < 0 or o >= mm.nr_orders or not pcp.allowed[o]):
+                rep.add("pcp", f"{zl}: pcp list {i} (order {o}) holds pages")
+                continue
+            for pfn in lst:
+                where = f"{zl} pcp list {i} (order {o}) pfn {pfn:#x}"
+                count += 1 << o
+                if pfn in seen:
+                    rep.add("pcp", f"{where} is also on {seen[pfn]}")
+                    continue
+                seen[pfn] = f"pcp list {i}"
+                sec = mm.section_of(pfn)
+                if sec is None:
+                    rep.add("pcp", f"{where} is outside the memory map")
+                    continue
+                if pfn & ((1 << o) - 1):
+                    rep.add("alignment", f"{where} is not aligned to order {o}")
+                    continue
+                if not (zone.contains(pfn) and zone.contains(pfn + (1 << o) - 1)):
+                    rep.add("zone", f"{where}: block is not inside the zone")
+                f = sec.flags[pfn & mask]
+                if f:
+                    rep.add("pcp", f"{where} has flags {f:#x} (a pcp page is neither buddy nor "
+                            f"allocated: 0)")
+                offs, ords = out.setdefault(pfn >> shift, ([], []))
+                offs.append(pfn & mask)
+                ords.append(o)
+        if count != pcp.count:
+            rep.add("counter", f"{zl}: pcp count = {pcp.count}, pcp lists hold {count}")
+    return out
+
+
 def check_invariants(mm, owner_exempt=()) -> list[str]:
     """Check the simulated kernel state; return the violated laws (empty when all hold).
 
@@ -460,9 +527,10 @@ def check_invariants(mm, owner_exempt=()) -> list[str]:
     rep = _Report()
     states: dict[int, np.ndarray] = {}
     heads: dict[int, tuple] = {}
+    pcp_secs = _check_pcp(mm, rep)
     for sec in mm.sections:
         if sec is not None:
-            _section_memmap(mm, sec, rep, states, heads)
+            _section_memmap(mm, sec, rep, states, heads, pcp_secs.get(sec.nr))
     nguard = 0
     for nr, (_, _, gidx) in heads.items():
         if len(gidx):

@@ -647,6 +647,11 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
         return fail("EINVAL", "multizone range")
     nid = rec["nid"]
     with _Task(mm, comm, pid, migrate.MIGRATE_TARGET_STACK):
+        # zone_pcp_disable: the per-cpu lists are drained before isolation (pages freed
+        # into isolated pageblocks later bypass them)
+        if zone.pcp is not None:
+            from .pcp import drain_zone_pages
+            drain_zone_pages(mm, zone)
         saved, bad = page_isolation.start_isolate_page_range(mm, zone, start, end)
         if saved is None:
             dump_page(mm, bad, "unmovable page")

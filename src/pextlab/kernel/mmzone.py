@@ -84,7 +84,7 @@ class Zone:
     __slots__ = ("nid", "idx", "name", "zone_start_pfn", "spanned_pages", "present_pages",
                  "managed_pages", "free_area", "nr_free", "free_pages", "free_mt",
                  "watermark", "lowmem_reserve", "cma_pages", "present_early_pages",
-                 "nr_reserved_highatomic")
+                 "nr_reserved_highatomic", "pcp")
 
     def __init__(self, nid: int, idx: int, nr_orders: int, nr_mt: int):
         self.nid = nid
@@ -103,6 +103,11 @@ class Zone:
         self.watermark = {"min": 0, "low": 0, "high": 0, "promo": 0}
         self.lowmem_reserve = [0] * len(ZONE_NAMES)
         self.nr_reserved_highatomic = 0
+        self.pcp = None     # pextlab.kernel.pcp.PerCpuPages (boot option pextlab.pcp=on)
+
+    def nr_pcp_pages(self) -> int:
+        """Pages on this zone's per-cpu lists (0 without them)."""
+        return self.pcp.count if self.pcp is not None else 0
 
     @property
     def zone_end_pfn(self) -> int:

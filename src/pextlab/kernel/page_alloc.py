@@ -20,8 +20,12 @@ kernel state ``mm`` (:class:`pextlab.kernel.state.MM`) first:
   kernel's priorities and retry rules (``__GFP_NORETRY`` /
   ``__GFP_RETRY_MAYFAIL``), see ``pextlab.kernel.compaction``.
 
-Not modelled (documented so nobody is surprised): per-cpu page lists in the
-allocation path (pages go straight back to the buddy lists), the highatomic
+* per-cpu page lists (``pextlab.kernel.pcp``) when booted with ``pextlab.pcp=on``:
+  ``get_page_from_freelist`` takes orders 0..3 (and the THP order) from
+  ``zone.pcp`` first, ``__free_pages_ok`` puts them there (free_unref_page).
+  Off by default: frees then go straight back to the buddy lists.
+
+Not modelled (documented so nobody is surprised): the highatomic
 reserve, ALLOC_NOFRAGMENT (machines with ZONE_NORMAL above DMA32), direct
 reclaim and the OOM killer.
 
@@ -419,7 +423,14 @@ def get_page_from_freelist(mm, order: int, mt: int, zones, high: int, alloc_flag
         elif not (alloc_flags & ALLOC_NO_WATERMARKS):
             if not zone_watermark_ok(mm, zone, order, zone.watermark[wm], high, alloc_flags):
                 continue
-        pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
+        pcp = zone.pcp
+        if pcp is not None and pcp.allowed[order]:
+            # rmqueue: the per-cpu lists first (boot option pextlab.pcp=on)
+            pfn = _rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags)
+            if pfn < 0:
+                pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
+        else:
+            pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
         if pfn >= 0:
             return zone, pfn
     return None, -1
@@ -520,6 +531,10 @@ def free_pages(mm, pfn: int, order: int) -> None:
     if not (f & PG_HEAD):
         what = ("free (in the buddy allocator)" if f & PG_BUDDY else "reserved" if f & PG_RESERVED
                 else "a guard page" if f & PG_GUARD else "not the head of an allocation")
+        if not f:
+            from .pcp import pcp_block_of
+            if pcp_block_of(mm, pfn) is not None:
+                what = "free (on a per-cpu page list)"
         raise PextlabError(f"free_pages: pfn {pfn:#x} is {what}")
     if sec.order[off] != order:
         raise PextlabError(f"free_pages: pfn {pfn:#x} was allocated with order {sec.order[off]}, "
@@ -527,7 +542,11 @@ def free_pages(mm, pfn: int, order: int) -> None:
     __free_pages_ok(mm, pfn, order)
 
 
-def __free_pages_ok(mm, pfn: int, order: int) -> None:
+def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
+    """free_pages_prepare (page_owner, poison) then, with pcp lists, free_unref_page for
+    pcp orders (pextlab.kernel.pcp), else __free_one_page.  ``to_pcp=False`` is the
+    kernel's own __free_pages_ok (make_alloc_exact frees the tail that way): straight
+    to the buddy lists."""
     sec = mm.sections[pfn >> mm.section_shift]
     off = pfn & mm.section_mask
     sec.flags[off] = 0
@@ -538,7 +557,13 @@ def __free_pages_ok(mm, pfn: int, order: int) -> None:
         mm.poison.poison_pages(pfn, order)
     zone = mm.zone_of_pfn(pfn)
     mt = sec.pageblock_mt[off >> mm.pageblock_order]
-    __free_one_page(mm, zone, pfn, order, mt)
+    pcp = zone.pcp
+    if to_pcp and pcp is not None and pcp.allowed[order] and mt != pcp.mt_isolate:
+        # free_unref_page: onto the per-cpu list (boot option pextlab.pcp=on)
+        sec.order[off] = order
+        _free_unref_page_commit(mm, zone, pcp, pfn, order, mt)
+    else:
+        __free_one_page(mm, zone, pfn, order, mt)
     mm.nr_free_events += 1
 
 
@@ -581,7 +606,7 @@ def alloc_pages_exact_nid(mm, nid: int, size: int, gfp: int) -> int:
     nr = (size + 4095) >> 12
     split_page(mm, pfn, order)
     for p in range(pfn + nr, pfn + (1 << order)):
-        __free_pages_ok(mm, p, 0)
+        __free_pages_ok(mm, p, 0, False)     # make_alloc_exact: __free_pages_ok, no pcp
     return pfn
 
 
@@ -955,3 +980,16 @@ def init_per_zone_wmark_min(mm) -> None:
             mfk = rec * 4
         setup_per_zone_wmarks(mm, mfk)
     mm.min_free_kbytes = mfk
+    if mm.__dict__.get("pcp_enabled"):
+        from .pcp import zone_pcp_update
+        zone_pcp_update(mm)          # zone_pcp_update: high follows the low watermark
+
+
+def _rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags):
+    from .pcp import rmqueue_pcplist
+    return rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags)
+
+
+def _free_unref_page_commit(mm, zone, pcp, pfn, order, mt):
+    from .pcp import free_unref_page_commit
+    free_unref_page_commit(mm, zone, pcp, pfn, order, mt)

@@ -70,6 +70,9 @@ class KernelProfile:
     poison_in_page_ext: bool = False    # v3.19..v4.11: PAGE_EXT_DEBUG_POISON bit
     stackdepot_hash_early: bool = True  # page_owner=on reserves the stack depot hash table at boot
     mobility_grouping_min_pages: int = 0   # see build_all_zonelists: disabled below pageblock*types
+    # per-cpu lists (mm/page_alloc.c pcp_allowed_order): v5.13+ orders 0..COSTLY and THP;
+    # before, order 0 only
+    pcp_high_orders: bool = True
     notes: str = ""
 
     # derived ------------------------------------------------------------------------
@@ -253,6 +256,7 @@ V3_19 = KernelProfile(
     page_owner_variant="v3.19", per_subpage_owner=False, keep_owner_after_free=False,
     stack_depth=8, has_show_stacks=False, guard_in_page_ext=True, poison_in_page_ext=True,
     stackdepot_hash_early=False,
+    pcp_high_orders=False,
     notes="The seed kernel: mm/page_ext.c as introduced in v3.19 (commit eefa864b701d, \"mm/page_ext: "
           "resurrect struct page extending code for debugging\") with page_owner (commit 48c96a3685, "
           "Joonsoo Kim, 2014-12).  Owner fields live in struct page_ext (104 bytes per page on x86_64).",

@@ -26,7 +26,13 @@ def proc_text(machine, name: str) -> str:
         zones = machine.df_zones()
         promo = {(z.nid, z.name): z.watermark["promo"] for z in mm.all_zones()}
         prot = {(z.nid, z.name): tuple(z.lowmem_reserve) for z in mm.all_zones()}
-        return format_zoneinfo(zones, promo=promo, protection=prot)
+        full = None
+        if mm.__dict__.get("pcp_enabled"):
+            # "pagesets / cpu: 0 / count / high / batch" (one CPU)
+            full = {(z.nid, z.name): {"pagesets": [{"cpu": 0, "count": z.pcp.count,
+                                                    "high": z.pcp.high, "batch": z.pcp.batch}]}
+                    for z in mm.all_zones() if z.pcp is not None}
+        return format_zoneinfo(zones, full=full, promo=promo, protection=prot)
     if name == "unusable_index":
         return format_unusable_index(machine.df_extfrag())
     if name == "extfrag_index":
