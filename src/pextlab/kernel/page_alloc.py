@@ -456,7 +456,8 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
         if pfn < 0:
             mm.vm_events["allocstall_fail"] = mm.vm_events.get("allocstall_fail", 0) + 1
             return -1
-    # prep_new_page / post_alloc_hook, inlined: unpoison (check), then set_page_owner
+    # prep_new_page / post_alloc_hook (inlined: this is the hot path): unpoison and
+    # check, mark the head, then the page_ext clients' hook (set_page_owner)
     if mm.poison is not None:
         mm.poison.unpoison_pages(pfn, order)
     sec = mm.sections[pfn >> mm.section_shift]
@@ -468,18 +469,6 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
         hook(pfn, order, gfp)
     mm.nr_alloc_events += 1
     return pfn
-
-
-def prep_new_page(mm, zone, pfn: int, order: int, gfp: int, mt: int) -> None:
-    """post_alloc_hook: mark the head, run the page_ext clients' alloc hooks."""
-    sec = mm.sections[pfn >> mm.section_shift]
-    off = pfn & mm.section_mask
-    sec.flags[off] = PG_HEAD | (mt << MT_SHIFT)
-    sec.order[off] = order
-    zone_alloc = mm.alloc_hook
-    if zone_alloc is not None:
-        zone_alloc(pfn, order, gfp)
-    mm.nr_alloc_events += 1
 
 
 def __free_one_page(mm, zone, pfn: int, order: int, mt: int) -> None:
