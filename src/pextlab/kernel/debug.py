@@ -61,7 +61,7 @@ import numpy as np
 
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, PG_HOLE, MT_SHIFT, MT_MASK
 
-__all__ = ["check_invariants", "assert_invariants"]
+__all__ = ["check_invariants", "assert_invariants", "dump_page"]
 
 # per-page state codes of the coverage map
 S_ORPHAN, S_FREE, S_ALLOC, S_GUARD, S_RESERVED, S_HOLE, S_CONFLICT, S_PCP = range(8)
@@ -550,3 +550,38 @@ def assert_invariants(mm, owner_exempt=()) -> None:
     errs = check_invariants(mm, owner_exempt)
     if errs:
         raise AssertionError(f"{len(errs)} kernel state invariant(s) violated:\n  " + "\n  ".join(errs))
+
+
+# --- dump_page (mm/debug.c __dump_page) -----------------------------------------------------------
+
+# include/linux/page-flags.h (v6.12) bit numbers used by dump_page's "flags:" line
+_PG_reserved_bit = 13
+_ZONES_PGSHIFT = 55       # zone=2 prints as 0x100000000000000 in the real run
+_NODES_PGSHIFT = 58
+
+
+def dump_page(mm, pfn: int, reason: str) -> None:
+    """Print the kernel's dump of one page (the first lines of __dump_page, then
+    dump_page_owner).  The ``raw:`` struct-page words are not modelled."""
+    sec = mm.section_of(pfn)
+    off = pfn & mm.section_mask
+    f = sec.flags[off]
+    zone = mm.section_zone[pfn >> mm.section_shift] or mm.zone_of_pfn(pfn)
+    zidx = zone.idx if zone is not None else 0
+    value = (zidx << _ZONES_PGSHIFT) | (sec.nid << _NODES_PGSHIFT)
+    names = []
+    if f & PG_RESERVED:
+        value |= 1 << _PG_reserved_bit
+        names.append("reserved")
+    names += [f"node={sec.nid}", f"zone={zidx}"]
+    mm.printk(f"page: refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}")
+    mm.printk(f"flags: {value:#x}({'|'.join(names)})")
+    mm.printk(f"page dumped because: {reason}")
+    _dump_page_owner(mm, pfn)
+
+
+def _dump_page_owner(mm, pfn: int) -> None:
+    po = mm.page_owner
+    if po is not None:
+        for line in po.dump_page_owner(pfn):
+            mm.printk(line)

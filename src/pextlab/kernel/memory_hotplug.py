@@ -61,6 +61,7 @@ from .mmzone import MemSection, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_HOLE, MT_SHIF
 from .page_ext import (MEM_ONLINE, MEM_GOING_OFFLINE, MEM_OFFLINE, MEM_GOING_ONLINE,
                        MEM_CANCEL_ONLINE, MEM_CANCEL_OFFLINE)
 from . import page_isolation, migrate
+from .debug import dump_page  # noqa: F401 (mm/debug.c; used here and re-exported)
 from .page_alloc import init_per_zone_wmark_min, nr_free_zone_pages  # noqa: F401 (re-exported)
 from .profiles import PAGE_SHIFT
 
@@ -116,10 +117,6 @@ PAGE_EXT_ONLINE_STACK = (
     "kernfs_fop_write_iter+0x118/0x1e0", "vfs_write+0x19b/0x2c0", "ksys_write+0x5a/0xd0",
     "do_syscall_64+0x3b/0xc0", "entry_SYSCALL_64_after_hwframe+0x4b/0x53")
 
-# include/linux/page-flags.h (v6.12) bit numbers used by dump_page's "flags:" line
-_PG_reserved_bit = 13
-_ZONES_PGSHIFT = 55       # zone=2 prints as 0x100000000000000 in the real run
-_NODES_PGSHIFT = 58
 
 
 @dataclass
@@ -383,35 +380,6 @@ def _set_section_zone(mm, start: int, end: int, zone) -> None:
     for nr in range(start >> mm.section_shift, end >> mm.section_shift):
         mm.section_zone[nr] = zone
     mm._ac_cache.clear()
-
-
-# --- dump_page / dump_page_owner (mm/debug.c, mm/page_owner.c) ------------------------------------
-
-def dump_page(mm, pfn: int, reason: str) -> None:
-    """Print the kernel's dump of one page (the first lines of __dump_page, then
-    dump_page_owner).  The ``raw:`` struct-page words are not modelled."""
-    sec = mm.section_of(pfn)
-    off = pfn & mm.section_mask
-    f = sec.flags[off]
-    zone = mm.section_zone[pfn >> mm.section_shift] or mm.zone_of_pfn(pfn)
-    zidx = zone.idx if zone is not None else 0
-    value = (zidx << _ZONES_PGSHIFT) | (sec.nid << _NODES_PGSHIFT)
-    names = []
-    if f & PG_RESERVED:
-        value |= 1 << _PG_reserved_bit
-        names.append("reserved")
-    names += [f"node={sec.nid}", f"zone={zidx}"]
-    mm.printk(f"page: refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}")
-    mm.printk(f"flags: {value:#x}({'|'.join(names)})")
-    mm.printk(f"page dumped because: {reason}")
-    _dump_page_owner(mm, pfn)
-
-
-def _dump_page_owner(mm, pfn: int) -> None:
-    po = mm.page_owner
-    if po is not None:
-        for line in po.dump_page_owner(pfn):
-            mm.printk(line)
 
 
 # --- hot-add -----------------------------------------------------------------------------------------

@@ -90,15 +90,13 @@ class PagePoison:
                    "__alloc_pages_noprof+0x12e/0x230"):
             lines.append(f" {fr}")
         lines.append(" </TASK>")
-        z = mm.zone_of_pfn(pfn)
-        lines.append(f"page: refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}")
-        lines.append(f"flags: {(mm.pfn_to_nid(pfn) << 58) | ((z.idx if z else 0) << 55):#x}"
-                     f"(node={mm.pfn_to_nid(pfn)}|zone={z.idx if z else 0})")
-        lines.append("page dumped because: pagealloc: corrupted page details")
-        if mm.page_owner is not None:
-            lines.extend(mm.page_owner.dump_page_owner(pfn))
         for l in lines:
             mm.printk(l)
+        # dump_page() appends the page and its page_owner record (mm/debug.c)
+        from .debug import dump_page
+        first = len(mm.dmesg_lines)
+        dump_page(mm, pfn, "pagealloc: corrupted page details")
+        lines.extend(l.split("] ", 1)[1] for l in mm.dmesg_lines[first:])
         self.reports.append({"pfn": pfn, "offset": offset, "value": value, "kind": kind,
                              "text": "\n".join(lines)})
 
