@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..kernel.gfp import ZONE_NAMES, format_gfp
-from ..kernel.mmzone import PG_BUDDY, PG_GUARD, PG_RESERVED
+from ..kernel.mmzone import PG_RESERVED
 from ..kernel.page_ext import PAGE_EXT_OWNER_ALLOCATED
 from ..kernel.page_owner import (R_ORDER, R_GFP, R_HANDLE, R_TS, R_FREE_TS, R_PID, R_TGID,
                                  R_COMM, R_REASON, MIGRATE_REASONS, _covered_by_free)

@@ -28,11 +28,8 @@ data/real-kernel (see tests/test_boot_real.py); they are not kernel constants.
 """
 from __future__ import annotations
 
-import math
 import shlex
-from dataclasses import dataclass, field, replace
-
-import numpy as np
+from dataclasses import dataclass
 
 from ..errors import LayoutError, PextlabError
 from . import page_alloc

@@ -49,7 +49,6 @@ the log, as on a kernel without dynamic debug; they are returned in the result.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -727,7 +726,6 @@ def _busy_after_migration(mm, start: int, end: int, moved) -> int:
 def _offline_isolated_pages(mm, zone, start: int, end: int, secs) -> int:
     """__offline_isolated_pages: sections offline, every free block off the isolate lists
     (migrated sources leave with the range); the memmap stays, pages PG_reserved."""
-    iso = mm.profile.mt_isolate
     for pfn, order, mt in page_isolation.free_heads(mm, start, end):
         page_alloc.del_page_from_free_list(mm, zone, pfn, order, mt)
     for sec in secs:

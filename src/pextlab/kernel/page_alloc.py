@@ -40,7 +40,7 @@ import math
 
 from .gfp import gfp_migratetype, gfp_zone, ZONE_MOVABLE, ZONE_NORMAL
 from .profiles import PAGE_SHIFT
-from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, PG_HOLE, MT_SHIFT, MT_MASK
+from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, MT_SHIFT, MT_MASK
 from .policy import policy_of
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .gfp import ZONE_NAMES
-from .mmzone import MemSection, PglistData, Zone, PG_HOLE
+from .mmzone import MemSection, PglistData, PG_HOLE
 from .profiles import KernelProfile, PAGE_SHIFT
 
 __all__ = ["MM", "Memblock"]
@@ -174,7 +174,6 @@ class MM:
         return [z for z in self.all_zones() if z.present_pages]
 
     def rebuild_section_zones(self) -> None:
-        pps = self.pages_per_section
         for nr, sec in enumerate(self.sections):
             self.section_zone[nr] = None
             if sec is None:
