@@ -30,16 +30,14 @@ class FragmentationMixin:
     _frag_free_area = None
 
     # --- setup -----------------------------------------------------------------------------
-    def _frag_init(self, policy=None) -> None:
-        """Called by ``pextlab.boot``: install the fallback policy and follow migrations
-        for the workload runner."""
-        kpolicy.set_policy(self.mm, policy)
+    def _frag_init(self) -> None:
+        """Called by ``pextlab.boot``: follow migrations for the workload runner."""
         self.on_migrate(self._frag_follow_run_log)
 
     def on_migrate(self, fn) -> None:
         """Register ``fn(moved, reason)``, called whenever pages migrate (compaction,
         memory hotplug) with ``moved`` = [(old_pfn, new_pfn, order)]."""
-        lst = self.mm.__dict__.setdefault("migrate_notifiers", [])
+        lst = self.mm.migrate_notifiers
         if fn not in lst:
             lst.append(fn)
 
@@ -123,7 +121,7 @@ class FragmentationMixin:
     # --- hugetlb and probes ----------------------------------------------------------------
     @property
     def nr_hugepages(self) -> int:
-        pool = self.mm.__dict__.get("_hugetlb")
+        pool = self.mm.hugetlb
         return 0 if pool is None else pool.nr_hugepages
 
     def set_nr_hugepages(self, n: int, comm: str = "sh", pid: int = 1) -> int:

@@ -138,4 +138,4 @@ class HotplugMixin:
     def memory_devices(self) -> dict:
         """Hot-added DIMMs: id -> start_pfn, nr_pages, nid, blocks."""
         return {k: {kk: v for kk, v in d.items() if kk != "pages"}
-                for k, d in getattr(self.mm, "hotplug_devices", {}).items()}
+                for k, d in self.mm.hotplug_devices.items()}

@@ -210,11 +210,11 @@ def boot(mem="1G", cmdline: str = "", profile="v6.12", machine: str = "pc", node
     elif not isinstance(layout, Layout):
         raise PextlabError(f"layout must be a pextlab Layout (e.g. read_capture(...).layout), "
                            f"got {type(layout).__name__}")
-    mm = boot_kernel(layout, cmdline, prof, memory_model)
+    mm = boot_kernel(layout, cmdline, prof, memory_model, policy=policy)
     spec = dict(mem=mem, cmdline=cmdline, profile=prof.name, machine=machine, nodes=nodes,
                 memory_model=memory_model, seed=seed)
     m = Machine(mm, seed=seed, spec=spec)
-    m._frag_init(policy)
+    m._frag_init()
     return m
 
 

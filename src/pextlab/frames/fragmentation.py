@@ -43,10 +43,10 @@ def fragmentation_rows(mm, sample: int = 0, label: str | None = None) -> list[di
     n = mm.nr_orders
     ev = mm.vm_events
     show_mixed = mm.page_owner is not None
-    if show_mixed and mm.__dict__.get("pcp_enabled"):
+    if show_mixed and mm.pcp_enabled:
         from ..kernel.pcp import drain_all_pages
         drain_all_pages(mm)          # the mixed-block count drains the pcp lists (mm/vmstat.c)
-    pool = mm.__dict__.get("_hugetlb")
+    pool = mm.hugetlb
     rows = []
     for z in mm.populated_zones():
         r = {"sample": sample, "label": label, "time_s": mm.clock_ns / 1e9, "node": z.nid,

@@ -264,7 +264,7 @@ def df_pageblocks(mm) -> pd.DataFrame:
     names = mm.profile.migratetype_names
     nm = len(names)
     show_mixed = mm.page_owner is not None
-    if show_mixed and mm.__dict__.get("pcp_enabled"):
+    if show_mixed and mm.pcp_enabled:
         from ..kernel.pcp import drain_all_pages
         drain_all_pages(mm)
     zs = mm.populated_zones()

@@ -40,6 +40,7 @@ from .page_ext import PageExt
 from .debug_page_alloc import debug_guardpage_ops
 from .page_owner import page_owner_ops
 from .page_poison import PagePoison, page_poisoning_ops
+from .policy import set_policy
 from .profiles import KernelProfile, PAGE_SHIFT
 from .state import MM
 
@@ -226,8 +227,13 @@ def _probe_memory_block_size(layout: Layout, profile: KernelProfile) -> int:
 
 
 def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None,
-                memory_model: str = "sparsemem", fail_page_ext=None) -> MM:
-    """Boot the simulated kernel; returns its state.  Raises KernelPanic like the kernel."""
+                memory_model: str = "sparsemem", fail_page_ext=None, policy=None) -> MM:
+    """Boot the simulated kernel; returns its state.  Raises KernelPanic like the kernel.
+
+    ``policy``: the allocator's fallback policy (a name, class or instance of
+    ``pextlab.kernel.policy``; default: the profile's), installed once the zonelists
+    are built (that is when the kernel decides whether to group by mobility).
+    """
     if memory_model not in ("sparsemem", "flatmem"):
         raise PextlabError(f"memory_model must be 'sparsemem' or 'flatmem', got {memory_model!r}")
     params = parse_cmdline(cmdline, profile)
@@ -261,6 +267,7 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
     if fail_page_ext is not None:
         mm.page_ext.fail_alloc = fail_page_ext
     _build_all_zonelists(mm)
+    set_policy(mm, policy)
     if memory_model == "flatmem":
         mm.page_ext.page_ext_init_flatmem()
     _memblock_free_all(mm)

@@ -171,9 +171,9 @@ class CompactionState:
 
 
 def compaction_state(mm) -> CompactionState:
-    st = mm.__dict__.get("_compaction")
+    st = mm.compaction
     if st is None:
-        st = mm._compaction = CompactionState()
+        st = mm.compaction = CompactionState()
     return st
 
 
@@ -873,7 +873,7 @@ def wake_all_kswapds(mm, zones, order: int, gfp: int) -> None:
     """
     bits = mm.profile.gfp_bits
     direct = bits.get("__GFP_DIRECT_RECLAIM", bits.get("__GFP_WAIT", 0))
-    boosted_zones = mm.__dict__.get("_boosted_zones", set())
+    boosted_zones = mm.boosted_zones
     done = set()
     st = compaction_state(mm)
     for z in zones:
@@ -911,7 +911,7 @@ def wake_all_kswapds(mm, zones, order: int, gfp: int) -> None:
 def idle(mm, ns: int) -> int:
     """Let ``ns`` of simulated time pass with no allocations: kswapd handles pending
     boosts, kcompactd's proactive timer fires every 500 ms.  Returns the passes run."""
-    boosted = mm.__dict__.get("_boosted_zones")
+    boosted = mm.boosted_zones
     if boosted:
         wake_all_kswapds(mm, list(boosted), 0, 0)
     passes = 0

@@ -470,7 +470,7 @@ def _check_page_owner(mm, rep: _Report, states: dict, heads: dict, exempt) -> No
 def _check_pcp(mm, rep: _Report) -> dict:
     """Laws of the per-cpu lists; returns {section nr: (offsets, orders)} of their blocks."""
     out: dict[int, tuple] = {}
-    if not mm.__dict__.get("pcp_enabled"):
+    if not mm.pcp_enabled:
         for z in mm.all_zones():
             if z.pcp is not None:
                 rep.add("pcp", f"{_zone_label(z)} has pcp lists but pextlab.pcp is off")

@@ -62,9 +62,9 @@ class HugetlbPool:
 
 
 def hugetlb_pool(mm) -> HugetlbPool:
-    pool = mm.__dict__.get("_hugetlb")
+    pool = mm.hugetlb
     if pool is None:
-        pool = mm._hugetlb = HugetlbPool(mm)
+        pool = mm.hugetlb = HugetlbPool(mm)
     return pool
 
 

@@ -169,9 +169,7 @@ def block_ids(mm) -> list[int]:
 
 
 def _devices(mm) -> dict:
-    d = getattr(mm, "hotplug_devices", None)
-    if d is None:
-        d = mm.hotplug_devices = {}
+    d = mm.hotplug_devices
     return d
 
 

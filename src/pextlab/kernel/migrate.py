@@ -201,5 +201,5 @@ def notify_moved(mm, moved, reason: str) -> None:
     users holding pfns) that pages moved: ``fn(moved, reason)`` with
     ``moved = [(old_pfn, new_pfn, order), ...]``.  Every migration path calls this."""
     if moved:
-        for fn in list(getattr(mm, "migrate_notifiers", ())):
+        for fn in list(mm.migrate_notifiers):
             fn(moved, reason)

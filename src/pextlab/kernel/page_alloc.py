@@ -292,10 +292,7 @@ def try_to_steal_freepages_v319(mm, zone, pfn: int, current_order: int, start_mt
 def __rmqueue_fallback(mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
     """Take a 2^order block from another migratetype: whatever the machine's fallback
     policy does (pextlab.kernel.policy; v6.12: __rmqueue_claim then __rmqueue_steal)."""
-    pol = mm.__dict__.get("policy")
-    if pol is None:
-        pol = policy_of(mm)
-    return pol.rmqueue_fallback(mm, zone, order, start_mt, alloc_flags)
+    return mm.policy.rmqueue_fallback(mm, zone, order, start_mt, alloc_flags)
 
 
 def _rmqueue_fallback_v319(mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
@@ -755,7 +752,7 @@ def __rmqueue_steal(mm, zone, order: int, start_mt: int) -> int:
 # recalculation (which in the kernel also zeroes watermark_boost) replaces the dict.
 
 def _boost_state(mm, zone):
-    st = mm.__dict__.setdefault("_wm_boost", {})
+    st = mm.wm_boost
     rec = st.get(zone)
     if rec is None or rec[0] is not zone.watermark:
         rec = st[zone] = [zone.watermark, dict(zone.watermark), 0]
@@ -764,7 +761,7 @@ def _boost_state(mm, zone):
 
 def zone_watermark_boost(mm, zone) -> int:
     """zone->watermark_boost."""
-    rec = mm.__dict__.get("_wm_boost", {}).get(zone)
+    rec = mm.wm_boost.get(zone)
     return rec[2] if rec is not None and rec[0] is zone.watermark else 0
 
 
@@ -785,7 +782,7 @@ def set_watermark_boost(mm, zone, boost: int) -> None:
 def boost_watermark(mm, zone) -> bool:
     """mm/page_alloc.c boost_watermark: raise the zone's watermarks by a pageblock, up
     to high * watermark_boost_factor / 10000; not for zones under 4 pageblocks."""
-    factor = getattr(mm, "watermark_boost_factor", 15000)
+    factor = mm.watermark_boost_factor
     if not factor:
         return False
     pbn = 1 << mm.pageblock_order
@@ -794,7 +791,7 @@ def boost_watermark(mm, zone) -> bool:
     rec = _boost_state(mm, zone)
     max_boost = max(pbn, rec[1]["high"] * factor // 10000)
     set_watermark_boost(mm, zone, min(rec[2] + pbn, max_boost))
-    mm.__dict__.setdefault("_boosted_zones", set()).add(zone)
+    mm.boosted_zones.add(zone)
     return True
 
 
@@ -854,7 +851,7 @@ def __alloc_pages_slowpath(mm, gfp: int, order: int, mt: int, zones, high: int,
     from . import compaction
     bits = mm.profile.gfp_bits
     flags = (alloc_flags & ~3) | ALLOC_WMARK_MIN
-    if gfp & bits.get("__GFP_KSWAPD_RECLAIM", 0) or mm.__dict__.get("_boosted_zones"):
+    if gfp & bits.get("__GFP_KSWAPD_RECLAIM", 0) or mm.boosted_zones:
         compaction.wake_all_kswapds(mm, zones, order, gfp)
     zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
     if pfn >= 0 or not order or not compaction.compaction_enabled(mm):
@@ -969,7 +966,7 @@ def init_per_zone_wmark_min(mm) -> None:
             mfk = rec * 4
         setup_per_zone_wmarks(mm, mfk)
     mm.min_free_kbytes = mfk
-    if mm.__dict__.get("pcp_enabled"):
+    if mm.pcp_enabled:
         from .pcp import zone_pcp_update
         zone_pcp_update(mm)          # zone_pcp_update: high follows the low watermark
 

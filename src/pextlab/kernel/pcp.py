@@ -132,7 +132,7 @@ class PerCpuPages:
 
 
 def pcp_enabled(mm) -> bool:
-    return bool(mm.__dict__.get("pcp_enabled"))
+    return mm.pcp_enabled
 
 
 def setup_pcp(mm) -> None:

@@ -106,10 +106,10 @@ class FallbackPolicy:
     # --- life cycle -----------------------------------------------------------------------
     def attach(self, mm) -> None:
         """Install on ``mm`` (called by :func:`set_policy`)."""
-        if not hasattr(mm, "_boot_mobility_grouping"):
-            mm._boot_mobility_grouping = mm.mobility_grouping
+        if mm.boot_mobility_grouping is None:
+            mm.boot_mobility_grouping = mm.mobility_grouping
         want = self.mobility_grouping
-        mm.mobility_grouping = mm._boot_mobility_grouping if want is None else bool(want)
+        mm.mobility_grouping = mm.boot_mobility_grouping if want is None else bool(want)
         mm._ac_cache.clear()       # gfp_migratetype depends on mobility grouping
 
     def __repr__(self):
@@ -190,7 +190,7 @@ def set_policy(mm, policy) -> FallbackPolicy:
 
 
 def policy_of(mm) -> FallbackPolicy:
-    pol = getattr(mm, "policy", None)
+    pol = mm.policy
     if pol is None:
         pol = set_policy(mm, None)
     return pol
@@ -248,7 +248,7 @@ def check_policy(policy, profile: str = "v6.12", mem: str = "128M", steps: int =
     def follow(moved, reason):             # direct compaction moves movable blocks
         rm = {old: new for old, new, _ in moved}
         live[:] = [(rm.get(p, p), o) for p, o in live]
-    mm.__dict__.setdefault("migrate_notifiers", []).append(follow)
+    mm.migrate_notifiers.append(follow)
     try:
         rng = np.random.default_rng(seed)
         gfps = [mm.gfp(g) for g in ("GFP_KERNEL", "GFP_HIGHUSER_MOVABLE",

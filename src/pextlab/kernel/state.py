@@ -118,6 +118,19 @@ class MM:
         self.cma_areas: list = []
         self.swiotlb = -1
         self.hotplug_blocks: dict = {}
+        self.hotplug_devices: dict = {}       # memory_hotplug: DIMM id -> range, node, blocks
+        # the allocator's fallback policy (pextlab.kernel.policy), installed at boot
+        self.policy = None
+        self.boot_mobility_grouping: bool | None = None   # what the command line asked for
+        self.pcp_enabled = False              # per-cpu page lists (boot option pextlab.pcp=on)
+        self.hugetlb = None                   # pextlab.kernel.hugetlb.HugetlbPool, on first use
+        self.compaction = None                # pextlab.kernel.compaction.CompactionState
+        # watermark boosting (mm/page_alloc.c boost_watermark): zone -> [watermark dict, base, boost]
+        self.wm_boost: dict = {}
+        self.boosted_zones: set = set()
+        self.watermark_boost_factor = 15000   # vm.watermark_boost_factor
+        # callables fn(moved, reason) told of every migration: [(old_pfn, new_pfn, order)]
+        self.migrate_notifiers: list = []
 
     # --- log and clock ---------------------------------------------------------------------
     def printk(self, text: str) -> None:

@@ -27,7 +27,7 @@ def proc_text(machine, name: str) -> str:
         promo = {(z.nid, z.name): z.watermark["promo"] for z in mm.all_zones()}
         prot = {(z.nid, z.name): tuple(z.lowmem_reserve) for z in mm.all_zones()}
         full = None
-        if mm.__dict__.get("pcp_enabled"):
+        if mm.pcp_enabled:
             # "pagesets / cpu: 0 / count / high / batch" (one CPU)
             full = {(z.nid, z.name): {"pagesets": [{"cpu": 0, "count": z.pcp.count,
                                                     "high": z.pcp.high, "batch": z.pcp.batch}]}
