@@ -13,11 +13,10 @@
 import time
 
 import pextlab
-from pextlab.hotplug_api import HotplugMixin
 from pextlab.kernel import page_alloc
 
 
-HMachine = pextlab.Machine   # has the hotplug verbs (HotplugMixin)
+HMachine = pextlab.Machine
 
 
 def main():

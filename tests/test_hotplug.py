@@ -6,12 +6,10 @@ from pandas.testing import assert_frame_equal
 
 import pextlab
 from pextlab.errors import PextlabError
-from pextlab.hotplug_api import HotplugMixin
 from pextlab.kernel.debug import check_invariants
 
 
-HMachine = pextlab.Machine   # Machine has the hotplug verbs (HotplugMixin)
-assert issubclass(HMachine, HotplugMixin)
+HMachine = pextlab.Machine
 
 
 def machine(cmdline="page_owner=on", mem="1G", maxmem="4G"):

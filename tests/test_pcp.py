@@ -119,22 +119,28 @@ def test_free_pages_rejects_a_page_on_a_pcp_list():
         page_alloc.free_pages(mm, p, 0)
 
 
-def test_reading_mixed_block_count_drains():
+def test_reading_pagetypeinfo_drains_but_frames_do_not():
+    """pagetypeinfo_showmixedcount calls drain_all_pages (mm/vmstat.c): reading the
+    file drains, building a frame never changes the machine."""
     m = machine("pextlab.pcp=on page_owner=on")
     mm, z = m.mm, dma32(m)
     gfp = mm.gfp("GFP_KERNEL")
     for p in [page_alloc.__alloc_pages(mm, gfp, 0) for _ in range(500)]:
         page_alloc.free_pages(mm, p, 0)
-    assert z.pcp.count > 0
-    m.df_pagetypeinfo()                         # the free lists: no drain
-    assert z.pcp.count > 0
-    m.df_pageblocks()                           # the mixed-block count: drains
-    assert z.pcp.count == 0
+    n = z.pcp.count
+    assert n > 0
+    free = z.free_pages
+    m.df_pagetypeinfo()
+    m.df_pageblocks()
+    m.df_fragmentation()
+    assert (z.pcp.count, z.free_pages) == (n, free)
+    m.proc("pagetypeinfo")                      # the file: drains first
+    assert z.pcp.count == 0 and z.free_pages == free + n
     # without page_owner there is no mixed count and no drain
     m2 = machine()
     z2 = dma32(m2)
     assert z2.pcp.count > 0
-    m2.df_pageblocks()
+    m2.proc("pagetypeinfo")
     assert z2.pcp.count > 0
 
 

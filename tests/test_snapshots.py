@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 import pextlab
-from pextlab.snapshots import Snapshot
+from pextlab.snapshot import Snapshot
 
 
 @pytest.fixture()
@@ -53,7 +53,7 @@ def test_snapshots_dict_and_summary(m):
     t = m.df_snapshots().set_index("snapshot")
     assert t.loc["a", "free_pages"] - t.loc["b", "free_pages"] == 512
     # a snapshot does not copy the machine's other snapshots
-    assert m.snapshots["b"]._m.snapshots == {}
+    assert m.snapshots["b"].machine.snapshots == {}
     m.snapshot("a")                       # replaced, not duplicated
     assert list(m.snapshots) == ["a", "b"]
 

@@ -159,9 +159,14 @@ class Capture:
         from .procfs.page_owner import read_page_owner
         return read_page_owner(self.path("page_owner"), strict=self.strict)
 
-    def df_stacks(self) -> pd.DataFrame:
+    def df_stacks(self, threshold: int = 0) -> pd.DataFrame:
+        """page_owner_stacks/show_stacks as captured, the stacks with at least
+        ``threshold`` base pages (the kernel's count_threshold rule, stack_print)."""
         from .procfs.stacks import read_show_stacks
-        return read_show_stacks(self.path("page_owner_stacks_show_stacks"))
+        df = read_show_stacks(self.path("page_owner_stacks_show_stacks"))
+        if threshold:
+            df = df[df["nr_base_pages"] >= int(threshold)].reset_index(drop=True)
+        return df
 
 
 def read_capture(path, snapshot: str | None = None, strict: bool = True) -> Capture:

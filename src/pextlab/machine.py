@@ -1,41 +1,87 @@
 """``pextlab.boot`` and the :class:`Machine` it returns: the simulated machine a user drives.
 
-A Machine wraps the pure kernel state (``pextlab.kernel``) and gives it the
-user-facing verbs (``alloc_pages``, ``free_pages``) and every ``df_*`` frame,
-in the same schemas a real capture gives (``pextlab.read_capture``).
+A Machine holds the pure kernel state (``mm``, :mod:`pextlab.kernel`) and the
+user-side records of one simulated history -- the workload session, the
+fragmentation samples, the snapshots -- and forwards each verb in one line to
+the module that models that interface:
+
+========================  =====================================================
+verbs                     module
+========================  =====================================================
+alloc_pages, free_pages   :mod:`pextlab.kernel.page_alloc`
+df_* of kernel state      :mod:`pextlab.frames.sim` (same schemas as a Capture)
+proc, debugfs             :mod:`pextlab.procfs` writers
+run, df_events, ...       :mod:`pextlab.workloads` (:class:`WorkloadSession`)
+hot_add, online, ...      :mod:`pextlab.hotplug`
+sysctl, compact_memory,   :mod:`pextlab.vm`
+nr_hugepages, probes,
+fragmentation samples
+snapshot, snapshots       :mod:`pextlab.snapshot`
+========================  =====================================================
+
+>>> m = boot(mem="1G", cmdline="page_owner=on")
+>>> "allocated 18874368 bytes of page_ext" in m.dmesg
+True
+>>> pfn = m.alloc_pages(2, "GFP_KERNEL")
+>>> m.df_page_owner().query("pfn == @pfn")["order"].tolist()
+[2]
 """
 from __future__ import annotations
 
 import pandas as pd
 
+from . import hotplug, vm
 from .errors import PextlabError
 from .frames import sim as frames
 from .kernel import page_alloc
 from .kernel.boot import boot_kernel
 from .kernel.layout import Layout, layout_from_spec
+from .kernel.pcp import drain_all_pages
+from .kernel.policy import set_policy
 from .kernel.profiles import get_profile
-from .hotplug_api import HotplugMixin
-from .frag_api import FragmentationMixin
-from .workloads.machine_api import WorkloadMixin
-from .snapshots import SnapshotMixin
+from .procfs import writers
+from .procfs.page_owner import format_page_owner
+from .procfs.stacks import format_show_stacks
+from .schema import SCHEMAS, FRAMES
+from .snapshot import Snapshot
+from .workloads import Fragger, WorkloadSession
 
-__all__ = ["Machine", "boot"]
-
-# module-level alias: inside a class body the name would be mangled
-_alloc_pages = page_alloc.__alloc_pages
+__all__ = ["Machine", "boot", "ReplayInfo"]
 
 
-class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin, FragmentationMixin):
+class ReplayInfo:
+    """How :func:`pextlab.replay` placed a capture's dump (``Machine.replay``).
+
+    report : DataFrame     -- replayed vs captured /proc figures (``compare_with_capture``)
+    conflicts : list       -- dump blocks that could not be placed
+    unreserved : int       -- pages the simulator had reserved that the dump allocates
+    """
+
+    def __init__(self, report: pd.DataFrame, conflicts: list, unreserved: int):
+        self.report = report
+        self.conflicts = conflicts
+        self.unreserved = unreserved
+
+
+class Machine:
     """A booted simulated machine.
 
     Attributes
     ----------
     mm : pextlab.kernel.state.MM
         The kernel state (numpy + stdlib only).
-    profile : KernelProfile
-    layout : Layout
-    cmdline : str
-    seed : int
+    profile, layout, cmdline, seed, spec
+        What it was booted with.
+    workloads : WorkloadSession
+        The run log and random generator of every ``run``.
+    fragmentation : pextlab.vm.FragmentationHistory
+        The samples of :meth:`sample_fragmentation`.
+    snapshots : dict
+        Name -> :class:`~pextlab.snapshot.Snapshot`, in the order taken.
+    fragger_run : FraggerRun or None
+        The last self-running workload's run object.
+    replay : ReplayInfo or None
+        Set by :func:`pextlab.replay`.
     """
 
     def __init__(self, mm, seed: int = 0, spec: dict | None = None):
@@ -45,6 +91,11 @@ class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin, FragmentationMixin):
         self.cmdline = mm.params.cmdline
         self.seed = seed
         self.spec = dict(spec or {})
+        self.workloads = WorkloadSession(mm, seed)
+        self.fragmentation = vm.FragmentationHistory()
+        self.snapshots: dict[str, Snapshot] = {}
+        self.fragger_run = None
+        self.replay: ReplayInfo | None = None
 
     def __repr__(self):
         mb = self.layout.total_pages >> 8
@@ -63,7 +114,7 @@ class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin, FragmentationMixin):
         pe = self.mm.page_ext
         return pe.total_usage if pe is not None else 0
 
-    # --- allocator -------------------------------------------------------------------------
+    # --- allocator (mm/page_alloc.c) -------------------------------------------------------
     def alloc_pages(self, order: int = 0, gfp="GFP_KERNEL", nid: int | None = None):
         """Allocate 2^order pages; return the head pfn, or None when the kernel would fail.
 
@@ -71,10 +122,9 @@ class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin, FragmentationMixin):
         ``nid`` picks the preferred node (default: the current CPU's node).
         An order above MAX_PAGE_ORDER raises PextlabError.
         """
-        mask = self.mm.gfp(gfp)
         if not isinstance(order, int):
             raise PextlabError(f"order must be an int, got {order!r}")
-        pfn = _alloc_pages(self.mm, mask, order, nid)
+        pfn = page_alloc.alloc_pages(self.mm, self.mm.gfp(gfp), order, nid)
         return None if pfn < 0 else pfn
 
     def free_pages(self, pfn: int, order: int = 0) -> None:
@@ -87,48 +137,65 @@ class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin, FragmentationMixin):
                                                self.mm.gfp(gfp))
         return None if pfn < 0 else pfn
 
-    # --- frames ----------------------------------------------------------------------------
+    # --- frames of the kernel state (same names and schemas as a Capture's) ----------------
     def df_zones(self) -> pd.DataFrame:
-        """Zones per node (/proc/zoneinfo). Columns: see pextlab.schema SCHEMAS['zones']."""
+        """Zones per node (/proc/zoneinfo)."""
         return frames.df_zones(self.mm)
 
     def df_sections(self) -> pd.DataFrame:
-        """Memory sections (SCHEMAS['sections'])."""
+        """Memory sections."""
         return frames.df_sections(self.mm)
 
     def df_memory_blocks(self) -> pd.DataFrame:
-        """Memory blocks as /sys/devices/system/memory shows them (SCHEMAS['memory_blocks'])."""
+        """Memory blocks as /sys/devices/system/memory shows them."""
         return frames.df_memory_blocks(self.mm)
 
     def df_page_ext(self) -> pd.DataFrame:
-        """page_ext tables with their cost and where they live (SCHEMAS['page_ext'])."""
+        """page_ext tables with their cost and where they live."""
         return frames.df_page_ext(self.mm)
 
     def df_buddyinfo(self) -> pd.DataFrame:
-        """/proc/buddyinfo, long form (SCHEMAS['buddyinfo'])."""
+        """/proc/buddyinfo, long form."""
         return frames.df_buddyinfo(self.mm)
 
     def df_pagetypeinfo(self) -> pd.DataFrame:
-        """/proc/pagetypeinfo free lists (SCHEMAS['pagetypeinfo'])."""
+        """/proc/pagetypeinfo free lists."""
         return frames.df_pagetypeinfo(self.mm)
 
     def df_pageblocks(self) -> pd.DataFrame:
-        """/proc/pagetypeinfo block counts and mixed blocks (SCHEMAS['pageblocks'])."""
+        """/proc/pagetypeinfo block counts and mixed blocks."""
         return frames.df_pageblocks(self.mm)
 
     def df_extfrag(self) -> pd.DataFrame:
-        """unusable_index / extfrag_index per zone and order (SCHEMAS['extfrag'])."""
+        """unusable_index / extfrag_index per zone and order."""
         return frames.df_extfrag(self.mm)
 
+    def df_meminfo(self) -> pd.DataFrame:
+        """/proc/meminfo, the fields the model keeps."""
+        return frames.df_meminfo(self.mm)
+
+    def df_vmstat(self) -> pd.DataFrame:
+        """/proc/vmstat, the counters the model keeps."""
+        return frames.df_vmstat(self.mm)
+
     def df_page_owner(self) -> pd.DataFrame:
-        """One row per allocated block (SCHEMAS['page_owner']); empty when page_owner is off."""
+        """One row per allocated block; empty when page_owner is off."""
         return frames.df_page_owner(self.mm)
 
     def df_stacks(self, threshold: int = 0) -> pd.DataFrame:
-        """page_owner_stacks/show_stacks (SCHEMAS['stacks'])."""
+        """page_owner_stacks/show_stacks: stacks with at least ``threshold`` base pages."""
         return frames.df_stacks(self.mm, threshold)
 
     # --- kernel text -----------------------------------------------------------------------
+    def proc(self, name: str) -> str:
+        """The text of a /proc file: ``buddyinfo``, ``pagetypeinfo``, ``zoneinfo``.
+
+        Reading pagetypeinfo with page_owner on drains the per-cpu lists first, as
+        pagetypeinfo_showmixedcount does (mm/vmstat.c)."""
+        if name == "pagetypeinfo" and self.mm.page_owner is not None:
+            drain_all_pages(self.mm)
+        return writers.proc_text(self, name)
+
     def debugfs(self, name: str) -> str:
         """Text of a debugfs file: ``page_owner``, ``page_owner_stacks/show_stacks``,
         ``page_owner_stacks/count_threshold``, ``extfrag/unusable_index``,
@@ -137,9 +204,6 @@ class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin, FragmentationMixin):
         Reading page_owner with page_owner off fails as the kernel does (-EINVAL:
         the file does not exist).
         """
-        from .procfs import writers
-        from .procfs.page_owner import format_page_owner
-        from .procfs.stacks import format_show_stacks
         po = self.mm.page_owner
         if name.startswith("extfrag/"):
             return writers.proc_text(self, name.split("/", 1)[1])
@@ -167,10 +231,195 @@ class Machine(SnapshotMixin, WorkloadMixin, HotplugMixin, FragmentationMixin):
             raise PextlabError("count_threshold is an unsigned number")
         self.mm.page_owner.count_threshold = int(n)
 
-    def proc(self, name: str) -> str:
-        """The text of a /proc file: ``buddyinfo``, ``pagetypeinfo``, ``zoneinfo``."""
-        from .procfs import writers
-        return writers.proc_text(self, name)
+    # --- workloads -------------------------------------------------------------------------
+    def run(self, workload, duration="60s", record: bool = False, sample="1s",
+            seed: int | None = None):
+        """Run a workload from the machine's clock.  The return type follows the kind:
+
+        * a :class:`~pextlab.workloads.Workload` or ``Task`` runs for ``duration`` on
+          the event-driven runner (:meth:`WorkloadSession.run`) and returns this
+          run's tasks as a DataFrame;
+        * a :func:`~pextlab.workloads.fragger` workload runs its own phases, takes its
+          phase snapshots (``snapshots["after_fill"]``...) and returns its
+          ``FraggerRun``; it takes no other argument.
+        """
+        if isinstance(workload, Fragger):
+            if (duration, record, sample, seed) != ("60s", False, "1s", None):
+                raise PextlabError("a fragger workload runs its own phases; "
+                                   "run() takes no other arguments for it")
+            self.fragger_run = workload.run_on(self, snapshot=self._fragger_snapshot)
+            return self.fragger_run
+        return self.workloads.run(workload, duration, record=record, sample=sample, seed=seed)
+
+    def _fragger_snapshot(self, name: str, fragger=None, **info) -> None:
+        if fragger is not None:
+            info["summary"] = fragger.summary()
+            info["probe"] = dict(fragger.probe)
+        self.snapshot(name, **info)
+
+    @property
+    def run_log(self):
+        """The :class:`~pextlab.workloads.RunLog` of every run (None before any run)."""
+        return self.workloads.log
+
+    def df_events(self) -> pd.DataFrame:
+        """Alloc/free/fail events of every recorded run, in time order."""
+        return self.workloads.df_events()
+
+    def df_memory_usage(self) -> pd.DataFrame:
+        """Free and used pages per (node, zone, migratetype) at each run sample."""
+        return self.workloads.df_memory_usage()
+
+    def df_tasks(self, run: int | None = None) -> pd.DataFrame:
+        """Every task of every run (or of run ``run``): counters of what it did."""
+        return self.workloads.df_tasks(run)
+
+    def on_migrate(self, fn) -> None:
+        """Register ``fn(moved, reason)``, called whenever pages migrate (compaction,
+        memory hotplug) with ``moved`` = [(old_pfn, new_pfn, order)]."""
+        if fn not in self.mm.migrate_notifiers:
+            self.mm.migrate_notifiers.append(fn)
+
+    # --- snapshots -------------------------------------------------------------------------
+    def snapshot(self, name: str, **info) -> Snapshot:
+        """Freeze the machine now as ``snapshots[name]`` (replacing one of that name)."""
+        if not isinstance(name, str) or not name:
+            raise PextlabError("a snapshot needs a non-empty name")
+        s = self.snapshots[name] = Snapshot(self, name, info)
+        return s
+
+    def df_snapshots(self) -> pd.DataFrame:
+        """One row per snapshot: name, time, free pages and pageblocks per migratetype."""
+        rows = []
+        for name, s in self.snapshots.items():
+            pb = s.df_pageblocks()
+            bi = s.df_buddyinfo()
+            free = (bi["nr_free"].to_numpy().astype("int64")
+                    << bi["order"].to_numpy().astype("int64")).sum()
+            row = {"snapshot": name, "time_s": s.time_ns / 1e9, "free_pages": int(free)}
+            for mt, n in pb.groupby("migratetype", observed=True)["nr_blocks"].sum().items():
+                row[f"blocks_{mt}"] = int(n)
+            row["mixed"] = int(pb["nr_mixed"].sum())
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    # --- memory hotplug (pextlab.hotplug) --------------------------------------------------
+    def hot_add(self, size, nid: int = 0, addr=None, online: str | None = None) -> list[int]:
+        """Plug a DIMM into the maxmem window; its block ids (:func:`pextlab.hotplug.hot_add`)."""
+        return hotplug.hot_add(self.mm, size, nid, addr, online)
+
+    def online(self, block: int, how: str = "online") -> hotplug.HotplugOutcome:
+        """``echo <how> > .../memory<block>/state`` (:func:`pextlab.hotplug.online`)."""
+        return hotplug.online(self.mm, block, how)
+
+    def offline(self, block: int) -> hotplug.HotplugOutcome:
+        """``echo offline > .../memory<block>/state`` (:func:`pextlab.hotplug.offline`)."""
+        return hotplug.offline(self.mm, block)
+
+    def remove(self, device, eject: bool = True) -> hotplug.HotplugOutcome:
+        """Unplug a hot-added DIMM (:func:`pextlab.hotplug.remove`)."""
+        return hotplug.remove(self.mm, device, eject)
+
+    def valid_zones(self, block: int) -> str:
+        """/sys/devices/system/memory/memory<block>/valid_zones."""
+        return hotplug.valid_zones(self.mm, block)
+
+    @property
+    def memory_devices(self) -> dict:
+        """Hot-added DIMMs: id -> start_pfn, nr_pages, nid, blocks."""
+        return hotplug.memory_devices(self.mm)
+
+    # --- vm: sysctls, compaction, hugetlb, probes (pextlab.vm) -----------------------------
+    @property
+    def policy(self):
+        """The fallback policy (pextlab.kernel.policy).  Assign a name (``"v6.12"``,
+        ``"v3.19"``, ``"no-grouping"``, ``"v6.12-unsplit"``), a class or an instance."""
+        return self.mm.policy
+
+    @policy.setter
+    def policy(self, value) -> None:
+        set_policy(self.mm, value)
+
+    def sysctl(self, name: str, value=None):
+        """Read or write a vm sysctl (:func:`pextlab.vm.sysctl`)."""
+        return vm.sysctl(self.mm, name, value)
+
+    def compact_memory(self) -> dict:
+        """``echo 1 > /proc/sys/vm/compact_memory``; the counter deltas."""
+        return vm.compact_memory(self.mm)
+
+    def idle(self, seconds: float = 3.0) -> int:
+        """Let time pass with no allocations (:func:`pextlab.vm.idle`)."""
+        return vm.idle(self.mm, seconds)
+
+    @property
+    def nr_hugepages(self) -> int:
+        """/proc/sys/vm/nr_hugepages."""
+        return vm.nr_hugepages(self.mm)
+
+    def set_nr_hugepages(self, n: int, comm: str = "sh", pid: int = 1) -> int:
+        """``echo n > /proc/sys/vm/nr_hugepages``; the pool size afterwards."""
+        return vm.set_nr_hugepages(self.mm, n, comm, pid)
+
+    def df_hugetlb(self) -> pd.DataFrame:
+        """One row per nr_hugepages write."""
+        return vm.df_hugetlb(self.mm)
+
+    def probe_high_order(self, order: int = 9, n: int = 1, gfp="GFP_KERNEL|__GFP_NORETRY",
+                         keep: bool = False, nid: int | None = None) -> dict:
+        """Try ``n`` allocations of ``order`` (:func:`pextlab.vm.probe_high_order`)."""
+        return vm.probe_high_order(self.mm, order, n, gfp, keep, nid)
+
+    def df_compaction_stats(self) -> pd.DataFrame:
+        """One row per compaction run."""
+        return vm.df_compaction_stats(self.mm)
+
+    def vmstat_compaction(self) -> dict:
+        """The compaction/migration vmstat counters now."""
+        return vm.vmstat_compaction(self.mm)
+
+    def sample_fragmentation(self, label: str | None = None) -> pd.DataFrame:
+        """Measure every populated zone now and keep the rows for :meth:`df_fragmentation`."""
+        return self.fragmentation.sample(self.mm, label)
+
+    def df_fragmentation(self, current: bool = True) -> pd.DataFrame:
+        """Fragmentation metrics, one row per (sample, zone): every sample taken with
+        :meth:`sample_fragmentation`, plus (``current=True``) the state now as the
+        last sample labelled ``"now"`` (not stored).
+
+        Columns: sample, label, time_s, node, zone, managed_pages, free_pages,
+        free_pages_ge_pb, free_blocks_ge_pb, free_o0..free_o10 (free pages per
+        order), free_<migratetype> (pages on each type's lists),
+        blocks_<migratetype>, mixed_<migratetype> (-1 without page_owner),
+        mixed_total, unusable_o0..o10, extfrag_o0..o10 (fractions, -1.0 = a block
+        is free), fragmentation_score (percent, proactive compaction's),
+        watermark_boost, nr_hugepages, and the vmstat counters compact_stall,
+        compact_success, compact_fail, compact_migrate_scanned,
+        compact_free_scanned, compact_isolated, compact_daemon_*,
+        pgmigrate_success, pgmigrate_fail, pageoutrun,
+        pgsteal_fallback_claim/single (cumulative, machine-wide).
+        """
+        return self.fragmentation.df_fragmentation(self.mm, current)
+
+    def df_free_area_history(self) -> pd.DataFrame:
+        """Free blocks and pages per sample, zone, migratetype and order."""
+        return self.fragmentation.df_free_area_history(self.mm)
+
+    # --- replay (pextlab.replay) ------------------------------------------------------------
+    @property
+    def replay_report(self) -> pd.DataFrame | None:
+        """``replay.report`` (None unless the machine came from :func:`pextlab.replay`)."""
+        return None if self.replay is None else self.replay.report
+
+    @property
+    def replay_conflicts(self) -> list | None:
+        """``replay.conflicts``: dump blocks that could not be placed."""
+        return None if self.replay is None else self.replay.conflicts
+
+    @property
+    def replay_unreserved(self) -> int | None:
+        """``replay.unreserved``: reserved pages the dump allocates."""
+        return None if self.replay is None else self.replay.unreserved
 
 
 def boot(mem="1G", cmdline: str = "", profile="v6.12", machine: str = "pc", nodes: int = 1,
@@ -200,8 +449,8 @@ def boot(mem="1G", cmdline: str = "", profile="v6.12", machine: str = "pc", node
     Examples
     --------
     >>> m = boot(mem="1G", cmdline="page_owner=on")
-    >>> "allocated 18874368 bytes of page_ext" in m.dmesg
-    True
+    >>> m.df_zones()[["zone", "spanned"]].values.tolist()
+    [['DMA', 4095], ['DMA32', 258048]]
     """
     prof = get_profile(profile)
     if layout is None:
@@ -213,19 +462,14 @@ def boot(mem="1G", cmdline: str = "", profile="v6.12", machine: str = "pc", node
     mm = boot_kernel(layout, cmdline, prof, memory_model, policy=policy)
     spec = dict(mem=mem, cmdline=cmdline, profile=prof.name, machine=machine, nodes=nodes,
                 memory_model=memory_model, seed=seed)
-    m = Machine(mm, seed=seed, spec=spec)
-    m._frag_init()
-    return m
+    return Machine(mm, seed=seed, spec=spec)
 
 
 def _document_columns():
-    """Append each frame's column list (from pextlab.schema) to the df_* docstrings."""
-    from .schema import SCHEMAS
-    names = {"df_zones": "zones", "df_sections": "sections", "df_memory_blocks": "memory_blocks",
-             "df_page_ext": "page_ext", "df_buddyinfo": "buddyinfo",
-             "df_pagetypeinfo": "pagetypeinfo", "df_pageblocks": "pageblocks",
-             "df_extfrag": "extfrag", "df_page_owner": "page_owner", "df_stacks": "stacks"}
-    for meth, schema in names.items():
+    """Append each frame's column list (pextlab.schema) to the df_* docstrings."""
+    for meth, (schema, sources) in FRAMES.items():
+        if schema is None or "machine" not in sources:
+            continue
         f = getattr(Machine, meth)
         cols = "\n".join(f"        {c} : {t}" for c, t in SCHEMAS[schema].items())
         f.__doc__ = (f.__doc__ or "") + f"\n\n        Columns\n        -------\n{cols}\n"

@@ -17,7 +17,7 @@ Steps:
 5. release every other RAM page to the buddy allocator (maximal aligned
    blocks, merged as __free_one_page merges them).
 
-``Machine.replay_report`` then compares the replayed state with the captured
+``Machine.replay.report`` (also ``Machine.replay_report``) then compares the replayed state with the captured
 /proc files: free blocks per order (buddyinfo), free pages per zone (zoneinfo),
 pageblocks and mixed blocks per type (pagetypeinfo) -- one row per
 (node, zone, what, key) with real, replayed and difference.  Dump blocks that
@@ -34,12 +34,13 @@ import pandas as pd
 
 from .errors import PextlabError
 from .kernel import page_alloc
-from .kernel.boot import _free_range
+from .kernel.fastpath import free_pages_memory
 from .kernel.mmzone import MT_SHIFT, PG_HEAD, PG_HOLE, PG_RESERVED
 from .kernel.page_owner import (MIGRATE_REASONS, R_ORDER, R_GFP, R_HANDLE, R_TS,
                                  R_FREE_TS, R_PID, R_TGID, R_COMM, R_FREE_PID, R_FREE_TGID,
                                  R_REASON)
-from .machine import Machine, boot
+from .capture import Capture, read_capture
+from .machine import Machine, ReplayInfo, boot
 
 __all__ = ["replay", "compare_with_capture"]
 
@@ -94,10 +95,10 @@ def replay(cap, *, profile="v6.12") -> Machine:
     Returns
     -------
     Machine
-        With ``replay_report`` (DataFrame, see ``compare_with_capture``) and
-        ``replay_conflicts`` (blocks of the dump that could not be placed).
+        With ``replay`` (:class:`pextlab.machine.ReplayInfo`): ``report`` (DataFrame,
+        see ``compare_with_capture``), ``conflicts`` (blocks of the dump that could not
+        be placed) and ``unreserved``.
     """
-    from .capture import Capture, read_capture
     if not isinstance(cap, Capture):
         cap = read_capture(cap)
     if not cap.has("page_owner"):
@@ -200,10 +201,8 @@ def replay(cap, *, profile="v6.12") -> Machine:
     for z in mm.populated_zones():
         _release_free(mm, z)
     mm.totalram_pages = sum(z.managed_pages for z in mm.all_zones())
-    m.replay_unreserved = unreserved[0]
     mm.build_zonelists()
-    m.replay_conflicts = conflicts
-    m.replay_report = compare_with_capture(m, cap)
+    m.replay = ReplayInfo(compare_with_capture(m, cap), conflicts, unreserved[0])
     return m
 
 
@@ -278,7 +277,7 @@ def _release_free(mm, zone) -> None:
         starts = np.flatnonzero(d == 1)
         ends = np.flatnonzero(d == -1)
         for s, e in zip(starts[::-1], ends[::-1]):
-            _free_range(mm, zone, sec.start_pfn + int(s), sec.start_pfn + int(e))
+            free_pages_memory(mm, zone, sec.start_pfn + int(s), sec.start_pfn + int(e))
 
 
 def compare_with_capture(m: Machine, cap) -> pd.DataFrame:

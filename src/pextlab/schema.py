@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["SCHEMAS", "conform", "empty", "ALLOCATOR_FRAME_PREFIXES", "top_frame_of"]
+__all__ = ["SCHEMAS", "FRAMES", "FRAME_SOURCES", "conform", "empty", "ALLOCATOR_FRAME_PREFIXES",
+           "top_frame_of"]
 
 I8, I16, I32, I64 = "int8", "int16", "int32", "int64"
 CAT, BOOL, F64, STR = "category", "bool", "float64", "object"
@@ -142,6 +143,38 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "managed": I64,                # zone managed pages (managed - sum(free) - sum(used):
                                        # pages the kernel holds outside workloads)
     },
+}
+
+
+#: Where a frame can come from: a simulated ``Machine`` (and its ``Snapshot`` s, which
+#: answer every frame the machine has), or a real ``Capture``.
+FRAME_SOURCES = ("machine", "capture")
+
+#: The frame protocol: every ``df_*`` method of Machine, Snapshot and Capture, the
+#: schema of what it returns (a key of SCHEMAS, or None for a frame documented in its
+#: method), and which sources have it.  A frame that two sources have has the same
+#: name, signature and schema in both (tests/test_frame_protocol.py checks this).
+FRAMES: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "df_zones": ("zones", ("machine", "capture")),
+    "df_buddyinfo": ("buddyinfo", ("machine", "capture")),
+    "df_pagetypeinfo": ("pagetypeinfo", ("machine", "capture")),
+    "df_pageblocks": ("pageblocks", ("machine", "capture")),
+    "df_extfrag": ("extfrag", ("machine", "capture")),
+    "df_memory_blocks": ("memory_blocks", ("machine", "capture")),
+    "df_meminfo": ("meminfo", ("machine", "capture")),
+    "df_vmstat": ("vmstat", ("machine", "capture")),
+    "df_page_owner": ("page_owner", ("machine", "capture")),
+    "df_stacks": ("stacks", ("machine", "capture")),
+    "df_sections": ("sections", ("machine",)),
+    "df_page_ext": ("page_ext", ("machine",)),
+    "df_events": ("events", ("machine",)),
+    "df_memory_usage": ("memory_usage", ("machine",)),
+    "df_tasks": (None, ("machine",)),
+    "df_fragmentation": (None, ("machine",)),
+    "df_free_area_history": (None, ("machine",)),
+    "df_compaction_stats": (None, ("machine",)),
+    "df_hugetlb": (None, ("machine",)),
+    "df_snapshots": (None, ("machine",)),
 }
 
 

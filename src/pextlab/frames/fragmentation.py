@@ -1,7 +1,7 @@
 """Fragmentation metrics of a simulated machine, as frames (one sample at a time).
 
 ``fragmentation_rows(mm, ...)`` measures every populated zone now; a Machine keeps
-the rows of each sample (``FragmentationMixin.sample_fragmentation``) and
+the rows of each sample (``pextlab.vm.FragmentationHistory``) and
 ``df_fragmentation`` stacks them.  Every figure is computed the kernel's way:
 
 * free pages per order (``nr_free[o] << o``) and per migratetype list
@@ -21,7 +21,9 @@ import pandas as pd
 
 from ..kernel.gfp import ZONE_NAMES
 from ..procfs.extfrag import unusable_index, fragmentation_index
-from .sim import _zone_pageblocks, mixed_block_counts
+from ..kernel.buddy import zone_watermark_boost
+from ..kernel.compaction import fragmentation_score_zone
+from .sim import mixed_block_counts, zone_pageblocks
 
 __all__ = ["fragmentation_rows", "free_area_rows", "frame_from_rows", "free_area_frame",
            "compaction_stats_frame", "VMSTAT_COLUMNS"]
@@ -35,17 +37,12 @@ VMSTAT_COLUMNS = ("compact_stall", "compact_success", "compact_fail", "compact_m
 
 def fragmentation_rows(mm, sample: int = 0, label: str | None = None) -> list[dict]:
     """One dict per populated zone with every metric (see the module docstring)."""
-    from ..kernel import page_alloc
-    from ..kernel.compaction import fragmentation_score_zone
     prof = mm.profile
     names = prof.migratetype_names
     pb = mm.pageblock_order
     n = mm.nr_orders
     ev = mm.vm_events
     show_mixed = mm.page_owner is not None
-    if show_mixed and mm.pcp_enabled:
-        from ..kernel.pcp import drain_all_pages
-        drain_all_pages(mm)          # the mixed-block count drains the pcp lists (mm/vmstat.c)
     pool = mm.hugetlb
     rows = []
     for z in mm.populated_zones():
@@ -58,7 +55,7 @@ def fragmentation_rows(mm, sample: int = 0, label: str | None = None) -> list[di
             r[f"free_o{o}"] = z.nr_free[o] << o
         for mt, name in enumerate(names):
             r[f"free_{name}"] = z.free_mt[mt]
-        _, mts = _zone_pageblocks(mm, z)
+        _, mts = zone_pageblocks(mm, z)
         mts = mts[mts >= 0]
         nb = np.bincount(mts, minlength=len(names))[:len(names)]
         mixed = mixed_block_counts(mm, z) if show_mixed else np.full(len(names), -1)
@@ -72,9 +69,8 @@ def fragmentation_rows(mm, sample: int = 0, label: str | None = None) -> list[di
         for o in range(n):
             r[f"extfrag_o{o}"] = fragmentation_index(z.nr_free, o) / 1000
         r["fragmentation_score"] = fragmentation_score_zone(mm, z)
-        r["watermark_boost"] = page_alloc.zone_watermark_boost(mm, z)
-        r["nr_hugepages"] = (sum(1 for p in pool.pages.get(z.nid, ()) if mm.zone_of_pfn(p) is z)
-                             if pool is not None else 0)
+        r["watermark_boost"] = zone_watermark_boost(mm, z)
+        r["nr_hugepages"] = sum(1 for p in pool.pages.get(z.nid, ()) if mm.zone_of_pfn(p) is z)
         for c in VMSTAT_COLUMNS:
             r[c] = ev.get(c, 0)
         rows.append(r)
@@ -124,10 +120,9 @@ def free_area_frame(parts: list[dict], names) -> pd.DataFrame:
 
 def compaction_stats_frame(mm) -> pd.DataFrame:
     """One row per compaction run (compact_zone): when, where, why, what it did."""
-    from ..kernel.compaction import compaction_state
     cols = ["time_ns", "node", "zone", "order", "mode", "kind", "result", "migrate_scanned",
             "free_scanned", "migrated", "failed", "pcp_pages_before_drain"]
-    hist = compaction_state(mm).history
+    hist = mm.compaction.history
     df = pd.DataFrame(hist, columns=cols)
     df["zone"] = pd.Categorical(df["zone"], categories=list(ZONE_NAMES))
     for c in ("kind", "mode", "result"):

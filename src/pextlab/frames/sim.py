@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..kernel import memory_hotplug
 from ..kernel.gfp import ZONE_NAMES, format_gfp
 from ..kernel.mmzone import PG_RESERVED, covered_by_free
 from ..kernel.page_ext import PAGE_EXT_OWNER_ALLOCATED
@@ -19,7 +20,7 @@ from ..schema import conform, empty, top_frame_of
 
 __all__ = ["df_zones", "df_sections", "df_memory_blocks", "df_page_ext", "df_buddyinfo",
            "df_pagetypeinfo", "df_pageblocks", "df_extfrag", "df_page_owner", "df_stacks",
-           "mixed_block_counts"]
+           "df_meminfo", "df_vmstat", "mixed_block_counts", "zone_pageblocks"]
 
 
 def _cat(values, categories=None):
@@ -77,7 +78,6 @@ def memory_block_state(mm, block: int):
     (``pextlab.kernel.memory_hotplug.memory_block``: the zone they were onlined to,
     valid_zones of an offline block computed as drivers/base/memory.c does); the
     others by their boot state (one zone, or "none" when they span zones or nodes)."""
-    from ..kernel import memory_hotplug
     spb = mm.memory_block_size >> (mm.section_shift + 12)
     secs = [mm.sections[n] for n in range(block * spb, (block + 1) * spb)
             if n < mm.nr_sections and mm.sections[n] is not None and mm.sections[n].present]
@@ -185,7 +185,7 @@ def df_pagetypeinfo(mm) -> pd.DataFrame:
     return conform(df, "pagetypeinfo")
 
 
-def _zone_pageblocks(mm, z):
+def zone_pageblocks(mm, z):
     """(pfns of pageblock starts as the kernel walks them, their migratetypes)."""
     pb = mm.profile.pageblock_nr_pages
     starts = np.arange(z.zone_start_pfn, z.zone_end_pfn, pb, dtype=np.int64)
@@ -257,20 +257,18 @@ def _gfp_mt_vec(gfp: np.ndarray, prof) -> np.ndarray:
 def df_pageblocks(mm) -> pd.DataFrame:
     """Pageblocks per migratetype per zone, and mixed blocks (page_owner on only).
 
-    With page_owner the mixed-block count first drains the per-cpu page lists
-    (pagetypeinfo_showmixedcount calls drain_all_pages, mm/vmstat.c), so reading
-    this frame changes the buddy lists when the machine has them (pextlab.pcp=on).
+    Building the frame changes nothing: pages on per-cpu lists (pextlab.pcp=on) are
+    neither free buddy pages nor owned, as in the kernel before a drain.  Reading
+    /proc/pagetypeinfo drains them first (pagetypeinfo_showmixedcount calls
+    drain_all_pages, mm/vmstat.c): ``Machine.proc("pagetypeinfo")`` does that.
     """
     names = mm.profile.migratetype_names
     nm = len(names)
     show_mixed = mm.page_owner is not None
-    if show_mixed and mm.pcp_enabled:
-        from ..kernel.pcp import drain_all_pages
-        drain_all_pages(mm)
     zs = mm.populated_zones()
     nb, nmix = [], []
     for z in zs:
-        _, mts = _zone_pageblocks(mm, z)
+        _, mts = zone_pageblocks(mm, z)
         mts = mts[mts >= 0]
         nb.append(np.bincount(mts, minlength=nm)[:nm])
         nmix.append(mixed_block_counts(mm, z) if show_mixed else np.full(nm, -1))
@@ -443,3 +441,37 @@ def df_stacks(mm, threshold: int = 0) -> pd.DataFrame:
         "nr_base_pages": [counts[h] for h in hs],
     })
     return conform(df, "stacks")
+
+
+def df_meminfo(mm) -> pd.DataFrame:
+    """/proc/meminfo, the fields the model keeps (fs/proc/meminfo.c meminfo_proc_show):
+    MemTotal (totalram_pages), MemFree (NR_FREE_PAGES: the buddy lists; pages on
+    per-cpu lists are not free there either), the HugePages_* lines of the default
+    hstate, Hugepagesize, Hugetlb, CmaTotal and CmaFree.  Fields the model has no
+    counter for (Cached, Slab, MemAvailable...) are absent, not invented."""
+    prof = mm.profile
+    pool = mm.hugetlb
+    kb = 1 << (prof.pageblock_order + 2)       # HPAGE_PMD_SIZE in kB: 2048 on x86-64
+    cma_total = sum(e - s for s, e in mm.cma_areas)
+    cma_free = sum(z.free_mt[prof.mt_cma] for z in mm.all_zones())
+    free = sum(z.free_pages for z in mm.all_zones())
+    nr_huge = pool.nr_hugepages
+    rows = [("MemTotal", mm.totalram_pages * 4, "kB"), ("MemFree", free * 4, "kB"),
+            ("CmaTotal", cma_total * 4, "kB"), ("CmaFree", cma_free * 4, "kB"),
+            ("HugePages_Total", nr_huge, ""), ("HugePages_Free", nr_huge, ""),
+            ("HugePages_Rsvd", 0, ""), ("HugePages_Surp", 0, ""),
+            ("Hugepagesize", kb, "kB"), ("Hugetlb", nr_huge * kb, "kB")]
+    df = pd.DataFrame(rows, columns=["field", "value", "unit"])
+    return conform(df, "meminfo")
+
+
+def df_vmstat(mm) -> pd.DataFrame:
+    """/proc/vmstat, the counters the model keeps (mm/vmstat.c vmstat_show):
+    nr_free_pages, nr_free_cma, then every vm event the simulator has counted
+    (compaction, migration, fallback, kswapd...), in name order."""
+    cma = mm.profile.mt_cma
+    rows = [("nr_free_pages", sum(z.free_pages for z in mm.all_zones())),
+            ("nr_free_cma", sum(z.free_mt[cma] for z in mm.all_zones()))]
+    rows += sorted(mm.vm_events.items())
+    df = pd.DataFrame(rows, columns=["field", "value"])
+    return conform(df, "vmstat")

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 
 from ..errors import LayoutError, PextlabError
 from .buddy import set_pageblock_migratetype
-from .fastpath import __free_pages_core, init_per_zone_wmark_min
+from .compaction import CompactionState
+from .hugetlb import HugetlbPool
+from .fastpath import free_pages_memory, init_per_zone_wmark_min
 from .page_alloc import alloc_pages
 from .pcp import setup_pcp
 from .gfp import ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
@@ -247,6 +249,7 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
     if params.numa_fake:
         layout = apply_numa_fake(layout, params.numa_fake)
     mm = MM(profile, layout, params, memory_model)
+    mm.compaction = CompactionState()
     mm.printk(f"Linux version {profile.name[1:]}-pextlab (simulated, profile {profile.name})")
     mm.printk(f"Command line: {params.cmdline}")
     for m in params.messages:
@@ -271,6 +274,7 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
         mm.page_ext.fail_alloc = fail_page_ext
     _build_all_zonelists(mm)
     set_policy(mm, policy)
+    mm.hugetlb = HugetlbPool(mm)
     if memory_model == "flatmem":
         mm.page_ext.page_ext_init_flatmem()
     _memblock_free_all(mm)
@@ -567,23 +571,6 @@ def _mark_reserved(mm: MM) -> None:
             pfn = hi
 
 
-def _free_range(mm: MM, zone, start: int, end: int) -> int:
-    """__free_pages_memory: maximal aligned blocks, highest pfn first (so the lowest
-    pfns end at the head of the LIFO lists, as FPI_TO_TAIL frees give)."""
-    maxo = mm.profile.max_page_order
-    blocks = []
-    pfn = start
-    while pfn < end:
-        order = min(maxo, (pfn & -pfn).bit_length() - 1 if pfn else maxo)
-        while pfn + (1 << order) > end:
-            order -= 1
-        blocks.append((pfn, order))
-        pfn += 1 << order
-    for pfn, order in reversed(blocks):
-        __free_pages_core(mm, zone, pfn, order)
-    return end - start
-
-
 def _memblock_free_all(mm: MM) -> None:
     """Release every unreserved RAM page to the buddy allocator; managed pages."""
     _mark_reserved(mm)
@@ -609,7 +596,7 @@ def _memblock_free_all(mm: MM) -> None:
             if cur < b:
                 pieces.append((cur, b))
             for s, e in reversed(pieces):
-                freed += _free_range(mm, zone, s, e)
+                freed += free_pages_memory(mm, zone, s, e)
         zone.managed_pages = freed
         reserved_by_zone[(zone.nid, zone.name)] = zone.present_pages - freed
     mm.totalram_pages = sum(z.managed_pages for z in mm.all_zones())
@@ -670,7 +657,7 @@ def _late_init(mm: MM) -> None:
             lo = p - sec.start_pfn
             hi = min(e, sec.start_pfn + mm.pages_per_section) - sec.start_pfn
             sec.flags_np()[lo:hi] &= ~PG_RESERVED & 0xFF
-        _free_range(mm, zone, s, e)
+        free_pages_memory(mm, zone, s, e)
         zone.managed_pages += e - s
         zone.cma_pages += e - s
     # free_initmem and the rodata/data gap (mark_rodata_ro)
@@ -687,7 +674,7 @@ def _late_init(mm: MM) -> None:
         zone = mm.zone_of_pfn(s)
         sec = mm.section_of(s)
         sec.flags_np()[s - sec.start_pfn:e - sec.start_pfn] &= ~PG_RESERVED & 0xFF
-        _free_range(mm, zone, s, e)
+        free_pages_memory(mm, zone, s, e)
         zone.managed_pages += e - s
     if regions:
         mm.printk(f"Freeing unused kernel image (initmem) memory: {ki['init_kb']}K")

@@ -180,10 +180,7 @@ class CompactionState:
 
 
 def compaction_state(mm) -> CompactionState:
-    st = mm.compaction
-    if st is None:
-        st = mm.compaction = CompactionState()
-    return st
+    return mm.compaction
 
 
 def compaction_enabled(mm) -> bool:

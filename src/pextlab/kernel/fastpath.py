@@ -29,7 +29,7 @@ from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist, zone_pcp
 from .profiles import PAGE_SHIFT
 
 __all__ = ["prepare_alloc_pages", "get_page_from_freelist", "free_pages", "__free_pages_ok",
-           "free_pages_ok", "__free_pages_core", "split_page", "nr_free_zone_pages",
+           "free_pages_ok", "__free_pages_core", "free_pages_memory", "split_page", "nr_free_zone_pages",
            "setup_per_zone_wmarks", "setup_per_zone_lowmem_reserve", "thp_enabled",
            "init_per_zone_wmark_min"]
 def prepare_alloc_pages(mm, gfp: int, nid: int):
@@ -139,6 +139,24 @@ def __free_pages_core(mm, zone, pfn: int, order: int) -> None:
     """Release boot/hotplug memory to the buddy allocator (memblock_free_pages)."""
     mt = get_pageblock_migratetype(mm, pfn)
     __free_one_page(mm, zone, pfn, order, mt)
+
+
+def free_pages_memory(mm, zone, start: int, end: int) -> int:
+    """mm/memblock.c __free_pages_memory: release [start, end) to the buddy allocator in
+    maximal aligned blocks, highest pfn first (so the lowest pfns end at the head of the
+    LIFO lists, as FPI_TO_TAIL frees give).  Returns the pages released."""
+    maxo = mm.profile.max_page_order
+    blocks = []
+    pfn = start
+    while pfn < end:
+        order = min(maxo, (pfn & -pfn).bit_length() - 1 if pfn else maxo)
+        while pfn + (1 << order) > end:
+            order -= 1
+        blocks.append((pfn, order))
+        pfn += 1 << order
+    for pfn, order in reversed(blocks):
+        __free_pages_core(mm, zone, pfn, order)
+    return end - start
 
 
 def split_page(mm, pfn: int, order: int) -> None:

@@ -62,10 +62,7 @@ class HugetlbPool:
 
 
 def hugetlb_pool(mm) -> HugetlbPool:
-    pool = mm.hugetlb
-    if pool is None:
-        pool = mm.hugetlb = HugetlbPool(mm)
-    return pool
+    return mm.hugetlb
 
 
 def htlb_alloc_mask(mm) -> int:

@@ -104,6 +104,16 @@ class PageExtTable:
             self.owner = None
             self.omv = None
 
+    # memoryviews cannot be copied or pickled: a copy (a snapshot) gets its own views
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("fmv", "omv")}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            setattr(self, k, v)
+        self.fmv = memoryview(self.flags)
+        self.omv = None if self.owner is None else memoryview(self.owner)
+
 
 class _SectionView:
     """FLATMEM: a section-sized window on a node table, so lookups stay uniform."""
@@ -116,6 +126,9 @@ class _SectionView:
         self.owner = None if table.owner is None else table.owner[lo:lo + n]
         self.omv = None if self.owner is None else memoryview(self.owner)
         self.state = "online"
+
+    __getstate__ = PageExtTable.__getstate__
+    __setstate__ = PageExtTable.__setstate__
 
 
 class PageExt:

@@ -123,8 +123,9 @@ class MM:
         self.policy = None
         self.boot_mobility_grouping: bool | None = None   # what the command line asked for
         self.pcp_enabled = False              # per-cpu page lists (boot option pextlab.pcp=on)
-        self.hugetlb = None                   # pextlab.kernel.hugetlb.HugetlbPool, on first use
-        self.compaction = None                # pextlab.kernel.compaction.CompactionState
+        # set by boot_kernel: pextlab.kernel.hugetlb.HugetlbPool, .compaction.CompactionState
+        self.hugetlb = None
+        self.compaction = None
         # watermark boosting (mm/page_alloc.c boost_watermark): zone -> [watermark dict, base, boost]
         self.wm_boost: dict = {}
         self.boosted_zones: set = set()

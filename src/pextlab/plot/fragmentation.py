@@ -49,7 +49,7 @@ def pageblock_table(mm):
     """Per pageblock of every populated zone: start pfn, migratetype name, mixed (has an
     allocated page of another gfp migratetype; page_owner only), free pages."""
     import pandas as pd
-    from ..frames.sim import _zone_pageblocks
+    from ..frames.sim import zone_pageblocks as _zone_pageblocks
     from ..kernel.mmzone import PG_BUDDY
     names = mm.profile.migratetype_names
     pb = mm.pageblock_order

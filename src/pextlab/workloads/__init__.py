@@ -16,11 +16,12 @@ Build a workload from tasks, run it on a machine, read the frames::
 * :mod:`.catalogue` -- the real 6.12 stacks each kind allocates through
   (``data/stacks/catalogue.json``).
 * :mod:`.runner` -- the event-driven simulation (numpy + the kernel model).
-* :mod:`.machine_api` -- :class:`WorkloadMixin`: ``Machine.run``,
-  ``df_events``, ``df_memory_usage``, ``df_tasks``.
+* :mod:`.session` -- :class:`WorkloadSession`: a machine's run log and
+  generator (``Machine.run``, ``df_events``, ``df_memory_usage``, ``df_tasks``
+  forward to it); :mod:`.frames` builds those frames.
 """
 from .catalogue import Catalogue, StackEntry, load_catalogue
-from .machine_api import WorkloadMixin
+from .session import WorkloadSession
 from .runner import RunLog, run
 from .spec import (Task, Workload, anon, burst, hog, kernel_stacks, leak, load, mix, page_cache,
                    page_tables, parse_duration, pin, pipe_buffers, slab, task, thp)
@@ -28,7 +29,7 @@ from .spec import (Task, Workload, anon, burst, hog, kernel_stacks, leak, load, 
 __all__ = ["Task", "Workload", "mix", "task", "anon", "page_cache", "slab", "page_tables",
            "kernel_stacks", "thp", "pipe_buffers", "burst", "hog", "pin", "leak", "load",
            "parse_duration", "Catalogue", "StackEntry", "load_catalogue", "RunLog", "run",
-           "WorkloadMixin"]
+           "WorkloadSession"]
 from .fragger import Fragger, FraggerRun, fragger  # noqa: E402  (the frag-s1 workload)
 
 __all__ += ["fragger", "Fragger", "FraggerRun"]
