@@ -13,6 +13,7 @@ import time
 
 import pextlab
 import pextlab.lab
+import pextlab.widgets
 
 TARGET_MS = 300
 
@@ -29,7 +30,7 @@ def _ms(f):
 
 def bench_hotplug(mem, maxmem, dimm, rounds=5):
     lab = pextlab.lab.HotplugLab(pextlab.boot(mem, "page_owner=on", maxmem=maxmem))
-    view = lab.widget                   # first render (font cache, figure) not timed
+    view = pextlab.widgets.HotplugLabView(lab)    # first render (font cache, figure) not timed
     view.dimm_size.value = dimm
     view.add_button.click()
     blocks = lab.hot_added_blocks()
@@ -49,8 +50,7 @@ def bench_hotplug(mem, maxmem, dimm, rounds=5):
 
 
 def bench_boot(mem, rounds=3):
-    lab = pextlab.lab.BootLab(mem=mem, cmdline="page_owner=on")
-    view = lab.widget
+    view = pextlab.widgets.BootLabView(pextlab.lab.BootLab(mem=mem, cmdline="page_owner=on"))
     view.boot_button.click()
     return [_ms(view.boot_button.click) for _ in range(rounds)]
 

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 
 import pextlab
 from pextlab.kernel import page_alloc
+from pextlab.frames.pageblock_map import df_pageblock_map
 from pextlab.plot.fragmentation import (plot_fragmentation_timeseries, plot_free_orders,
                                         plot_pageblock_map)
 
@@ -99,11 +100,11 @@ def test_hugetlb_log_and_compaction_stats(machine):
 
 
 def test_plots(machine):
-    ax = plot_fragmentation_timeseries(machine.df_fragmentation(current=False))
+    ax = plot_fragmentation_timeseries(machine.df_fragmentation(current=False), zone="DMA32")
     assert len(ax.lines) == 3
-    ax = plot_pageblock_map(machine)
+    ax = plot_pageblock_map(df_pageblock_map(machine.mm))
     assert ax.images
-    ax = plot_free_orders(machine)
+    ax = plot_free_orders(machine.df_pagetypeinfo())
     assert ax.patches
     ax = plot_free_orders(machine.df_free_area_history(), sample=0)
     assert ax.patches

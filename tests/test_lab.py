@@ -1,5 +1,12 @@
 """Lab controllers, without a browser: BootLab settings -> boot -> what it shows; HotplugLab
 verbs -> log, frames, figure; the real i-hotplug run replayed through the controller."""
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -260,3 +267,27 @@ def test_hotplug_draw():
 def test_lab_package_exports():
     assert pextlab.lab.BootLab is BootLab and pextlab.lab.HotplugLab is HotplugLab
     assert set(pextlab.lab.__all__) >= {"BootLab", "HotplugLab", "LogEntry"}
+
+
+def test_labs_never_import_widgets():
+    """Layers run widgets -> lab: no lab module imports a view, ipywidgets or IPython, not
+    even inside a function; a lab works and draws with none of them loaded."""
+    for path in Path(pextlab.lab.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                assert not re.search(r"(^|\.)(widgets|ipywidgets|IPython)(\.|$)", name), \
+                    f"{path.name}:{node.lineno} imports {name}"
+    code = ("import sys, pextlab.lab\n"
+            "lab = pextlab.lab.HotplugLab()\n"
+            "lab.add_dimm('256M'); lab.draw()\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('ipywidgets', 'IPython', "
+            "'pextlab.widgets'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "MPLBACKEND": "Agg"}, check=True).stdout
+    assert out.strip() == "[]"

@@ -260,3 +260,25 @@ def test_pageblocks_sim_and_errors(m2):
         plot_pageblocks(pb.drop(columns=["nr_mixed"]))
     with pytest.raises(KeyError, match="migratetype"):
         plot_pageblocks(pb.drop(columns=["migratetype"]))
+
+
+# --- plot_top_owners ------------------------------------------------------------------------------
+def test_top_owners_bars_biggest_on_top():
+    from pextlab.analysis.owners import top_owners
+    from pextlab.plot import plot_top_owners
+    po = pextlab.read_capture(DATA / "b-1G").df_page_owner()
+    t = top_owners(po, by="comm", n=5)
+    ax = plot_top_owners(t)
+    (bars,) = ax.containers
+    assert [b.get_width() for b in bars] == t["pages"].tolist()
+    labels = [lb.get_text() for lb in ax.get_yticklabels()]
+    assert labels[0] == "leaky" == str(t["comm"].iloc[0])
+    assert ax.yaxis_inverted() and ax.get_xscale() == "log" and "comm" in ax.get_title()
+    ax = plot_top_owners(top_owners(po, by="top_frame", n=3), "top_frame", weight="count",
+                         log=False, label_width=8)
+    assert all(len(lb.get_text()) <= 8 for lb in ax.get_yticklabels())
+    assert ax.get_xlabel() == "blocks"
+    with pytest.raises(ValueError, match="no rows"):
+        plot_top_owners(t.iloc[:0])
+    with pytest.raises(KeyError, match="pid"):
+        plot_top_owners(t, "pid")

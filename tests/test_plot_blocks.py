@@ -10,8 +10,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import pextlab  # noqa: E402
-from pextlab.plot import ZONE_COLORS  # noqa: E402
-from pextlab.plot.blocks import OFFLINE_COLOR, STATE_COLORS, block_of_pfn, plot_memory_blocks  # noqa: E402
+from pextlab.plot.blocks import block_of_pfn, plot_memory_blocks  # noqa: E402
+from pextlab.plot.colors import MEMORY_BLOCK_STATE_COLORS, OFFLINE_COLOR, ZONE_COLORS  # noqa: E402
 
 P = 32768
 
@@ -63,8 +63,8 @@ def test_cells_coloured_by_zone_and_offline():
 def test_color_by_state_and_block_order():
     mb = _blocks(["offline", "online", "going-offline"], [None, "Normal", None]).iloc[::-1]
     ax = plot_memory_blocks(mb, color_by="state")
-    assert _faces(ax) == [STATE_COLORS["offline"], STATE_COLORS["online"],
-                          STATE_COLORS["going-offline"]]
+    assert _faces(ax) == [MEMORY_BLOCK_STATE_COLORS["offline"], MEMORY_BLOCK_STATE_COLORS["online"],
+                          MEMORY_BLOCK_STATE_COLORS["going-offline"]]
 
 
 def test_highlight_and_grid_shape():

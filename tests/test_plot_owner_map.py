@@ -34,3 +34,18 @@ def test_simulator_frame_and_errors():
     with pytest.raises(TypeError):
         plot_owner_map([1, 2, 3])
     plt.close("all")
+
+
+def test_migratetypes_take_their_table_colours():
+    from matplotlib.colors import to_hex
+
+    from pextlab.plot import MIGRATETYPE_COLORS
+    m = pextlab.boot(mem="512M", cmdline="page_owner=on")
+    for _ in range(50):
+        m.alloc_pages(0, "GFP_KERNEL|__GFP_RECLAIMABLE")
+    ax = plot_owner_map(m.df_page_owner(), by="migratetype", bins=64)
+    handles = ax.get_legend().legend_handles
+    got = {h.get_label(): to_hex(h.get_facecolor()) for h in handles}
+    assert got["Reclaimable"] == MIGRATETYPE_COLORS["Reclaimable"]
+    assert got["Unmovable"] == MIGRATETYPE_COLORS["Unmovable"]
+    plt.close("all")

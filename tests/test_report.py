@@ -175,16 +175,37 @@ def test_html_b1g(tmp_path):
     assert "Mixed pageblocks: 1 of 512" in text
 
 
-def test_html_without_plot_module(tmp_path, monkeypatch):
-    """The report draws its own simple pictures when pextlab.plot.memory lacks a function."""
-    monkeypatch.setattr(report, "_plot_fn", lambda name: None)
-    text = build_report(REAL / "e-1G-noowner", html=True)
+def test_html_pictures_are_the_plot_functions(monkeypatch):
+    """Each picture is drawn by the pextlab.plot function of its frame, from the capture's
+    frame, on the report's Axes."""
+    calls = []
+    for name in ("plot_buddyinfo", "plot_pageblocks", "plot_top_owners", "plot_memory_map"):
+        real = getattr(report, name)
+        monkeypatch.setattr(report, name, lambda df, *a, _f=real, _n=name, **k:
+                            calls.append((_n, df)) or _f(df, *a, **k))
+    cap = pextlab.read_capture(REAL / "b-1G")
+    p = _check_html(build_report(cap, html=True, top=4))
+    assert [i["alt"] for i in p.imgs] == ["top owners", "pageblocks per migratetype",
+                                          "buddy free lists per order", "physical memory map"]
+    got = dict(calls)
+    assert [n for n, _ in calls].count("plot_top_owners") == 2       # by top frame, by comm
+    assert got["plot_buddyinfo"].equals(cap.df_buddyinfo())
+    assert got["plot_memory_map"].equals(cap.df_zones())
+
+
+def test_html_says_what_it_cannot_draw(tmp_path):
+    src = REAL / "e-1G-noowner"
+    for name in ("buddyinfo", "pagetypeinfo", "dmesg", "cmdline"):   # no zoneinfo, no iomem
+        (tmp_path / f"{name}.txt").write_text((src / f"{name}.txt").read_text())
+    text = build_report(tmp_path, html=True)
     p = _check_html(text)
     alts = [i["alt"] for i in p.imgs]
-    assert "pageblocks per migratetype" in alts and "buddy free lists per order" in alts
-    assert "top owners" not in alts                       # no page_owner dump
-    assert "physical memory map: not drawn" in text      # said, not crashed
+    assert alts == ["pageblocks per migratetype", "buddy free lists per order"]
+    assert "physical memory map: not drawn (zoneinfo unavailable" in text
     assert "no page_owner dump in this capture" in text
+    (tmp_path / "zoneinfo.txt").write_text((src / "zoneinfo.txt").read_text())
+    text = build_report(tmp_path, html=True)
+    assert "physical memory map: not drawn (the physical layout is unavailable" in text
 
 
 def test_tarball_capture(tmp_path):

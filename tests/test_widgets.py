@@ -61,7 +61,7 @@ def _no_pyplot_leak():
 
 # --- HotplugLabView --------------------------------------------------------------------------
 def test_hotplug_controls_carry_the_contract_classes():
-    v = pextlab.lab.HotplugLab().widget
+    v = HotplugLabView(pextlab.lab.HotplugLab())
     want = {v.add_button: ("pextlab-add", "Add DIMM"), v.online_button: ("pextlab-online", "Online"),
             v.offline_button: ("pextlab-offline", "Offline"),
             v.remove_button: ("pextlab-remove", "Remove"), v.block: ("pextlab-block", "Block"),
@@ -83,7 +83,7 @@ def test_hotplug_controls_carry_the_contract_classes():
 
 def test_add_online_offline_clicks(sent):
     lab = pextlab.lab.HotplugLab()
-    v = lab.widget
+    v = HotplugLabView(lab)
     img0, raw0 = _png(v.map)
     assert v.redraws == 1 and "no action yet" in v.log_view.value
 
@@ -118,7 +118,7 @@ def test_add_online_offline_clicks(sent):
 
 def test_ebusy_shows_who_is_in_the_way():
     lab = pextlab.lab.HotplugLab()
-    v = lab.widget
+    v = HotplugLabView(lab)
     v.add_button.click()                       # 512M: memory32..35
     for b, how in [(32, "online"), (33, "online_kernel"), (34, "online_movable")]:
         v.block.value = b
@@ -140,7 +140,7 @@ def test_ebusy_shows_who_is_in_the_way():
 
 def test_remove_click_and_select_redraws():
     lab = pextlab.lab.HotplugLab()
-    v = lab.widget
+    v = HotplugLabView(lab)
     v.add_button.click()
     n = v.redraws
     v.block.value = 34                         # selecting redraws (the highlight moves)
@@ -157,21 +157,25 @@ def test_remove_click_and_select_redraws():
     assert _log(v)[0].startswith("remove memory3: not part of a hot-added DIMM")
 
 
-def test_displaying_the_lab_shows_its_view():
+def test_a_view_is_the_widget_of_the_lab_it_was_given():
     lab = pextlab.lab.HotplugLab()
-    shown = []
-    with mock.patch("IPython.display.display", shown.append):
-        lab._ipython_display_()
-    assert shown == [lab.widget] and isinstance(lab.widget, HotplugLabView)
-    boot = pextlab.lab.BootLab()
-    with mock.patch("IPython.display.display", shown.append):
-        boot._ipython_display_()
-    assert shown[-1] is boot.widget and isinstance(boot.widget, BootLabView)
+    v = HotplugLabView(lab)
+    assert v.lab is lab and isinstance(v, W.VBox) and "pextlab-hotplug-lab" in _css(v)
+    lab.add_dimm("256M")                       # driven from code: the view follows on refresh
+    assert v.block.options != tuple(lab.block_options())
+    v.refresh()
+    assert list(v.block.options) == lab.block_options() and v.block.value == 32
+    assert _log(v)[0].startswith("add DIMM dimm0 256M")
+    boot = BootLabView(pextlab.lab.BootLab())
+    assert isinstance(boot, W.VBox) and "pextlab-boot-lab" in _css(boot)
+    # the labs know nothing of their views: no widget attribute, no display hook
+    for ctl in (lab, boot.lab):
+        assert not hasattr(ctl, "widget") and not hasattr(ctl, "_ipython_display_")
 
 
 # --- BootLabView -----------------------------------------------------------------------------
 def test_boot_controls_carry_the_contract_classes():
-    v = pextlab.lab.BootLab().widget
+    v = BootLabView(pextlab.lab.BootLab())
     assert "pextlab-boot" in _css(v.boot_button) and v.boot_button.description == "Boot"
     assert "pextlab-cmdline" in _css(v.cmdline) and v.cmdline.description == "cmdline"
     assert isinstance(v.cmdline, W.Text)
@@ -181,7 +185,7 @@ def test_boot_controls_carry_the_contract_classes():
 
 def test_client_checkboxes_and_cmdline_stay_in_step():
     lab = pextlab.lab.BootLab(cmdline="page_owner=on")
-    v = lab.widget
+    v = BootLabView(lab)
     assert v.clients["page_owner"].value is True
     v.clients["debug_pagealloc"].value = True
     assert v.cmdline.value == lab.cmdline == "page_owner=on debug_pagealloc=on"
@@ -195,7 +199,7 @@ def test_client_checkboxes_and_cmdline_stay_in_step():
 
 def test_every_setting_then_boot():
     lab = pextlab.lab.BootLab()
-    v = lab.widget
+    v = BootLabView(lab)
     v.mem.value = "2G"
     v.nodes.value = 2
     v.interleave.value = True
@@ -223,7 +227,7 @@ def test_every_setting_then_boot():
 
 def test_second_boot_compares_and_bad_boot_reports():
     lab = pextlab.lab.BootLab(mem="1G")
-    v = lab.widget
+    v = BootLabView(lab)
     v.boot_button.click()
     v.cmdline.value = ""
     v.boot_button.click()

@@ -17,9 +17,9 @@ summarises it in seven sections:
 * **stacks** -- the biggest entries of page_owner_stacks/show_stacks.
 
 Text mode gives aligned plain text; HTML mode a self-contained page with the
-same tables and matplotlib pictures embedded as base64 PNG (buddy free lists,
-pageblocks, top owners, memory map).  A section whose files the capture lacks
-says so and the rest still appears.
+same tables and the :mod:`pextlab.plot` pictures embedded as base64 PNG (buddy
+free lists, pageblocks, top owners, memory map).  A section whose files the
+capture lacks says so and the rest still appears.
 """
 from __future__ import annotations
 
@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from .errors import PextlabError
+from .plot import plot_buddyinfo, plot_memory_map, plot_pageblocks, plot_top_owners
 
 __all__ = ["build_report", "main", "report_sections"]
 
@@ -239,7 +241,8 @@ def _owners(cap, top: int) -> tuple[Section, pd.DataFrame | None]:
         s.tables.append((label, out))
     tf = top_owners(po, by="top_frame", n=top)
     cm = top_owners(po, by="comm", n=top)
-    s.plots.append(("top owners", lambda fig, a=tf, b=cm: _plot_owners(fig, a, b)))
+    if len(tf) and len(cm):
+        s.plots.append(("top owners", lambda fig, a=tf, b=cm: _plot_owners(fig, a, b)))
     return s, po
 
 
@@ -276,7 +279,9 @@ def _pageblocks(cap) -> Section:
     else:
         s.lines.append(f"Mixed pageblocks: not printed by this kernel (pagetypeinfo shows them "
                        f"only with page_owner on); {total} pageblocks")
-    s.plots.append(("pageblocks per migratetype", lambda fig, df=pb: _plot_pageblocks(fig, df)))
+    if len(pb):
+        s.plots.append(("pageblocks per migratetype",
+                        lambda fig, df=pb: plot_pageblocks(df, ax=fig.add_subplot())))
     return s
 
 
@@ -319,7 +324,9 @@ def _fragmentation(cap) -> Section:
     s.tables.append(("", t))
     if computed:
         s.footnotes.append("* computed from buddyinfo (the capture has no debugfs extfrag files)")
-    s.plots.append(("buddy free lists per order", lambda fig, df=bi: _plot_buddyinfo(fig, df)))
+    if len(bi):
+        s.plots.append(("buddy free lists per order",
+                        lambda fig, df=bi: plot_buddyinfo(df, ax=fig.add_subplot())))
     return s
 
 
@@ -385,84 +392,33 @@ def report_sections(capture, top: int = 10) -> list[Section]:
 # --------------------------------------------------------------------------------------------
 # pictures (HTML)
 # --------------------------------------------------------------------------------------------
-def _plot_fn(name: str):
-    """A plotting function of pextlab.plot.memory, or None when that module lacks it."""
-    try:
-        from .plot import memory
-    except Exception:   # the plot module is optional here: fall back to the simple pictures
-        return None
-    return getattr(memory, name, None)
-
-
-def _plot_buddyinfo(fig, df):
-    ax = fig.add_subplot()
-    fn = _plot_fn("plot_buddyinfo")
-    if fn is not None:
-        fn(df, ax=ax)
-        return
-    wide = df.assign(zone=df["zone"].astype(str)).pivot_table(
-        index=["node", "zone"], columns="order", values="nr_free", aggfunc="sum", fill_value=0, sort=False)
-    orders = list(wide.columns)
-    xs = np.arange(len(orders))
-    w = 0.8 / max(len(wide), 1)
-    for i, (key, row) in enumerate(wide.iterrows()):
-        ax.bar(xs - 0.4 + (i + 0.5) * w, row.to_numpy() + 0.0, w, label=f"node {key[0]} {key[1]}")
-    ax.set_xticks(xs, [str(o) for o in orders])
-    ax.set_yscale("symlog")
-    ax.set_xlabel("order")
-    ax.set_ylabel("free blocks")
-    ax.set_title("buddy free lists per order")
-    ax.legend(fontsize=8)
-
-
-def _plot_pageblocks(fig, df):
-    ax = fig.add_subplot()
-    fn = _plot_fn("plot_pageblocks")
-    if fn is not None:
-        fn(df, ax=ax)
-        return
-    wide = df.pivot_table(index=["node", "zone"], columns="migratetype", values="nr_blocks",
-                          aggfunc="sum", fill_value=0, sort=False)
-    wide = wide.loc[:, wide.sum() > 0]
-    left = np.zeros(len(wide))
-    ys = np.arange(len(wide))
-    for t in wide.columns:
-        ax.barh(ys, wide[t].to_numpy(), left=left, label=t)
-        left += wide[t].to_numpy()
-    ax.set_yticks(ys, [f"node {n} {z}" for n, z in wide.index])
-    ax.invert_yaxis()
-    ax.set_xlabel("pageblocks")
-    ax.set_title("pageblocks per migratetype")
-    ax.legend(fontsize=8)
-
-
 def _plot_owners(fig, by_frame: pd.DataFrame, by_comm: pd.DataFrame):
     fig.subplots_adjust(wspace=0.6)
-    for i, (df, key) in enumerate(((by_frame, "top_frame"), (by_comm, "comm"))):
-        ax = fig.add_subplot(1, 2, i + 1)
-        labels = [_short(v, 28) for v in df[key].astype(object)][::-1]
-        pages = df["pages"].to_numpy()[::-1]
-        ax.barh(np.arange(len(df)), pages, color="#4c72b0" if i == 0 else "#dd8452")
-        ax.set_yticks(np.arange(len(df)), labels, fontsize=7)
-        ax.set_xscale("log")
-        ax.set_xlabel("pages")
-        ax.set_title(f"top owners by {key}", fontsize=9)
+    plot_top_owners(by_frame, "top_frame", ax=fig.add_subplot(1, 2, 1), color="#4c72b0")
+    plot_top_owners(by_comm, "comm", ax=fig.add_subplot(1, 2, 2), color="#dd8452")
 
 
-def _plot_memory_map(fig, cap):
-    fn = _plot_fn("plot_memory_map")
-    if fn is None:
-        raise LookupError("pextlab.plot.memory.plot_memory_map is not available")
-    ax = fig.add_subplot()
-    zones = cap.df_zones()
-    mb, _ = _try(cap.df_memory_blocks)
+def _memory_map(cap):
+    """``(draw, None)``: the memory map's drawing callback, or ``(None, why)`` when it
+    cannot be drawn (zoneinfo and iomem are needed; memory blocks are drawn when the
+    capture has them)."""
+    zones, err = _try(cap.df_zones)
+    if zones is None:
+        return None, f"zoneinfo unavailable: {err}"
+    if not (zones["spanned"] > 0).any():
+        return None, "no zone in zoneinfo spans any page"
+    layout, err = _try(lambda: cap.layout)
+    if layout is None:
+        return None, f"the physical layout is unavailable: {err}"
     ram = pd.DataFrame([{"nid": r.nid, "start_pfn": r.start_pfn, "end_pfn": r.end_pfn}
-                        for r in cap.layout.ram])
-    fn(zones, memory_blocks=mb if mb is not None and len(mb) else None, ram=ram, ax=ax)
+                        for r in layout.ram], columns=["nid", "start_pfn", "end_pfn"])
+    mb, _ = _try(cap.df_memory_blocks)
+    mb = mb if mb is not None and len(mb) else None
+    return (lambda fig: plot_memory_map(zones, memory_blocks=mb, ram=ram, ax=fig.add_subplot()),
+            None)
 
 
 def _png(draw, figsize=(9, 3.6)) -> str:
-    from matplotlib.figure import Figure
     fig = Figure(figsize=figsize, dpi=90)
     draw(fig)
     buf = io.BytesIO()
@@ -524,7 +480,11 @@ def _render_html(cap, sections: list[Section]) -> str:
             plots.append((caption, draw))
             out.append(_figure(caption, draw, (9, 3.8 if s.key != "owners" else 4.2)))
     out.append("<h2 id=\"memory_map\">Memory map</h2>")
-    out.append(_figure("physical memory map", lambda fig: _plot_memory_map(fig, cap), (10, 2.6)))
+    draw, why = _memory_map(cap)
+    if draw is None:
+        out.append(f"<p class=\"note\">physical memory map: not drawn ({e(why)})</p>")
+    else:
+        out.append(_figure("physical memory map", draw, (10, 2.6)))
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
 
@@ -533,8 +493,10 @@ def _figure(caption: str, draw, figsize) -> str:
     e = _html.escape
     try:
         data = _png(draw, figsize)
-    except Exception as exc:   # a picture that cannot be drawn must not lose the report
-        return f"<p class=\"note\">{e(caption)}: not drawn ({e(type(exc).__name__)}: {e(str(exc))})</p>"
+    except (KeyError, ValueError) as exc:
+        # what a plot raises for a frame it cannot draw (a column missing, nothing to draw):
+        # say so and keep the rest of the report
+        return f"<p class=\"note\">{e(caption)}: not drawn ({e(str(exc))})</p>"
     return (f"<figure><img alt=\"{e(caption)}\" src=\"data:image/png;base64,{data}\">"
             f"<figcaption>{e(caption)}</figcaption></figure>")
 

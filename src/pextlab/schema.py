@@ -74,6 +74,24 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "nr_blocks": I64,
         "nr_mixed": I64,               # -1 when the kernel does not print mixed counts (page_owner off)
     },
+    # One row per pageblock of every populated zone, walked as pagetypeinfo walks it
+    # (zone_start_pfn .. zone_end_pfn in pageblock steps); simulator only.
+    "pageblock_map": {
+        "node": I16, "zone": CAT,
+        "pfn": I64,                    # first pfn of the pageblock
+        "pageblock": I64,              # pfn >> pageblock_order
+        "migratetype": CAT,            # the pageblock's type (NaN unless state is "online")
+        "state": CAT,                  # "online" (counted by pagetypeinfo), "offline" (present,
+                                       # offline section), "hole" (no memory of this zone here)
+        "free_pages": I64,             # pages in free buddy blocks
+        "allocated_pages": I64,        # pages in allocated blocks
+        "alloc_unmovable": I64,        # allocated pages by the allocation's migratetype
+        "alloc_movable": I64,          # (gfp_migratetype of the request)
+        "alloc_reclaimable": I64,
+        "mixed": I8,                   # 1: holds a page of another migratetype (the "Number of
+                                       # mixed blocks" rule), 0: not, -1: unknown (page_owner
+                                       # off, or not online)
+    },
     # debugfs extfrag/unusable_index and extfrag_index, per zone and order.
     "extfrag": {
         "node": I16, "zone": CAT, "order": I8,

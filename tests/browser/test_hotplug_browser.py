@@ -193,7 +193,7 @@ class Flow:
 
 
 # --------------------------------------------------------------------------------------------
-# the fake lab: same classes and behaviour contract as pextlab.widgets.hotplug.HotplugLab
+# the fake lab: same classes and behaviour contract as pextlab.widgets.HotplugLabView
 
 FAKE_LAB = r'''
 import ipywidgets as W

@@ -7,19 +7,27 @@
   offline, remove; see the map, the page_ext tables and a log of what the kernel said
   (an EBUSY names the owners of the pages in the way).
 
-Each controller holds all the logic and state and is used (and tested) without a browser.
-Displaying one in a notebook shows its ipywidgets view, built on first use::
+Each controller holds all the logic and state and is used (and tested) without a browser
+or ipywidgets: its verbs return plain values, its ``draw()`` a matplotlib Figure::
 
     import pextlab.lab
-    pextlab.lab.BootLab()                       # last expression of a cell: the widget
     lab = pextlab.lab.HotplugLab(m)             # m = pextlab.boot(..., maxmem="4G")
-    lab                                         # the widget; lab.widget is the same object
-    lab.offline(32).text                        # drive it from code; the widget follows
+    lab.add_dimm("512M").text
+    lab.offline(32).text
 
-The views themselves are :mod:`pextlab.widgets` (``BootLabView``, ``HotplugLabView``).
+The ipywidgets views live one layer up, in :mod:`pextlab.widgets`, and take a controller::
+
+    import pextlab.widgets
+    view = pextlab.widgets.HotplugLabView(lab)  # last expression of a cell: the widget
+
+What this package may import: the facades (:mod:`pextlab.machine`), :mod:`pextlab.plot`,
+:mod:`pextlab.workloads`, :mod:`pextlab.errors`, the kernel's layout helpers, matplotlib
+(the figures), numpy and pandas.  Never :mod:`pextlab.widgets` or ipywidgets: widgets
+import labs, not the reverse.
 """
 from .boot_lab import CLIENTS, BootLab
-from .hotplug_lab import I_HOTPLUG_STEPS, ONLINE_TYPES, HotplugLab, LogEntry, blocked_by
+from .hotplug_lab import (I_HOTPLUG_STEPS, ONLINE_TYPES, HotplugLab, LogEntry, blocked_by,
+                          merge_table_runs)
 
-__all__ = ["BootLab", "HotplugLab", "LogEntry", "blocked_by", "CLIENTS", "ONLINE_TYPES",
-           "I_HOTPLUG_STEPS"]
+__all__ = ["BootLab", "HotplugLab", "LogEntry", "blocked_by", "merge_table_runs", "CLIENTS",
+           "ONLINE_TYPES", "I_HOTPLUG_STEPS"]

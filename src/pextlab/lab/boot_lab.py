@@ -24,11 +24,15 @@ import re
 import shlex
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ..errors import PextlabError
 from ..kernel.layout import parse_size
+from ..machine import boot as boot_machine
+from ..plot import plot_memory_map, plot_page_ext_cost
 
-__all__ = ["BootLab", "CLIENTS", "DMESG_PATTERN"]
+__all__ = ["BootLab", "CLIENTS", "DMESG_PATTERN", "MEM_SIZES", "PROFILES", "MACHINES",
+           "MEMORY_MODELS"]
 
 # page_ext clients and the command-line word that makes their need() return true.
 CLIENTS = {
@@ -69,7 +73,7 @@ class BootLab:
     maxmem : str, optional
         A hotplug window (``"4G"``), as qemu's ``-m ...,maxmem=``.
     dpi : int
-        Resolution of the figure the widget shows.
+        Resolution of the figures ``draw()`` makes (a view shows them at it).
 
     Attributes
     ----------
@@ -96,7 +100,6 @@ class BootLab:
         self.history: list[dict] = []
         self.error: str | None = None
         self.version = 0
-        self._widget = None
 
     def __repr__(self):
         state = repr(self.machine) if self.machine is not None else "not booted"
@@ -148,13 +151,12 @@ class BootLab:
         Raises PextlabError (and sets ``error``) when the settings are invalid; the previous
         machine stays.
         """
-        import pextlab
         cfg = self.config()
         if self.interleave and self.nodes < 2:
             self.error = "node interleave needs at least 2 nodes"
             raise PextlabError(self.error)
         try:
-            m = pextlab.boot(**cfg)
+            m = boot_machine(**cfg)
         except PextlabError as e:
             self.error = str(e)
             raise
@@ -212,8 +214,6 @@ class BootLab:
         RAM or configuration, the page_ext cost of every boot so far (bottom).  ``fig`` is
         cleared first; a new ``matplotlib.figure.Figure`` (not registered with pyplot) when
         omitted.  Return the figure."""
-        from matplotlib.figure import Figure
-        from ..plot.memory import plot_memory_map, plot_page_ext_cost
         m = self._need()
         if fig is None:
             fig = Figure(figsize=(9.5, 4.4), dpi=self.dpi)
@@ -241,16 +241,3 @@ class BootLab:
                            loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
         fig.subplots_adjust(left=0.08, right=0.72, top=0.92, bottom=0.1, hspace=0.6)
         return fig
-
-    # --- display -------------------------------------------------------------------------------
-    @property
-    def widget(self):
-        """The ipywidgets view of this lab (``pextlab.widgets.BootLabView``), built once."""
-        if self._widget is None:
-            from ..widgets.boot import BootLabView
-            self._widget = BootLabView(self)
-        return self._widget
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)

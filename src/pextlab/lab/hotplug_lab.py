@@ -11,9 +11,8 @@ person does in the lab and everything the view shows:
 * the frames and the figure the view shows (``df_memory_blocks``, ``page_ext_table``,
   ``draw``).
 
-Displaying a HotplugLab in a notebook shows its widget (``pextlab.widgets.HotplugLabView``,
-built on first use; ``lab.widget``).  Everything else works without ipywidgets, which is
-how the tests drive it.
+Its ipywidgets view is ``pextlab.widgets.HotplugLabView(lab)``; the controller itself
+knows nothing of widgets and works without ipywidgets, which is how the tests drive it.
 
 >>> import pextlab, pextlab.lab
 >>> lab = pextlab.lab.HotplugLab()             # boot 1G, page_owner=on, maxmem=4G
@@ -28,10 +27,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ..errors import PextlabError
+from ..machine import boot
+from ..plot import block_of_pfn, plot_memory_blocks, plot_memory_map
+from ..workloads.catalogue import load_catalogue
 
-__all__ = ["HotplugLab", "LogEntry", "ONLINE_TYPES", "I_HOTPLUG_STEPS", "blocked_by"]
+__all__ = ["HotplugLab", "LogEntry", "ONLINE_TYPES", "DIMM_SIZES", "I_HOTPLUG_STEPS",
+           "blocked_by", "merge_table_runs"]
 
 ONLINE_TYPES = ("online", "online_kernel", "online_movable")
 DIMM_SIZES = ("128M", "256M", "512M", "1G", "2G")
@@ -147,7 +151,7 @@ class HotplugLab:
         A machine booted with a hotplug window (``maxmem=``).  Default: a fresh
         ``pextlab.boot("1G", "page_owner=on", maxmem="4G")`` -- the real i-hotplug guest.
     dpi : int
-        Resolution of the figure the widget shows.
+        Resolution of the figures ``draw()`` makes (a view shows them at it).
 
     Attributes
     ----------
@@ -161,9 +165,8 @@ class HotplugLab:
 
     def __init__(self, machine=None, *, dpi: int = 72):
         if machine is None:
-            import pextlab
-            machine = pextlab.boot("1G", "page_owner=on", maxmem="4G")
-        if not getattr(machine.layout, "hotplug_end_pfn", 0):
+            machine = boot("1G", "page_owner=on", maxmem="4G")
+        if not machine.layout.hotplug_end_pfn:
             raise PextlabError("HotplugLab needs a machine with a hotplug window: boot it with "
                                "maxmem= (e.g. pextlab.boot('1G', 'page_owner=on', maxmem='4G'))")
         self.machine = machine
@@ -172,7 +175,6 @@ class HotplugLab:
         self.dimm_size = "512M"
         self.dpi = int(dpi)
         self.version = 0
-        self._widget = None
         self.block = None
         ids = self.block_ids()
         self.block = ids[-1] if ids else None
@@ -221,7 +223,6 @@ class HotplugLab:
         ``lands_in_zone`` (missing when that block is offline or spans zones).  ``hot_added_only`` keeps the tables of hot-added blocks and the
         tables that live in hot-added blocks.
         """
-        from ..plot.blocks import block_of_pfn
         pe = self.machine.df_page_ext()
         mb = self.df_memory_blocks()
         pe = pe.assign(memory_block=block_of_pfn(mb, pe["start_pfn"]),
@@ -340,10 +341,9 @@ class HotplugLab:
         ``gfp``, ``"page_tables"`` otherwise), so an EBUSY names a believable owner.
         """
         mm = self.machine.mm
-        saved = (mm.comm, mm.pid, mm.tgid, getattr(mm, "current_handle", 0))
+        saved = (mm.comm, mm.pid, mm.tgid, mm.current_handle)
         handle = None
         if mm.page_owner is not None:
-            from ..workloads.catalogue import load_catalogue
             if kind is None:
                 kind = "anon" if "MOVABLE" in str(gfp) else "page_tables"
             handle = mm.page_owner.depot.stack_depot_save(
@@ -363,7 +363,7 @@ class HotplugLab:
                                      blocks=blocks))
 
     def block_of(self, pfns) -> list[int]:
-        from ..plot.blocks import block_of_pfn
+        """The memory block holding each pfn (-1 where none does)."""
         return [int(b) for b in block_of_pfn(self.df_memory_blocks(), pfns)]
 
     def run(self, steps) -> list[LogEntry]:
@@ -390,9 +390,6 @@ class HotplugLab:
         locations and the selected block (bottom) into ``fig`` (cleared first; a new
         ``matplotlib.figure.Figure``, not registered with pyplot, when omitted).
         Return the figure."""
-        from matplotlib.figure import Figure
-        from ..plot.blocks import plot_memory_blocks
-        from ..plot.memory import plot_memory_map
         m = self.machine
         if fig is None:
             fig = Figure(figsize=(9.5, 4.6), dpi=self.dpi)
@@ -412,16 +409,3 @@ class HotplugLab:
                            arrows=self.hot_added_blocks())
         fig.subplots_adjust(left=0.1, right=0.78, top=0.93, bottom=0.02, hspace=0.65)
         return fig
-
-    # --- display -------------------------------------------------------------------------------
-    @property
-    def widget(self):
-        """The ipywidgets view of this lab (``pextlab.widgets.HotplugLabView``), built once."""
-        if self._widget is None:
-            from ..widgets.hotplug import HotplugLabView
-            self._widget = HotplugLabView(self)
-        return self._widget
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)

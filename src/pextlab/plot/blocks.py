@@ -30,14 +30,11 @@ from matplotlib.collections import PatchCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from .memory import ZONE_COLORS, _require
+from ._common import require_columns
+from .colors import MEMORY_BLOCK_STATE_COLORS, OFFLINE_COLOR, OTHER_COLOR, ZONE_COLORS
 
-__all__ = ["plot_memory_blocks", "STATE_COLORS", "block_of_pfn"]
+__all__ = ["plot_memory_blocks", "block_of_pfn"]
 
-# One colour per /sys/devices/system/memory/memoryN/state value.
-STATE_COLORS = {"online": "#66c2a5", "offline": "#f0f0f0", "going-offline": "#ffd92f"}
-OFFLINE_COLOR = "#f0f0f0"
-SPANNING_COLOR = "#bdbdbd"      # online but in more than one zone (zone is NaN)
 MAX_ARROWS = 40
 MAX_CELL_TEXT = 48      # beyond this many blocks, rows are labelled on the y axis instead
 
@@ -78,7 +75,8 @@ def plot_memory_blocks(memory_blocks: pd.DataFrame, *, page_ext: pd.DataFrame | 
         holds (see ``arrows`` for the blocks whose table lives elsewhere).
     color_by : {"zone", "state"}
         ``"zone"``: online blocks take their zone's colour (:data:`ZONE_COLORS`), offline
-        blocks are light grey with a dashed edge.  ``"state"``: colour by ``state``.
+        blocks are light grey with a dashed edge, blocks online in several zones grey.
+        ``"state"``: colour by ``state`` (:data:`MEMORY_BLOCK_STATE_COLORS`).
     highlight : int or iterable of int, optional
         Block ids drawn with a thick red edge (e.g. the block a widget has selected).
     ncols : int, optional
@@ -111,10 +109,10 @@ def plot_memory_blocks(memory_blocks: pd.DataFrame, *, page_ext: pd.DataFrame | 
         When the frame has no rows or ``color_by`` is unknown.
     """
     func = "plot_memory_blocks"
-    _require(memory_blocks, ["block", "start_pfn", "end_pfn", "state", "online", "zone"], func,
-             "memory_blocks")
+    require_columns(memory_blocks, ["block", "start_pfn", "end_pfn", "state", "online", "zone"],
+                    func, "memory_blocks")
     if page_ext is not None:
-        _require(page_ext, ["start_pfn", "table_pfn", "pages"], func, "page_ext")
+        require_columns(page_ext, ["start_pfn", "table_pfn", "pages"], func, "page_ext")
     if color_by not in ("zone", "state"):
         raise ValueError(f"{func}: color_by must be 'zone' or 'state', got {color_by!r}")
     if memory_blocks.empty:
@@ -137,13 +135,13 @@ def plot_memory_blocks(memory_blocks: pd.DataFrame, *, page_ext: pd.DataFrame | 
     faces, edges, styles = [], [], []
     for i in range(n):
         if color_by == "state":
-            faces.append(STATE_COLORS.get(states[i], SPANNING_COLOR))
+            faces.append(MEMORY_BLOCK_STATE_COLORS.get(states[i], OTHER_COLOR))
         elif not online[i]:
             faces.append(OFFLINE_COLOR)
         elif zones[i] is None:
-            faces.append(SPANNING_COLOR)
+            faces.append(OTHER_COLOR)
         else:
-            faces.append(ZONE_COLORS.get(str(zones[i]), SPANNING_COLOR))
+            faces.append(ZONE_COLORS.get(str(zones[i]), OTHER_COLOR))
         styles.append("solid" if online[i] else (0, (3, 2)))
         edges.append("0.2" if online[i] else "0.45")
     w, h = 0.92, 0.82
@@ -222,17 +220,17 @@ def plot_memory_blocks(memory_blocks: pd.DataFrame, *, page_ext: pd.DataFrame | 
         handles = []
         if color_by == "zone":
             seen = dict.fromkeys(str(z) for z, o in zip(zones, online) if o and z is not None)
-            handles += [Patch(facecolor=ZONE_COLORS.get(z, SPANNING_COLOR), edgecolor="0.2",
+            handles += [Patch(facecolor=ZONE_COLORS.get(z, OTHER_COLOR), edgecolor="0.2",
                               label=z) for z in seen]
             if (online & np.array([z is None for z in zones])).any():
-                handles.append(Patch(facecolor=SPANNING_COLOR, edgecolor="0.2",
+                handles.append(Patch(facecolor=OTHER_COLOR, edgecolor="0.2",
                                      label="online, several zones"))
             if (~online).any():
                 handles.append(Patch(facecolor=OFFLINE_COLOR, edgecolor="0.45",
                                      linestyle="--", label="offline"))
         else:
-            handles += [Patch(facecolor=STATE_COLORS.get(s, SPANNING_COLOR), edgecolor="0.2",
-                              label=s) for s in dict.fromkeys(states)]
+            handles += [Patch(facecolor=MEMORY_BLOCK_STATE_COLORS.get(s, OTHER_COLOR),
+                              edgecolor="0.2", label=s) for s in dict.fromkeys(states)]
         if n_tables:
             extra = f"; {n_vmalloc} via vmalloc" if n_vmalloc else ""
             handles.append(Line2D([], [], color="black", marker="v", linestyle="none",

@@ -1,141 +1,305 @@
-"""Plots of fragmentation: metrics over time, a pageblock map coloured by type and
-mixedness, free pages per order.  Each function returns the matplotlib Axes."""
+"""Pictures of fragmentation: metrics over time, the pageblock map, free pages per order.
+
+Pure functions over frames, each returning the Axes it drew on:
+
+* :func:`plot_fragmentation_timeseries` -- ``df_fragmentation()`` metrics against the
+  sample (or time), one line per metric and zone;
+* :func:`plot_pageblock_map` -- ``df_pageblock_map()``: every pageblock as a cell,
+  coloured by its migratetype, lighter the more of it is free, crossed when mixed;
+* :func:`plot_free_orders` -- free pages per order stacked by migratetype, from a
+  ``df_pagetypeinfo()``, ``df_buddyinfo()`` or ``df_free_area_history()`` frame.
+
+Zones are never picked for you: every zone of the frame is drawn (or summed, where a
+sum means something) unless ``zone=`` / ``node=`` choose.
+
+>>> import pextlab
+>>> m = pextlab.boot(mem="512M", cmdline="page_owner=on")
+>>> ax = plot_pageblock_map(m.df_pageblock_map(), zone="DMA32")       # doctest: +SKIP
+"""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from ._common import new_axes, require_columns, zone_label, zone_sort_key
+from .colors import HOLE_COLOR, MIGRATETYPE_COLORS, OFFLINE_COLOR, color_of
 
 __all__ = ["plot_fragmentation_timeseries", "plot_pageblock_map", "plot_free_orders"]
 
-_MT_COLORS = {"Unmovable": "#d62728", "Movable": "#2ca02c", "Reclaimable": "#1f77b4",
-              "HighAtomic": "#9467bd", "CMA": "#8c564b", "Isolate": "#7f7f7f",
-              "Reserve": "#9467bd"}
+_LINESTYLES = ("-", "--", ":", "-.")
 
 
-def _axes(ax, figsize=(8, 3.5)):
-    if ax is None:
-        import matplotlib.pyplot as plt
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
+def _select(df: pd.DataFrame, zone: str | None, node: int | None, func: str) -> pd.DataFrame:
+    """The rows of ``zone`` (a name) and ``node``; ValueError when none is left."""
+    sel = df
+    if node is not None:
+        sel = sel[sel["node"] == node]
+    if zone is not None:
+        sel = sel[sel["zone"].astype(str) == str(zone)]
+    if sel.empty:
+        where = ", ".join(f"{k}={v!r}" for k, v in (("node", node), ("zone", zone))
+                          if v is not None)
+        raise ValueError(f"{func}: no rows" + (f" for {where}" if where else ""))
+    return sel
 
 
-def plot_fragmentation_timeseries(df, metrics=("free_pages_ge_pb", "unusable_o9", "mixed_total"),
-                                  zone: str | None = "DMA32", x: str = "sample", ax=None):
-    """Metrics of ``df_fragmentation()`` against the sample (labels on the x axis) or
-    ``time_s``; one line per metric, each scaled to its own maximum when they differ
-    in unit (the legend gives the maximum)."""
-    ax = _axes(ax)
-    d = df if zone is None else df[df["zone"] == zone]
+def _where(zone: str | None, node: int | None) -> str:
+    if zone is None and node is None:
+        return "all zones"
     if zone is None:
-        d = d.groupby("sample", as_index=False).agg({**{m: "sum" for m in metrics},
-                                                      "label": "first", "time_s": "first"})
-    xs = d[x].to_numpy()
-    for mname in metrics:
-        y = d[mname].to_numpy(dtype=float)
-        top = np.nanmax(np.abs(y)) if len(y) else 1.0
-        scale = top if len(metrics) > 1 and top > 0 else 1.0
-        ax.plot(xs, y / scale, marker="o", label=f"{mname} (max {top:g})" if scale != 1 else mname)
-    if x == "sample" and "label" in d:
-        ax.set_xticks(xs)
-        ax.set_xticklabels([str(lb) if lb is not None else str(s) for s, lb in zip(xs, d["label"])],
-                           rotation=30, ha="right")
+        return f"node {node}, all zones"
+    return zone_label(node, zone) if node is not None else str(zone)
+
+
+# --------------------------------------------------------------------------------------------
+# metrics over time
+# --------------------------------------------------------------------------------------------
+def plot_fragmentation_timeseries(df: pd.DataFrame, *,
+                                  metrics: Sequence[str] = ("free_pages_ge_pb", "unusable_o9",
+                                                            "mixed_total"),
+                                  zone: str | None = None, node: int | None = None,
+                                  x: str = "sample", ax: Axes | None = None) -> Axes:
+    """Fragmentation metrics against the sample (or time), one line per metric and zone.
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``df_fragmentation()`` frame: ``sample``, ``label``, ``time_s``, ``node``,
+        ``zone`` and the ``metrics`` columns.
+    metrics : sequence of str
+        Columns to draw.  With several, each metric is scaled to its maximum over the
+        zones drawn (the legend gives it), so metrics of different units share the axis.
+    zone, node : optional
+        Draw only this zone (name) and/or node; default: every zone of the frame, one
+        line per zone and metric (line style per zone, colour per metric).
+    x : {"sample", "time_s"}
+        The horizontal axis.  With ``"sample"`` the ticks are the samples' labels.
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+        One ``Line2D`` per (zone, metric), labelled ``"<metric>"`` (one zone) or
+        ``"<metric>, node N <zone>"``, with ``" (max M)"`` when scaled.
+
+    Raises
+    ------
+    KeyError
+        When a column is missing.
+    ValueError
+        When no row is left for ``zone`` / ``node``.
+    """
+    func = "plot_fragmentation_timeseries"
+    metrics = list(metrics)
+    require_columns(df, ["sample", "node", "zone", x, *metrics], func, "fragmentation")
+    d = _select(df, zone, node, func)
+    zones = sorted({(int(n), str(z)) for n, z in zip(d["node"], d["zone"])},
+                   key=lambda k: zone_sort_key(*k))
+    per_zone = {k: d[(d["node"] == k[0]) & (d["zone"].astype(str) == k[1])].sort_values("sample")
+                for k in zones}
+    ax = new_axes(ax, (8, 3.5))
+    scaled = len(metrics) > 1
+    for i, mname in enumerate(metrics):
+        top = float(np.nanmax(np.abs(d[mname].to_numpy(dtype=float)))) if len(d) else 0.0
+        scale = top if scaled and top > 0 else 1.0
+        for j, k in enumerate(zones):
+            g = per_zone[k]
+            label = mname if len(zones) == 1 else f"{mname}, {zone_label(*k)}"
+            if scale != 1.0:
+                label += f" (max {top:g})"
+            ax.plot(g[x].to_numpy(), g[mname].to_numpy(dtype=float) / scale, marker="o",
+                    color=f"C{i}", linestyle=_LINESTYLES[j % len(_LINESTYLES)], label=label)
+    if x == "sample" and "label" in d.columns:
+        s = d.drop_duplicates("sample").sort_values("sample")
+        ax.set_xticks(s["sample"].to_numpy())
+        ax.set_xticklabels([str(s_) if lb is None or pd.isna(lb) else str(lb)
+                            for s_, lb in zip(s["sample"], s["label"])], rotation=30, ha="right")
     ax.set_xlabel(x)
-    ax.set_ylabel("fraction of max" if len(metrics) > 1 else metrics[0])
-    ax.set_title(f"fragmentation over time{'' if zone is None else ' (' + zone + ')'}")
+    ax.set_ylabel("fraction of max" if scaled else metrics[0])
+    ax.set_title(f"fragmentation over time ({_where(zone, node)})")
     ax.legend(fontsize="small")
     return ax
 
 
-def pageblock_table(mm):
-    """Per pageblock of every populated zone: start pfn, migratetype name, mixed (has an
-    allocated page of another gfp migratetype; page_owner only), free pages."""
-    import pandas as pd
-    from ..frames.sim import zone_pageblocks as _zone_pageblocks
-    from ..kernel.mmzone import PG_BUDDY
-    names = mm.profile.migratetype_names
-    pb = mm.pageblock_order
-    rows = []
-    df_po = None
-    if mm.page_owner is not None:
-        from ..frames.sim import df_page_owner
-        df_po = df_page_owner(mm)
-    mixed_starts = set()
-    if df_po is not None and len(df_po):
-        mx = df_po[df_po["mixed"]]
-        mixed_starts = set(((mx["pfn"].to_numpy() >> pb) << pb).tolist())
-    for z in mm.populated_zones():
-        starts, mts = _zone_pageblocks(mm, z)
-        for s, mt in zip(starts.tolist(), mts.tolist()):
-            if mt < 0:
-                continue
-            sec = mm.sections[s >> mm.section_shift]
-            off = s & mm.section_mask
-            fl = sec.flags_np()[off:off + (1 << pb)]
-            od = sec.order_np()[off:off + (1 << pb)]
-            idx = np.flatnonzero(fl & PG_BUDDY)
-            free = int(np.sum(np.left_shift(1, od[idx].astype(np.int64)))) if len(idx) else 0
-            rows.append((z.nid, z.name, s, names[mt], s in mixed_starts, min(free, 1 << pb)))
-    return pd.DataFrame(rows, columns=["node", "zone", "pfn", "migratetype", "mixed", "free_pages"])
+# --------------------------------------------------------------------------------------------
+# the pageblock map
+# --------------------------------------------------------------------------------------------
+def _pageblock_nr_pages(df: pd.DataFrame) -> int:
+    """Pages per pageblock, from the frame's ``pfn = pageblock << pageblock_order``."""
+    nz = df[df["pageblock"] > 0]
+    if len(nz):
+        return int(nz["pfn"].iloc[0] // nz["pageblock"].iloc[0])
+    return max(1, int((df["free_pages"] + df["allocated_pages"]).max()))
 
 
-def plot_pageblock_map(machine_or_mm, width: int = 64, ax=None):
-    """Every pageblock as a cell (rows of ``width`` blocks, pfn order): colour = its
-    migratetype, hatched = mixed, lighter = more of it free."""
-    from matplotlib.colors import to_rgb
-    from matplotlib.patches import Patch
-    mm = getattr(machine_or_mm, "mm", machine_or_mm)
-    t = pageblock_table(mm)
-    n = len(t)
-    h = max(1, (n + width - 1) // width)
-    ax = _axes(ax, figsize=(10, max(2.0, h * 0.18 + 1)))
-    img = np.ones((h, width, 3))
-    pbn = 1 << mm.pageblock_order
-    for i, (mt, free) in enumerate(zip(t["migratetype"], t["free_pages"])):
-        c = np.array(to_rgb(_MT_COLORS.get(mt, "#000000")))
-        f = free / pbn
-        img[i // width, i % width] = c * (1 - 0.7 * f) + 0.7 * f
-    ax.imshow(img, aspect="auto", interpolation="nearest")
-    mix = np.flatnonzero(t["mixed"].to_numpy())
-    if len(mix):
-        ax.scatter(mix % width, mix // width, marker="x", s=12, c="black", linewidths=0.8)
+def plot_pageblock_map(df: pd.DataFrame, *, zone: str | None = None, node: int | None = None,
+                       width: int = 64, ax: Axes | None = None) -> Axes:
+    """Every pageblock as a cell, in pfn order, ``width`` cells a row, each zone from a
+    new row.
+
+    A block's colour is its migratetype (:data:`~pextlab.plot.colors.MIGRATETYPE_COLORS`),
+    lighter the more of it is free (white = all free); a black ``x`` marks a mixed
+    block (it holds a page allocated with another migratetype).  Offline blocks are
+    light grey, holes white.
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``df_pageblock_map()`` frame: ``node``, ``zone``, ``pfn``, ``pageblock``,
+        ``migratetype``, ``state``, ``free_pages``, ``allocated_pages``, ``mixed``.
+    zone, node : optional
+        Only this zone (name) and/or node; default every zone of the frame.
+    width : int
+        Cells per row.
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+        The cells are one RGBA image (``ax.images[0]``; cell ``i`` of the zone's rows
+        at ``[row, col]``; cells after a zone's last block are transparent).  Mixed
+        blocks are one scatter with gid ``"mixed"``.  The y tick labels give each
+        row's first pfn, a zone's first row also the zone.
+
+    Raises
+    ------
+    KeyError
+        When a column is missing.
+    ValueError
+        When no row is left for ``zone`` / ``node``, or ``width < 1``.
+    """
+    func = "plot_pageblock_map"
+    require_columns(df, ["node", "zone", "pfn", "pageblock", "migratetype", "state",
+                         "free_pages", "allocated_pages", "mixed"], func, "pageblock_map")
+    if width < 1:
+        raise ValueError(f"{func}: width must be at least 1, got {width}")
+    d = _select(df, zone, node, func)
+    pbn = _pageblock_nr_pages(d)
+    keys = sorted({(int(n), str(z)) for n, z in zip(d["node"], d["zone"])},
+                  key=lambda k: zone_sort_key(*k))
+    groups = [d[(d["node"] == n) & (d["zone"].astype(str) == z)].sort_values("pfn")
+              for n, z in keys]
+    nrows = sum(-(-len(g) // width) for g in groups)
+    ax = new_axes(ax, (10, max(2.0, nrows * 0.18 + 1.2)))
+    img = np.zeros((nrows, width, 4))
+    ticks: list[str] = []
+    mixed_x, mixed_y = [], []
+    row = 0
+    for (n, z), g in zip(keys, groups):
+        i = np.arange(len(g))
+        r, c = row + i // width, i % width
+        state = g["state"].astype(str).to_numpy()
+        mts = g["migratetype"].astype(str).to_numpy().astype(object)
+        free = np.clip(g["free_pages"].to_numpy(dtype=float) / pbn, 0.0, 1.0)[:, None]
+        online = (state == "online")[:, None]
+        # online blocks by their type, the others by their state
+        kinds, code = np.unique(np.where(online[:, 0], mts, state.astype(object)),
+                                return_inverse=True)
+        by_state = {"offline": OFFLINE_COLOR, "hole": HOLE_COLOR}
+        rgb = np.array([to_rgb(by_state[k] if k in by_state else color_of(k, MIGRATETYPE_COLORS))
+                        for k in kinds]).reshape(-1, 3)[code.ravel()]
+        img[r, c, :3] = np.where(online, rgb * (1 - 0.75 * free) + 0.75 * free, rgb)
+        img[r, c, 3] = 1.0
+        mixed = (g["mixed"].to_numpy() == 1) & online[:, 0]
+        mixed_x += c[mixed].tolist()
+        mixed_y += r[mixed].tolist()
+        pfn = g["pfn"].to_numpy()
+        for k in range(-(-len(g) // width)):
+            first = f"{int(pfn[k * width]):#x}"
+            ticks.append(f"{zone_label(n, z)}  {first}" if k == 0 else first)
+        row += -(-len(g) // width)
+    state = d["state"].astype(str)
+    on = d[state == "online"]
+    types_seen = list(dict.fromkeys(on["migratetype"].astype(str)))
+    n_offline, n_hole = int((state == "offline").sum()), int((state == "hole").sum())
+    mixed_known = bool((on["mixed"] >= 0).any())
+    ax.imshow(img, aspect="auto", interpolation="nearest", extent=(-0.5, width - 0.5,
+                                                                    nrows - 0.5, -0.5))
+    if mixed_x:
+        ax.scatter(mixed_x, mixed_y, marker="x", s=12, c="black", linewidths=0.8, gid="mixed")
     ax.set_xticks([])
-    ax.set_yticks(range(h))
-    ax.set_yticklabels([f"{int(t['pfn'].iloc[r * width]):#x}" for r in range(h)], fontsize=6)
-    handles = [Patch(color=_MT_COLORS.get(nm, "#000"), label=nm) for nm in sorted(set(t["migratetype"]))]
-    handles.append(Patch(facecolor="white", edgecolor="black", label="x = mixed"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
-    ax.set_title(f"pageblocks ({n}; lighter = more free)")
+    ax.set_yticks(range(nrows), ticks, fontsize=6)
+    handles = [Patch(color=color_of(t, MIGRATETYPE_COLORS), label=t) for t in types_seen]
+    if n_offline:
+        handles.append(Patch(facecolor=OFFLINE_COLOR, edgecolor="0.5", label="offline"))
+    if n_hole:
+        handles.append(Patch(facecolor=HOLE_COLOR, edgecolor="0.5", label="hole"))
+    if mixed_known:
+        handles.append(Line2D([], [], color="black", marker="x", linestyle="none",
+                              label=f"mixed ({len(mixed_x)})"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
+              frameon=False)
+    mixed_note = "" if mixed_known else "; mixed unknown (page_owner off)"
+    ax.set_title(f"pageblocks of {_where(zone, node)}: {len(on)} online "
+                 f"(lighter = more free){mixed_note}", fontsize=9)
     return ax
 
 
-def plot_free_orders(df_or_machine, sample=None, zone: str | None = "DMA32", by_migratetype=True,
-                     ax=None):
-    """Free pages per order (a histogram of buddyinfo in pages), stacked by migratetype.
-    Takes a Machine (its state now) or ``df_free_area_history()`` (``sample``: which one,
-    default the last)."""
-    import pandas as pd
-    if hasattr(df_or_machine, "df_pagetypeinfo"):
-        d = df_or_machine.df_pagetypeinfo()
-        d = d.assign(pages=d["nr_free"].to_numpy() * np.left_shift(1, d["order"].to_numpy().astype(np.int64)))
-    else:
-        d = df_or_machine
+# --------------------------------------------------------------------------------------------
+# free pages per order
+# --------------------------------------------------------------------------------------------
+def plot_free_orders(df: pd.DataFrame, *, zone: str | None = None, node: int | None = None,
+                     sample=None, by_migratetype: bool = True, ax: Axes | None = None) -> Axes:
+    """Free pages per order (``nr_free << order``), stacked by migratetype.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One of: ``df_pagetypeinfo()`` (``node``, ``zone``, ``migratetype``, ``order``,
+        ``nr_free``), ``df_buddyinfo()`` (no ``migratetype``: one bar per order), or
+        ``df_free_area_history()`` (also ``sample`` and ``pages``).
+    zone, node : optional
+        Only this zone (name) and/or node; default: the sum over every zone of the frame.
+    sample : optional
+        With a history frame: the sample to draw (default the last).
+    by_migratetype : bool
+        Stack by migratetype (when the frame has it); else one bar per order.
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+        One ``BarContainer`` per migratetype with free pages (labelled with it), or one
+        labelled ``"free"``; bar ``o`` of each is order ``o``.
+
+    Raises
+    ------
+    KeyError
+        When a column is missing.
+    ValueError
+        When no row is left for ``zone`` / ``node`` / ``sample``.
+    """
+    func = "plot_free_orders"
+    require_columns(df, ["node", "zone", "order", "nr_free"], func, "free-area")
+    d = df
+    if "sample" in d.columns:
         s = d["sample"].max() if sample is None else sample
         d = d[d["sample"] == s]
-    if zone is not None:
-        d = d[d["zone"] == zone]
-    ax = _axes(ax)
-    piv = d.pivot_table(index="order", columns="migratetype", values="pages", aggfunc="sum",
-                        observed=True).fillna(0)
-    piv = piv.loc[:, piv.sum() > 0] if len(piv.columns) else piv
-    if not by_migratetype:
-        piv = pd.DataFrame({"free": piv.sum(axis=1)})
+    d = _select(d, zone, node, func)
+    pages = d["nr_free"].to_numpy(np.int64) << d["order"].to_numpy(np.int64)
+    d = d.assign(pages=pages)
+    if by_migratetype and "migratetype" in d.columns:
+        piv = d.pivot_table(index="order", columns="migratetype", values="pages",
+                            aggfunc="sum", observed=True).fillna(0)
+        piv = piv.loc[:, piv.sum() > 0]
+    else:
+        piv = d.groupby("order")["pages"].sum().to_frame("free")
+    ax = new_axes(ax, (8, 3.5))
     bottom = np.zeros(len(piv))
-    for c in piv.columns:
-        ax.bar(piv.index, piv[c].to_numpy(), bottom=bottom, label=str(c),
-               color=_MT_COLORS.get(str(c)))
-        bottom += piv[c].to_numpy()
+    for i, c in enumerate(piv.columns):
+        h = piv[c].to_numpy(dtype=float)
+        ax.bar(piv.index.to_numpy(), h, bottom=bottom, label=str(c),
+               color=color_of(c, MIGRATETYPE_COLORS, i) if c != "free" else "0.4")
+        bottom += h
     ax.set_xlabel("order")
     ax.set_ylabel("free pages")
     ax.set_xticks(list(piv.index))
-    ax.set_title(f"free pages per order{'' if zone is None else ' (' + zone + ')'}")
+    ax.set_title(f"free pages per order ({_where(zone, node)})")
     ax.legend(fontsize="small")
     return ax

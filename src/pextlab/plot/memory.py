@@ -12,8 +12,6 @@ all a function needs, and a frame without them raises ``KeyError`` naming what i
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -21,40 +19,12 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-__all__ = ["plot_memory_map", "plot_page_ext_cost", "plot_buddyinfo", "plot_pageblocks",
-           "ZONE_COLORS", "MIGRATETYPE_COLORS"]
+from ._common import require_columns, zone_label, zone_sort_key
+from .colors import MIGRATETYPE_COLORS, ZONE_COLORS, color_of
+
+__all__ = ["plot_memory_map", "plot_page_ext_cost", "plot_buddyinfo", "plot_pageblocks"]
 
 PAGE_SIZE = 4096
-
-# One colour per zone name, as /proc/zoneinfo spells them.
-ZONE_COLORS = {
-    "DMA": "#8da0cb", "DMA32": "#66c2a5", "Normal": "#fc8d62", "HighMem": "#ffd92f",
-    "Movable": "#e78ac3", "Device": "#a6d854",
-}
-# One colour per migratetype name, as /proc/pagetypeinfo spells them (both profiles).
-MIGRATETYPE_COLORS = {
-    "Unmovable": "#d62728", "Movable": "#2ca02c", "Reclaimable": "#ff7f0e",
-    "HighAtomic": "#9467bd", "Reserve": "#9467bd", "CMA": "#8c564b", "Isolate": "#7f7f7f",
-}
-_FALLBACK_COLORS = plt.get_cmap("tab10").colors
-
-
-def _require(df, columns: Iterable[str], func: str, what: str) -> None:
-    """Raise a clear error when ``df`` is not a DataFrame or lacks ``columns``."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{func}: {what} must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise KeyError(f"{func}: {what} frame is missing column(s) {missing} "
-                       f"(has {list(df.columns)})")
-
-
-def _color(name, table: dict, i: int):
-    return table.get(str(name), _FALLBACK_COLORS[i % len(_FALLBACK_COLORS)])
-
-
-def _zone_label(node, zone) -> str:
-    return f"node {int(node)} {zone}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,16 +120,18 @@ def plot_memory_map(zones: pd.DataFrame, sections: pd.DataFrame | None = None,
     ...                      m.df_page_ext(), ram=pd.DataFrame(m.layout.ram))  # doctest: +SKIP
     """
     func = "plot_memory_map"
-    _require(zones, ["node", "zone", "start_pfn", "end_pfn", "spanned", "present"], func, "zones")
+    require_columns(zones, ["node", "zone", "start_pfn", "end_pfn", "spanned", "present"], func,
+                    "zones")
     if sections is not None:
-        _require(sections, ["start_pfn", "node", "present"], func, "sections")
+        require_columns(sections, ["start_pfn", "node", "present"], func, "sections")
     if memory_blocks is not None:
-        _require(memory_blocks, ["start_pfn", "end_pfn", "node", "online"], func, "memory_blocks")
+        require_columns(memory_blocks, ["start_pfn", "end_pfn", "node", "online"], func,
+                        "memory_blocks")
     if page_ext is not None:
-        _require(page_ext, ["node", "table_pfn", "pages"], func, "page_ext")
+        require_columns(page_ext, ["node", "table_pfn", "pages"], func, "page_ext")
     if ram is not None:
         ram = ram.rename(columns={"nid": "node"})
-        _require(ram, ["start_pfn", "end_pfn"], func, "ram")
+        require_columns(ram, ["start_pfn", "end_pfn"], func, "ram")
     if unit not in ("GiB", "pfn"):
         raise ValueError(f"{func}: unit must be 'GiB' or 'pfn', got {unit!r}")
     scale = PAGE_SIZE / 2**30 if unit == "GiB" else 1.0
@@ -176,7 +148,7 @@ def plot_memory_map(zones: pd.DataFrame, sections: pd.DataFrame | None = None,
     # zone bands
     for _, r in z.iterrows():
         n, s, e = int(r["node"]), int(r["start_pfn"]), int(r["end_pfn"])
-        color = _color(r["zone"], ZONE_COLORS, int(r.get("zone_idx", 0)))
+        color = color_of(r["zone"], ZONE_COLORS, int(r.get("zone_idx", 0)))
         ax.add_patch(Rectangle((s * scale, row[n] - h / 2), (e - s) * scale, h,
                                facecolor=color, edgecolor="black", linewidth=0.8,
                                gid=f"zone:{n}:{r['zone']}"))
@@ -267,7 +239,7 @@ def plot_memory_map(zones: pd.DataFrame, sections: pd.DataFrame | None = None,
     ax.set_title("physical memory map")
 
     if legend:
-        handles = [Patch(facecolor=_color(name, ZONE_COLORS, i), edgecolor="black", label=name)
+        handles = [Patch(facecolor=color_of(name, ZONE_COLORS, i), edgecolor="black", label=name)
                    for i, name in enumerate(dict.fromkeys(str(x) for x in z["zone"]))]
         if holes:
             handles.append(Patch(facecolor="white", edgecolor="0.35", hatch="////",
@@ -333,7 +305,7 @@ def plot_page_ext_cost(df: pd.DataFrame, *, x: str = "ram_gib", y: str = "page_e
     2
     """
     func = "plot_page_ext_cost"
-    _require(df, [c for c in (x, y, hue) if c is not None], func, "df")
+    require_columns(df, [c for c in (x, y, hue) if c is not None], func, "df")
     if df.empty:
         raise ValueError(f"{func}: the frame has no rows")
     if ax is None:
@@ -389,7 +361,7 @@ def plot_buddyinfo(buddyinfo: pd.DataFrame, *, ax: Axes | None = None, log: bool
         When the frame is empty.
     """
     func = "plot_buddyinfo"
-    _require(buddyinfo, ["node", "zone", "order", "nr_free"], func, "buddyinfo")
+    require_columns(buddyinfo, ["node", "zone", "order", "nr_free"], func, "buddyinfo")
     if buddyinfo.empty:
         raise ValueError(f"{func}: the buddyinfo frame has no rows")
     df = buddyinfo.assign(zone=buddyinfo["zone"].astype(str))
@@ -397,8 +369,7 @@ def plot_buddyinfo(buddyinfo: pd.DataFrame, *, ax: Axes | None = None, log: bool
     wide = (df.assign(val=val)
             .pivot_table(index=["node", "zone"], columns="order", values="val",
                          aggfunc="sum", fill_value=0, sort=False))
-    order_of_zone = {k: i for i, k in enumerate(ZONE_COLORS)}
-    wide = wide.loc[sorted(wide.index, key=lambda k: (k[0], order_of_zone.get(k[1], 99)))]
+    wide = wide.loc[sorted(wide.index, key=lambda k: zone_sort_key(*k))]
     orders = sorted(wide.columns)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(6, 1.8 * len(wide)), 4.5))
@@ -408,7 +379,7 @@ def plot_buddyinfo(buddyinfo: pd.DataFrame, *, ax: Axes | None = None, log: bool
     for i, o in enumerate(orders):
         ax.bar(xs - 0.4 + (i + 0.5) * width, wide[o].to_numpy(), width,
                color=cmap(i / max(len(orders) - 1, 1)), label=f"{o}")
-    ax.set_xticks(xs, [_zone_label(n, zn) for n, zn in wide.index])
+    ax.set_xticks(xs, [zone_label(n, zn) for n, zn in wide.index])
     if log:
         ax.set_yscale("log")
     ax.set_ylabel("free pages" if pages else "free blocks")
@@ -454,8 +425,8 @@ def plot_pageblocks(pageblocks: pd.DataFrame, *, ax: Axes | None = None,
         When the frame is empty.
     """
     func = "plot_pageblocks"
-    _require(pageblocks, ["node", "zone", "migratetype", "nr_blocks", "nr_mixed"], func,
-             "pageblocks")
+    require_columns(pageblocks, ["node", "zone", "migratetype", "nr_blocks", "nr_mixed"], func,
+                    "pageblocks")
     if pageblocks.empty:
         raise ValueError(f"{func}: the pageblocks frame has no rows")
     df = pageblocks.assign(zone=pageblocks["zone"].astype(str),
@@ -465,8 +436,7 @@ def plot_pageblocks(pageblocks: pd.DataFrame, *, ax: Axes | None = None,
                             aggfunc="sum", fill_value=0, sort=False)
     mixed = df.pivot_table(index=["node", "zone"], columns="migratetype", values="nr_mixed",
                            aggfunc="sum", fill_value=-1, sort=False)
-    order_of_zone = {k: i for i, k in enumerate(ZONE_COLORS)}
-    idx = sorted(blocks.index, key=lambda k: (k[0], order_of_zone.get(k[1], 99)))
+    idx = sorted(blocks.index, key=lambda k: zone_sort_key(*k))
     blocks, mixed = blocks.loc[idx], mixed.loc[idx]
     types = [t for t in types if t in blocks.columns and blocks[t].sum() > 0]
     if ax is None:
@@ -478,7 +448,7 @@ def plot_pageblocks(pageblocks: pd.DataFrame, *, ax: Axes | None = None,
     mixed_left, mixed_width = [], []
     for i, t in enumerate(types):
         w = blocks[t].to_numpy()
-        bars = ax.barh(ys, w, left=left, color=_color(t, MIGRATETYPE_COLORS, i),
+        bars = ax.barh(ys, w, left=left, color=color_of(t, MIGRATETYPE_COLORS, i),
                        edgecolor="white", linewidth=0.5, label=t)
         # count inside segments wide enough to hold it
         ax.bar_label(bars, labels=[str(int(v)) if v and v >= 0.04 * max(totals.max(), 1) else ""
@@ -506,7 +476,7 @@ def plot_pageblocks(pageblocks: pd.DataFrame, *, ax: Axes | None = None,
     elif show_mixed and types:
         for y, tot in zip(ys, totals):
             ax.text(tot, y, "  mixed n/a", va="center", fontsize=8, color="0.4")
-    ax.set_yticks(ys, [_zone_label(n, zn) for n, zn in blocks.index])
+    ax.set_yticks(ys, [zone_label(n, zn) for n, zn in blocks.index])
     ax.invert_yaxis()
     ax.set_xlim(0, max(totals.max(), 1) * 1.4)
     ax.set_xlabel("pageblocks")

@@ -10,11 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 from matplotlib.patches import Patch
+
+from ._common import new_axes, require_columns
+from .colors import FALLBACK_COLORS, MIGRATETYPE_COLORS, OTHER_COLOR
 
 __all__ = ["plot_owner_map"]
 
 _NEEDED = ("pfn", "nr_pages")
+# owner columns whose values have a colour of their own
+_TABLES = {"migratetype": MIGRATETYPE_COLORS, "pageblock_migratetype": MIGRATETYPE_COLORS}
 
 
 def plot_owner_map(page_owner: pd.DataFrame, *, by: str = "comm", zones: pd.DataFrame | None = None,
@@ -28,7 +34,8 @@ def plot_owner_map(page_owner: pd.DataFrame, *, by: str = "comm", zones: pd.Data
     by : str
         Column naming the owner: ``"comm"``, ``"top_frame"``, ``"migratetype"``,
         ``"gfp"``, ``"stack"``, ``"pid"``...  The ``top`` biggest owners get a
-        colour each, the rest are "other".
+        colour each (a migratetype its colour of :data:`MIGRATETYPE_COLORS`), the rest
+        are "other".
     zones : DataFrame, optional
         A ``zones`` frame: zone boundaries are drawn and the pfn range is taken
         from it (else from the frame's pfns).
@@ -46,16 +53,10 @@ def plot_owner_map(page_owner: pd.DataFrame, *, by: str = "comm", zones: pd.Data
     --------
     >>> ax = plot_owner_map(m.df_page_owner(), by="comm", zones=m.df_zones())   # doctest: +SKIP
     """
-    if not isinstance(page_owner, pd.DataFrame):
-        raise TypeError(f"plot_owner_map needs a page_owner DataFrame, got {type(page_owner).__name__}")
-    missing = [c for c in (*_NEEDED, by) if c not in page_owner.columns]
-    if missing:
-        raise KeyError(f"plot_owner_map: the frame lacks column(s) {missing}")
+    require_columns(page_owner, (*_NEEDED, by), "plot_owner_map", "page_owner")
     if bins < 1 or top < 1:
         raise ValueError("bins and top must be positive")
-    import matplotlib.pyplot as plt
-    if ax is None:
-        _, ax = plt.subplots(figsize=(10, 1.8))
+    ax = new_axes(ax, (10, 1.8))
     pfn = page_owner["pfn"].to_numpy(np.int64)
     pages = page_owner["nr_pages"].to_numpy(np.int64)
     if zones is not None and len(zones):
@@ -77,8 +78,9 @@ def plot_owner_map(page_owner: pd.DataFrame, *, by: str = "comm", zones: pd.Data
     np.add.at(counts, (b, code), pages)
     filled = counts.sum(axis=1)
     major = counts.argmax(axis=1)
-    base = plt.get_cmap("tab10")
-    colors = [base(i % 10) for i in range(len(names))] + [(0.55, 0.55, 0.55, 1.0)]
+    table = _TABLES.get(by, {})
+    colors = [to_rgba(table.get(str(n), FALLBACK_COLORS[i % len(FALLBACK_COLORS)]))
+              for i, n in enumerate(names)] + [to_rgba(OTHER_COLOR)]
     img = np.ones((1, bins, 4))
     frac = np.clip(filled / width, 0, 1)
     for i in range(bins):

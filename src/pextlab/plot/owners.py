@@ -11,6 +11,7 @@ Pure functions over pextlab frames; each ``plot_*`` returns the Axes it drew on.
   summed as ``other``.
 * :func:`plot_memory_usage` -- a ``memory_usage`` frame: used pages stacked by
   migratetype and free pages as a line.
+* :func:`plot_top_owners` -- a ``top_owners()`` table as bars, the biggest on top.
 
 >>> import pandas as pd
 >>> ev = pd.DataFrame({"time_ns": [0, 10**9, 2 * 10**9], "event": ["alloc", "alloc", "free"],
@@ -20,28 +21,16 @@ Pure functions over pextlab frames; each ``plot_*`` returns the Axes it drew on.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-__all__ = ["owners_over_time", "plot_owners_over_time", "plot_memory_usage"]
+from ._common import new_axes, require_columns
+from .colors import MIGRATETYPE_COLORS, color_of
+
+__all__ = ["owners_over_time", "plot_owners_over_time", "plot_memory_usage", "plot_top_owners"]
 
 NS = 1_000_000_000
-_MT_COLORS = {
-    "Unmovable": "#d62728", "Movable": "#2ca02c", "Reclaimable": "#ff7f0e",
-    "HighAtomic": "#9467bd", "Reserve": "#9467bd", "CMA": "#8c564b", "Isolate": "#7f7f7f",
-}
-
-
-def _require(df, columns: Iterable[str], func: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{func}: expected a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise KeyError(f"{func}: frame is missing column(s) {missing} (has {list(df.columns)})")
 
 
 def owners_over_time(df: pd.DataFrame, by: str = "comm", *, top: int | None = None,
@@ -76,14 +65,14 @@ def owners_over_time(df: pd.DataFrame, by: str = "comm", *, top: int | None = No
     """
     func = "owners_over_time"
     if "event" in df.columns:
-        _require(df, ["time_ns", "event", "nr_pages", by], func)
+        require_columns(df, ["time_ns", "event", "nr_pages", by], func)
         ev = df[df["event"].astype(str) != "fail"]
         t = ev["time_ns"].to_numpy(np.int64)
         sign = np.where(ev["event"].astype(str).to_numpy() == "free", -1, 1)
         delta = ev["nr_pages"].to_numpy(np.int64) * sign
         key = ev[by]
     else:
-        _require(df, ["ts_ns", "nr_pages", by], func)
+        require_columns(df, ["ts_ns", "nr_pages", by], func)
         po = df[df["ts_ns"] >= 0]
         t = po["ts_ns"].to_numpy(np.int64)
         delta = po["nr_pages"].to_numpy(np.int64)
@@ -145,8 +134,7 @@ def plot_owners_over_time(df: pd.DataFrame, by: str = "comm", *, top: int = 8, p
         raise ValueError("plot_owners_over_time: the frame has no allocations")
     if mib:
         wide = wide * 4096 / 2**20
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4.5))
+    ax = new_axes(ax, (9, 4.5))
     labels = [str(c) if len(str(c)) <= 60 else str(c)[:57] + "..." for c in wide.columns]
     x = wide.index.to_numpy()
     if stacked:
@@ -188,7 +176,7 @@ def plot_memory_usage(df: pd.DataFrame, *, node: int | None = None, zone: str | 
         and, with ``show_free``, one line labelled ``"free"``.
     """
     func = "plot_memory_usage"
-    _require(df, ["time_ns", "node", "zone", "migratetype", "free", "used"], func)
+    require_columns(df, ["time_ns", "node", "zone", "migratetype", "free", "used"], func)
     sel = df
     if node is not None:
         sel = sel[sel["node"] == node]
@@ -201,12 +189,12 @@ def plot_memory_usage(df: pd.DataFrame, *, node: int | None = None, zone: str | 
     used = used.loc[:, used.max() > 0]
     free = sel.groupby("time_ns")["free"].sum()
     scale = 4096 / 2**20 if mib else 1
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4.5))
+    ax = new_axes(ax, (9, 4.5))
     x = used.index.to_numpy() / NS
     if used.shape[1]:
         ax.stackplot(x, (used.to_numpy() * scale).T, labels=[f"used {c}" for c in used.columns],
-                     colors=[_MT_COLORS.get(str(c), "#999999") for c in used.columns], alpha=0.8)
+                     colors=[color_of(c, MIGRATETYPE_COLORS, i) for i, c in enumerate(used.columns)],
+                     alpha=0.8)
     if show_free:
         ax.plot(free.index.to_numpy() / NS, free.to_numpy() * scale, color="black", lw=1.5,
                 label="free")
@@ -216,4 +204,61 @@ def plot_memory_usage(df: pd.DataFrame, *, node: int | None = None, zone: str | 
     ax.set_ylabel("MiB" if mib else "pages")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_top_owners(top: pd.DataFrame, by: str | None = None, *, weight: str = "pages",
+                    ax: Axes | None = None, log: bool = True, color: str = "#4c72b0",
+                    label_width: int = 28, title: str | None = None) -> Axes:
+    """The biggest owners as horizontal bars, the biggest on top.
+
+    Parameters
+    ----------
+    top : DataFrame
+        A ``top_owners()`` frame (:mod:`pextlab.analysis.owners`): the owner column, then
+        ``count`` (blocks) and ``pages``, in the order to draw (biggest first).
+    by : str, optional
+        The owner column (default: the frame's first column).
+    weight : {"pages", "count"}
+        Bar length: base pages or blocks.
+    ax : Axes, optional
+    log : bool
+        Log scale on the bar axis (owners span several decades).
+    color : str
+        Bar colour.
+    label_width : int
+        Owner names longer than this are cut (with ``~``).
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+        One ``BarContainer`` (``ax.containers[0]``) with one bar per row, top row first
+        in the frame and drawn at the top; y tick labels are the owners.
+
+    Raises
+    ------
+    KeyError
+        When ``by`` or ``weight`` is not a column.
+    ValueError
+        When the frame has no rows.
+    """
+    func = "plot_top_owners"
+    if weight not in ("pages", "count"):
+        raise ValueError(f"{func}: weight must be 'pages' or 'count', got {weight!r}")
+    require_columns(top, [weight] if by is None else [by, weight], func, "top_owners")
+    if top.empty:
+        raise ValueError(f"{func}: the top_owners frame has no rows")
+    by = top.columns[0] if by is None else by
+    names = ["" if pd.isna(v) else str(v) for v in top[by].astype(object)]
+    labels = [n if len(n) <= label_width else n[:label_width - 1] + "~" for n in names]
+    ax = new_axes(ax, (6, 0.6 + 0.3 * len(top)))
+    ys = np.arange(len(top))
+    ax.barh(ys, top[weight].to_numpy(), color=color)
+    ax.set_yticks(ys, labels, fontsize=7)
+    ax.invert_yaxis()
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel("pages" if weight == "pages" else "blocks")
+    ax.set_title(title or f"top owners by {by}", fontsize=9)
     return ax

@@ -11,12 +11,13 @@ import base64
 import html
 import io
 
-__all__ = ["figure_output", "html_output", "text_output", "png_bytes"]
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+__all__ = ["figure_output", "html_output", "text_output", "png_bytes", "escape"]
 
 
 def png_bytes(fig, dpi: int = 72) -> bytes:
     """Render a matplotlib Figure to PNG bytes with the Agg canvas (no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
     buf = io.BytesIO()
@@ -33,13 +34,16 @@ def figure_output(fig, dpi: int = 72) -> tuple:
 
 
 def html_output(markup: str, plain: str = "") -> tuple:
+    """Output messages showing ``markup`` as HTML (``plain`` for text front ends)."""
     return ({"output_type": "display_data",
              "data": {"text/html": markup, "text/plain": plain or markup}, "metadata": {}},)
 
 
 def text_output(text: str) -> tuple:
+    """Output messages printing ``text`` on stdout."""
     return ({"output_type": "stream", "name": "stdout", "text": text},)
 
 
 def escape(text: str) -> str:
+    """``text`` made safe inside HTML."""
     return html.escape(str(text))

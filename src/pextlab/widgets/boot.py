@@ -37,7 +37,7 @@ class BootLabView(W.VBox):
     Parameters
     ----------
     lab : BootLab
-        The controller (``pextlab.lab.BootLab()``); ``lab.widget`` builds this view.
+        The controller (``pextlab.lab.BootLab()``).
     """
 
     def __init__(self, lab: BootLab, **kwargs):

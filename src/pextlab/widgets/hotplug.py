@@ -36,7 +36,7 @@ class HotplugLabView(W.VBox):
     Parameters
     ----------
     lab : HotplugLab
-        The controller (``pextlab.lab.HotplugLab(m)``); ``lab.widget`` builds this view.
+        The controller (``pextlab.lab.HotplugLab(m)``).
     """
 
     def __init__(self, lab: HotplugLab, **kwargs):
