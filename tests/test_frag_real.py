@@ -72,12 +72,15 @@ def grouping_study():
 
 
 @pytest.mark.slow
-def test_without_grouping_far_more_mixed_and_polluted_blocks(grouping_study):
+def test_without_grouping_far_more_polluted_blocks(grouping_study):
     df = grouping_study[grouping_study["phase"] == "after_free"]
     on = df[df["policy"] == "v6.12"].set_index("seed")
     off = df[df["policy"] == "no-mobility-grouping"].set_index("seed")
     assert len(on) == len(off) == 10
-    assert (off["mixed"] >= on["mixed"] + 100).all()
+    # pagetypeinfo's own mixed count cannot see it: with grouping disabled
+    # gfp_migratetype() says Unmovable for every page (include/linux/gfp.h) and every
+    # claim converts its block, so no block holds a page of another type
+    assert (off["mixed"] <= on["mixed"]).all()
     # pageblocks holding non-movable pages: the blocks compaction can never empty
     assert (off["blocks_with_unmovable"] >= 3 * on["blocks_with_unmovable"]).all()
 

@@ -102,7 +102,7 @@ def test_hugetlb_log_and_compaction_stats(machine):
 def test_plots(machine):
     ax = plot_fragmentation_timeseries(machine.df_fragmentation(current=False), zone="DMA32")
     assert len(ax.lines) == 3
-    ax = plot_pageblock_map(df_pageblock_map(machine.mm))
+    ax = plot_pageblock_map(machine.df_pageblock_map())
     assert ax.images
     ax = plot_free_orders(machine.df_pagetypeinfo())
     assert ax.patches

@@ -33,6 +33,7 @@ import pandas as pd
 from . import hotplug, vm
 from .errors import PextlabError
 from .frames import sim as frames
+from .frames.pageblock_map import df_pageblock_map
 from .kernel import page_alloc
 from .kernel.boot import boot_kernel
 from .kernel.layout import Layout, layout_from_spec
@@ -165,6 +166,11 @@ class Machine:
     def df_pageblocks(self) -> pd.DataFrame:
         """/proc/pagetypeinfo block counts and mixed blocks."""
         return frames.df_pageblocks(self.mm)
+
+    def df_pageblock_map(self) -> pd.DataFrame:
+        """Every pageblock of every populated zone: type, state, free and allocated
+        pages, mixed (what df_pageblocks counts; :mod:`pextlab.frames.pageblock_map`)."""
+        return df_pageblock_map(self.mm)
 
     def df_extfrag(self) -> pd.DataFrame:
         """unusable_index / extfrag_index per zone and order."""

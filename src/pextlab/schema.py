@@ -184,6 +184,7 @@ FRAMES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "df_page_owner": ("page_owner", ("machine", "capture")),
     "df_stacks": ("stacks", ("machine", "capture")),
     "df_sections": ("sections", ("machine",)),
+    "df_pageblock_map": ("pageblock_map", ("machine",)),
     "df_page_ext": ("page_ext", ("machine",)),
     "df_events": ("events", ("machine",)),
     "df_memory_usage": ("memory_usage", ("machine",)),

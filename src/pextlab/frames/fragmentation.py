@@ -23,7 +23,8 @@ from ..kernel.gfp import ZONE_NAMES
 from ..procfs.extfrag import unusable_index, fragmentation_index
 from ..kernel.buddy import zone_watermark_boost
 from ..kernel.compaction import fragmentation_score_zone
-from .sim import mixed_block_counts, zone_pageblocks
+from ._pageblocks import zone_pageblocks
+from .sim import mixed_block_counts
 
 __all__ = ["fragmentation_rows", "free_area_rows", "frame_from_rows", "free_area_frame",
            "compaction_stats_frame", "VMSTAT_COLUMNS"]

@@ -39,17 +39,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..kernel.gfp import ZONE_NAMES, gfp_migratetype
-from ..kernel.mmzone import MT_MASK, MT_SHIFT, PG_BUDDY, PG_HEAD, PG_RESERVED
-from ..kernel.page_ext import PAGE_EXT_OWNER_ALLOCATED
-from ..kernel.page_owner import REC_FIELDS
+from ..kernel.gfp import ZONE_NAMES
+from ..kernel.mmzone import MT_MASK, MT_SHIFT, PG_BUDDY, PG_HEAD
 from ..schema import conform
+from ._pageblocks import pfns_in_zone, section_mixed_blocks
 
 __all__ = ["df_pageblock_map", "PAGEBLOCK_STATES"]
 
 PAGEBLOCK_STATES = ("online", "offline", "hole")
 _ONLINE, _OFFLINE, _HOLE = range(3)
-_GFP = REC_FIELDS.index("gfp")
 
 
 def _pages_per_pageblock(heads: np.ndarray, orders: np.ndarray, pageblock_order: int,
@@ -64,58 +62,6 @@ def _pages_per_pageblock(heads: np.ndarray, orders: np.ndarray, pageblock_order:
     pages = np.repeat(np.minimum(size, np.int64(1) << pageblock_order), span)
     return np.bincount(first + step, weights=pages, minlength=nr_blocks)[:nr_blocks].astype(
         np.int64)
-
-
-def _in_free_blocks(flags: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Per page of a section: inside a free buddy block (``PageBuddy`` head and the
-    ``2**order - 1`` pages after it)."""
-    n = len(flags)
-    heads = np.flatnonzero(flags & PG_BUDDY)
-    ends = np.minimum(heads + np.left_shift(np.int64(1), order[heads].astype(np.int64)), n)
-    cover = np.bincount(heads, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
-    return np.cumsum(cover[:n]) > 0
-
-
-def _mixed_blocks(mm, sec, lo: int, hi: int) -> np.ndarray:
-    """Per pageblock of a section: 1 when an allocated page of it in ``[lo, hi)``
-    (section offsets: the zone's part) was allocated with another migratetype than
-    the block's, else 0 -- ``pagetypeinfo_showmixedcount_print``'s test: pages that
-    are not in a free buddy block, not reserved, and have PAGE_EXT_OWNER_ALLOCATED
-    set, compared by ``gfp_migratetype`` of their page_owner gfp mask."""
-    pbo = mm.pageblock_order
-    pb_mt = sec.pageblock_np()
-    out = np.zeros(len(pb_mt), dtype=np.int8)
-    fl, od, ext = sec.flags_np(), sec.order_np(), sec.page_ext
-    ok = (~_in_free_blocks(fl, od) & ((fl & PG_RESERVED) == 0)
-          & ((ext.flags & PAGE_EXT_OWNER_ALLOCATED) != 0))
-    ok[:lo] = False
-    ok[hi:] = False
-    idx = np.flatnonzero(ok)
-    rows = ext.owner[idx]
-    idx, rows = idx[rows >= 0], rows[rows >= 0]
-    if not len(idx):
-        return out
-    masks, inverse = np.unique(mm.page_owner.records.column(rows, _GFP), return_inverse=True)
-    page_mt = np.array([gfp_migratetype(int(g), mm.profile) for g in masks],
-                       dtype=np.int64)[inverse.ravel()]
-    blk = idx >> pbo
-    out[np.unique(blk[page_mt != pb_mt[blk]])] = 1
-    return out
-
-
-def _in_zone(mm, zone, sec, pfns: np.ndarray) -> np.ndarray:
-    """``page_zone(pfn_to_page(pfn)) == zone`` for pfns of one online section of the
-    zone's node: the section's zone, or (a section shared by zones, as at the
-    DMA/DMA32 boundary) the first zone of the node whose span holds the pfn
-    (``MM.zone_of_pfn``)."""
-    owner = mm.section_zone[sec.nr]
-    if owner is not None:
-        return np.full(len(pfns), owner is zone)
-    idx = np.full(len(pfns), -1, dtype=np.int64)
-    for z in mm.nodes[sec.nid].zones:
-        if z.spanned_pages:
-            idx[(idx < 0) & (pfns >= z.zone_start_pfn) & (pfns < z.zone_end_pfn)] = z.idx
-    return idx == zone.idx
 
 
 def df_pageblock_map(mm) -> pd.DataFrame:
@@ -173,7 +119,7 @@ def df_pageblock_map(mm) -> pd.DataFrame:
             if not sec.online:
                 state[a:b] = _OFFLINE
                 continue
-            rows = a + np.flatnonzero(_in_zone(mm, z, sec, walk[a:b]))
+            rows = a + np.flatnonzero(pfns_in_zone(mm, z, sec, walk[a:b]))
             if not len(rows):
                 continue
             local = (walk[rows] & mm.section_mask) >> pbo
@@ -191,7 +137,7 @@ def df_pageblock_map(mm) -> pd.DataFrame:
             if show_mixed and sec.page_ext is not None:
                 lo = max(z.zone_start_pfn, sec.start_pfn) - sec.start_pfn
                 hi = min(z.zone_end_pfn, sec.start_pfn + mm.pages_per_section) - sec.start_pfn
-                mixed[rows] = _mixed_blocks(mm, sec, lo, hi)[local]
+                mixed[rows] = section_mixed_blocks(mm, sec, lo, hi)[local]
         cols["node"].append(np.full(n, z.nid, dtype=np.int16))
         cols["zone"].append(np.full(n, z.name, dtype=object))
         cols["pfn"].append((walk >> pbo) << pbo)

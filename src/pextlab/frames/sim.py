@@ -11,16 +11,17 @@ import pandas as pd
 
 from ..kernel import memory_hotplug
 from ..kernel.gfp import ZONE_NAMES, format_gfp
-from ..kernel.mmzone import PG_RESERVED, covered_by_free
+from ..kernel.mmzone import covered_by_free
 from ..kernel.page_ext import PAGE_EXT_OWNER_ALLOCATED
 from ..kernel.page_owner import (R_ORDER, R_GFP, R_HANDLE, R_TS, R_FREE_TS, R_PID, R_TGID,
                                  R_COMM, R_REASON, MIGRATE_REASONS)
 from ..procfs.extfrag import unusable_index, fragmentation_index
 from ..schema import conform, empty, top_frame_of
+from ._pageblocks import gfp_migratetype_vec, section_mixed_blocks, zone_pageblocks
 
 __all__ = ["df_zones", "df_sections", "df_memory_blocks", "df_page_ext", "df_buddyinfo",
            "df_pagetypeinfo", "df_pageblocks", "df_extfrag", "df_page_owner", "df_stacks",
-           "df_meminfo", "df_vmstat", "mixed_block_counts", "zone_pageblocks"]
+           "df_meminfo", "df_vmstat", "mixed_block_counts"]
 
 
 def _cat(values, categories=None):
@@ -185,73 +186,30 @@ def df_pagetypeinfo(mm) -> pd.DataFrame:
     return conform(df, "pagetypeinfo")
 
 
-def zone_pageblocks(mm, z):
-    """(pfns of pageblock starts as the kernel walks them, their migratetypes)."""
-    pb = mm.profile.pageblock_nr_pages
-    starts = np.arange(z.zone_start_pfn, z.zone_end_pfn, pb, dtype=np.int64)
-    mts = np.full(len(starts), -1, dtype=np.int16)
-    secnr = starts >> mm.section_shift
-    for nr in np.unique(secnr):
-        sec = mm.sections[nr]
-        if sec is None or not sec.present or not sec.online or sec.nid != z.nid:
-            continue
-        sel = secnr == nr
-        idx = (starts[sel] & mm.section_mask) >> mm.pageblock_order
-        mts[sel] = sec.pageblock_np()[idx]
-    return starts, mts
-
-
 def mixed_block_counts(mm, z) -> np.ndarray:
-    """pagetypeinfo_showmixedcount_print for one zone, computed the kernel's way:
-    per pageblock, from the pages' own page_ext records (mm/page_owner.c).
-
-    A block counts once, under its own type (CMA counted as Movable), if any
-    allocated page in it (not buddy, not reserved, OWNER_ALLOCATED set) was
-    allocated with another migratetype.
-    """
+    """pagetypeinfo_showmixedcount_print for one zone (mm/page_owner.c): per
+    migratetype, the blocks of the zone that hold a page allocated with another
+    migratetype (``section_mixed_blocks``), each counted once under its own type,
+    CMA under Movable."""
     prof = mm.profile
-    nm = prof.nr_migratetypes
-    counts = np.zeros(nm, dtype=np.int64)
-    po = mm.page_owner
-    if po is None:
+    counts = np.zeros(prof.nr_migratetypes, dtype=np.int64)
+    if mm.page_owner is None:
         return counts
-    pbo = mm.pageblock_order
-    for nr in range(z.zone_start_pfn >> mm.section_shift, ((z.zone_end_pfn - 1) >> mm.section_shift) + 1):
+    starts, mts = zone_pageblocks(mm, z)
+    secnr = starts >> mm.section_shift
+    for nr in np.unique(secnr[mts >= 0]).tolist():
         sec = mm.sections[nr]
-        if sec is None or not sec.present or sec.nid != z.nid or sec.page_ext is None:
+        if sec.page_ext is None:
             continue
-        t = sec.page_ext
         lo = max(z.zone_start_pfn, sec.start_pfn) - sec.start_pfn
         hi = min(z.zone_end_pfn, sec.start_pfn + mm.pages_per_section) - sec.start_pfn
-        fl = sec.flags_np()
-        od = sec.order_np()
-        free = covered_by_free(fl, od)
-        ok = ~free & ((fl & PG_RESERVED) == 0) & ((t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0)
-        ok[:lo] = False
-        ok[hi:] = False
-        idx = np.flatnonzero(ok)
-        if not len(idx):
-            continue
-        rows = t.owner[idx]
-        good = rows >= 0
-        idx, rows = idx[good], rows[good]
-        page_mt = _gfp_mt_vec(po.records.gather(rows)[:, R_GFP], prof)
-        blk = idx >> pbo
-        block_mt = sec.pageblock_np()[blk]
-        diff = page_mt != block_mt
-        mixed_blocks = np.unique(blk[diff])
-        bmt = sec.pageblock_np()[mixed_blocks].astype(np.int64)
+        mixed = section_mixed_blocks(mm, sec, lo, hi)
+        sel = (secnr == nr) & (mts >= 0)
+        local = (starts[sel] & mm.section_mask) >> mm.pageblock_order
+        bmt = mts[sel][mixed[local] == 1].astype(np.int64)
         bmt[bmt == prof.mt_cma] = prof.mt_movable
         np.add.at(counts, bmt, 1)
     return counts
-
-
-def _gfp_mt_vec(gfp: np.ndarray, prof) -> np.ndarray:
-    mov = prof.gfp_bits["__GFP_MOVABLE"]
-    rec = prof.gfp_bits["__GFP_RECLAIMABLE"]
-    if prof.gfp_movable_shift:
-        return ((gfp & (mov | rec)) >> prof.gfp_movable_shift).astype(np.int64)
-    return (((gfp & mov) != 0).astype(np.int64) << 1) | ((gfp & rec) != 0).astype(np.int64)
 
 
 def df_pageblocks(mm) -> pd.DataFrame:
@@ -346,7 +304,7 @@ def df_page_owner(mm) -> pd.DataFrame:
     order = col(rows, R_ORDER, np.int8)
     gfp = col(rows, R_GFP)
     names = prof.migratetype_names
-    page_mt = _gfp_mt_vec(gfp, prof)
+    page_mt = gfp_migratetype_vec(gfp, prof, mm.mobility_grouping)
     # pageblock types and zones, per section: pfns are sorted, so each section's
     # rows are one slice (searchsorted), never a mask over all rows
     pbo = mm.pageblock_order
