@@ -25,6 +25,17 @@ import pandas as pd
 
 from .errors import PextlabError
 from .kernel.layout import Layout, layout_from_iomem
+from .procfs.buddyinfo import read_buddyinfo
+from .procfs.dmesg import read_dmesg
+from .procfs.extfrag import read_extfrag
+from .procfs.iomem import read_iomem, system_ram_ranges
+from .procfs.meminfo import read_meminfo
+from .procfs.memory_blocks import read_memory_blocks
+from .procfs.page_owner import read_page_owner
+from .procfs.pagetypeinfo import read_pagetypeinfo
+from .procfs.stacks import read_show_stacks
+from .procfs.vmstat import read_vmstat
+from .procfs.zoneinfo import read_zoneinfo
 from .procfs.textio import find_capture_file, read_text
 from .schema import empty
 
@@ -76,12 +87,10 @@ class Capture:
 
     @cached_property
     def dmesg_info(self):
-        from .procfs.dmesg import read_dmesg
         return read_dmesg(self.path("dmesg"))
 
     @cached_property
     def iomem(self):
-        from .procfs.iomem import read_iomem
         return read_iomem(self.path("iomem"))
 
     @cached_property
@@ -96,7 +105,6 @@ class Capture:
     @cached_property
     def layout(self) -> Layout:
         """The machine's boot memory layout (iomem + dmesg node ranges)."""
-        from .procfs.iomem import system_ram_ranges
         ram = system_ram_ranges(self.iomem)
         info = self.dmesg_info
         kimg = None
@@ -120,15 +128,12 @@ class Capture:
 
     # --- frames ----------------------------------------------------------------------------
     def df_zones(self) -> pd.DataFrame:
-        from .procfs.zoneinfo import read_zoneinfo
         return read_zoneinfo(self.path("zoneinfo"))
 
     def df_buddyinfo(self) -> pd.DataFrame:
-        from .procfs.buddyinfo import read_buddyinfo
         return read_buddyinfo(self.path("buddyinfo"))
 
     def _pagetypeinfo(self):
-        from .procfs.pagetypeinfo import read_pagetypeinfo
         return read_pagetypeinfo(self.path("pagetypeinfo"))
 
     def df_pagetypeinfo(self) -> pd.DataFrame:
@@ -138,31 +143,25 @@ class Capture:
         return self._pagetypeinfo()[1]
 
     def df_extfrag(self) -> pd.DataFrame:
-        from .procfs.extfrag import read_extfrag
         return read_extfrag(self.path("unusable_index", False), self.path("extfrag_index", False))
 
     def df_memory_blocks(self) -> pd.DataFrame:
-        from .procfs.memory_blocks import read_memory_blocks
         if not self.has("memory_blocks"):
             return empty("memory_blocks")
         return read_memory_blocks(self.path("memory_blocks"))
 
     def df_meminfo(self) -> pd.DataFrame:
-        from .procfs.meminfo import read_meminfo
         return read_meminfo(self.path("meminfo"))
 
     def df_vmstat(self) -> pd.DataFrame:
-        from .procfs.vmstat import read_vmstat
         return read_vmstat(self.path("vmstat"))
 
     def df_page_owner(self) -> pd.DataFrame:
-        from .procfs.page_owner import read_page_owner
         return read_page_owner(self.path("page_owner"), strict=self.strict)
 
     def df_stacks(self, threshold: int = 0) -> pd.DataFrame:
         """page_owner_stacks/show_stacks as captured, the stacks with at least
         ``threshold`` base pages (the kernel's count_threshold rule, stack_print)."""
-        from .procfs.stacks import read_show_stacks
         df = read_show_stacks(self.path("page_owner_stacks_show_stacks"))
         if threshold:
             df = df[df["nr_base_pages"] >= int(threshold)].reset_index(drop=True)

@@ -36,7 +36,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .analysis.owners import frame_function, top_owners
+from .capture import Capture, read_capture
 from .errors import PextlabError
+from .procfs.extfrag import fragmentation_index, unusable_index
+from .procfs.textio import read_text
 from .plot import plot_buddyinfo, plot_memory_map, plot_pageblocks, plot_top_owners
 
 __all__ = ["build_report", "main", "report_sections"]
@@ -164,7 +168,6 @@ def _machine(cap) -> Section:
     model = None
     p = cap.path("cpuinfo_summary", required=False)
     if p is not None:
-        from .procfs.textio import read_text
         lines = read_text(p).splitlines()
         model = lines[1].split(":", 1)[-1].strip() if len(lines) > 1 else None
     facts.append(("CPUs", f"{cap.nr_cpus}" + (f" x {model}" if model else "")))
@@ -216,7 +219,6 @@ def _zones(cap) -> Section:
 
 
 def _owners(cap, top: int) -> tuple[Section, pd.DataFrame | None]:
-    from .analysis.owners import top_owners
     s = Section("owners", "Top owners of allocated pages (page_owner)")
     if not cap.has("page_owner"):
         why = _manifest_note(cap, "page_owner")
@@ -286,7 +288,6 @@ def _pageblocks(cap) -> Section:
 
 
 def _fragmentation(cap) -> Section:
-    from .procfs.extfrag import fragmentation_index, unusable_index
     s = Section("fragmentation", f"Fragmentation per zone (order {FRAG_ORDER})")
     bi, err = _try(cap.df_buddyinfo)
     if bi is None:
@@ -353,7 +354,6 @@ def _memory_blocks(cap) -> Section:
 
 
 def _stacks(cap, top: int, po: pd.DataFrame | None) -> Section:
-    from .analysis.owners import frame_function
     s = Section("stacks", "page_owner_stacks/show_stacks: biggest stacks")
     if not cap.has("page_owner_stacks_show_stacks"):
         why = _manifest_note(cap, "page_owner_stacks_show_stacks")
@@ -520,7 +520,6 @@ def build_report(capture, html: bool = False, top: int = 10, snapshot: str | Non
     PextlabError
         When the capture does not exist.
     """
-    from .capture import Capture, read_capture
     cap = capture if isinstance(capture, Capture) else read_capture(capture, snapshot=snapshot)
     if top < 1:
         raise ValueError("top must be at least 1")

@@ -32,6 +32,7 @@
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import inspect
 import itertools
 import os
@@ -189,7 +190,6 @@ def _is_dask_client(ex) -> bool:
 def _run_local(tasks, payload, executor, workers, prog, results):
     own = None
     if executor is None or executor == "process":
-        import multiprocessing as mp
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         own = executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
                                              mp_context=ctx)
