@@ -36,7 +36,7 @@ test: $(STAMP)
 	    { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends chromium fonts-dejavu-core >/dev/null; } \
 	        || { echo "make test: apt-get install chromium failed" >&2; exit 1; }; \
 	fi
-	PEXTLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -rs tests --nbval-lax notebooks
+	PEXTLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -rs tests --nbval-lax notebooks --doctest-modules src/pextlab
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -5,7 +5,8 @@ kernel's files, and get the same pandas DataFrames either way.
 
 >>> import pextlab
 >>> m = pextlab.boot(mem="1G", cmdline="page_owner=on")
->>> m.df_zones()[["zone", "managed"]].head(2)          # doctest: +SKIP
+>>> m.df_zones()[["zone", "managed"]].head(2).values.tolist()
+[['DMA', 3840], ['DMA32', 248522]]
 
 Names are imported on first use (PEP 562), so ``import pextlab`` and the
 command line stay quick: ``pextlab sort`` never loads pandas.

@@ -8,13 +8,16 @@ verbs of the same names here.  Failures come back as values
 (:class:`HotplugOutcome` with the kernel's errno), with the page_owner records
 of the pages in the way.
 
->>> m = boot("1G", "page_owner=on", maxmem="4G")           # doctest: +SKIP
->>> blocks = m.hot_add("512M")                              # doctest: +SKIP
->>> m.online(blocks[0]).ok                                  # doctest: +SKIP
-True
->>> r = m.offline(blocks[0]); r.error, r.reason             # doctest: +SKIP
+>>> import pextlab
+>>> m = pextlab.boot("1G", "page_owner=on", maxmem="4G")
+>>> blocks = m.hot_add("512M"); blocks
+[32, 33, 34, 35]
+>>> m.online(blocks[0]).ok, m.online(blocks[1]).ok
+(True, True)
+>>> r = m.offline(blocks[0]); r.error, r.reason           # memory33's page_ext table is there
 ('EBUSY', 'failure to isolate range')
->>> r.blocking.top_frame.value_counts()                     # doctest: +SKIP
+>>> r.blocking.top_frame.value_counts().head(1).to_dict()
+{'init_section_page_ext': 576}
 """
 from __future__ import annotations
 

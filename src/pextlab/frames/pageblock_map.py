@@ -29,7 +29,7 @@ arrays; a Python loop over sections, never over pages).  Deterministic.
 >>> import pextlab
 >>> m = pextlab.boot(mem="512M", cmdline="page_owner=on")
 >>> pm = df_pageblock_map(m.mm)
->>> pm[["zone", "pfn", "migratetype", "state"]].head(2)          # doctest: +SKIP
+>>> pm[["zone", "pfn", "migratetype", "state"]].head(2)
   zone  pfn migratetype   state
 0  DMA    0   Unmovable  online
 1  DMA  512     Movable  online

@@ -17,8 +17,8 @@ Pure function over frames; returns the Axes.
 
 >>> import pextlab
 >>> from pextlab.plot.blocks import plot_memory_blocks
->>> m = pextlab.boot("1G", "page_owner=on", maxmem="4G")        # doctest: +SKIP
->>> ax = plot_memory_blocks(m.df_memory_blocks(), page_ext=m.df_page_ext())  # doctest: +SKIP
+>>> m = pextlab.boot("1G", "page_owner=on", maxmem="4G")
+>>> ax = plot_memory_blocks(m.df_memory_blocks(), page_ext=m.df_page_ext())
 """
 from __future__ import annotations
 

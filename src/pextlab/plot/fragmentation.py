@@ -14,7 +14,7 @@ sum means something) unless ``zone=`` / ``node=`` choose.
 
 >>> import pextlab
 >>> m = pextlab.boot(mem="512M", cmdline="page_owner=on")
->>> ax = plot_pageblock_map(m.df_pageblock_map(), zone="DMA32")       # doctest: +SKIP
+>>> ax = plot_pageblock_map(m.df_pageblock_map(), zone="DMA32")
 """
 from __future__ import annotations
 

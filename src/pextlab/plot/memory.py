@@ -8,7 +8,7 @@ all a function needs, and a frame without them raises ``KeyError`` naming what i
 >>> import pextlab
 >>> from pextlab.plot import plot_memory_map
 >>> m = pextlab.boot(mem="1G", cmdline="page_owner=on")
->>> ax = plot_memory_map(m.df_zones(), m.df_sections(), page_ext=m.df_page_ext())  # doctest: +SKIP
+>>> ax = plot_memory_map(m.df_zones(), m.df_sections(), page_ext=m.df_page_ext())
 """
 from __future__ import annotations
 
@@ -115,9 +115,10 @@ def plot_memory_map(zones: pd.DataFrame, sections: pd.DataFrame | None = None,
 
     Examples
     --------
-    >>> m = pextlab.boot(mem="4G", nodes=2, cmdline="page_owner=on")   # doctest: +SKIP
+    >>> import pandas as pd, pextlab
+    >>> m = pextlab.boot(mem="4G", nodes=2, cmdline="page_owner=on")
     >>> ax = plot_memory_map(m.df_zones(), m.df_sections(), m.df_memory_blocks(),
-    ...                      m.df_page_ext(), ram=pd.DataFrame(m.layout.ram))  # doctest: +SKIP
+    ...                      m.df_page_ext(), ram=pd.DataFrame(m.layout.ram))
     """
     func = "plot_memory_map"
     require_columns(zones, ["node", "zone", "start_pfn", "end_pfn", "spanned", "present"], func,

@@ -51,7 +51,12 @@ def plot_owner_map(page_owner: pd.DataFrame, *, by: str = "comm", zones: pd.Data
 
     Examples
     --------
-    >>> ax = plot_owner_map(m.df_page_owner(), by="comm", zones=m.df_zones())   # doctest: +SKIP
+    >>> import pextlab
+    >>> m = pextlab.boot("512M", cmdline="page_owner=on")
+    >>> ax = plot_owner_map(m.df_page_owner(), by="comm", zones=m.df_zones())
+    >>> ax.get_xlabel()[:8]
+    'physical'
+
     """
     require_columns(page_owner, (*_NEEDED, by), "plot_owner_map", "page_owner")
     if bins < 1 or top < 1:
