@@ -1,0 +1,28 @@
+"""The simulated kernel: one module per mechanism of mm/, named after the kernel file
+it models, functions named after the kernel's.  numpy and the standard library only:
+nothing here imports pandas, matplotlib, ipywidgets or any pextlab package above it
+(``pextlab.errors`` is the one outside module it uses).
+
+Inside the package imports point one way too, from the bottom:
+
+* ``profiles`` (what changed across kernel versions), ``gfp``, ``mmzone`` (page and
+  pageblock flags, sections, zones, nodes), ``layout`` (e820/iomem, nodes, hotplug
+  window), ``stackdepot``, ``vmstat`` (the fragmentation maths of mm/vmstat.c);
+* ``state`` -- ``MM``, every piece of kernel state of one machine, declared in
+  ``MM.__init__``;
+* the allocator, in four one-way steps: ``buddy`` (free lists, ``__rmqueue``,
+  ``__free_one_page``, watermark checks) -> ``pcp`` (per-cpu lists), ``policy``
+  (the fallback generations) -> ``fastpath`` (``get_page_from_freelist``, the free
+  path) -> ``migrate``, ``compaction`` -> ``page_alloc`` (``__alloc_pages`` and the
+  slow path);
+* ``page_ext`` (the framework) -> its clients ``page_owner``, ``debug_page_alloc``,
+  ``page_poison``; ``hugetlb``, ``page_isolation``, ``debug`` (``dump_page``,
+  ``check_invariants``);
+* ``memory_hotplug``, and ``boot`` (the command line and the init order) at the top.
+
+The kernel reaches code above a module only through objects it was given: the
+fallback policy (``mm.policy``), page_ext clients' hooks (``mm.alloc_hook``...),
+migration followers (``mm.migrate_notifiers``) -- never by importing upwards.
+"""
+
+__all__: list[str] = []
