@@ -585,17 +585,7 @@ def _memblock_free_all(mm: MM) -> None:
             if a >= b:
                 continue
             # split around reservations
-            cuts = sorted((max(s, a), min(e, b)) for s, e, _ in mm.memblock.reserved
-                          if s < b and a < e)
-            cur = a
-            pieces = []
-            for s, e in cuts:
-                if s > cur:
-                    pieces.append((cur, s))
-                cur = max(cur, e)
-            if cur < b:
-                pieces.append((cur, b))
-            for s, e in reversed(pieces):
+            for s, e in mm.memblock.free_ranges(a, b):
                 freed += free_pages_memory(mm, zone, s, e)
         zone.managed_pages = freed
         reserved_by_zone[(zone.nid, zone.name)] = zone.present_pages - freed

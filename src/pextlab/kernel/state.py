@@ -35,8 +35,9 @@ class Memblock:
     def is_reserved_range(self, start: int, end: int) -> bool:
         return any(s < end and start < e for s, e, _ in self.reserved)
 
-    def _free_gaps(self, start: int, end: int):
-        """Unreserved sub-ranges of [start, end), highest first."""
+    def free_ranges(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Unreserved sub-ranges of [start, end), highest first (for_each_free_mem_range
+        walked in reverse)."""
         cuts = sorted((max(s, start), min(e, end)) for s, e, _ in self.reserved
                       if s < end and start < e)
         gaps, cur = [], start
@@ -59,7 +60,7 @@ class Memblock:
                 if want_nid is not None and rnid != want_nid:
                     continue
                 hi = re_ if limit_pfn is None else min(re_, limit_pfn)
-                for gs, ge in self._free_gaps(rs, hi):
+                for gs, ge in self.free_ranges(rs, hi):
                     start = ((ge - nr_pages) // align) * align
                     if start >= gs:
                         self.reserve(start, start + nr_pages, label)
