@@ -12,9 +12,6 @@ import pextlab
 import pextlab.workloads as W
 
 
-M = pextlab.Machine          # has the workload verbs (WorkloadMixin)
-
-
 def workload():
     return W.mix(
         W.anon("postgres", rate=3000, lifetime="2s"),
@@ -33,8 +30,6 @@ def workload():
 
 def bench(cmdline: str, duration: str = "60s") -> tuple[float, int, float]:
     m = pextlab.boot(mem="4G", nodes=2, cmdline=cmdline, seed=1)
-    if not isinstance(m, W.WorkloadMixin):
-        m.__class__ = M
     t = time.perf_counter()
     m.run(workload(), duration=duration, record=True, sample="1s")
     dt = time.perf_counter() - t
