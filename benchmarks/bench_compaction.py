@@ -20,7 +20,7 @@ def fragment(m, seed=1, fill=0.75):
     g = [mm.gfp("GFP_HIGHUSER_MOVABLE"), mm.gfp("GFP_KERNEL"), mm.gfp("GFP_KERNEL|__GFP_RECLAIMABLE")]
     total = sum(z.managed_pages for z in mm.all_zones())
     want = int(fill * total) - (total - sum(z.free_pages for z in mm.all_zones()))
-    A = page_alloc.__dict__["__alloc_pages"]
+    A = page_alloc.alloc_pages
     chunks, n = [], 0
     while n < want:
         k = int(rng.choice(3, p=[0.7, 0.15, 0.15]))

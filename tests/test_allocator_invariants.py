@@ -12,7 +12,7 @@ import pytest
 
 import pextlab
 from pextlab import PextlabError
-from pextlab.kernel import page_alloc
+from pextlab.kernel import buddy, page_alloc
 from pextlab.kernel.debug import assert_invariants, check_invariants
 from pextlab.kernel.mmzone import MT_SHIFT, PG_BUDDY, PG_GUARD, PG_HEAD, PG_RESERVED
 from pextlab.kernel.page_ext import PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
@@ -410,10 +410,10 @@ def test_detects_unmerged_buddies():
     m = _boot()
     mm = m.mm
     z, pfn, o, mt = _free_head(mm, min_order=2, max_order=8)
-    page_alloc.del_page_from_free_list(mm, z, pfn, o, mt)
+    buddy.del_page_from_free_list(mm, z, pfn, o, mt)
     half = 1 << (o - 1)
-    page_alloc.add_to_free_list(mm, z, pfn, o - 1, mt)
-    page_alloc.add_to_free_list(mm, z, pfn + half, o - 1, mt)
+    buddy.add_to_free_list(mm, z, pfn, o - 1, mt)
+    buddy.add_to_free_list(mm, z, pfn + half, o - 1, mt)
     errs = _reported(mm, f"free order-{o - 1} block at pfn {pfn:#x}",
                      f"free buddy at pfn {pfn + half:#x} were not merged")
     assert len(errs) == 1                       # counters and lists are consistent
@@ -423,14 +423,14 @@ def test_unmergeable_pageblocks_are_not_reported():
     m = _boot()
     mm = m.mm
     z, pfn, o, mt = _free_head(mm, min_order=10)
-    page_alloc.del_page_from_free_list(mm, z, pfn, 10, mt)
-    page_alloc.add_to_free_list(mm, z, pfn, 9, mt)
-    page_alloc.add_to_free_list(mm, z, pfn + 512, 9, mt)
+    buddy.del_page_from_free_list(mm, z, pfn, 10, mt)
+    buddy.add_to_free_list(mm, z, pfn, 9, mt)
+    buddy.add_to_free_list(mm, z, pfn + 512, 9, mt)
     _reported(mm, "were not merged")
     cma = mm.profile.mt_cma                      # a CMA pageblock never merges with a movable one
     page_alloc.set_pageblock_migratetype(mm, pfn + 512, cma)
-    page_alloc.del_page_from_free_list(mm, z, pfn + 512, 9, mt)
-    page_alloc.add_to_free_list(mm, z, pfn + 512, 9, cma)
+    buddy.del_page_from_free_list(mm, z, pfn + 512, 9, mt)
+    buddy.add_to_free_list(mm, z, pfn + 512, 9, cma)
     assert check_invariants(mm) == []
 
 
@@ -442,7 +442,7 @@ def test_detects_guard_buddy_not_merged():
     assert flags_at(mm, guard) & PG_GUARD
     z = mm.zone_of_pfn(pfn)
     _set_flags(mm, pfn, 0)                      # "free" the page without merging
-    page_alloc.add_to_free_list(mm, z, pfn, 0, 0)
+    buddy.add_to_free_list(mm, z, pfn, 0, 0)
     _reported(mm, f"free order-0 block at pfn {pfn:#x} and its guard buddy at pfn {guard:#x}")
 
 

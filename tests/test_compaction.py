@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import pextlab
-from pextlab.kernel import compaction, page_alloc
+from pextlab.kernel import buddy, compaction, page_alloc
 from pextlab.kernel.debug import check_invariants
 from pextlab.kernel.mmzone import PG_HEAD
 from pextlab.kernel.page_owner import MIGRATE_REASONS, R_COMM, R_HANDLE, R_PID, R_REASON, R_TS
@@ -25,7 +25,7 @@ def fragment(m, seed=0, fill=0.7, free_frac=0.5):
     total = sum(z.managed_pages for z in mm.all_zones())
     want = int(fill * total) - (total - sum(z.free_pages for z in mm.all_zones()))
     chunks = []
-    A = page_alloc.__dict__["__alloc_pages"]
+    A = page_alloc.alloc_pages
     n = 0
     while n < want:
         k = int(rng.choice(3, p=[0.7, 0.15, 0.15]))
@@ -147,7 +147,7 @@ def test_direct_compaction_on_a_costly_allocation():
     # use up every free order >= 9 block
     held = []
     while True:
-        p = page_alloc.__dict__["__alloc_pages"](mm, mm.gfp("GFP_KERNEL|__GFP_NORETRY") & ~mm.profile.gfp_bits["__GFP_DIRECT_RECLAIM"], 9, None)
+        p = page_alloc.alloc_pages(mm, mm.gfp("GFP_KERNEL|__GFP_NORETRY") & ~mm.profile.gfp_bits["__GFP_DIRECT_RECLAIM"], 9, None)
         if p < 0:
             break
         held.append(p)
@@ -163,7 +163,7 @@ def test_no_direct_compaction_without_direct_reclaim():
     m = pextlab.boot("256M", cmdline="page_owner=on")
     fragment(m, fill=0.9)
     mm = m.mm
-    while page_alloc.__dict__["__alloc_pages"](mm, mm.gfp("GFP_ATOMIC"), 9, None) >= 0:
+    while page_alloc.alloc_pages(mm, mm.gfp("GFP_ATOMIC"), 9, None) >= 0:
         pass
     r = m.probe_high_order(9, 2, gfp="GFP_NOWAIT")
     assert r["succeeded"] == 0 and r["compact_stall"] == 0
@@ -192,7 +192,7 @@ def test_proactive_compaction_follows_proactiveness():
     mm = m.mm
     held = []
     while True:        # make the zone's score high: no free huge blocks left
-        p = page_alloc.__dict__["__alloc_pages"](mm, mm.gfp("GFP_HIGHUSER_MOVABLE") & ~mm.profile.gfp_bits["__GFP_DIRECT_RECLAIM"], 9, None)
+        p = page_alloc.alloc_pages(mm, mm.gfp("GFP_HIGHUSER_MOVABLE") & ~mm.profile.gfp_bits["__GFP_DIRECT_RECLAIM"], 9, None)
         if p < 0:
             break
         held.append(p)
@@ -215,18 +215,18 @@ def test_watermark_boost_and_kswapd():
     mm = m.mm
     z = mm.zone(0, "DMA32")
     low0 = z.watermark["low"]
-    assert page_alloc.boost_watermark(mm, z)
+    assert buddy.boost_watermark(mm, z)
     assert page_alloc.zone_watermark_boost(mm, z) == 512
     assert z.watermark["low"] == low0 + 512 and page_alloc.base_watermark(mm, z, "low") == low0
     for _ in range(200):
-        page_alloc.boost_watermark(mm, z)
+        buddy.boost_watermark(mm, z)
     cap = max(512, page_alloc.base_watermark(mm, z, "high") * 15000 // 10000)
     assert page_alloc.zone_watermark_boost(mm, z) == cap
     m.idle(0.1)                              # kswapd runs: boost dropped
     assert page_alloc.zone_watermark_boost(mm, z) == 0 and z.watermark["low"] == low0
     assert mm.vm_events.get("pageoutrun", 0) == 1
     m.sysctl("watermark_boost_factor", 0)
-    assert not page_alloc.boost_watermark(mm, z)
+    assert not buddy.boost_watermark(mm, z)
 
 
 def test_sub_pageblock_claim_boosts():
@@ -235,7 +235,7 @@ def test_sub_pageblock_claim_boosts():
     m = pextlab.boot("256M", cmdline="page_owner=on")
     mm = m.mm
     mov = mm.gfp("GFP_HIGHUSER_MOVABLE")
-    A = page_alloc.__dict__["__alloc_pages"]
+    A = page_alloc.alloc_pages
     pfns = []
     while (p := A(mm, mov, 0, None)) >= 0:
         pfns.append(p)

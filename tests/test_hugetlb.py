@@ -55,7 +55,7 @@ def test_probe_compacts_a_fragmented_machine():
     m = pextlab.boot("512M", cmdline="page_owner=on")
     mm = m.mm
     rng = np.random.default_rng(2)
-    A = page_alloc.__dict__["__alloc_pages"]
+    A = page_alloc.alloc_pages
     mov, un = mm.gfp("GFP_HIGHUSER_MOVABLE"), mm.gfp("GFP_KERNEL")
     live = []
     for _ in range(2500):

@@ -1,6 +1,6 @@
 """The page_ext core (mm/page_ext.c): tables, vmalloc fallback, the hotplug notifier."""
 import pextlab
-from pextlab.kernel import page_alloc
+from pextlab.kernel import page_alloc, page_ext
 from pextlab.kernel.page_ext import MEM_CANCEL_ONLINE, MEM_GOING_ONLINE, MEM_OFFLINE, ENOMEM
 
 
@@ -27,7 +27,7 @@ def test_vmalloc_fallback(monkeypatch):
     assert pe.page_ext_callback(MEM_OFFLINE, start, 32768) == 0
     assert m.mm.sections[3].page_ext is None
     assert pe.lookup_page_ext(start + 5) is None
-    monkeypatch.setattr(page_alloc, "alloc_pages_exact_nid", lambda *a: -1)
+    monkeypatch.setattr(page_ext, "alloc_pages_exact_nid", lambda *a: -1)
     assert pe.page_ext_callback(MEM_GOING_ONLINE, start, 32768) == 0
     t = m.mm.sections[3].page_ext
     assert t.via == "vmalloc" and len(t.vmalloc_pfns) == 576

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import pextlab
-from pextlab.kernel import page_alloc
+from pextlab.kernel import buddy, page_alloc
 from pextlab.kernel.policy import (ClaimStealPolicy, FallbackPolicy, NoMobilityGrouping,
-                                   StealSuitablePolicy, V319Policy, check_policy)
+                                   StealSuitablePolicy, V319Policy)
+from pextlab.policy_check import check_policy
 
 
 class NoSmallClaims(ClaimStealPolicy):
@@ -63,7 +64,7 @@ def test_default_policy_and_setting_it():
 
 def _exhaust(m, gfp):
     mm = m.mm
-    A = page_alloc.__dict__["__alloc_pages"]
+    A = page_alloc.alloc_pages
     out = []
     while (p := A(mm, mm.gfp(gfp), 0, None)) >= 0:
         out.append(p)
@@ -81,10 +82,10 @@ def test_claim_whole_free_block_at_pageblock_order():
     for o in range(mm.nr_orders):              # empty the unmovable/reclaimable lists
         for mt in (un, mm.profile.mt_reclaimable):
             for pfn in list(z.free_area[o][mt]):
-                page_alloc.del_page_from_free_list(mm, z, pfn, o, mt)
-                page_alloc.add_to_free_list(mm, z, pfn, o, mm.profile.mt_movable)
+                buddy.del_page_from_free_list(mm, z, pfn, o, mt)
+                buddy.add_to_free_list(mm, z, pfn, o, mm.profile.mt_movable)
     head = next(reversed(z.free_area[10][mm.profile.mt_movable]))
-    pfn = page_alloc.__dict__["__rmqueue_fallback"](mm, z, 0, un, 0)
+    pfn = mm.policy.rmqueue_fallback(mm, z, 0, un, 0)
     assert pfn == head
     assert page_alloc.get_pageblock_migratetype(mm, head) == un
     assert page_alloc.get_pageblock_migratetype(mm, head + 512) == un
@@ -96,7 +97,7 @@ def _mixed_run(policy, seed=3):
     mm = m.mm
     rng = np.random.default_rng(seed)
     g = [mm.gfp("GFP_HIGHUSER_MOVABLE"), mm.gfp("GFP_KERNEL"), mm.gfp("GFP_KERNEL|__GFP_RECLAIMABLE")]
-    A = page_alloc.__dict__["__alloc_pages"]
+    A = page_alloc.alloc_pages
     chunks = []
     total = sum(z.managed_pages for z in mm.all_zones())
     n = 0

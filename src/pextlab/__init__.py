@@ -24,6 +24,7 @@ _LAZY = {
     "Capture": ("pextlab.capture", "Capture"),
     "replay": ("pextlab.replay", "replay"),
     "sweep": ("pextlab.sweep", "sweep"),
+    "check_policy": ("pextlab.policy_check", "check_policy"),
     "workloads": ("pextlab.workloads", None),
     "lab": ("pextlab.lab", None),
     "plot": ("pextlab.plot", None),

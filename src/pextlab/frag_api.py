@@ -57,7 +57,7 @@ class FragmentationMixin:
     def policy(self):
         """The fallback policy (pextlab.kernel.policy).  Assign a name (``"v6.12"``,
         ``"v3.19"``, ``"no-grouping"``, ``"v6.12-unsplit"``), a class or an instance."""
-        return kpolicy.policy_of(self.mm)
+        return self.mm.policy
 
     @policy.setter
     def policy(self, value) -> None:
@@ -147,7 +147,7 @@ class FragmentationMixin:
         mask = mm.gfp(gfp)
         ev0 = dict(mm.vm_events)
         got, first_fail = [], None
-        A = page_alloc.__dict__["__alloc_pages"]
+        A = page_alloc.alloc_pages
         for i in range(int(n)):
             p = A(mm, mask, int(order), nid)
             if p < 0:

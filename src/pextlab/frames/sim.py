@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from ..kernel.gfp import ZONE_NAMES, format_gfp
-from ..kernel.mmzone import PG_RESERVED
+from ..kernel.mmzone import PG_RESERVED, covered_by_free
 from ..kernel.page_ext import PAGE_EXT_OWNER_ALLOCATED
 from ..kernel.page_owner import (R_ORDER, R_GFP, R_HANDLE, R_TS, R_FREE_TS, R_PID, R_TGID,
-                                 R_COMM, R_REASON, MIGRATE_REASONS, _covered_by_free)
+                                 R_COMM, R_REASON, MIGRATE_REASONS)
 from ..procfs.extfrag import unusable_index, fragmentation_index
 from ..schema import conform, empty, top_frame_of
 
@@ -225,7 +225,7 @@ def mixed_block_counts(mm, z) -> np.ndarray:
         hi = min(z.zone_end_pfn, sec.start_pfn + mm.pages_per_section) - sec.start_pfn
         fl = sec.flags_np()
         od = sec.order_np()
-        free = _covered_by_free(fl, od)
+        free = covered_by_free(fl, od)
         ok = ~free & ((fl & PG_RESERVED) == 0) & ((t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0)
         ok[:lo] = False
         ok[hi:] = False
@@ -319,7 +319,7 @@ def _owner_heads(mm):
         live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
         if not live.any():
             continue
-        live &= ~_covered_by_free(sec.flags_np(), sec.order_np())
+        live &= ~covered_by_free(sec.flags_np(), sec.order_np())
         idx = np.flatnonzero(live)
         rows = t.owner[idx]
         keep = rows >= 0

@@ -32,7 +32,10 @@ import shlex
 from dataclasses import dataclass
 
 from ..errors import LayoutError, PextlabError
-from . import page_alloc
+from .buddy import set_pageblock_migratetype
+from .fastpath import __free_pages_core, init_per_zone_wmark_min
+from .page_alloc import alloc_pages
+from .pcp import setup_pcp
 from .gfp import ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
 from .layout import Layout, apply_mem_limit, apply_numa_fake, parse_size
 from .mmzone import MemSection, PglistData, Zone, PG_HOLE, PG_RESERVED
@@ -271,9 +274,8 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
     if memory_model == "flatmem":
         mm.page_ext.page_ext_init_flatmem()
     _memblock_free_all(mm)
-    page_alloc.init_per_zone_wmark_min(mm)
+    init_per_zone_wmark_min(mm)
     if params.pcp:
-        from .pcp import setup_pcp
         setup_pcp(mm)                 # setup_per_cpu_pageset
     mm.advance(220_000_000)
     _early_allocations(mm)
@@ -578,7 +580,7 @@ def _free_range(mm: MM, zone, start: int, end: int) -> int:
         blocks.append((pfn, order))
         pfn += 1 << order
     for pfn, order in reversed(blocks):
-        page_alloc.__free_pages_core(mm, zone, pfn, order)
+        __free_pages_core(mm, zone, pfn, order)
     return end - start
 
 
@@ -636,7 +638,7 @@ def _early_allocations(mm: MM) -> None:
         targets = [(c, n) for c, n in enumerate(mm.layout.cpu_nodes)] if per_cpu else [(0, nodes[0])]
         for _, nid in targets:
             for _ in range(count):
-                if page_alloc.__alloc_pages(mm, g, order, nid) < 0:
+                if alloc_pages(mm, g, order, nid) < 0:
                     break
     if len(nodes) > 1:
         # NUMA: large system hashes are vmalloc'ed, pages interleaved over nodes
@@ -647,11 +649,11 @@ def _early_allocations(mm: MM) -> None:
             pages += (n * esize) >> PAGE_SHIFT
         g = gfp("GFP_KERNEL")
         for i in range(pages):
-            page_alloc.__alloc_pages(mm, g, 0, nodes[i % len(nodes)])
+            alloc_pages(mm, g, 0, nodes[i % len(nodes)])
         # per-node and per-CPU structures the boot CPU sets up on its own node
         # (≈ calibrated on f-numa2: 2 nodes, 2 CPUs)
         for _ in range(NUMA_BOOT_NODE_PAGES * (len(nodes) - 1)):
-            page_alloc.__alloc_pages(mm, g, 0, nodes[0])
+            alloc_pages(mm, g, 0, nodes[0])
     mm.advance(20_000_000)
 
 
@@ -660,7 +662,7 @@ def _late_init(mm: MM) -> None:
     # CMA activation (cma_init_reserved_areas, core_initcall): pageblocks become MIGRATE_CMA
     for s, e in mm.cma_areas:
         for pb in range(s, e, prof.pageblock_nr_pages):
-            page_alloc.set_pageblock_migratetype(mm, pb, prof.mt_cma)
+            set_pageblock_migratetype(mm, pb, prof.mt_cma)
         mm.memblock.reserved = [r for r in mm.memblock.reserved if r[2] != "cma"]
         zone = mm.zone_of_pfn(s)
         for p in range(s, e, mm.pages_per_section):
@@ -692,7 +694,7 @@ def _late_init(mm: MM) -> None:
         mm.printk(f"Freeing unused kernel image (rodata/data gap) memory: {ki['gap_kb']}K")
     mm.totalram_pages = sum(z.managed_pages for z in mm.all_zones())
     # khugepaged's set_recommended_min_free_kbytes runs late and recomputes watermarks
-    page_alloc.init_per_zone_wmark_min(mm)
+    init_per_zone_wmark_min(mm)
     for sec in mm.sections:
         if sec is not None and sec.present:
             sec.online = True

@@ -54,12 +54,15 @@ and at its end.  kswapd reclaims nothing.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 
-from . import migrate, page_alloc
+from . import migrate
+from .buddy import (ALLOC_CMA, ALLOC_WMARK_MIN, __free_one_page, base_watermark, count_vm_event,
+                    del_page_from_free_list, set_watermark_boost, zone_watermark_boost,
+                    zone_watermark_ok)
+from .fastpath import free_pages, prepare_alloc_pages
 from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
+from .pcp import PcpBuffer, drain_zone_pages
 
 __all__ = ["COMPACT_SKIPPED", "COMPACT_DEFERRED", "COMPACT_CONTINUE", "COMPACT_COMPLETE",
            "COMPACT_PARTIAL_SKIPPED", "COMPACT_CONTENDED", "COMPACT_SUCCESS", "RESULT_NAMES",
@@ -67,7 +70,9 @@ __all__ = ["COMPACT_SKIPPED", "COMPACT_DEFERRED", "COMPACT_CONTINUE", "COMPACT_C
            "try_to_compact_pages", "compaction_suitable", "fragmentation_score_node",
            "fragmentation_score_zone", "kcompactd_timer", "kcompactd_do_work",
            "proactive_compact_node", "kswapd_run", "wake_all_kswapds", "compaction_state",
-           "COMPACTION_TARGET_STACK", "COUNTERS"]
+           "COMPACTION_TARGET_STACK", "COUNTERS", "COMPACT_PRIO_SYNC_FULL",
+           "COMPACT_PRIO_SYNC_LIGHT", "COMPACT_PRIO_ASYNC", "compaction_enabled",
+           "compaction_defer_reset"]
 
 # enum compact_result (include/linux/compaction.h), ordered as the kernel's
 COMPACT_NOT_SUITABLE_ZONE, COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_NO_SUITABLE_PAGE, \
@@ -77,6 +82,10 @@ RESULT_NAMES = ("not_suitable_zone", "skipped", "deferred", "no_suitable_page", 
                 "complete", "partial_skipped", "contended", "success")
 
 MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC = "async", "sync_light", "sync"
+# enum compact_priority (include/linux/compaction.h)
+COMPACT_PRIO_SYNC_FULL = 0          # MIN_COMPACT_PRIORITY
+COMPACT_PRIO_SYNC_LIGHT = 1         # MIN_COMPACT_COSTLY_PRIORITY
+COMPACT_PRIO_ASYNC = 2              # INIT_COMPACT_PRIORITY
 COMPACT_MAX_DEFER_SHIFT = 6
 HPAGE_FRAG_CHECK_INTERVAL_NS = 500_000_000      # kcompactd's proactive check, 500 ms
 
@@ -181,12 +190,6 @@ def compaction_enabled(mm) -> bool:
     return compaction_state(mm).enabled
 
 
-def _count(mm, name: str, n: int = 1) -> None:
-    if n:
-        ev = mm.vm_events
-        ev[name] = ev.get(name, 0) + n
-
-
 # --- deferral (mm/compaction.c defer_compaction & co) --------------------------------------
 
 def defer_compaction(mm, zone, order: int) -> None:
@@ -260,7 +263,7 @@ def compaction_suitable(mm, zone, order: int, highest: int) -> bool:
     """mm/compaction.c compaction_suitable: order-0 free above low + compact_gap, and
     for costly orders a fragmentation index above vm.extfrag_threshold."""
     mark = zone.watermark["low"] + (2 << order)
-    if not page_alloc.zone_watermark_ok(mm, zone, 0, mark, highest, page_alloc.ALLOC_CMA):
+    if not zone_watermark_ok(mm, zone, 0, mark, highest, ALLOC_CMA):
         return False
     if order > mm.profile.costly_order:
         fi = fragmentation_index(zone.nr_free, order)
@@ -271,7 +274,7 @@ def compaction_suitable(mm, zone, order: int, highest: int) -> bool:
 
 def compaction_suit_allocation_order(mm, zone, order: int, highest: int, alloc_flags: int) -> int:
     mark = zone.watermark[("min", "low", "high")[alloc_flags & 3]]
-    if page_alloc.zone_watermark_ok(mm, zone, order, mark, highest, alloc_flags):
+    if zone_watermark_ok(mm, zone, order, mark, highest, alloc_flags):
         return COMPACT_SUCCESS
     if not compaction_suitable(mm, zone, order, highest):
         return COMPACT_SKIPPED
@@ -428,7 +431,7 @@ def isolate_migratepages(cc, zc) -> list:
             bstart = bend
             bend += pbn
             continue
-        _count(mm, "compact_isolated", sum(1 << o for _, o in src))
+        count_vm_event(mm, "compact_isolated", sum(1 << o for _, o in src))
         return src
     return []
 
@@ -457,9 +460,8 @@ def isolate_freepages(cc, zc, need: int) -> None:
     isolate_start = cc.free_pfn
     bstart = (isolate_start >> pb) << pb
     low = ((cc.migrate_pfn >> pb) + 1) << pb         # pageblock_end_pfn(migrate_pfn)
-    wm_min = page_alloc.base_watermark(mm, zone, "min")
+    wm_min = base_watermark(mm, zone, "min")
     while bstart >= low:
-        bend = min(bstart + pbn, zone.zone_end_pfn)
         v = _block_view(mm, zone, bstart)
         nxt = bstart - pbn
         if v is None:
@@ -484,10 +486,10 @@ def isolate_freepages(cc, zc, need: int) -> None:
                 failed = True
                 break
             mt = (int(fl[s + i]) & MT_MASK) >> MT_SHIFT
-            page_alloc.del_page_from_free_list(mm, zone, pfn, o, mt)
+            del_page_from_free_list(mm, zone, pfn, o, mt)
             cc.freepages[o].append(pfn)
             cc.nr_freepages += n
-            _count(mm, "compact_isolated", n)
+            count_vm_event(mm, "compact_isolated", n)
             skipped += n - 1
             if cc.nr_freepages >= need:
                 pos = pfn + n
@@ -551,22 +553,10 @@ def _free_block(cc, pfn: int, order: int) -> None:
         return
     sec = mm.sections[pfn >> mm.section_shift]
     mt = sec.pageblock_mt[(pfn & mm.section_mask) >> mm.pageblock_order]
-    page_alloc.__dict__["__free_one_page"](mm, cc.zone, pfn, order, mt)
+    __free_one_page(mm, cc.zone, pfn, order, mt)
 
 
 # --- migration ---------------------------------------------------------------------------------
-
-@contextmanager
-def _migrate_stack(stack):
-    """migrate._copy_owners records the stack of the target's allocation on the source;
-    for compaction that is compaction_alloc's, not memory offlining's."""
-    saved = migrate.MIGRATE_TARGET_STACK
-    migrate.MIGRATE_TARGET_STACK = stack
-    try:
-        yield
-    finally:
-        migrate.MIGRATE_TARGET_STACK = saved
-
 
 def migrate_block(cc, zc, sources) -> bool:
     """Migrate ``sources`` to isolated free blocks; free the sources.  False when targets
@@ -596,17 +586,16 @@ def migrate_block(cc, zc, sources) -> bool:
     failed = len(sources) - len(moved)
     if moved:
         if mm.page_owner is not None:
-            with _migrate_stack(COMPACTION_TARGET_STACK):
-                migrate._copy_owners(mm, moved, "compaction")
+            mm.page_owner.folio_copy_owners(moved, "compaction", COMPACTION_TARGET_STACK)
         pages = 0
         for old, _, order in moved:
             _free_source(cc, old, order)
             pages += 1 << order
-        _count(mm, "pgmigrate_success", pages)
+        count_vm_event(mm, "pgmigrate_success", pages)
         cc.nr_migrated += pages
         cc.moved.extend(moved)
     if failed:
-        _count(mm, "pgmigrate_fail", sum(1 << o for _, o in sources[len(moved):]))
+        count_vm_event(mm, "pgmigrate_fail", sum(1 << o for _, o in sources[len(moved):]))
         cc.nr_failed += failed
     return not enomem
 
@@ -624,7 +613,7 @@ def _free_source(cc, pfn: int, order: int) -> None:
         mm.nr_free_events += 1
         cc.pcp.add(pfn, order)
         return
-    page_alloc.free_pages(mm, pfn, order)
+    free_pages(mm, pfn, order)
 
 
 # --- compact_zone ------------------------------------------------------------------------------
@@ -644,7 +633,7 @@ def __compact_finished(cc) -> int:
         return COMPACT_CONTINUE
     zone = cc.zone
     prof = mm.profile
-    pol = page_alloc.policy_of(mm)
+    pol = mm.policy
     mt = cc.migratetype
     for o in range(cc.order, mm.nr_orders):
         if not zone.nr_free[o]:
@@ -691,7 +680,6 @@ def compact_zone(cc) -> int:
             cc.whole_zone = True
     if cc.proactive and zone.pcp is None:
         # no pcp lists in the allocator: the freed sources go through a pcp-like buffer
-        from .pcp import PcpBuffer
         cc.pcp = PcpBuffer(mm, zone)
     ret = COMPACT_CONTINUE
     while True:
@@ -704,7 +692,6 @@ def compact_zone(cc) -> int:
         ok = migrate_block(cc, zc, sources)
         if zone.pcp is not None and not cc.proactive and cc.order > 0:
             # compact_zone: drain_local_pages once a cc->order block has been migrated
-            from .pcp import drain_zone_pages
             drain_zone_pages(mm, zone)
         if not ok and not compact_scanners_met(cc):
             ret = COMPACT_CONTENDED
@@ -717,13 +704,12 @@ def compact_zone(cc) -> int:
     elif zone.pcp is not None:
         # the allocator's pcp lists (pextlab.pcp=on) took the freed sources; the kernel
         # drains them per pageblock of a direct compaction, the model at the end
-        from .pcp import drain_zone_pages
         pcp_before = drain_zone_pages(mm, zone)
-    _count(mm, "compact_migrate_scanned", cc.total_migrate_scanned)
-    _count(mm, "compact_free_scanned", cc.total_free_scanned)
+    count_vm_event(mm, "compact_migrate_scanned", cc.total_migrate_scanned)
+    count_vm_event(mm, "compact_free_scanned", cc.total_free_scanned)
     if cc.kcompactd or cc.proactive:
-        _count(mm, "compact_daemon_migrate_scanned", cc.total_migrate_scanned)
-        _count(mm, "compact_daemon_free_scanned", cc.total_free_scanned)
+        count_vm_event(mm, "compact_daemon_migrate_scanned", cc.total_migrate_scanned)
+        count_vm_event(mm, "compact_daemon_free_scanned", cc.total_free_scanned)
     st.history.append({
         "time_ns": mm.clock_ns, "node": zone.nid, "zone": zone.name, "order": cc.order,
         "mode": cc.mode, "kind": ("proactive" if cc.proactive else "kcompactd" if cc.kcompactd
@@ -742,7 +728,7 @@ def compact_node(mm, nid: int, proactive: bool = False) -> None:
     """mm/compaction.c compact_node: every populated zone of the node, whole zone,
     skip hints ignored; MIGRATE_SYNC (compact_memory) or SYNC_LIGHT (proactive)."""
     gk = mm.gfp("GFP_KERNEL")
-    mt = page_alloc._alloc_context(mm, gk, nid)[0]
+    mt = prepare_alloc_pages(mm, gk, nid)[0]
     for zone in mm.nodes[nid].zones:
         if not zone.present_pages:
             continue
@@ -759,9 +745,9 @@ def compact_memory(mm) -> None:
 
 def compact_zone_order(mm, zone, order: int, gfp: int, mt: int, prio: int, alloc_flags: int,
                        highest: int) -> int:
-    full = prio == page_alloc.COMPACT_PRIO_SYNC_FULL
+    full = prio == COMPACT_PRIO_SYNC_FULL
     cc = CompactControl(mm, zone, order,
-                        MIGRATE_ASYNC if prio == page_alloc.COMPACT_PRIO_ASYNC else MIGRATE_SYNC_LIGHT,
+                        MIGRATE_ASYNC if prio == COMPACT_PRIO_ASYNC else MIGRATE_SYNC_LIGHT,
                         mt, direct=True, whole_zone=full, ignore_skip_hint=full,
                         ignore_block_suitable=full, alloc_flags=alloc_flags, highest=highest)
     return compact_zone(cc)
@@ -774,7 +760,7 @@ def try_to_compact_pages(mm, gfp: int, order: int, mt: int, zones, highest: int,
         return COMPACT_SKIPPED, None
     rc = COMPACT_SKIPPED
     for zone in zones:
-        if prio > page_alloc.COMPACT_PRIO_SYNC_FULL and compaction_deferred(mm, zone, order):
+        if prio > COMPACT_PRIO_SYNC_FULL and compaction_deferred(mm, zone, order):
             rc = max(rc, COMPACT_DEFERRED)
             continue
         status = compact_zone_order(mm, zone, order, gfp, mt, prio, alloc_flags, highest)
@@ -782,7 +768,7 @@ def try_to_compact_pages(mm, gfp: int, order: int, mt: int, zones, highest: int,
         if status == COMPACT_SUCCESS:
             compaction_defer_reset(mm, zone, order, False)
             return rc, zone
-        if prio != page_alloc.COMPACT_PRIO_ASYNC and status in (COMPACT_COMPLETE,
+        if prio != COMPACT_PRIO_ASYNC and status in (COMPACT_COMPLETE,
                                                                COMPACT_PARTIAL_SKIPPED):
             defer_compaction(mm, zone, order)
     return rc, None
@@ -792,14 +778,14 @@ def kcompactd_node_suitable(mm, nid: int, order: int, highest: int) -> bool:
     for z in mm.nodes[nid].zones:
         if z.present_pages and z.idx <= highest:
             if compaction_suit_allocation_order(mm, z, order, highest,
-                                                page_alloc.ALLOC_WMARK_MIN) == COMPACT_CONTINUE:
+                                                ALLOC_WMARK_MIN) == COMPACT_CONTINUE:
                 return True
     return False
 
 
 def kcompactd_do_work(mm, nid: int, order: int, highest: int) -> None:
     """mm/compaction.c kcompactd_do_work: sync-light compaction of the node for ``order``."""
-    _count(mm, "compact_daemon_wake")
+    count_vm_event(mm, "compact_daemon_wake")
     mt = mm.profile.mt_unmovable        # gfp_migratetype(GFP_KERNEL)
     for zone in mm.nodes[nid].zones:
         if not zone.present_pages or zone.idx > highest:
@@ -807,10 +793,10 @@ def kcompactd_do_work(mm, nid: int, order: int, highest: int) -> None:
         if compaction_deferred(mm, zone, order):
             continue
         if compaction_suit_allocation_order(mm, zone, order, highest,
-                                            page_alloc.ALLOC_WMARK_MIN) != COMPACT_CONTINUE:
+                                            ALLOC_WMARK_MIN) != COMPACT_CONTINUE:
             continue
         cc = CompactControl(mm, zone, order, MIGRATE_SYNC_LIGHT, mt, kcompactd=True,
-                            alloc_flags=page_alloc.ALLOC_WMARK_MIN, highest=highest)
+                            alloc_flags=ALLOC_WMARK_MIN, highest=highest)
         status = compact_zone(cc)
         if status == COMPACT_SUCCESS:
             compaction_defer_reset(mm, zone, order, False)
@@ -883,11 +869,11 @@ def wake_all_kswapds(mm, zones, order: int, gfp: int) -> None:
         done.add(nid)
         node_zones = [nz for nz in mm.nodes[nid].zones if nz.present_pages]
         highest = max((nz.idx for nz in node_zones), default=0)
-        boosted = [nz for nz in node_zones if page_alloc.zone_watermark_boost(mm, nz)]
+        boosted = [nz for nz in node_zones if zone_watermark_boost(mm, nz)]
         if boosted:
-            _count(mm, "pageoutrun")
+            count_vm_event(mm, "pageoutrun")
             for nz in boosted:
-                page_alloc.set_watermark_boost(mm, nz, 0)
+                set_watermark_boost(mm, nz, 0)
                 boosted_zones.discard(nz)
             for nz in node_zones:
                 zc = st.zones.get(nz)
@@ -895,13 +881,13 @@ def wake_all_kswapds(mm, zones, order: int, gfp: int) -> None:
                     zc.reset_isolation_suitable(mm)
             wakeup_kcompactd(mm, nid, mm.pageblock_order, highest)
             continue
-        balanced = any(page_alloc.zone_watermark_ok(mm, nz, order, nz.watermark["high"], highest, 0)
+        balanced = any(zone_watermark_ok(mm, nz, order, nz.watermark["high"], highest, 0)
                        for nz in node_zones)
         if balanced:
             if not gfp & direct:
                 wakeup_kcompactd(mm, nid, order, highest)
         else:
-            _count(mm, "pageoutrun")
+            count_vm_event(mm, "pageoutrun")
             for nz in node_zones:
                 zc = st.zones.get(nz)
                 if zc is not None and zc.blockskip_flush:

@@ -60,6 +60,8 @@ from collections import defaultdict
 import numpy as np
 
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, PG_HOLE, MT_SHIFT, MT_MASK
+from .page_ext import PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
+from .page_owner import R_ORDER, R_HANDLE
 
 __all__ = ["check_invariants", "assert_invariants", "dump_page"]
 
@@ -413,8 +415,6 @@ def _check_page_owner(mm, rep: _Report, states: dict, heads: dict, exempt) -> No
     po = mm.page_owner
     if po is None or not po.inited:
         return
-    from .page_ext import PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
-    from .page_owner import R_ORDER, R_HANDLE
     prof = mm.profile
     v612 = prof.per_subpage_owner
     bit = PAGE_EXT_OWNER_ALLOCATED if v612 else PAGE_EXT_OWNER

@@ -4,7 +4,7 @@ With ``debug_pagealloc=on debug_guardpage_minorder=N`` the buddy allocator's
 ``expand()`` does not free the split-off halves below order N: it turns them
 into *guard pages* that nobody can allocate, so an overrun into them faults.
 They merge back when their buddy is freed.  The mechanism itself lives in
-``page_alloc.set_page_guard`` / ``clear_page_guard``; ``mm.nr_guard_pages``
+``buddy.set_page_guard`` / ``clear_page_guard``; ``mm.nr_guard_pages``
 counts them.
 
 v3.19..v5.3 marked guard pages with PAGE_EXT_DEBUG_GUARD in page_ext, so the

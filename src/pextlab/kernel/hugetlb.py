@@ -21,7 +21,7 @@ frag-s1 page_owner dump).
 """
 from __future__ import annotations
 
-from . import page_alloc
+from .page_alloc import alloc_pages, free_pages
 
 __all__ = ["HUGETLB_ALLOC_STACK", "HugetlbPool", "hugetlb_pool", "set_max_huge_pages",
            "htlb_alloc_mask"]
@@ -79,7 +79,7 @@ def alloc_buddy_hugetlb_folio(mm, pool: HugetlbPool, nid: int, noretry: set) -> 
     try_hard = nid not in noretry
     if try_hard:
         gfp |= b.get("__GFP_RETRY_MAYFAIL", b.get("__GFP_REPEAT", 0))
-    pfn = page_alloc.__dict__["__alloc_pages"](mm, gfp, pool.order, nid)
+    pfn = alloc_pages(mm, gfp, pool.order, nid)
     if pfn >= 0 and not try_hard:
         noretry.discard(nid)
     if pfn < 0 and try_hard:
@@ -121,7 +121,7 @@ def set_max_huge_pages(mm, count: int, comm: str = "sh", pid: int = 1) -> int:
             # folio is the list head (the most recently enqueued)
             nid = max(pool.pages, key=lambda n: (len(pool.pages[n]), -n))
             pfn = pool.pages[nid].pop()
-            page_alloc.free_pages(mm, pfn, pool.order)
+            free_pages(mm, pfn, pool.order)
     finally:
         mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = saved
     ev = mm.vm_events

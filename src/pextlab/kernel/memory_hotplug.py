@@ -54,14 +54,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import PextlabError
-from . import page_alloc
 from .gfp import ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
-from .mmzone import MemSection, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_HOLE, MT_SHIFT, MT_MASK
+from .mmzone import MemSection, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_HOLE, MT_SHIFT, MT_MASK, covered_by_free
 from .page_ext import (MEM_ONLINE, MEM_GOING_OFFLINE, MEM_OFFLINE, MEM_GOING_ONLINE,
                        MEM_CANCEL_ONLINE, MEM_CANCEL_OFFLINE)
 from . import page_isolation, migrate
 from .debug import dump_page  # noqa: F401 (mm/debug.c; used here and re-exported)
-from .page_alloc import init_per_zone_wmark_min, nr_free_zone_pages  # noqa: F401 (re-exported)
+from .buddy import del_page_from_free_list
+from .fastpath import free_pages, init_per_zone_wmark_min, nr_free_zone_pages
+from .page_alloc import alloc_pages
+from .pcp import drain_zone_pages
 from .profiles import PAGE_SHIFT
 
 __all__ = ["MMOP_OFFLINE", "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE",
@@ -381,12 +383,11 @@ def _set_section_zone(mm, start: int, end: int, zone) -> None:
 
 # --- hot-add -----------------------------------------------------------------------------------------
 
-_alloc_pages = page_alloc.__alloc_pages
 
 
 def _alloc(mm, gfp_text: str, order: int, nid: int, stack) -> int:
     with _Task(mm, None, None, stack):
-        return _alloc_pages(mm, mm.gfp(gfp_text), order, nid)
+        return alloc_pages(mm, mm.gfp(gfp_text), order, nid)
 
 
 def add_memory(mm, start_pfn: int, nr_pages: int, nid: int = 0, online: str | None = None,
@@ -476,7 +477,7 @@ def add_memory(mm, start_pfn: int, nr_pages: int, nid: int = 0, online: str | No
 
 def _undo_pages(mm, pages) -> None:
     for p, o in pages:
-        page_alloc.free_pages(mm, p, o)
+        free_pages(mm, p, o)
 
 
 # --- online ------------------------------------------------------------------------------------------
@@ -615,7 +616,6 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
         # zone_pcp_disable: the per-cpu lists are drained before isolation (pages freed
         # into isolated pageblocks later bypass them)
         if zone.pcp is not None:
-            from .pcp import drain_zone_pages
             drain_zone_pages(mm, zone)
         saved, bad = page_isolation.start_isolate_page_range(mm, zone, start, end)
         if saved is None:
@@ -702,12 +702,11 @@ def _busy_after_migration(mm, start: int, end: int, moved) -> int:
     if not moved:
         p = page_isolation.test_pages_isolated(mm, start, end)
         return p if p else -1
-    from .page_owner import _covered_by_free
     by_sec: dict[int, list] = {}
     for old, _, order in moved:
         by_sec.setdefault(old >> mm.section_shift, []).append((old & mm.section_mask, order))
     for sec, lo, hi in page_isolation._section_slices(mm, start, end):
-        free = _covered_by_free(sec.flags_np(), sec.order_np())
+        free = covered_by_free(sec.flags_np(), sec.order_np())
         src = by_sec.get(sec.nr)
         if src:
             arr = np.array(src, dtype=np.int64)
@@ -725,7 +724,7 @@ def _offline_isolated_pages(mm, zone, start: int, end: int, secs) -> int:
     """__offline_isolated_pages: sections offline, every free block off the isolate lists
     (migrated sources leave with the range); the memmap stays, pages PG_reserved."""
     for pfn, order, mt in page_isolation.free_heads(mm, start, end):
-        page_alloc.del_page_from_free_list(mm, zone, pfn, order, mt)
+        del_page_from_free_list(mm, zone, pfn, order, mt)
     for sec in secs:
         sec.flags[:] = bytes([PG_RESERVED]) * len(sec.flags)
         sec.order[:] = bytes(len(sec.order))

@@ -23,9 +23,9 @@ the whole range is about to go offline, drops them with the range.
 """
 from __future__ import annotations
 
-import numpy as np
 
-from . import page_alloc
+from .buddy import ALLOC_WMARK_MIN, __rmqueue
+from .fastpath import free_pages, get_page_from_freelist, prepare_alloc_pages
 from .gfp import ZONE_MOVABLE
 from .mmzone import PG_HEAD, MT_SHIFT
 
@@ -56,7 +56,7 @@ MIGRATE_TARGET_STACK = (
 
 def _target_context(mm, gfp: int, nid: int):
     """(mt, zones, highest_zoneidx, alloc_flags) with the source node masked out."""
-    mt, zones, high, flags = page_alloc._alloc_context(mm, gfp, nid)
+    mt, zones, high, flags = prepare_alloc_pages(mm, gfp, nid)
     others = tuple(z for z in zones if z.nid != nid)
     if others:
         zones = others
@@ -66,10 +66,10 @@ def _target_context(mm, gfp: int, nid: int):
 def alloc_migration_target(mm, ctx, order: int) -> int:
     """One target block (no page_owner hook: the caller copies the source's record)."""
     mt, zones, high, flags = ctx
-    _, pfn = page_alloc.get_page_from_freelist(mm, order, mt, zones, high, flags)
+    _, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
     if pfn < 0:
-        _, pfn = page_alloc.get_page_from_freelist(mm, order, mt, zones, high,
-                                                   (flags & ~3) | page_alloc.ALLOC_WMARK_MIN)
+        _, pfn = get_page_from_freelist(mm, order, mt, zones, high,
+                                                   (flags & ~3) | ALLOC_WMARK_MIN)
         if pfn < 0:
             return -1
     sec = mm.sections[pfn >> mm.section_shift]
@@ -97,9 +97,9 @@ def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int):
     # before it in the zonelist stay below theirs (nothing is freed during the pass), so
     # the next target comes from the same zone while it stays above its watermark --
     # the choice get_page_from_freelist would make, without re-walking the zonelist.
-    fast_zone = None
+    fast_zone, fast_limit, fast_head = None, 0, 0
     sections, shift, mask = mm.sections, mm.section_shift, mm.section_mask
-    rmqueue = page_alloc.__dict__["__rmqueue"]
+    rmqueue = __rmqueue
     for pfn, order in sources:
         ctx = ctxs.get(order)
         if ctx is None:
@@ -128,61 +128,14 @@ def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int):
                 fast_zone, fast_limit, fast_head = z, wm, PG_HEAD | (mt << MT_SHIFT)
     counted = 0
     if moved and mm.page_owner is not None:
-        counted = _copy_owners(mm, moved, reason)
+        counted = mm.page_owner.folio_copy_owners(moved, reason, MIGRATE_TARGET_STACK)
     return moved, failed, counted
-
-
-def _copy_owners(mm, moved, reason: str) -> int:
-    from .page_owner import MIGRATE_REASONS, R_HANDLE, R_REASON
-    po = mm.page_owner
-    recs = po.records
-    shift, mask = mm.section_shift, mm.section_mask
-    sections = mm.sections
-    old_rows = np.full(len(moved), -1, dtype=np.int64)
-    for i, (old, _, _) in enumerate(moved):
-        t = sections[old >> shift].page_ext
-        if t is not None and t.owner is not None:
-            old_rows[i] = t.omv[old & mask]
-    have = old_rows >= 0
-    block = recs.gather(old_rows[have])
-    block[:, R_REASON] = MIGRATE_REASONS.index(reason)
-    n0 = recs.add_rows(block) if len(block) else len(recs)
-    new_rows = np.full(len(moved), -1, dtype=np.int64)
-    new_rows[have] = n0 + np.arange(int(have.sum()))
-    migrate_handle = po.depot.stack_depot_save(MIGRATE_TARGET_STACK)
-    nr_pages = 0
-    for (old, new, order), row in zip(moved, new_rows.tolist()):
-        n = 1 << order
-        nr_pages += n
-        t = sections[new >> shift].page_ext
-        if t is None or t.owner is None:
-            continue
-        off = new & mask
-        if row < 0:
-            # no record to copy: the target keeps the record its allocation made
-            saved = mm.current_handle
-            mm.current_handle = migrate_handle
-            po.set_page_owner(new, order, 0)
-            mm.current_handle = saved
-            continue
-        if n == 1:
-            t.omv[off] = row
-            t.fmv[off] = t.fmv[off] | 3
-        else:
-            t.owner[off:off + n] = row
-            t.flags[off:off + n] |= 3
-    # the sources now carry the migration stack (their free will count it down)
-    for row in old_rows[have].tolist():
-        recs.set(row, R_HANDLE, migrate_handle)
-    # show_stacks counts derive from the records (PageOwner.stack_counts), so the
-    # kernel's refcount transfer needs no bookkeeping here
-    return int(sum(1 << o for (_, _, o), h in zip(moved, have.tolist()) if h))
 
 
 def free_sources(mm, moved) -> None:
     """Free every migrated source block to the buddy (its isolated pageblock's list)."""
     for old, _, order in moved:
-        page_alloc.free_pages(mm, old, order)
+        free_pages(mm, old, order)
 
 
 def drop_sources(mm, moved, counted: int) -> int:

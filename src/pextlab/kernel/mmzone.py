@@ -30,7 +30,7 @@ import numpy as np
 
 from .gfp import ZONE_NAMES
 
-__all__ = ["PG_BUDDY", "PG_RESERVED", "PG_HEAD", "PG_GUARD", "PG_HOLE", "MT_SHIFT", "MT_MASK",
+__all__ = ["covered_by_free", "PG_BUDDY", "PG_RESERVED", "PG_HEAD", "PG_GUARD", "PG_HOLE", "MT_SHIFT", "MT_MASK",
            "MemSection", "Zone", "PglistData"]
 
 PG_BUDDY = 0x01
@@ -137,3 +137,14 @@ class PglistData:
     @property
     def node_end_pfn(self) -> int:
         return self.node_start_pfn + self.node_spanned_pages
+
+
+def covered_by_free(flags: np.ndarray, order: np.ndarray, bits: int = PG_BUDDY) -> np.ndarray:
+    """Boolean mask of pages inside free buddy blocks (``bits``: also PG_GUARD)."""
+    n = len(flags)
+    heads = np.flatnonzero(flags & bits)
+    if not len(heads):
+        return np.zeros(n, dtype=bool)
+    ends = np.minimum(heads + (np.int64(1) << order[heads].astype(np.int64)), n)
+    cover = np.bincount(heads, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
+    return np.cumsum(cover[:n]) > 0

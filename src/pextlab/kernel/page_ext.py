@@ -36,7 +36,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import KernelPanic
-from . import page_alloc
+from .fastpath import free_pages
+from .page_alloc import alloc_pages, alloc_pages_exact_nid, free_pages_exact
 
 __all__ = ["PageExtOperations", "PageExtTable", "PageExt", "MEM_ONLINE", "MEM_GOING_OFFLINE",
            "MEM_OFFLINE", "MEM_GOING_ONLINE", "MEM_CANCEL_ONLINE", "MEM_CANCEL_OFFLINE",
@@ -44,7 +45,6 @@ __all__ = ["PageExtOperations", "PageExtTable", "PageExt", "MEM_ONLINE", "MEM_GO
            "PAGE_EXT_DEBUG_GUARD", "ENOMEM"]
 
 # module-level alias: inside a class body the dunder name would be mangled
-_alloc_pages = page_alloc.__alloc_pages
 
 # include/linux/memory.h notifier actions
 MEM_ONLINE = 1 << 0
@@ -185,16 +185,16 @@ class PageExt:
         if self.fail_alloc is not None and self.fail_alloc(nid, section):
             return None
         gfp = mm.gfp("GFP_KERNEL|__GFP_ZERO|__GFP_NOWARN")
-        pfn = page_alloc.alloc_pages_exact_nid(mm, nid, size, gfp)
+        pfn = alloc_pages_exact_nid(mm, nid, size, gfp)
         if pfn >= 0:
             return ("pages", pfn, [])
         # vzalloc_node: order-0 pages from anywhere, preferring nid
         pages = []
         for _ in range((size + 4095) >> 12):
-            p = _alloc_pages(mm, gfp, 0, nid)
+            p = alloc_pages(mm, gfp, 0, nid)
             if p < 0:
                 for q in pages:
-                    page_alloc.free_pages(mm, q, 0)
+                    free_pages(mm, q, 0)
                 return None
             pages.append(p)
         return ("vmalloc", -1, pages)
@@ -223,9 +223,9 @@ class PageExt:
         mm = self.mm
         if t.via == "vmalloc":
             for p in t.vmalloc_pfns:
-                page_alloc.free_pages(mm, p, 0)
+                free_pages(mm, p, 0)
         elif t.via == "pages":
-            page_alloc.free_pages_exact(mm, t.table_pfn, t.bytes)
+            free_pages_exact(mm, t.table_pfn, t.bytes)
 
     def __free_page_ext(self, pfn: int) -> None:
         mm = self.mm

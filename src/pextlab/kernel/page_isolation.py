@@ -32,8 +32,8 @@ import numpy as np
 
 from .gfp import ZONE_MOVABLE
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, MT_SHIFT, MT_MASK
-from .page_alloc import add_to_free_list, del_page_from_free_list
-from .page_owner import _covered_by_free
+from .buddy import add_to_free_list, del_page_from_free_list
+from .mmzone import covered_by_free
 
 __all__ = ["unmovable_pages", "has_unmovable_pages", "start_isolate_page_range",
            "undo_isolate_page_range", "test_pages_isolated", "free_heads"]
@@ -65,7 +65,7 @@ def unmovable_pages(mm, zone, start: int, end: int) -> np.ndarray:
             f = fl[lo:hi]
             mt = (f & MT_MASK) >> MT_SHIFT
             bad |= ((f & PG_HEAD) != 0) & (mt != mov)
-            covered = _covered_by_free(fl, sec.order_np(), PG_HEAD | PG_BUDDY | PG_GUARD)[lo:hi]
+            covered = covered_by_free(fl, sec.order_np(), PG_HEAD | PG_BUDDY | PG_GUARD)[lo:hi]
             bad |= (f == 0) & ~covered
         idx = np.flatnonzero(bad)
         if len(idx):
@@ -151,7 +151,7 @@ def undo_isolate_page_range(mm, zone, start: int, end: int, saved_types: bytes) 
 def test_pages_isolated(mm, start: int, end: int) -> int:
     """0 when every page of [start, end) is a free buddy page, else the first busy pfn."""
     for sec, lo, hi in _section_slices(mm, start, end):
-        free = _covered_by_free(sec.flags_np(), sec.order_np())[lo:hi]
+        free = covered_by_free(sec.flags_np(), sec.order_np())[lo:hi]
         if not free.all():
             return sec.start_pfn + lo + int(np.flatnonzero(~free)[0])
     return 0

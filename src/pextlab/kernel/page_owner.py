@@ -23,7 +23,8 @@ import struct
 import numpy as np
 
 from .page_ext import PageExtOperations, PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
-from .mmzone import PG_BUDDY, PG_RESERVED
+from .gfp import format_gfp, gfp_migratetype
+from .mmzone import PG_RESERVED, covered_by_free
 from .stackdepot import StackDepot
 
 __all__ = ["PageOwner", "OwnerRecords", "page_owner_ops", "REC_FIELDS"]
@@ -201,7 +202,7 @@ class PageOwner:
             live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
             if not live.any():
                 continue
-            live &= ~_covered_by_free(sec.flags_np(), sec.order_np())
+            live &= ~covered_by_free(sec.flags_np(), sec.order_np())
             rows = t.owner[live]
             rows = rows[rows >= 0]
             if not len(rows):
@@ -337,29 +338,60 @@ class PageOwner:
             t.flags[off + i:off + i + step] |= PAGE_EXT_OWNER | (
                 PAGE_EXT_OWNER_ALLOCATED if self.prof.per_subpage_owner else 0)
 
-    def set_migrate_reason(self, pfn: int, reason: str) -> None:
-        t = self._sections[pfn >> self._shift].page_ext
-        if t is None or t.omv is None:
-            return
-        row = t.omv[pfn & self._mask]
-        if row >= 0:
-            self.records.set(row, R_REASON, MIGRATE_REASONS.index(reason))
+    def folio_copy_owners(self, moved, reason: str, target_stack) -> int:
+        """__folio_copy_owner for every migrated block (v6.10+ semantics: each subpage
+        of the target gets a copy of the source's record, with ``last_migrate_reason``
+        set); the sources then carry the migration target's stack (``target_stack``,
+        mm/migrate.c), as their records will be freed from there.  A target whose
+        source had no record keeps the record its own allocation made, on that stack.
 
-    def folio_copy_owner(self, new_pfn: int, old_pfn: int, order: int) -> None:
-        """__folio_copy_owner: the new pages get the old record (v6.10+ semantics:
-        every subpage, stack counts unchanged)."""
-        ot = self._sections[old_pfn >> self._shift].page_ext
-        nt = self._sections[new_pfn >> self._shift].page_ext
-        if ot is None or nt is None or ot.omv is None or nt.omv is None:
-            return
-        row = ot.omv[old_pfn & self._mask]
-        if row < 0:
-            return
-        r = self.records.copy_row(row)
-        off = new_pfn & self._mask
-        n = 1 << order
-        nt.owner[off:off + n] = r
-        nt.flags[off:off + n] |= 3
+        ``moved`` = [(old_pfn, new_pfn, order)].  Returns the base pages whose
+        records were copied.
+        """
+        po = self
+        mm = self.mm
+        recs = po.records
+        shift, mask = mm.section_shift, mm.section_mask
+        sections = mm.sections
+        old_rows = np.full(len(moved), -1, dtype=np.int64)
+        for i, (old, _, _) in enumerate(moved):
+            t = sections[old >> shift].page_ext
+            if t is not None and t.owner is not None:
+                old_rows[i] = t.omv[old & mask]
+        have = old_rows >= 0
+        block = recs.gather(old_rows[have])
+        block[:, R_REASON] = MIGRATE_REASONS.index(reason)
+        n0 = recs.add_rows(block) if len(block) else len(recs)
+        new_rows = np.full(len(moved), -1, dtype=np.int64)
+        new_rows[have] = n0 + np.arange(int(have.sum()))
+        migrate_handle = po.depot.stack_depot_save(target_stack)
+        nr_pages = 0
+        for (old, new, order), row in zip(moved, new_rows.tolist()):
+            n = 1 << order
+            nr_pages += n
+            t = sections[new >> shift].page_ext
+            if t is None or t.owner is None:
+                continue
+            off = new & mask
+            if row < 0:
+                # no record to copy: the target keeps the record its allocation made
+                saved = mm.current_handle
+                mm.current_handle = migrate_handle
+                po.set_page_owner(new, order, 0)
+                mm.current_handle = saved
+                continue
+            if n == 1:
+                t.omv[off] = row
+                t.fmv[off] = t.fmv[off] | 3
+            else:
+                t.owner[off:off + n] = row
+                t.flags[off:off + n] |= 3
+        # the sources now carry the migration stack (their free will count it down)
+        for row in old_rows[have].tolist():
+            recs.set(row, R_HANDLE, migrate_handle)
+        # show_stacks counts derive from the records (PageOwner.stack_counts), so the
+        # kernel's refcount transfer needs no bookkeeping here
+        return int(sum(1 << o for (_, _, o), h in zip(moved, have.tolist()) if h))
 
     # --- boot -----------------------------------------------------------------------------------
     def init_early_allocated_pages(self) -> None:
@@ -390,7 +422,7 @@ class PageOwner:
                 hi = min(z1, sec.start_pfn + pps) - sec.start_pfn
                 fl = sec.flags_np()[lo:hi]
                 od = sec.order_np()[lo:hi]
-                free = _covered_by_free(fl, od)
+                free = covered_by_free(fl, od)
                 cand = ~free & ((fl & PG_RESERVED) == 0)
                 ext = t.flags[lo:hi]
                 cand &= (ext & PAGE_EXT_OWNER) == 0
@@ -402,17 +434,6 @@ class PageOwner:
             mm.printk(f"Node {zone.nid}, zone {zone.name:>8s}: page owner found early allocated "
                       f"{count} pages")
         self.inited = True
-
-
-def _covered_by_free(flags: np.ndarray, order: np.ndarray, bits: int = PG_BUDDY) -> np.ndarray:
-    """Boolean mask of pages inside free buddy blocks (``bits``: also PG_GUARD)."""
-    n = len(flags)
-    heads = np.flatnonzero(flags & bits)
-    if not len(heads):
-        return np.zeros(n, dtype=bool)
-    ends = np.minimum(heads + (np.int64(1) << order[heads].astype(np.int64)), n)
-    cover = np.bincount(heads, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
-    return np.cumsum(cover[:n]) > 0
 
 
 def page_owner_ops(mm) -> PageExtOperations:
@@ -447,7 +468,7 @@ def _dump_page_owner(self, pfn: int) -> list[str]:
         out.append("page_owner tracks the page as allocated" if flags & PAGE_EXT_OWNER_ALLOCATED
                    else "page_owner tracks the page as freed")
     r = self.records.as_numpy()[row]
-    from .gfp import format_gfp, gfp_migratetype
+
     mt = self.prof.migratetype_names[gfp_migratetype(int(r[R_GFP]), self.prof)]
     comm = self.records.comms[int(r[R_COMM])]
     out.append(f"page last allocated via order {int(r[R_ORDER])}, migratetype {mt}, gfp_mask "

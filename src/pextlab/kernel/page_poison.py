@@ -16,6 +16,9 @@ too); only injected corruptions are stored, as ``{pfn: (offset, value)}``.
 """
 from __future__ import annotations
 
+from ..errors import PextlabError
+from .buddy import find_free_block
+from .debug import dump_page
 from .page_ext import PAGE_EXT_DEBUG_POISON, PageExtOperations
 
 __all__ = ["PagePoison", "PAGE_POISON", "page_poisoning_ops"]
@@ -45,8 +48,6 @@ class PagePoison:
 
     def inject(self, pfn: int, offset: int = 0, value: int = 0x00) -> None:
         """Write ``value`` at byte ``offset`` of free page ``pfn`` (a use-after-free)."""
-        from ..errors import PextlabError
-        from .page_alloc import find_free_block
         if find_free_block(self.mm, pfn) is None:
             raise PextlabError(f"pfn {pfn:#x} is not a free (poisoned) page")
         if not 0 <= offset < 4096 or not 0 <= value <= 255 or value == PAGE_POISON:
@@ -93,7 +94,6 @@ class PagePoison:
         for l in lines:
             mm.printk(l)
         # dump_page() appends the page and its page_owner record (mm/debug.c)
-        from .debug import dump_page
         first = len(mm.dmesg_lines)
         dump_page(mm, pfn, "pagealloc: corrupted page details")
         lines.extend(l.split("] ", 1)[1] for l in mm.dmesg_lines[first:])

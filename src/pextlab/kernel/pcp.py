@@ -59,7 +59,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from . import page_alloc
+from .buddy import base_watermark, free_one_page, rmqueue_buddy
 
 __all__ = ["PcpBuffer", "PerCpuPages", "zone_batchsize", "pcp_high", "pcp_enabled",
            "setup_pcp", "zone_pcp_update", "free_unref_page_commit", "free_pcppages_bulk",
@@ -83,7 +83,7 @@ def zone_batchsize(managed_pages: int) -> int:
 
 
 def pcp_high(mm, zone) -> int:
-    return max(page_alloc.base_watermark(mm, zone, "low"), 4 * zone_batchsize(zone.managed_pages))
+    return max(base_watermark(mm, zone, "low"), 4 * zone_batchsize(zone.managed_pages))
 
 
 # --- the allocator's per-cpu lists ----------------------------------------------------------
@@ -161,7 +161,7 @@ def free_pcppages_bulk(mm, zone, pcp: PerCpuPages, count: int, pindex: int) -> N
     lists = pcp.lists
     nl = len(lists)
     orders = pcp.list_order
-    free_one = page_alloc.__dict__["__free_one_page"]
+    free_one = free_one_page
     sections = mm.sections
     shift, mask, pb = mm.section_shift, mm.section_mask, mm.pageblock_order
     pindex -= 1
@@ -242,7 +242,7 @@ def rmqueue_pcplist(mm, zone, pcp: PerCpuPages, order: int, mt: int, alloc_flags
     pcp.prev_high_order = False
     lst = pcp.lists[pcp.pindex(order, mt)]
     if not lst:
-        rmqueue = page_alloc.__dict__["__rmqueue"]
+        rmqueue = rmqueue_buddy
         got = 0
         for _ in range(nr_pcp_alloc(pcp, order)):
             p = rmqueue(mm, zone, order, mt, alloc_flags)
@@ -329,7 +329,7 @@ class PcpBuffer:
 
     def free_bulk(self, nr: int) -> None:
         mm, zone = self.mm, self.zone
-        free_one = page_alloc.__dict__["__free_one_page"]
+        free_one = free_one_page
         pb = mm.pageblock_order
         while nr > 0 and self.pages:
             pfn, order = self.pages.popleft()

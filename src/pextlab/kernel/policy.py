@@ -55,15 +55,28 @@ Example: a user rule -- never claim below a whole pageblock::
             return order >= mm.pageblock_order
 
     m = pextlab.boot("1G", cmdline="page_owner=on", policy=NoSmallClaims())
-    check_policy(NoSmallClaims())      # [] when every invariant holds
+    pextlab.check_policy(NoSmallClaims())      # [] when every invariant holds
+
+The three generations of the fallback logic live here, each a function of the
+policy object it runs for (so a subclass's decisions are the ones used):
+``rmqueue_claim`` / ``rmqueue_steal`` (6.12.y), ``rmqueue_fallback_unsplit``
+(v6.10), ``rmqueue_fallback_v319``.  They are built on the free-list
+primitives of :mod:`pextlab.kernel.buddy`; the allocator reaches a policy only
+through ``mm.policy.rmqueue_fallback`` (``buddy.__rmqueue``).
 """
 from __future__ import annotations
 
 from ..errors import PextlabError
+from .buddy import (change_pageblock_range, count_vm_event, del_page_from_free_list,
+                    add_to_free_list, expand, rmqueue_smallest, scan_pageblock,
+                    move_freepages_block, set_pageblock_migratetype, get_pageblock_migratetype,
+                    boost_watermark)
+from .mmzone import MT_SHIFT, MT_MASK
 
 __all__ = ["FallbackPolicy", "ClaimStealPolicy", "StealSuitablePolicy", "V319Policy",
            "NoMobilityGrouping", "POLICIES", "get_policy", "default_policy", "set_policy",
-           "check_policy"]
+           "rmqueue_claim", "rmqueue_steal", "rmqueue_fallback_unsplit", "rmqueue_fallback_v319",
+           "try_to_claim_block", "find_suitable_fallback"]
 
 
 class FallbackPolicy:
@@ -79,7 +92,7 @@ class FallbackPolicy:
         return mm.profile.fallbacks.get(start_mt, ())
 
     def should_try_claim_block(self, mm, order: int, start_mt: int) -> bool:
-        """v6.12 should_try_claim_block / can_steal_fallback (mm/page_alloc.c)."""
+        """v6.12.y should_try_claim_block / older can_steal_fallback (mm/page_alloc.c)."""
         pb = mm.pageblock_order
         if order >= pb:
             return True
@@ -101,7 +114,8 @@ class FallbackPolicy:
 
     # --- the one entry point --------------------------------------------------------------
     def rmqueue_fallback(self, mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
-        raise NotImplementedError(f"{type(self).__name__}.rmqueue_fallback")
+        """Take a 2^order block from another migratetype's lists; its head pfn or -1."""
+        raise NotImplementedError(f"{type(self).__name__} must define rmqueue_fallback")
 
     # --- life cycle -----------------------------------------------------------------------
     def attach(self, mm) -> None:
@@ -122,11 +136,10 @@ class ClaimStealPolicy(FallbackPolicy):
     name = "v6.12"
 
     def rmqueue_fallback(self, mm, zone, order, start_mt, alloc_flags):
-        from . import page_alloc
-        pfn = page_alloc.__dict__["__rmqueue_claim"](mm, zone, order, start_mt, alloc_flags)
+        pfn = rmqueue_claim(self, mm, zone, order, start_mt, alloc_flags)
         if pfn >= 0:
             return pfn
-        return page_alloc.__dict__["__rmqueue_steal"](mm, zone, order, start_mt)
+        return rmqueue_steal(self, mm, zone, order, start_mt)
 
 
 class StealSuitablePolicy(FallbackPolicy):
@@ -135,8 +148,7 @@ class StealSuitablePolicy(FallbackPolicy):
     name = "v6.12-unsplit"
 
     def rmqueue_fallback(self, mm, zone, order, start_mt, alloc_flags):
-        from . import page_alloc
-        return page_alloc._rmqueue_fallback_unsplit(mm, zone, order, start_mt, alloc_flags)
+        return rmqueue_fallback_unsplit(self, mm, zone, order, start_mt, alloc_flags)
 
 
 class V319Policy(FallbackPolicy):
@@ -146,8 +158,7 @@ class V319Policy(FallbackPolicy):
     boost = False
 
     def rmqueue_fallback(self, mm, zone, order, start_mt, alloc_flags):
-        from . import page_alloc
-        return page_alloc._rmqueue_fallback_v319(mm, zone, order, start_mt, alloc_flags)
+        return rmqueue_fallback_v319(self, mm, zone, order, start_mt, alloc_flags)
 
 
 class NoMobilityGrouping(ClaimStealPolicy):
@@ -182,108 +193,214 @@ def get_policy(policy) -> FallbackPolicy:
 def set_policy(mm, policy) -> FallbackPolicy:
     """Install ``policy`` on ``mm`` (``None``: the profile's default)."""
     pol = default_policy(mm.profile) if policy is None else get_policy(policy)
-    if not callable(getattr(pol, "rmqueue_fallback", None)):
-        raise PextlabError(f"{pol!r} has no rmqueue_fallback method")
     pol.attach(mm)
     mm.policy = pol
     return pol
 
 
-def policy_of(mm) -> FallbackPolicy:
-    pol = mm.policy
-    if pol is None:
-        pol = set_policy(mm, None)
-    return pol
+# --- the shared claim step ------------------------------------------------------------------
+
+def _alike_pages(mm, start_mt: int, block_mt: int, free_pages: int, movable_pages: int) -> int:
+    """try_to_claim_block's "alike" pages (v4.13+): movable pages for a movable request;
+    for a movable block, the pages that are neither free nor movable."""
+    mov = mm.profile.mt_movable
+    if start_mt == mov:
+        return movable_pages
+    if block_mt == mov:
+        return (1 << mm.pageblock_order) - (free_pages + movable_pages)
+    return 0
 
 
-def check_policy(policy, profile: str = "v6.12", mem: str = "128M", steps: int = 4000,
-                 seed: int = 0, compaction: bool = True, cmdline: str = "page_owner=on") -> list:
-    """Conformance check: drive an allocator with ``policy`` and return every
-    violated invariant (``pextlab.kernel.debug.check_invariants``), plus policy
-    contract errors (a returned pfn that is not a free-list-removed block of the
-    requested order).  ``[]`` means the policy conforms.
+def _claim_range(mm, zone, pfn: int, current_order: int, order: int, start_mt: int,
+                 block_mt: int) -> int:
+    """A free block of pageblock_order or more: it becomes ``start_mt`` whole and is
+    split on ``start_mt``'s lists (the first branch of try_to_claim_block, v6.12.y, and
+    of steal_suitable_fallback, v6.10)."""
+    del_page_from_free_list(mm, zone, pfn, current_order, block_mt)
+    change_pageblock_range(mm, pfn, current_order, start_mt)
+    expand(mm, zone, pfn, order, current_order, start_mt)
+    count_vm_event(mm, "pgsteal_fallback_claim")
+    return pfn
 
-    The run: a seeded mix of order 0-10 allocations of the three mobile
-    migratetypes and frees (about 65 % allocations, so memory fills and the
-    fallback path runs), invariants checked every 500 steps and at the end, then
-    (``compaction=True``) ``compact_memory`` and a check again.  A run that never
-    reached the policy is reported too (the check would prove nothing).
+
+def _claim_pageblock(pol, mm, zone, pfn: int, order: int, start_mt: int, block_mt: int) -> int:
+    """Convert the pageblock holding ``pfn`` to ``start_mt`` if the policy's
+    ``claim_enough`` holds for its free and "alike" pages, then allocate from it.
+
+    prep_move_freepages_block (v6.10+) refuses a block that straddles the zone;
+    __move_freepages_block moves the free pages on ``block_mt``'s lists (with
+    v6.10's freelist hygiene that is every free page of the block).  The same step
+    in 6.12.y try_to_claim_block and v6.10 steal_suitable_fallback.  Returns the
+    pfn or -1 (not claimed).
     """
-    import numpy as np
+    start, heads, free_pages, movable_pages = scan_pageblock(mm, pfn)
+    if start < zone.zone_start_pfn or start + (1 << mm.pageblock_order) > zone.zone_end_pfn:
+        return -1
+    alike = _alike_pages(mm, start_mt, block_mt, free_pages, movable_pages)
+    if not pol.claim_enough(mm, free_pages, alike):
+        return -1
+    for hp, o, mt in heads:
+        if mt != start_mt and mt == block_mt:
+            del_page_from_free_list(mm, zone, hp, o, mt)
+            add_to_free_list(mm, zone, hp, o, start_mt)
+    set_pageblock_migratetype(mm, start, start_mt)
+    count_vm_event(mm, "pgsteal_fallback_claim")
+    return rmqueue_smallest(mm, zone, order, start_mt)
 
-    from . import page_alloc
-    from .debug import check_invariants
-    from .mmzone import PG_HEAD
-    from ..machine import boot
 
-    m = boot(mem=mem, profile=profile, cmdline=cmdline, seed=seed)
-    mm = m.mm
-    pol = set_policy(mm, policy)
-    errors: list[str] = []
-    real = pol.rmqueue_fallback
+def _take_single(mm, zone, pfn: int, current_order: int, order: int, block_mt: int) -> int:
+    """Split a foreign free block on its own lists; the pageblock keeps its type (the
+    only way a block becomes mixed; freelist hygiene, v6.10+)."""
+    del_page_from_free_list(mm, zone, pfn, current_order, block_mt)
+    expand(mm, zone, pfn, order, current_order, block_mt)
+    count_vm_event(mm, "pgsteal_fallback_single")
+    return pfn
 
-    calls = [0]
 
-    def checked(mm_, zone, order, start_mt, alloc_flags):
-        calls[0] += 1
-        free0 = zone.free_pages
-        pfn = real(mm_, zone, order, start_mt, alloc_flags)
-        if pfn >= 0:
-            if pfn & ((1 << order) - 1):
-                errors.append(f"policy {pol.name}: returned pfn {pfn:#x} not aligned to order {order}")
-            if not zone.contains(pfn):
-                errors.append(f"policy {pol.name}: returned pfn {pfn:#x} outside zone {zone.name}")
-            sec = mm_.sections[pfn >> mm_.section_shift]
-            if sec.flags[pfn & mm_.section_mask] & 0x0F:
-                errors.append(f"policy {pol.name}: returned pfn {pfn:#x} still marked free/used")
-            taken = free0 - zone.free_pages
-            if taken < (1 << order):
-                errors.append(f"policy {pol.name}: order-{order} fallback took only {taken} pages "
-                              f"off the free counters")
-        return pfn
+# --- 6.12.y: __rmqueue_claim, then __rmqueue_steal ---------------------------------------------
 
-    pol.rmqueue_fallback = checked
-    live: list[tuple[int, int]] = []
+def try_to_claim_block(pol, mm, zone, pfn: int, current_order: int, order: int, start_mt: int,
+                       block_mt: int, alloc_flags: int) -> int:
+    """mm/page_alloc.c try_to_claim_block (v6.15; 6.12.y): claim the pageblock of the free
+    block at ``pfn`` (on ``block_mt``'s list) for ``start_mt`` and allocate from it.
 
-    def follow(moved, reason):             # direct compaction moves movable blocks
-        rm = {old: new for old, new, _ in moved}
-        live[:] = [(rm.get(p, p), o) for p, o in live]
-    mm.migrate_notifiers.append(follow)
-    try:
-        rng = np.random.default_rng(seed)
-        gfps = [mm.gfp(g) for g in ("GFP_KERNEL", "GFP_HIGHUSER_MOVABLE",
-                                    "GFP_KERNEL|__GFP_RECLAIMABLE")]
-        A = page_alloc.__dict__["__alloc_pages"]
-        try:
-            for step in range(steps):
-                if live and rng.random() < 0.35:
-                    i = int(rng.integers(len(live)))
-                    pfn, o = live[i]
-                    live[i] = live[-1]
-                    live.pop()
-                    page_alloc.free_pages(mm, pfn, o)
-                else:
-                    o = int(min(10, rng.geometric(0.45) - 1))
-                    pfn = A(mm, gfps[int(rng.integers(3))], o, None)
-                    if pfn >= 0:
-                        sec = mm.sections[pfn >> mm.section_shift]
-                        if not sec.flags[pfn & mm.section_mask] & PG_HEAD:
-                            errors.append(f"allocation returned {pfn:#x} which is not an "
-                                          f"allocated head")
-                        live.append((pfn, o))
-                if step % 500 == 499:
-                    errors.extend(f"step {step}: {e}" for e in check_invariants(mm))
-                    if len(errors) > 50:
-                        break
-        except Exception as exc:         # a broken policy can corrupt the state
-            errors.append(f"step {step}: {type(exc).__name__}: {exc}")
-        errors.extend(f"end: {e}" for e in check_invariants(mm))
-        if not calls[0]:
-            errors.append(f"policy {pol.name}: the run never reached the fallback path")
-        if compaction and not errors:
-            from .compaction import compact_memory
-            compact_memory(mm)
-            errors.extend(f"after compact_memory: {e}" for e in check_invariants(mm))
-    finally:
-        pol.__dict__.pop("rmqueue_fallback", None)
-    return errors
+    Orders >= pageblock_order change the whole range.  Below, the zone's watermarks
+    are boosted first (when the policy boosts), then the block is converted if the
+    policy's ``claim_enough`` holds.  Returns the pfn or -1 (block not claimed).
+    """
+    if current_order >= mm.pageblock_order:
+        return _claim_range(mm, zone, pfn, current_order, order, start_mt, block_mt)
+    if pol.boost:
+        boost_watermark(mm, zone)
+    return _claim_pageblock(pol, mm, zone, pfn, order, start_mt, block_mt)
+
+
+def rmqueue_claim(pol, mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
+    """mm/page_alloc.c __rmqueue_claim (6.12.y): from MAX_PAGE_ORDER down, take the largest
+    foreign free block whose pageblock may be claimed and try to claim it."""
+    fa = zone.free_area
+    nr_free = zone.nr_free
+    for current in range(mm.nr_orders - 1, order - 1, -1):
+        if not nr_free[current]:
+            continue
+        if not pol.should_try_claim_block(mm, current, start_mt):
+            continue
+        area = fa[current]
+        for fmt in pol.fallbacks(mm, start_mt):
+            d = area[fmt]
+            if not d:
+                continue
+            pfn = next(reversed(d))          # get_page_from_free_area: the list head
+            got = try_to_claim_block(pol, mm, zone, pfn, current, order, start_mt, fmt,
+                                     alloc_flags)
+            if got >= 0:
+                return got
+            break                            # find_suitable_fallback returns the first type
+    return -1
+
+
+def rmqueue_steal(pol, mm, zone, order: int, start_mt: int) -> int:
+    """mm/page_alloc.c __rmqueue_steal (6.12.y): the *smallest* foreign free block, split on
+    its own lists; the pageblock keeps its type."""
+    fa = zone.free_area
+    for current in range(order, mm.nr_orders):
+        if not zone.nr_free[current]:
+            continue
+        area = fa[current]
+        for fmt in pol.fallbacks(mm, start_mt):
+            if area[fmt]:
+                return _take_single(mm, zone, next(reversed(area[fmt])), current, order, fmt)
+    return -1
+
+
+# --- v6.10: __rmqueue_fallback with steal_suitable_fallback ------------------------------------
+
+def find_suitable_fallback(pol, mm, zone, order: int, start_mt: int, only_stealable: bool):
+    """mm/page_alloc.c find_suitable_fallback: the first fallback migratetype with a
+    free block of ``order``.  Returns (fallback_mt, can_claim) or (-1, False); with
+    ``only_stealable`` (the kernel's ``claimable``) only a claimable one."""
+    if not zone.nr_free[order]:
+        return -1, False
+    area = zone.free_area[order]
+    for fmt in pol.fallbacks(mm, start_mt):
+        if not area[fmt]:
+            continue
+        steal = pol.should_try_claim_block(mm, order, start_mt)
+        if not only_stealable or steal:
+            return fmt, steal
+    return -1, False
+
+
+def steal_suitable_fallback(pol, mm, zone, pfn: int, current_order: int, order: int,
+                            start_mt: int, fallback_mt: int, whole_block: bool) -> int:
+    """v6.10 steal_suitable_fallback: claim the block or take a single page.  Returns the
+    allocated pfn."""
+    prof = mm.profile
+    block_mt = get_pageblock_migratetype(mm, pfn)
+    if prof.mt_highatomic is not None and block_mt == prof.mt_highatomic:
+        whole_block = False
+    if current_order >= mm.pageblock_order:
+        return _claim_range(mm, zone, pfn, current_order, order, start_mt, fallback_mt)
+    if pol.boost:
+        boost_watermark(mm, zone)
+    if whole_block:
+        got = _claim_pageblock(pol, mm, zone, pfn, order, start_mt, block_mt)
+        if got >= 0:
+            return got
+    return _take_single(mm, zone, pfn, current_order, order, fallback_mt)
+
+
+def rmqueue_fallback_unsplit(pol, mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
+    """v6.10 __rmqueue_fallback: largest order first; a movable request that cannot
+    claim the block takes the smallest suitable block instead."""
+    prof = mm.profile
+    for current in range(mm.nr_orders - 1, order - 1, -1):
+        fmt, steal = find_suitable_fallback(pol, mm, zone, current, start_mt, False)
+        if fmt == -1:
+            continue
+        if not steal and start_mt == prof.mt_movable and current > order:
+            for current in range(order, mm.nr_orders):
+                fmt, steal = find_suitable_fallback(pol, mm, zone, current, start_mt, False)
+                if fmt != -1:
+                    break
+        pfn = next(reversed(zone.free_area[current][fmt]))
+        return steal_suitable_fallback(pol, mm, zone, pfn, current, order, start_mt, fmt, steal)
+    return -1
+
+
+# --- v3.19: __rmqueue_fallback with try_to_steal_freepages -------------------------------------
+
+def try_to_steal_freepages_v319(pol, mm, zone, pfn: int, current_order: int, start_mt: int,
+                                fallback_mt: int) -> int:
+    """v3.19 try_to_steal_freepages: returns the migratetype to split into."""
+    if fallback_mt == mm.profile.mt_cma:
+        return fallback_mt
+    if current_order >= mm.pageblock_order:
+        change_pageblock_range(mm, pfn, current_order, start_mt)
+        return start_mt
+    if pol.should_try_claim_block(mm, current_order, start_mt):
+        # move_freepages_block moves every free page of the block to start_mt's lists
+        pages = move_freepages_block(mm, zone, pfn, start_mt)
+        if pol.claim_enough(mm, pages, 0):
+            set_pageblock_migratetype(mm, pfn, start_mt)
+            return start_mt
+    return fallback_mt
+
+
+def rmqueue_fallback_v319(pol, mm, zone, order: int, start_mt: int, alloc_flags: int) -> int:
+    """v3.19 __rmqueue_fallback: largest order first, try_to_steal_freepages."""
+    for current in range(mm.nr_orders - 1, order - 1, -1):
+        area = zone.free_area[current]
+        for fmt in pol.fallbacks(mm, start_mt):
+            d = area[fmt]
+            if not d:
+                continue
+            pfn = next(reversed(d))
+            new_mt = try_to_steal_freepages_v319(pol, mm, zone, pfn, current, start_mt, fmt)
+            # the block may have been moved to start_mt's list by move_freepages_block
+            cur_mt = (mm.sections[pfn >> mm.section_shift].flags[pfn & mm.section_mask]
+                      & MT_MASK) >> MT_SHIFT
+            del_page_from_free_list(mm, zone, pfn, current, cur_mt)
+            expand(mm, zone, pfn, order, current, new_mt)
+            return pfn
+    return -1

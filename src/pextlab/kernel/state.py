@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gfp import ZONE_NAMES
+from .gfp import ZONE_NAMES, parse_gfp
 from .mmzone import MemSection, PglistData, PG_HOLE
 from .profiles import KernelProfile, PAGE_SHIFT
 
@@ -149,7 +149,6 @@ class MM:
         self.clock_ns += int(ns)
 
     def gfp(self, text) -> int:
-        from .gfp import parse_gfp
         return parse_gfp(text, self.profile)
 
     # --- lookups ---------------------------------------------------------------------------

@@ -1,0 +1,224 @@
+"""The allocation fast path and the free path of mm/page_alloc.c.
+
+* ``prepare_alloc_pages``: what a gfp mask and a node mean for one allocation
+  (migratetype, zonelist, highest zone, alloc_flags), cached per (gfp, nid);
+* ``get_page_from_freelist``: the zonelist walk with watermarks and
+  lowmem_reserve; ``rmqueue`` takes from the per-cpu lists first when the
+  machine has them (``pextlab.kernel.pcp``), else from the buddy lists
+  (``buddy.__rmqueue``, which falls back through the machine's policy);
+* the free path: ``free_pages`` (__free_pages with the kernel's bad-page checks),
+  ``__free_pages_ok`` (free_pages_prepare: page_owner, poisoning; then
+  free_unref_page onto a pcp list or ``__free_one_page``), ``split_page``;
+* the watermarks: ``init_per_zone_wmark_min``, ``setup_per_zone_wmarks``,
+  ``setup_per_zone_lowmem_reserve``, ``nr_free_zone_pages``.
+
+The slow path (``__alloc_pages``, reclaim, compaction, OOM) is
+:mod:`pextlab.kernel.page_alloc`, above this module and compaction.
+"""
+from __future__ import annotations
+
+import math
+
+from ..errors import PextlabError
+from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
+                    ALLOC_WMARK_LOW, WMARK_NAMES, __free_one_page, __rmqueue,
+                    get_pageblock_migratetype, zone_watermark_ok)
+from .gfp import gfp_migratetype, gfp_zone, ZONE_MOVABLE, ZONE_NORMAL
+from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD
+from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist, zone_pcp_update
+from .profiles import PAGE_SHIFT
+
+__all__ = ["prepare_alloc_pages", "get_page_from_freelist", "free_pages", "__free_pages_ok",
+           "free_pages_ok", "__free_pages_core", "split_page", "nr_free_zone_pages",
+           "setup_per_zone_wmarks", "setup_per_zone_lowmem_reserve", "thp_enabled",
+           "init_per_zone_wmark_min"]
+def prepare_alloc_pages(mm, gfp: int, nid: int):
+    """mm/page_alloc.c prepare_alloc_pages + gfp_to_alloc_flags: the per (gfp, nid)
+    constants of an allocation, cached: (migratetype, zonelist, highest zone idx, alloc_flags)."""
+    key = (gfp, nid)
+    ctx = mm._ac_cache.get(key)
+    if ctx is None:
+        prof = mm.profile
+        mt = gfp_migratetype(gfp, prof, mm.mobility_grouping)
+        high = gfp_zone(gfp, prof)
+        if high == ZONE_MOVABLE and not mm.movable_zone_used:
+            high = ZONE_MOVABLE      # harmless: no populated movable zone to pick
+        zl = [z for z in mm.zonelists[nid] if z.idx <= high]
+        if gfp & prof.gfp_bits.get("__GFP_THISNODE", 0):
+            zl = [z for z in zl if z.nid == nid]
+        flags = ALLOC_WMARK_LOW
+        if gfp & prof.gfp_bits["__GFP_HIGH"]:
+            flags |= ALLOC_MIN_RESERVE
+        direct = prof.gfp_bits.get("__GFP_DIRECT_RECLAIM", prof.gfp_bits.get("__GFP_WAIT", 0))
+        if not gfp & direct:
+            flags |= ALLOC_NON_BLOCK
+        if mt == prof.mt_movable:
+            flags |= ALLOC_CMA
+        ctx = (mt, tuple(zl), high, flags)
+        mm._ac_cache[key] = ctx
+    return ctx
+
+
+def get_page_from_freelist(mm, order: int, mt: int, zones, high: int, alloc_flags: int) -> tuple:
+    wm = WMARK_NAMES[alloc_flags & 3]
+    simple = not order and not (alloc_flags & (ALLOC_NO_WATERMARKS | ALLOC_MIN_RESERVE | ALLOC_CMA))
+    for zone in zones:
+        if not zone.free_pages:
+            continue
+        if simple:
+            # order-0 fast path of __zone_watermark_ok
+            if (zone.free_pages - zone.free_mt[mm.mt_cma]
+                    <= zone.watermark[wm] + zone.lowmem_reserve[high]):
+                continue
+        elif not (alloc_flags & ALLOC_NO_WATERMARKS):
+            if not zone_watermark_ok(mm, zone, order, zone.watermark[wm], high, alloc_flags):
+                continue
+        pcp = zone.pcp
+        if pcp is not None and pcp.allowed[order]:
+            # rmqueue: the per-cpu lists first (boot option pextlab.pcp=on)
+            pfn = rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags)
+            if pfn < 0:
+                pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
+        else:
+            pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
+        if pfn >= 0:
+            return zone, pfn
+    return None, -1
+
+
+def free_pages(mm, pfn: int, order: int) -> None:
+    """__free_pages(): the caller's 2^order block at ``pfn`` goes back to the buddy.
+
+    Raises PextlabError (naming the pfn and what it is) if the pfn is not the head
+    of an allocated block of that order -- the kernel would report a bad page.
+    """
+    sec = mm.sections[pfn >> mm.section_shift] if 0 <= pfn < mm.max_section_pfn else None
+    if sec is None:
+        raise PextlabError(f"free_pages: pfn {pfn:#x} is outside the memory map")
+    off = pfn & mm.section_mask
+    f = sec.flags[off]
+    if not (f & PG_HEAD):
+        what = ("free (in the buddy allocator)" if f & PG_BUDDY else "reserved" if f & PG_RESERVED
+                else "a guard page" if f & PG_GUARD else "not the head of an allocation")
+        if not f:
+            if pcp_block_of(mm, pfn) is not None:
+                what = "free (on a per-cpu page list)"
+        raise PextlabError(f"free_pages: pfn {pfn:#x} is {what}")
+    if sec.order[off] != order:
+        raise PextlabError(f"free_pages: pfn {pfn:#x} was allocated with order {sec.order[off]}, "
+                           f"freed with order {order}")
+    __free_pages_ok(mm, pfn, order)
+
+
+def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
+    """free_pages_prepare (page_owner, poison) then, with pcp lists, free_unref_page for
+    pcp orders (pextlab.kernel.pcp), else __free_one_page.  ``to_pcp=False`` is the
+    kernel's own __free_pages_ok (make_alloc_exact frees the tail that way): straight
+    to the buddy lists."""
+    sec = mm.sections[pfn >> mm.section_shift]
+    off = pfn & mm.section_mask
+    sec.flags[off] = 0
+    hook = mm.free_hook
+    if hook is not None:
+        hook(pfn, order)
+    if mm.poison is not None:
+        mm.poison.poison_pages(pfn, order)
+    zone = mm.zone_of_pfn(pfn)
+    mt = sec.pageblock_mt[off >> mm.pageblock_order]
+    pcp = zone.pcp
+    if to_pcp and pcp is not None and pcp.allowed[order] and mt != pcp.mt_isolate:
+        # free_unref_page: onto the per-cpu list (boot option pextlab.pcp=on)
+        sec.order[off] = order
+        free_unref_page_commit(mm, zone, pcp, pfn, order, mt)
+    else:
+        __free_one_page(mm, zone, pfn, order, mt)
+    mm.nr_free_events += 1
+
+
+def __free_pages_core(mm, zone, pfn: int, order: int) -> None:
+    """Release boot/hotplug memory to the buddy allocator (memblock_free_pages)."""
+    mt = get_pageblock_migratetype(mm, pfn)
+    __free_one_page(mm, zone, pfn, order, mt)
+
+
+def split_page(mm, pfn: int, order: int) -> None:
+    """mm/page_alloc.c split_page(): an order-N allocation becomes 2^N order-0 ones."""
+    sec = mm.sections[pfn >> mm.section_shift]
+    off = pfn & mm.section_mask
+    f = sec.flags[off]
+    if not (f & PG_HEAD) or sec.order[off] != order:
+        raise PextlabError(f"split_page: pfn {pfn:#x} is not the head of an order-{order} block")
+    n = 1 << order
+    sec.flags[off:off + n] = bytes([f]) * n
+    sec.order[off:off + n] = bytes(n)
+    if mm.split_hook is not None:
+        mm.split_hook(pfn, order, 0)
+
+
+def nr_free_zone_pages(mm, highest_idx: int) -> int:
+    """Sum of managed - high over the local zonelist's zones up to ``highest_idx``."""
+    total = 0
+    for z in mm.zonelists.get(mm.current_nid, ()):
+        if z.idx <= highest_idx:
+            size, high = z.managed_pages, z.watermark["high"]
+            if size > high:
+                total += size - high
+    return total
+
+
+def setup_per_zone_wmarks(mm, min_free_kbytes: int) -> None:
+    pages_min = min_free_kbytes >> (PAGE_SHIFT - 10)
+    zones = list(mm.all_zones())
+    lowmem = sum(z.managed_pages for z in zones if z.idx != ZONE_MOVABLE)
+    wsf = 10    # vm.watermark_scale_factor
+    for z in zones:
+        tmp = pages_min * z.managed_pages // lowmem if lowmem else 0
+        if z.idx == ZONE_MOVABLE:
+            mn = min(max(z.managed_pages // 1024, 32), 128)
+        else:
+            mn = tmp
+        step = max(tmp >> 2, z.managed_pages * wsf // 10000)
+        z.watermark = {"min": mn, "low": mn + step, "high": mn + 2 * step, "promo": mn + 3 * step}
+
+
+def setup_per_zone_lowmem_reserve(mm) -> None:
+    ratio = (256, 256, 32, 0, 0)     # vm.lowmem_reserve_ratio
+    for node in mm.nodes.values():
+        zs = node.zones
+        for i, z in enumerate(zs):
+            z.lowmem_reserve = [0] * len(zs)
+            managed = 0
+            for j in range(i + 1, len(zs)):
+                managed += zs[j].managed_pages
+                z.lowmem_reserve[j] = managed // ratio[i] if ratio[i] and z.managed_pages else 0
+
+
+def thp_enabled(mm) -> bool:
+    """mm/huge_memory.c hugepage_init: THP (and so khugepaged's recommended
+    min_free_kbytes) is off for good when boot RAM is below 512 MiB."""
+    return mm.layout.total_pages >= (512 << 20) >> PAGE_SHIFT
+
+
+def init_per_zone_wmark_min(mm) -> None:
+    """mm/page_alloc.c init_per_zone_wmark_min: min_free_kbytes = sqrt(lowmem_kb * 16)
+    from nr_free_buffer_pages(), watermarks, lowmem_reserve, then khugepaged's
+    set_recommended_min_free_kbytes (capped to 5 % of nr_free_buffer_pages())."""
+    lowmem_kb = nr_free_zone_pages(mm, ZONE_NORMAL) * 4
+    mfk = min(max(math.isqrt(lowmem_kb * 16), 128), 262144)
+    setup_per_zone_wmarks(mm, mfk)
+    setup_per_zone_lowmem_reserve(mm)
+    if thp_enabled(mm):
+        pb = mm.profile.pageblock_nr_pages
+        nr_zones = sum(1 for z in mm.populated_zones() if z.idx <= ZONE_NORMAL)
+        rec = pb * nr_zones * 2 + pb * nr_zones * 3 * 3
+        rec = min(rec, nr_free_zone_pages(mm, ZONE_NORMAL) // 20)
+        if rec * 4 > mfk:
+            mfk = rec * 4
+        setup_per_zone_wmarks(mm, mfk)
+    mm.min_free_kbytes = mfk
+    if mm.pcp_enabled:
+        zone_pcp_update(mm)          # zone_pcp_update: high follows the low watermark
+
+
+# a plain alias: a kernel name with a leading ``__`` is mangled inside a class body
+free_pages_ok = __free_pages_ok
