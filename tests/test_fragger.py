@@ -203,7 +203,7 @@ def _held_by_stack(m, r):
     k = r.kern
     mine = {}
     for key, pages in k.counts.items():
-        h = k.slot(key, key in SLAB_CACHES)[2]
+        h = k.alloc_kind(key, key in SLAB_CACHES)[2]
         mine[h] = mine.get(h, 0) + pages
     po = m.df_page_owner()
     po = po[po["comm"].astype(str).isin(["fragger", "fragchild"])]
@@ -232,7 +232,7 @@ def test_pages_that_migrate_are_followed():
     mine, owner = _held_by_stack(m, r)
     assert mine == owner
     # the follower is off the list once the run is over
-    assert r.kern.follow_migration not in m.mm.migrate_notifiers
+    assert r.kern.lru.follow_migration not in m.mm.migrate_notifiers
 
 
 @pytest.mark.slow

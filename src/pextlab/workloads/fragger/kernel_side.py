@@ -12,16 +12,17 @@ re-points every mapping of a moved page through the reverse map it keeps in
 the page itself (``page->mapping``/``page->index``; ``rmap_walk`` ->
 ``remove_migration_ptes``, and ``folio_migrate_mapping`` for the page cache).
 The process never sees a pfn: it unmaps an address range or unlinks a file.
-The simulated process holds *slots* instead: :meth:`~FraggerKernel.map_page`
-puts each LRU page it hands out in a slot of ``lru`` (slot -> pfn) and
-records the slot in ``rmap`` (pfn -> slot, one entry per page frame, like
-``page->index``); :meth:`~FraggerKernel.follow_migration`, registered on
-``mm.migrate_notifiers`` while the workload runs, moves each migrated page's
-slot to its new pfn.  Both maps are flat ``array`` s, so a deep copy of the
-machine (a snapshot) copies them in one go.  Slab pages, page tables, kernel
-stacks and pipe buffers are not LRU pages and never move
-(``isolate_migratepages_block`` takes LRU and movable_ops pages only), so
-they are held as plain pfns.
+The simulated process holds *slots* instead (:class:`PageSlots`):
+:meth:`~FraggerKernel.map_page` puts each LRU page it hands out in a slot of
+``lru`` (slot -> pfn) and records the slot in ``rmap`` (pfn -> slot, one entry
+per page frame, like ``page->index``); :meth:`PageSlots.follow_migration`,
+registered on ``mm.migrate_notifiers`` while the workload runs, moves each
+migrated page's slot to its new pfn.  The follower's object holds nothing but
+the two flat ``array`` s, so a snapshot taken during the run (a deep copy of
+the machine, notifiers included) copies them in one go.  Slab pages, page
+tables, kernel stacks and pipe buffers are not LRU pages and never move
+(``isolate_migratepages_block`` takes LRU and movable_ops pages only), so they
+are held as plain pfns.
 
 The process's page tables are modelled too: touching an anonymous page
 allocates its pte page (one per 2 MiB) and pmd page (one per 1 GiB) first;
@@ -36,7 +37,7 @@ from ...kernel import page_alloc
 from ..catalogue import load_catalogue
 from .slab import SLAB_CACHES, KmemCache
 
-__all__ = ["PAGE_KINDS", "FraggerKernel"]
+__all__ = ["PAGE_KINDS", "PageSlots", "FraggerKernel"]
 
 # module-level aliases: inside a class body the dunder name would be mangled
 _alloc = page_alloc.__alloc_pages
@@ -65,6 +66,48 @@ _FREE_KIND = {"anon": "anon", "anon_cow": "anon", "argpage": "anon", "shmem": "p
               "pipe": "pipe", "kstack": "kernel_stack", "kmalloc_large": "kmalloc_large"}
 
 
+class PageSlots:
+    """The LRU pages a process holds, by slot, and their reverse map (pfn -> slot).
+
+    Slots are never reused; an empty slot holds -1 (freed, or the allocation failed).
+    """
+
+    def __init__(self, nr_pfns: int):
+        self.lru = array("q")                       # slot -> pfn
+        self.rmap = array("i", [-1]) * nr_pfns       # pfn -> slot, -1: none
+
+    def add(self, pfn: int) -> int:
+        """A new slot holding ``pfn`` (-1: an empty slot)."""
+        s = len(self.lru)
+        self.lru.append(pfn)
+        if pfn >= 0:
+            self.rmap[pfn] = s
+        return s
+
+    def take(self, s: int) -> int:
+        """Empty slot ``s``; returns the pfn it held (-1 if none)."""
+        pfn = self.lru[s]
+        if pfn >= 0:
+            self.lru[s] = -1
+            self.rmap[pfn] = -1
+        return pfn
+
+    def follow_migration(self, moved, reason: str) -> None:
+        """A ``mm.migrate_notifiers`` follower: move the slot of every migrated page to its
+        new pfn.  ``moved`` is [(old_pfn, new_pfn, order)]
+        (``pextlab.kernel.migrate.notify_moved``)."""
+        lru, rmap = self.lru, self.rmap
+        hits = []
+        for old, new, _ in moved:
+            s = rmap[old]
+            if s >= 0:
+                rmap[old] = -1
+                hits.append((s, new))
+        for s, new in hits:
+            lru[s] = new
+            rmap[new] = s
+
+
 class FraggerKernel:
     """What the workload's system calls allocate, on one simulated machine (``mm``)."""
 
@@ -72,15 +115,13 @@ class FraggerKernel:
         self.mm = mm
         self.po = mm.page_owner
         self.cat = load_catalogue()
-        self._slots: dict[str, tuple[int, int, int, int]] = {}
+        self._kinds: dict[str, tuple[int, int, int, int]] = {}
         self.caches = {k: KmemCache(self, k, s) for k, s in SLAB_CACHES.items()}
         self.failed = 0
         self.counts: dict[str, int] = {}
         self.comm, self.pid = comm, pid
-        #: the LRU pages handed out: slot -> pfn (-1 once freed, or when the allocation failed)
-        self.lru = array("q")
-        #: their reverse map: pfn -> slot (-1: not an LRU page of this process)
-        self.rmap = array("i", [-1]) * mm.max_section_pfn
+        #: the LRU pages handed out, by slot
+        self.lru = PageSlots(mm.max_section_pfn)
         # top-down virtual address allocator of the fragger process (in pages)
         self.next_va = 0x7F0000000000 >> 12
         self.pte_ref: dict[int, int] = {}       # 2 MiB region -> mapped pages
@@ -106,10 +147,10 @@ class FraggerKernel:
                 pass                              # a flag this profile does not have
         return v
 
-    def slot(self, key: str, slab: bool) -> tuple[int, int, int, int]:
+    def alloc_kind(self, key: str, slab: bool) -> tuple[int, int, int, int]:
         """(gfp mask, order, alloc stack handle, free stack handle) of allocation kind ``key``
         (a slab cache of ``SLAB_CACHES`` if ``slab``, else a ``PAGE_KINDS`` kind)."""
-        s = self._slots.get(key)
+        s = self._kinds.get(key)
         if s is None:
             if slab:
                 spec = SLAB_CACHES[key]
@@ -126,13 +167,13 @@ class FraggerKernel:
                 handle = self.po.depot.stack_depot_save(frames)
                 fr = self.cat.free_stacks.get(free_kind, self.cat.free_stacks["other"])
                 fhandle = self.po.depot.stack_depot_save(fr)
-            s = self._slots[key] = (self._gfp(gfp), order, handle, fhandle)
+            s = self._kinds[key] = (self._gfp(gfp), order, handle, fhandle)
         return s
 
     # --- pages ---------------------------------------------------------------------------------
     def alloc_page(self, key: str, order: int | None = None, slab: bool = False) -> int:
         """Allocate one block of kind ``key`` (its own order unless ``order``); -1 on failure."""
-        gfp, o, handle, _ = self.slot(key, slab)
+        gfp, o, handle, _ = self.alloc_kind(key, slab)
         if order is not None:
             o = order
         mm = self.mm
@@ -148,7 +189,7 @@ class FraggerKernel:
         """Free a block of kind ``key`` (nothing for a failed allocation, ``pfn < 0``)."""
         if pfn < 0:
             return
-        _, o, _, fhandle = self.slot(key, slab)
+        _, o, _, fhandle = self.alloc_kind(key, slab)
         if order is not None:
             o = order
         self.mm.current_handle = fhandle
@@ -160,53 +201,28 @@ class FraggerKernel:
         holder's mapping or page cache).  Returns the pfn (-1 on failure: the slot stays
         empty)."""
         pfn = self.alloc_page(key)
-        s = len(self.lru)
-        self.lru.append(pfn)
+        lru = self.lru                          # PageSlots.add, inlined: the fill's hot path
+        s = len(lru.lru)
+        lru.lru.append(pfn)
         if pfn >= 0:
-            self.rmap[pfn] = s
+            lru.rmap[pfn] = s
         slots.append(s)
         return pfn
 
-    def _unmap_slot(self, key: str, s: int) -> None:
-        pfn = self.lru[s]
-        if pfn >= 0:
-            self.lru[s] = -1
-            self.rmap[pfn] = -1
-            self.free_page(key, pfn)
-
     def unmap_pages(self, key: str, slots: list) -> None:
         """Free the page of every slot of ``slots`` (from :meth:`map_page`) and empty it."""
+        take = self.lru.take
         for s in slots:
-            self._unmap_slot(key, s)
+            self.free_page(key, take(s))
         slots.clear()
 
-    def pfns(self, slots) -> list[int]:
-        """The pfns the slots hold now (-1 for an empty slot)."""
-        lru = self.lru
-        return [lru[s] for s in slots]
-
-    def follow_migration(self, moved, reason: str) -> None:
-        """A ``mm.migrate_notifiers`` follower: move the slot of every migrated LRU page
-        to its new pfn.  ``moved`` is [(old_pfn, new_pfn, order)]
-        (``pextlab.kernel.migrate.notify_moved``)."""
-        lru, rmap = self.lru, self.rmap
-        hits = []
-        for old, new, _ in moved:
-            s = rmap[old]
-            if s >= 0:
-                rmap[old] = -1
-                hits.append((s, new))
-        for s, new in hits:
-            lru[s] = new
-            rmap[new] = s
-
     def attach(self) -> None:
-        """Follow migrations from now on (registers :meth:`follow_migration`)."""
-        self.mm.migrate_notifiers.append(self.follow_migration)
+        """Follow migrations from now on (registers :meth:`PageSlots.follow_migration`)."""
+        self.mm.migrate_notifiers.append(self.lru.follow_migration)
 
     def detach(self) -> None:
         """Stop following migrations."""
-        self.mm.migrate_notifiers.remove(self.follow_migration)
+        self.mm.migrate_notifiers.remove(self.lru.follow_migration)
 
     # --- slab objects ----------------------------------------------------------------------------
     def obj(self, cache: str):
@@ -241,8 +257,9 @@ class FraggerKernel:
     def unmap_anon(self, va: int, slots: list) -> None:
         """munmap of the mapping at ``va`` whose pages are in ``slots``: each page, then the
         page tables left without a mapped page (``free_pgtables``)."""
+        take = self.lru.take
         for i, s in enumerate(slots):
-            self._unmap_slot("anon", s)
+            self.free_page("anon", take(s))
             r = (va + i) >> 9
             self.pte_ref[r] -= 1
             if not self.pte_ref[r]:
