@@ -9,7 +9,7 @@ import argparse
 import time
 
 import pextlab
-from pextlab.workloads.fragger import frag_study
+from pextlab.studies import frag_study
 
 
 def main():

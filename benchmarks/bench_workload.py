@@ -12,8 +12,6 @@ import pextlab
 import pextlab.workloads as W
 
 
-
-
 def workload():
     return W.mix(
         W.anon("postgres", rate=3000, lifetime="2s"),

@@ -20,9 +20,6 @@ from pextlab.plot.owners import (owners_over_time, plot_memory_usage,  # noqa: E
 from conftest import REAL  # noqa: E402
 
 
-M = pextlab.Machine
-
-
 @pytest.fixture(autouse=True)
 def _close():
     yield
@@ -40,6 +37,8 @@ def machine():
                W.leak("leaky", pages=800, fraction=0.5, over="2s", lifetime="100ms"))
     m.run(wl, duration="2s", record=True, sample="100ms")
     m.run(W.anon("app", rate=1000, lifetime="500ms"), duration="1s", record=True, sample="100ms")
+    runs = m.run_log.runs                # the second run continues the first one's history
+    assert len(runs) == 2 and runs[1]["start_ns"] == runs[0]["end_ns"]
     return m
 
 

@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 
 import pextlab
-from pextlab.workloads.fragger import frag_metrics, frag_study, fragger
+from pextlab.analysis.fragmentation import GFP_MOVABLE, blocks_with_unmovable, frag_metrics
+from pextlab.kernel.profiles import PROFILES
+from pextlab.studies import frag_study
+from pextlab.workloads.fragger import fragger
 
 FRAG = Path(__file__).resolve().parents[1] / "data" / "real-kernel" / "frag-s1"
-HAS_PROBE_API = all(hasattr(pextlab.Machine, n) for n in ("set_nr_hugepages", "compact_memory"))
-NO_API = ("the compaction/hugetlb model (Machine.compact_memory, Machine.set_nr_hugepages) "
-          "is not in this build yet")
 
 
 @pytest.fixture(scope="module")
 def sim():
     m = pextlab.boot(mem="1G", cmdline="page_owner=on")
-    r = m.run(fragger(seed=1, fill=0.75, rounds=1, probe=HAS_PROBE_API))
+    r = m.run(fragger(seed=1, fill=0.75, rounds=1, probe=True))
     return m, r
 
 
@@ -51,8 +51,6 @@ def test_same_budget_rule_as_the_real_fragger(sim):
 
 
 def test_probes_and_compaction_match_the_real_kernel(sim):
-    if not HAS_PROBE_API:
-        pytest.xfail(NO_API)
     m, r = sim
     assert r.probe["target"] == 147
     assert r.probe["probe1"] == 147 and r.probe["probe2"] == 147        # hugepage_probe.txt
@@ -61,11 +59,27 @@ def test_probes_and_compaction_match_the_real_kernel(sim):
     assert s["unusable_o9"] <= 0.15
 
 
+def test_blocks_with_unmovable_reads_the_gfp_flags():
+    assert {p.gfp_bits["__GFP_MOVABLE"] for p in PROFILES.values()} == {GFP_MOVABLE}
+    n, used = {}, {}
+    for policy in ("v6.12", "no-mobility-grouping"):
+        m = pextlab.boot(mem="256M", cmdline="page_owner=on", policy=policy)
+        m.run(fragger(seed=1, fill=0.5, snapshots=False))
+        n[policy] = blocks_with_unmovable(m)
+        used[policy] = m.df_page_owner()["pageblock"].nunique()
+    # grouping by mobility keeps unmovable pages out of most blocks in use; without it
+    # (every allocation unmovable to the allocator) page_owner's gfp masks still tell
+    # the movable pages apart, and nearly every block holds an unmovable one
+    assert 0 < n["v6.12"] < 0.8 * used["v6.12"]
+    assert n["no-mobility-grouping"] > 0.9 * used["no-mobility-grouping"]
+    assert np.isnan(blocks_with_unmovable(pextlab.boot(mem="256M")))        # no page_owner
+
+
 @pytest.fixture(scope="module")
 def grouping_study():
     grid = {"seed": range(1, 11), "policy": ["v6.12", "no-mobility-grouping"]}
-    # fill, free, then compact_memory (when the model has it): what compaction can recover
-    df = pextlab.sweep(frag_study, grid={**grid, "compact": [HAS_PROBE_API], "owners": [True],
+    # fill, free, then compact_memory: what compaction can recover
+    df = pextlab.sweep(frag_study, grid={**grid, "compact": [True], "owners": [True],
                                          "phases": [("after_free",)]}, workers=2, progress=False)
     assert df["error"].isna().all(), df["error"].dropna().tolist()
     return df
@@ -87,9 +101,6 @@ def test_without_grouping_far_more_polluted_blocks(grouping_study):
 
 @pytest.mark.slow
 def test_without_grouping_fewer_free_order9_blocks_after_compaction(grouping_study):
-    if not HAS_PROBE_API:
-        pytest.xfail(NO_API + "; without it free order-9 blocks differ by only ~4 % after "
-                     "the free phase (interleaved frees leave few whole blocks either way)")
     df = grouping_study[grouping_study["phase"] == "after_compact"]
     on = df[df["policy"] == "v6.12"].set_index("seed")["free_pages_o9"]
     off = df[df["policy"] == "no-mobility-grouping"].set_index("seed")["free_pages_o9"]

@@ -6,10 +6,13 @@ import pandas as pd
 import pytest
 
 import pextlab
+from pextlab.analysis.fragmentation import frag_metrics
 from pextlab.errors import PextlabError
-from pextlab.workloads.fragger import (KINDS, _Stream, frag_metrics, free_decision, fragger,
-                                       generate_items, hash01, hugepage_target, read_items,
-                                       read_steps, schedule, splitmix64)
+from pextlab.kernel.debug import check_invariants
+from pextlab.workloads.fragger import (KINDS, SLAB_CACHES, free_decision, fragger, generate_items,
+                                       hash01, hugepage_target, read_items, read_steps, schedule,
+                                       sched_stream, splitmix64)
+from pextlab.workloads.fragger.kernel_side import PAGE_KINDS
 
 FRAG = Path(__file__).resolve().parents[1] / "data" / "real-kernel" / "frag-s1"
 REAL_BUDGET = 182016          # fragger_stdout: budget_pages=182016 on the real 1 GiB guest
@@ -52,7 +55,7 @@ def test_seed1_item_list_is_the_real_one(real_items):
 
 def test_seed1_schedule_is_the_real_one(real_items):
     items, _ = generate_items(seed=1, budget=REAL_BUDGET)
-    steps = [(it.id, n) for it, n in schedule(items, _Stream(1 ^ 0x7363680000000000)) if n > 0]
+    steps = [(it.id, n) for it, n in schedule(items, sched_stream(1)) if n > 0]
     real = read_steps(FRAG / "fragger_steps.txt.gz")
     assert len(steps) == len(real) == 9832
     assert np.array_equal(np.array(steps), real[["item", "amount"]].to_numpy())
@@ -178,10 +181,70 @@ def test_bad_arguments():
     m = pextlab.boot(mem="256M")
     with pytest.raises(PextlabError):
         m.run(fragger(seed=1), duration="1s")
-    if not hasattr(m, "set_nr_hugepages"):
-        with pytest.raises(PextlabError, match="set_nr_hugepages"):
-            m.run(fragger(seed=1, fill=0.3, probe=True))
 
 
 def test_hugepage_target_is_inits():
     assert hugepage_target(1009464) == 147
+
+
+def test_probe_on_a_small_machine():
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on")
+    r = m.run(fragger(seed=1, fill=0.3, probe=True, snapshots=("after_probe2",)))
+    assert list(m.snapshots) == ["after_probe2"]
+    t = r.probe["target"]
+    assert t == hugepage_target(m.mm.totalram_pages * 4) and t > 0
+    # little is used: both probes get the whole target; the release empties the pool
+    assert r.probe["probe1"] == r.probe["probe2"] == t
+    assert r.probe["release"] == 0 and m.nr_hugepages == t
+
+
+def _held_by_stack(m, r):
+    """Pages fragger holds per stack handle: its own books, and page_owner's."""
+    k = r.kern
+    mine = {}
+    for key, pages in k.counts.items():
+        h = k.alloc_kind(key, key in SLAB_CACHES)[2]
+        mine[h] = mine.get(h, 0) + pages
+    po = m.df_page_owner()
+    po = po[po["comm"].astype(str).isin(["fragger", "fragchild"])]
+    owner = po.groupby("stack_handle")["nr_pages"].sum()
+    return {h: n for h, n in mine.items() if n}, {h: int(n) for h, n in owner.items() if n}
+
+
+def test_allocation_kinds_are_one_namespace():
+    assert not PAGE_KINDS.keys() & SLAB_CACHES.keys()
+
+
+def test_pages_that_migrate_are_followed():
+    """Compaction moves fragger's anon and shmem pages between fill and free; the free
+    phase frees them at their new pfns, never a pfn fragger no longer owns."""
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on")
+    migrated = []
+
+    def compact_after_fill(name, **_):
+        if name.startswith("after_fill"):
+            migrated.append(m.compact_memory()["pgmigrate_success"])
+
+    r = fragger(seed=3, fill=0.8, rounds=2).run_on(m, snapshot=compact_after_fill)
+    assert len(migrated) == 2 and min(migrated) > 100 and sum(migrated) > 1000
+    assert check_invariants(m.mm) == []
+    assert r.kern.failed == 0
+    mine, owner = _held_by_stack(m, r)
+    assert mine == owner
+    # the follower is off the list once the run is over
+    assert r.kern.lru.follow_migration not in m.mm.migrate_notifiers
+
+
+@pytest.mark.slow
+def test_fill_92_three_rounds_runs_to_the_end():
+    """Issue 10: proactive compaction in the sleep before after_fill of round 3 migrates
+    ~20k of fragger's pages; the free phase must free them where they are now."""
+    for cmdline in ("page_owner=on", "page_owner=on movablecore=512M"):
+        m = pextlab.boot(mem="1G", cmdline=cmdline)
+        r = m.run(fragger(seed=1, fill=0.92, rounds=3, snapshots=False))
+        assert m.mm.vm_events["pgmigrate_success"] > 5000, cmdline
+        assert check_invariants(m.mm) == []
+        assert r.summary().set_index("kind").loc["anon", "items_held"] < 0.5 * len(
+            [i for i in r.items if i.kind == "anon"])
+        mine, owner = _held_by_stack(m, r)
+        assert mine == owner, cmdline

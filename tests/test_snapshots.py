@@ -68,3 +68,23 @@ def test_snapshot_of_a_machine_without_page_owner():
 def test_bad_name(m):
     with pytest.raises(pextlab.PextlabError):
         m.snapshot("")
+
+
+def test_a_snapshot_has_its_own_page_owner_hooks():
+    """page_owner's allocation hooks are closures: a copy of the machine must install
+    its own, or changes to the snapshot's state write into the original's records."""
+    from pextlab.kernel.compaction import compact_memory
+    from pextlab.kernel.debug import check_invariants
+    m = pextlab.boot("256M", cmdline="page_owner=on debug_pagealloc=on debug_guardpage_minorder=1",
+                     seed=2)
+    pfns = [m.alloc_pages(o % 3, "GFP_HIGHUSER_MOVABLE") for o in range(400)]
+    for p in pfns[::2]:
+        m.free_pages(p, pfns.index(p) % 3)
+    snap = m.snapshot("s")
+    before = m.df_page_owner()
+    compact_memory(snap.mm)                     # migrations on the copy only
+    p = snap.machine.alloc_pages(2, "GFP_KERNEL")
+    assert check_invariants(snap.mm) == []
+    assert check_invariants(m.mm) == []
+    assert m.df_page_owner().equals(before)
+    assert p in set(snap.df_page_owner()["pfn"])

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import pextlab
+from pextlab.studies import frag_study
 from pextlab.sweep import grid_points, run_seed
 
 
@@ -86,7 +87,6 @@ def test_dask_client():
 
 
 def test_frag_study_sweep_one_failing_policy():
-    from pextlab.workloads.fragger import frag_study
     df = pextlab.sweep(frag_study, grid={"seed": [1], "policy": ["v6.12", "no-such-policy"],
                                          "mem": ["256M"], "fill": [0.6]},
                        workers=2, progress=False)

@@ -12,19 +12,18 @@ import pextlab
 import pextlab.workloads as W
 from pextlab.analysis.owners import top_owners
 from pextlab.errors import PextlabError
+from pextlab.kernel import compaction
+from pextlab.kernel.debug import check_invariants
 from pextlab.kernel.gfp import format_gfp, gfp_migratetype
+from pextlab.kernel.mmzone import PG_HEAD
 from pextlab.procfs.page_owner import format_page_owner, read_page_owner
 from pextlab.schema import SCHEMAS
 
 from conftest import REAL
 
 
-M = pextlab.Machine
-
-
 def boot(mem="1G", nodes=2, cmdline="page_owner=on", seed=1):
-    m = pextlab.boot(mem=mem, nodes=nodes, cmdline=cmdline, seed=seed)
-    return m
+    return pextlab.boot(mem=mem, nodes=nodes, cmdline=cmdline, seed=seed)
 
 
 def mixed():
@@ -240,11 +239,8 @@ def test_memory_usage_conserves_pages(ran):
 
 
 def test_allocator_invariants_after_run(ran):
-    debug = pytest.importorskip("pextlab.kernel.debug", reason="kernel.debug not available yet")
-    if not hasattr(debug, "check_invariants"):
-        pytest.skip("pextlab.kernel.debug.check_invariants is not written yet")
     m, _, _ = ran
-    assert debug.check_invariants(m.mm) == []
+    assert check_invariants(m.mm) == []
 
 
 def test_page_owner_text_round_trip(ran):
@@ -267,7 +263,6 @@ def test_allocation_failure_is_counted_not_raised():
     fails = ev[ev["event"] == "fail"]
     assert len(fails) == s["failed"].sum() and (fails["pfn"] == -1).all()
     assert fails["zone"].isna().all() and fails["migratetype"].notna().all()
-    from pextlab.kernel.debug import check_invariants
     assert check_invariants(m.mm) == []
 
 
@@ -314,3 +309,124 @@ def test_task_windows_and_explicit_stacks():
         m.run(W.anon("x", stacks=("slab-0",)), duration="1s")
     with pytest.raises(PextlabError, match="catalogue kinds"):
         m.run(W.task("x", "teleport", rate=1), duration="1s")
+
+
+def test_runs_continue_one_history():
+    m = boot()
+    assert m.run_log is None
+    s1 = m.run(W.anon("a", rate=200, lifetime="10s", lifetime_dist="fixed"), duration="1s")
+    log = m.run_log
+    assert isinstance(log, W.RunLog)
+    assert len(log.heap) == s1["allocs"].sum() > 100          # nothing was due yet
+    s2 = m.run(W.anon("b", rate=100, lifetime=None), duration="1s")
+    assert m.run_log is log and len(log.runs) == 2 and len(log.held) == s2["held"].sum()
+    assert m.mm.clock_ns == log.runs[1]["end_ns"] == log.runs[0]["end_ns"] + 10**9
+
+
+# --- migration ---------------------------------------------------------------------------------
+
+def _owned(m, log, comms):
+    """pfns the log frees later or holds, and the workload's blocks page_owner lists."""
+    po = m.df_page_owner()
+    mine = po[po["comm"].astype(str).isin(comms)]
+    return {e[2] for e in log.heap} | set(log.held), set(mine["pfn"])
+
+
+def _used_by_zone(log):
+    nm = log.nr_mt
+    out = {}
+    for c, z in enumerate(log.zones):
+        n = sum(log.used[c * nm:(c + 1) * nm])
+        if n:
+            out[(z.nid, z.name)] = n
+    return out
+
+
+def test_run_log_follows_compaction():
+    """Compaction moves pending and held blocks; the log re-points them and later frees
+    each block where it is now."""
+    m = boot(mem="256M", nodes=1)
+    log = W.RunLog(m.mm)                  # a log of its own: only its own follower moves it
+    assert log.follow_migration in m.mm.migrate_notifiers
+    rng = np.random.default_rng(5)
+    w = W.mix(W.anon("app", rate=20000, lifetime="2s"), W.hog("hog", pages=20000, ramp="2s"),
+              W.slab("s", rate=3000, lifetime="20s"))
+    W.run(m.mm, w, W.parse_duration("2s"), rng, log=log)
+    # a quiet second: freed anon pages leave holes between the hog's and the pending ones
+    W.run(m.mm, W.anon("app", rate=10), W.parse_duration("1s"), rng, log=log)
+    comms = ("app", "hog", "s")
+    pfns, owned = _owned(m, log, comms)
+    assert pfns == owned
+    heap0, held0 = {e[2] for e in log.heap}, set(log.held)
+    ev = m.compact_memory()
+    assert ev["pgmigrate_success"] > 5000
+    # both pending frees and held blocks moved
+    assert len(heap0 - {e[2] for e in log.heap}) > 1000 and len(held0 - set(log.held)) > 1000
+    moved = m.df_page_owner()
+    moved = moved[moved["comm"].astype(str).isin(comms) & moved["last_migrate_reason"].notna()]
+    assert set(moved["comm"].astype(str)) == {"app", "hog"}   # slab pages stay where they are
+    after, owned = _owned(m, log, comms)
+    assert after == owned
+    W.run(m.mm, w, W.parse_duration("10s"), rng, log=log)      # frees the moved blocks
+    assert check_invariants(m.mm) == []
+    after, owned = _owned(m, log, comms)
+    assert after == owned
+
+
+def test_run_log_follows_offline_to_another_zone():
+    """Offlining a ZONE_MOVABLE block migrates the workload's pages to DMA32: the log's
+    used pages per zone follow them."""
+    m = pextlab.boot(mem="1G", cmdline="page_owner=on", maxmem="2G", seed=1)
+    (block,) = m.hot_add("128M")
+    assert m.online(block, "online_movable").ok
+    log = W.RunLog(m.mm)
+    rng = np.random.default_rng(2)
+    w = W.mix(W.anon("app", rate=20000, lifetime="20s"), W.hog("hog", pages=20000, ramp="1s"))
+    W.run(m.mm, w, W.parse_duration("2s"), rng, log=log, sample_every_ns=10**9)
+    used = _used_by_zone(log)
+    assert used[(0, "Movable")] > 20000
+    assert m.offline(block).ok
+    po = m.df_page_owner()
+    mine = po[po["comm"].astype(str).isin(["app", "hog"])]
+    by_zone = {(int(n), str(z)): int(p) for (n, z), p in
+               mine.groupby(["node", "zone"], observed=True)["nr_pages"].sum().items() if p}
+    assert (0, "Movable") not in by_zone and _used_by_zone(log) == by_zone
+    assert sum(by_zone.values()) == sum(used.values())
+    pfns, owned = _owned(m, log, ("app", "hog"))
+    assert pfns == owned
+    W.run(m.mm, w, W.parse_duration("30s"), rng, log=log, sample_every_ns=10**9)
+    assert check_invariants(m.mm) == []
+    S = log.samples_np()                 # time, zone code, migratetype, free, used, managed
+    movable = [c for c, z in enumerate(log.zones) if z.name == "Movable"]
+    last = S[S[:, 0] == S[:, 0].max()]
+    assert last[np.isin(last[:, 1], movable), 4].sum() == 0
+
+
+def _allocated_heads(mm, pfns) -> bool:
+    return all(mm.sections[p >> mm.section_shift].flags[p & mm.section_mask] & PG_HEAD
+               for p in pfns)
+
+
+def test_run_log_survives_a_deep_copy_of_the_machine():
+    """A snapshot deep-copies the machine, run log included: the copy's log follows the
+    copy's migrations, the original's does not move."""
+    m = boot(mem="256M", nodes=1, cmdline="")
+    rng = np.random.default_rng(3)
+    m.run(W.mix(W.anon("app", rate=20000, lifetime="2s"), W.hog("hog", pages=20000, ramp="2s")),
+          duration="2s")
+    m.run(W.anon("app", rate=10), duration="1s")
+    snap = m.snapshot("copy")
+    (tlog,) = [f.__self__ for f in snap.mm.migrate_notifiers if isinstance(f.__self__, W.RunLog)]
+    log = m.run_log
+    assert tlog is not log and tlog.mm is snap.mm and tlog.heap == log.heap
+    heap0, held0 = list(log.heap), dict(log.held)
+    moved0 = snap.mm.vm_events.get("pgmigrate_success", 0)
+    compaction.compact_memory(snap.mm)
+    assert snap.mm.vm_events["pgmigrate_success"] - moved0 > 1000
+    assert log.heap == heap0 and log.held == held0            # the original did not move
+    assert tlog.heap != heap0 and tlog.held != held0
+    assert _allocated_heads(snap.mm, [e[2] for e in tlog.heap] + list(tlog.held))
+    due = {e[1] for e in tlog.heap}                            # by sequence number
+    W.run(snap.mm, W.anon("app", rate=100), W.parse_duration("10s"), rng, log=tlog)
+    assert len(due - {e[1] for e in tlog.heap}) > 1000 and tlog.heap[0][0] > snap.mm.clock_ns
+    assert check_invariants(snap.mm) == [] and check_invariants(m.mm) == []

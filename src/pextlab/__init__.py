@@ -26,6 +26,7 @@ _LAZY = {
     "replay": ("pextlab.replay", "replay"),
     "sweep": ("pextlab.sweep", "sweep"),
     "check_policy": ("pextlab.policy_check", "check_policy"),
+    "studies": ("pextlab.studies", None),
     "workloads": ("pextlab.workloads", None),
     "lab": ("pextlab.lab", None),
     "plot": ("pextlab.plot", None),

@@ -157,11 +157,17 @@ class Capture:
         return read_vmstat(self.path("vmstat"))
 
     def df_page_owner(self) -> pd.DataFrame:
+        """The page_owner dump (an empty frame when the capture has none, as a
+        Machine with page_owner off gives)."""
+        if not self.has("page_owner"):
+            return empty("page_owner")
         return read_page_owner(self.path("page_owner"), strict=self.strict)
 
     def df_stacks(self, threshold: int = 0) -> pd.DataFrame:
         """page_owner_stacks/show_stacks as captured, the stacks with at least
         ``threshold`` base pages (the kernel's count_threshold rule, stack_print)."""
+        if not self.has("page_owner_stacks_show_stacks"):
+            return empty("stacks")
         df = read_show_stacks(self.path("page_owner_stacks_show_stacks"))
         if threshold:
             df = df[df["nr_base_pages"] >= int(threshold)].reset_index(drop=True)

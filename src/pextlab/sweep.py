@@ -5,7 +5,7 @@
     def study(seed, policy):
         m = pextlab.boot(mem="1G", cmdline="page_owner=on", policy=policy)
         m.run(pextlab.workloads.fragger(seed=seed))
-        return pextlab.workloads.fragger.frag_metrics(m.snapshots["after_free"])
+        return pextlab.analysis.fragmentation.frag_metrics(m.snapshots["after_free"])
 
     df = pextlab.sweep(study, grid={"seed": range(20), "policy": ["v6.12", "no-mobility-grouping"]})
 

@@ -36,8 +36,8 @@ pageblock_order), ``proactive_compact_node`` / ``kcompactd_timer``
 
 Migration of pfns: callers holding pfns of movable pages register a callable in
 ``mm.migrate_notifiers``; it gets ``(moved, reason)`` with ``moved`` the list of
-``(old_pfn, new_pfn, order)`` after each compaction run (the Machine registers one
-that follows its workload runner's pending frees).
+``(old_pfn, new_pfn, order)`` after each compaction run (a workload run's
+``RunLog`` registers one that follows the blocks it holds).
 
 Simplifications (documented): the scanners work a pageblock at a time (the
 kernel isolates COMPACT_CLUSTER_MAX = 32 pages per round; the finish checks of

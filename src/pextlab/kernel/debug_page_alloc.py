@@ -15,7 +15,27 @@ from __future__ import annotations
 
 from .page_ext import PAGE_EXT_DEBUG_GUARD, PageExtOperations
 
-__all__ = ["debug_guardpage_ops"]
+__all__ = ["debug_guardpage_ops", "GuardPageBits"]
+
+
+class GuardPageBits:
+    """v3.19's PAGE_EXT_DEBUG_GUARD bit, set and cleared as guard pages come and go
+    (``mm.page_ext_guard_hook`` is its bound ``mark``: a copy of the machine -- a
+    snapshot -- marks its own tables)."""
+
+    def __init__(self, mm):
+        self.mm = mm
+
+    def mark(self, pfn: int, on: bool) -> None:
+        m = self.mm
+        t = m.sections[pfn >> m.section_shift].page_ext
+        if t is None:
+            return
+        off = pfn & m.section_mask
+        if on:
+            t.fmv[off] = t.fmv[off] | PAGE_EXT_DEBUG_GUARD
+        else:
+            t.fmv[off] = t.fmv[off] & ~PAGE_EXT_DEBUG_GUARD
 
 
 def debug_guardpage_ops(mm) -> PageExtOperations:
@@ -23,15 +43,6 @@ def debug_guardpage_ops(mm) -> PageExtOperations:
         return bool(m.params.debug_pagealloc)
 
     def init(m):
-        def mark(pfn: int, on: bool) -> None:
-            t = m.sections[pfn >> m.section_shift].page_ext
-            if t is None:
-                return
-            off = pfn & m.section_mask
-            if on:
-                t.fmv[off] = t.fmv[off] | PAGE_EXT_DEBUG_GUARD
-            else:
-                t.fmv[off] = t.fmv[off] & ~PAGE_EXT_DEBUG_GUARD
-        m.page_ext_guard_hook = mark
+        m.page_ext_guard_hook = GuardPageBits(m).mark
 
     return PageExtOperations("debug_guardpage", need, init, size=0, need_shared_flags=True)

@@ -30,7 +30,7 @@ from .gfp import ZONE_MOVABLE
 from .mmzone import PG_HEAD, MT_SHIFT
 
 __all__ = ["MIGRATE_TARGET_STACK", "alloc_migration_target", "migrate_pages", "free_sources",
-           "drop_sources"]
+           "drop_sources", "notify_moved"]
 
 # The allocation of a migration target during memory offlining (v6.12 call chain;
 # frames without offsets are functions whose offsets in the captured build we do not know).

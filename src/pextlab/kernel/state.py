@@ -134,6 +134,14 @@ class MM:
         # callables fn(moved, reason) told of every migration: [(old_pfn, new_pfn, order)]
         self.migrate_notifiers: list = []
 
+    def __setstate__(self, state: dict) -> None:
+        """A copy of the state (a snapshot, ``copy.deepcopy``): hooks that are closures
+        belong to the original's client, so the copy's page_owner installs its own
+        (bound methods are copied with their objects)."""
+        self.__dict__.update(state)
+        if self.page_owner is not None:
+            self.page_owner.install_hooks()
+
     # --- log and clock ---------------------------------------------------------------------
     def printk(self, text: str) -> None:
         t = self.clock_ns / 1e9

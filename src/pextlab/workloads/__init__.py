@@ -15,12 +15,23 @@ Build a workload from tasks, run it on a machine, read the frames::
   ``leak``, ``task``); JSON ``save``/``load``.
 * :mod:`.catalogue` -- the real 6.12 stacks each kind allocates through
   (``data/stacks/catalogue.json``).
-* :mod:`.runner` -- the event-driven simulation (numpy + the kernel model).
+* :mod:`.runner` -- the event-driven simulation (numpy + the kernel model);
+  its :class:`RunLog` follows the pages it holds when they migrate.
+* :mod:`.fragger` -- the frag-s1 workload (``fragger.c``) with its phases and
+  snapshots: :func:`fragger`.
 * :mod:`.session` -- :class:`WorkloadSession`: a machine's run log and
   generator (``Machine.run``, ``df_events``, ``df_memory_usage``, ``df_tasks``
   forward to it); :mod:`.frames` builds those frames.
+
+What this package may import: :mod:`pextlab.kernel` (the workloads drive the
+simulated kernel), :mod:`pextlab.schema` and :mod:`pextlab.errors`, numpy and
+pandas.  Never :mod:`pextlab.frames`, :mod:`pextlab.procfs`,
+:mod:`pextlab.analysis` or anything above them (the Machine, snapshots,
+studies): a workload is handed the kernel state (``mm``) or the machine it
+runs on, it does not import them.
 """
 from .catalogue import Catalogue, StackEntry, load_catalogue
+from .fragger import Fragger, FraggerRun, fragger
 from .session import WorkloadSession
 from .runner import RunLog, run
 from .spec import (Task, Workload, anon, burst, hog, kernel_stacks, leak, load, mix, page_cache,
@@ -29,7 +40,4 @@ from .spec import (Task, Workload, anon, burst, hog, kernel_stacks, leak, load, 
 __all__ = ["Task", "Workload", "mix", "task", "anon", "page_cache", "slab", "page_tables",
            "kernel_stacks", "thp", "pipe_buffers", "burst", "hog", "pin", "leak", "load",
            "parse_duration", "Catalogue", "StackEntry", "load_catalogue", "RunLog", "run",
-           "WorkloadSession"]
-from .fragger import Fragger, FraggerRun, fragger  # noqa: E402  (the frag-s1 workload)
-
-__all__ += ["fragger", "Fragger", "FraggerRun"]
+           "fragger", "Fragger", "FraggerRun", "WorkloadSession"]

@@ -23,11 +23,23 @@ State that outlives one ``run`` -- the pending frees, pids per comm, the
 recorded arrays -- lives in :class:`RunLog`, so a second run continues the
 first: blocks still alive are freed when their time comes.
 
-Honest limits: no reclaim, compaction, kswapd or OOM killer (a full machine
-just fails allocations); the per-CPU lists are not modelled; "used per
-migratetype" counts live workload blocks by their gfp migratetype, not by the
-pageblock they landed in.  This module imports numpy and the kernel model
-only; frames are built by :mod:`pextlab.workloads.machine_api`.
+Pages move under the workload: compaction and memory offlining migrate
+movable blocks to new pfns (mm/migrate.c ``migrate_pages``).  The kernel
+re-points the owner's mappings (``remove_migration_ptes``); here the RunLog
+does it for itself: it registers :meth:`RunLog.follow_migration` on
+``mm.migrate_notifiers`` when it is created, and re-points its pending frees
+and held blocks -- including the zone their pages count in, since offlining
+moves pages to another zone or node.  Freeing a stale pfn would free memory
+the workload no longer owns.  The follower is a bound method, so a deep copy
+of the machine (a snapshot) copies the log with it and the copy follows its
+own migrations.
+
+Honest limits: no reclaim, kswapd or OOM killer (a full machine just fails
+allocations); "used per migratetype" counts live workload blocks by their gfp
+migratetype, not by the pageblock they landed in; recorded events keep the
+pfn each event happened at (a block freed after a migration is freed at its
+new pfn).  This module imports numpy and the kernel model only; frames are
+built by :mod:`pextlab.workloads.machine_api`.
 """
 from __future__ import annotations
 
@@ -61,7 +73,11 @@ _INF = float("inf")
 
 
 class RunLog:
-    """Everything workloads did on one machine, across runs."""
+    """Everything workloads did on one machine, across runs.
+
+    Created for a kernel state ``mm``, it registers :meth:`follow_migration` on
+    ``mm.migrate_notifiers``.
+    """
 
     def __init__(self, mm, catalogue: Catalogue | None = None):
         self.mm = mm
@@ -78,14 +94,49 @@ class RunLog:
         self.zones: list = []
         self._zone_code: dict = {}
         self.used: list[int] = []
-        # pending frees and the records
+        # pending frees (time, seq, pfn, order, task, slot, zone_mt), held blocks pfn -> zone_mt,
+        # and the records
         self.heap: list[tuple] = []
+        self.held: dict[int, int] = {}
         self.seq = 0
         self.events = array("q")
         self.samples = array("q")
         self.runs: list[dict] = []
         self.last_sample_ns = -1
         self._free_handles: dict[str, int] = {}
+        mm.migrate_notifiers.append(self.follow_migration)
+
+    # --- migration ------------------------------------------------------------------------
+    def follow_migration(self, moved, reason: str) -> None:
+        """A ``mm.migrate_notifiers`` follower: re-point pending frees and held blocks.
+
+        ``moved`` is [(old_pfn, new_pfn, order)]; a block that moved to another
+        zone counts its pages there from now on.
+        """
+        remap = {old: new for old, new, _ in moved}
+        held = self.held
+        if held:
+            for old, new, order in moved:
+                k = held.pop(old, None)
+                if k is not None:
+                    held[new] = self._rezone(k, new, order)
+        heap = self.heap
+        for i, e in enumerate(heap):
+            new = remap.get(e[2])
+            if new is not None:       # (time, seq) stay: the heap order is unchanged
+                heap[i] = e[:2] + (new, e[3], e[4], e[5], self._rezone(e[6], new, e[3]))
+
+    def _rezone(self, k: int, new: int, order: int) -> int:
+        """The zone_mt key of a block counted under ``k`` that now lives at ``new``
+        (its pages move to the new zone's ``used`` counter)."""
+        nm = self.nr_mt
+        zn = self.mm.zone_of_pfn(new)
+        if self.zones[k // nm] is zn:
+            return k
+        k2 = self.zone_code(zn) * nm + k % nm
+        self.used[k] -= 1 << order
+        self.used[k2] += 1 << order
+        return k2
 
     # --- registries -----------------------------------------------------------------------
     def zone_code(self, zone) -> int:
@@ -306,6 +357,7 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
     nm = log.nr_mt
     used = log.used
     heap = log.heap
+    held = log.held
     push, pop = heapq.heappush, heapq.heappop
     evx = log.events.extend if record else None
     sec_zone = mm.section_zone
@@ -379,6 +431,7 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
             push(heap, (t + life, seq, pfn, o, ti, si, k))
             seq += 1
         else:
+            held[pfn] = k
             c_held[ti] += 1
         if evx is not None:
             evx((t, EV_ALLOC, pfn, o, ti, si, k))

@@ -69,22 +69,10 @@ class WorkloadSession:
             raise PextlabError("sample interval must be > 0 (or None)")
         dur = parse_duration(duration)
         if self.log is None:
-            self.log = runner.RunLog(self.mm)
-            self.mm.migrate_notifiers.append(self.follow_migrations)
+            self.log = runner.RunLog(self.mm)         # it follows migrations itself
         runner.run(self.mm, workload, dur, self.rng, record=record, sample_every_ns=every,
                    log=self.log)
         return tasks_frame(self.log, run=len(self.log.runs) - 1)
-
-    def follow_migrations(self, moved, reason) -> None:
-        """Re-point the pending frees of migrated blocks to their new pfns."""
-        heap = self.log.heap
-        if not heap:
-            return
-        remap = {old: new for old, new, _ in moved}
-        for i, e in enumerate(heap):
-            new = remap.get(e[2])
-            if new is not None:
-                heap[i] = e[:2] + (new,) + e[3:]       # (time, seq) order is unchanged
 
     def df_events(self) -> pd.DataFrame:
         """Alloc/free/fail events of every recorded run, in time order (SCHEMAS['events'])."""

@@ -1,0 +1,222 @@
+"""The fragger process: what each item kind's system calls allocate and free.
+
+For every kind of item (:mod:`.items`), the kernel objects its system calls
+create on 6.12, through a :class:`~.kernel_side.FraggerKernel`:
+
+* ``anon`` -- ``mmap`` (a vm_area_struct), then each touched page: the page
+  tables that map it and the zeroed anonymous page; ``munmap`` frees both.
+* ``file`` -- a tmpfs file: its dentry (reclaimable slab) and shmem inode
+  (*unmovable* slab in 6.12), page-cache pages and the xarray nodes that index
+  them (reclaimable slab); ``unlink`` frees them all.
+* ``dir`` -- a directory: per entry a dentry, and for files and subdirectories
+  a shmem inode (a hard link shares its target's), plus the maple nodes of the
+  directory's offset map (unmovable, never shrunk); deleting an entry frees
+  its dentry, and the inode with its last name.
+* ``pipe`` -- the pipe's inode, dentry and two struct files, its ring (a
+  kmalloc cache, or a kmalloc_large block for big rings), then the buffer
+  pages written (unmovable); closing the write end frees one struct file.
+* ``child`` -- clone + execve of a fragger binary (task_struct, kernel stack,
+  mm_struct, page tables, exec pages), then P leaf page tables and P touched
+  pages.
+
+Honest limits: the exec of a child is an average of the real one (fixed
+page-table and page counts); pipes and children are never freed (fragger keeps
+them to the end).
+"""
+from __future__ import annotations
+
+from ...kernel import page_alloc
+from .items import FraggerItem
+from .kernel_side import FraggerKernel
+from .rng import free_decision
+
+__all__ = ["ItemState", "FraggerProcess"]
+
+#: simulated time one freed anon/file item costs (munmap / unlink)
+FREE_ITEM_NS = 50_000
+
+
+class ItemState:
+    """Kernel objects one item (or one process image) holds."""
+    __slots__ = ("slots", "pages", "va", "objs", "inode", "dentry", "xa", "entries", "maple",
+                 "nlink", "ring", "pt", "wfile")
+
+    def __init__(self):
+        self.slots: list[int] = []   # LRU pages: their slots (FraggerKernel.map_page)
+        self.pages: list[int] = []   # pipe buffer pages (pfns)
+        self.va = 0
+        self.objs: list = []         # (cache, slab) pairs freed with the item
+        self.inode = None
+        self.dentry = None
+        self.xa: list = []
+        self.entries: list = []      # dir: per entry (dentry slab, inode slab or None)
+        self.maple: list = []
+        self.nlink: list[int] = []
+        self.ring = -1               # kmalloc_large ring block
+        self.pt: list = []           # (kind, pfn) of page tables and kernel stacks
+        self.wfile = None
+
+
+class FraggerProcess:
+    """The fragger process (``comm`` fragger, ``pid``) and the children it forks."""
+
+    def __init__(self, k: FraggerKernel, seed: int, pid: int):
+        self.k = k
+        self.seed = seed
+        self.pid = pid
+        self.next_pid = pid + 1
+        self.image = ItemState()         # what fragger's own clone + execve left allocated
+
+    def exec_self(self) -> None:
+        """clone + execve of fragger itself."""
+        self._exec_process(self.pid, self.image)
+
+    def _exec_process(self, pid: int, st: ItemState) -> None:
+        """clone + execve of a fragger binary: what stays allocated for the process."""
+        k = self.k
+        k.set_task("fragger", pid, pid)
+        st.objs.append(("task_struct", k.obj("task_struct")))
+        st.pt += [("kstack", k.alloc_page("kstack")) for _ in range(4)]
+        st.objs.append(("mm_struct", k.obj("mm_struct")))
+        for key in ("pgd", "pmd_relocate", "pte_relocate", "pud_gup"):
+            st.pt.append((key, k.alloc_page(key)))
+        k.map_page("argpage", st.slots)
+        for key, n in (("pud", 2), ("pmd", 2), ("pte_do_fault", 2), ("pte", 3)):
+            st.pt += [(key, k.alloc_page(key)) for _ in range(n)]
+        for _ in range(5):
+            k.map_page("anon_cow", st.slots)
+        st.objs += [("vm_area_struct", k.obj("vm_area_struct")) for _ in range(3)]
+
+    # --- fill ------------------------------------------------------------------------------------
+    def open(self, it: FraggerItem) -> None:
+        """Create the item (mmap, creat, mkdir, pipe2 + F_SETPIPE_SZ)."""
+        k = self.k
+        st = it.state = ItemState()
+        k.set_task("fragger", self.pid, self.pid)
+        kind = it.kind
+        if kind == "anon":
+            st.va = k.mmap(it.size)
+            st.objs.append(("vm_area_struct", k.obj("vm_area_struct")))
+        elif kind == "file":
+            st.dentry = k.obj("dentry_open")
+            st.inode = k.obj("shmem_inode_cache")
+        elif kind == "dir":
+            st.dentry = k.obj("dentry")
+            st.inode = k.obj("shmem_inode_cache")
+            st.maple.append(k.obj("maple_node"))
+        elif kind == "pipe":
+            st.objs.append(("inode_cache", k.obj("inode_cache")))
+            st.objs.append(("dentry_pseudo", k.obj("dentry_pseudo")))
+            st.objs.append(("filp", k.obj("filp")))
+            st.wfile = k.obj("filp")
+            ring = 40 * it.size
+            if ring <= 8192:
+                c = "kmalloc-1k" if ring <= 1024 else "kmalloc-2k" if ring <= 2048 else \
+                    "kmalloc-4k" if ring <= 4096 else "kmalloc-8k"
+                st.objs.append((c, k.obj(c)))
+            else:
+                st.ring = k.alloc_page("kmalloc_large", page_alloc.get_order(ring))
+
+    def close(self, it: FraggerItem) -> None:
+        """The item is complete: a pipe's write end is closed."""
+        if it.kind == "pipe":
+            k = self.k
+            k.set_task("fragger", self.pid, self.pid)
+            st = it.state
+            k.unobj("filp", st.wfile)
+            st.wfile = None
+
+    def work(self, it: FraggerItem, n: int) -> None:
+        """One chunk of ``n`` (pages, entries; a child does all its work at once)."""
+        kind = it.kind
+        st = it.state
+        if kind == "child":
+            self._child(it)
+            return
+        k = self.k
+        k.set_task("fragger", self.pid, self.pid)
+        if kind == "anon":
+            va = st.va + it.done
+            slots = st.slots
+            for i in range(n):
+                k.touch_anon(va + i, slots)
+        elif kind == "file":
+            for i in range(it.done, it.done + n):
+                if i % 64 == 0:                       # a new xarray leaf (and the root at 64)
+                    st.xa.append(k.obj("radix_tree_node"))
+                    if i == 64:
+                        st.xa.append(k.obj("radix_tree_node"))
+                k.map_page("shmem", st.slots)
+        elif kind == "pipe":
+            pages = st.pages
+            for _ in range(n):
+                pages.append(k.alloc_page("pipe"))
+        elif kind == "dir":
+            for e in range(it.done, it.done + n):
+                t = it.etype[e]
+                if t == 1:
+                    d = k.obj("dentry")
+                    st.entries.append((d, None))
+                    st.nlink[it.elink[e]] += 1
+                else:
+                    d = k.obj("dentry_open" if t == 0 else "dentry")
+                    ino = k.obj("shmem_inode_cache")
+                    st.entries.append((d, ino))
+                st.nlink.append(1)
+                if (e + 1) % 14 == 0:                  # the offset map grows a maple node
+                    st.maple.append(k.obj("maple_node"))
+
+    def _child(self, it: FraggerItem) -> None:
+        k = self.k
+        pid = self.next_pid
+        self.next_pid += 1
+        it.pid = pid
+        st = it.state
+        self._exec_process(pid, st)
+        k.set_task("fragchild", pid, pid)
+        st.objs.append(("vm_area_struct", k.obj("vm_area_struct")))
+        for _ in range(it.size):                     # one byte per 2 MiB: a pte page + a page
+            st.pt.append(("pte", k.alloc_page("pte")))
+            k.map_page("anon", st.slots)
+        k.set_task("fragger", self.pid, self.pid)
+
+    # --- free ------------------------------------------------------------------------------------
+    def free_round(self, items: list[FraggerItem], rnd: int) -> None:
+        """fragger.c free_phase of round ``rnd``: munmap / unlink the chosen items, delete
+        the chosen directory entries."""
+        seed = self.seed
+        k = self.k
+        mm = k.mm
+        k.set_task("fragger", self.pid, self.pid)
+        for it in items:
+            st = it.state
+            if it.kind in ("anon", "file"):
+                if it.freed or not free_decision(seed, rnd, it.kind, it.id):
+                    continue
+                mm.clock_ns += FREE_ITEM_NS
+                if it.kind == "anon":
+                    k.unmap_anon(st.va, st.slots)
+                    for c, s in st.objs:
+                        k.unobj(c, s)
+                    st.objs = []
+                else:
+                    k.unmap_pages("shmem", st.slots)
+                    for s in st.xa:
+                        k.unobj("radix_tree_node", s)
+                    k.unobj("shmem_inode_cache", st.inode)
+                    k.unobj("dentry_open", st.dentry)
+                    st.xa = []
+                it.freed = rnd
+            elif it.kind == "dir":
+                for e in range(it.size):
+                    if it.edel[e] or not free_decision(seed, rnd, "dir", it.id, e):
+                        continue
+                    d, _ = st.entries[e]
+                    t = it.etype[e]
+                    k.unobj("dentry_open" if t == 0 else "dentry", d)
+                    tgt = it.elink[e] if t == 1 else e
+                    st.nlink[tgt] -= 1
+                    if not st.nlink[tgt]:                # the inode goes with its last name
+                        k.unobj("shmem_inode_cache", st.entries[tgt][1])
+                    it.edel[e] = rnd
+                    it.deleted += 1
