@@ -78,7 +78,7 @@ def test_every_scenario_was_copied():
 READERS = {
     "buddyinfo": lambda p: _assert_schema(read_buddyinfo(p), "buddyinfo"),
     "pagetypeinfo": lambda p: [_assert_schema(f, n) for f, n in zip(read_pagetypeinfo(p)[:2], ["pagetypeinfo", "pageblocks"])],
-    "pagetypeinfo_predrain": lambda p: read_pagetypeinfo(p),
+    "pagetypeinfo_predrain": lambda p: [_assert_schema(f, n) for f, n in zip(read_pagetypeinfo(p)[:2], ["pagetypeinfo", "pageblocks"])],
     "zoneinfo": lambda p: _assert_schema(read_zoneinfo(p), "zones"),
     "zoneinfo_predrain": lambda p: _assert_schema(read_zoneinfo(p), "zones"),
     "meminfo": lambda p: _assert_schema(read_meminfo(p), "meminfo"),
@@ -86,9 +86,22 @@ READERS = {
     "unusable_index": lambda p: _assert_schema(read_extfrag(p, None), "extfrag"),
     "extfrag_index": lambda p: _assert_schema(read_extfrag(None, p), "extfrag"),
     "memory_blocks": lambda p: _assert_schema(read_memory_blocks(p), "memory_blocks"),
-    "iomem": lambda p: read_iomem(p),
-    "dmesg": lambda p: read_dmesg(p),
+    "iomem": lambda p: _assert_iomem(read_iomem(p)),
+    "dmesg": lambda p: _assert_dmesg(read_dmesg(p), p),
 }
+
+
+def _assert_iomem(entries):
+    """Every capture's iomem has System RAM from pfn 1 (the first page is reserved)."""
+    ram = system_ram_ranges(entries)
+    assert ram and ram[0][0] == 1 and all(s < e for s, e in ram)
+
+
+def _assert_dmesg(info, path):
+    """The boot log names the command line and the zone ranges of the machine."""
+    cmdline = (path.parent / "cmdline.txt").read_text().strip()
+    assert info.command_line.split() == cmdline.split()
+    assert info.zone_ranges and info.total_pages > 0
 
 
 @pytest.mark.parametrize("path", _files(*READERS), ids=_ids(_files(*READERS)))
