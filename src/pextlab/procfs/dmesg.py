@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ParseError
-from .buddyinfo import _load
+from ._common import load_text
 
 __all__ = ["DmesgInfo", "read_dmesg", "format_dmesg_line", "strip_timestamp"]
 
@@ -176,7 +176,7 @@ def read_dmesg(src) -> DmesgInfo:
         node-range line inside its block that does not parse, or a ``Memory:``
         line whose parts are not ``NK name``.
     """
-    name, text = _load(src, "dmesg")
+    name, text = load_text(src, "dmesg")
     kw: dict = {"node_ranges": [], "zone_ranges": {}, "movable_zone_start": {},
                 "early_allocated": {}, "unknown_parameters": [], "total_pages_all": []}
     block = None     # "zones", "movable", "nodes"

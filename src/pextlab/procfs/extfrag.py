@@ -8,9 +8,9 @@ thousandths: ``unusable_index`` prints ``"%d.%03d "`` and ``extfrag_index``
 frame (values as floats, thousandths / 1000); the ``format_*`` functions print
 them back exactly.
 
-:func:`unusable_index` and :func:`fragmentation_index` compute the same
-integers from free-block counts, for comparing a capture's buddyinfo with its
-extfrag files.
+:func:`unusable_index` and :func:`fragmentation_index` (the mm/vmstat.c maths,
+from :mod:`pextlab.kernel.vmstat`) compute the same integers from free-block
+counts, for comparing a capture's buddyinfo with its extfrag files.
 """
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParseError
+from ..kernel.vmstat import fragmentation_index, unusable_index
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _groups_in_order, _load
+from ._common import categorical, groups_in_order, load_text
 
 __all__ = [
     "read_extfrag", "read_index_file", "format_unusable_index", "format_extfrag_index",
@@ -65,7 +66,7 @@ def read_index_file(src, what: str = "unusable_index") -> list[tuple[int, str, l
     ParseError
         On a malformed line or one with a different number of orders.
     """
-    name, text = _load(src, what)
+    name, text = load_text(src, what)
     out = []
     ncols = None
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -133,7 +134,7 @@ def read_extfrag(unusable_src=None, extfrag_src=None) -> pd.DataFrame:
         ucol += [np.nan] * n if u is None else [x / 1000 for x in u]
         ecol += [np.nan] * n if e is None else [x / 1000 for x in e]
     df = pd.DataFrame({
-        "node": nodes, "zone": _categorical(zones), "order": orders,
+        "node": nodes, "zone": categorical(zones), "order": orders,
         "unusable_index": np.array(ucol, dtype="float64"),
         "extfrag_index": np.array(ecol, dtype="float64"),
     })
@@ -142,7 +143,7 @@ def read_extfrag(unusable_src=None, extfrag_src=None) -> pd.DataFrame:
 
 def _format(df: pd.DataFrame, column: str, width: int) -> str:
     lines = []
-    for (node, zone), sub in _groups_in_order(df, ["node", "zone"]):
+    for (node, zone), sub in groups_in_order(df, ["node", "zone"]):
         sub = sub.sort_values("order", kind="stable")
         vals = sub[column].to_numpy()
         if np.isnan(vals).any():
@@ -182,64 +183,3 @@ def format_extfrag_index(df: pd.DataFrame) -> str:
         ``"Node %d, zone %8s "`` then ``"%2d.%03d "`` per order, per zone.
     """
     return _format(df, "extfrag_index", 2)
-
-
-def _contig_info(nr_free, suitable_order: int) -> tuple[int, int, int]:
-    free_pages = total = suitable = 0
-    for order, blocks in enumerate(nr_free):
-        blocks = int(blocks)
-        total += blocks
-        free_pages += blocks << order
-        if order >= suitable_order:
-            suitable += blocks << (order - suitable_order)
-    return free_pages, total, suitable
-
-
-def unusable_index(nr_free, order: int) -> int:
-    """The unusable free space index of one zone at ``order``, in thousandths.
-
-    Parameters
-    ----------
-    nr_free : sequence of int
-        Free blocks per order (a buddyinfo line).
-    order : int
-        The allocation order asked about.
-
-    Returns
-    -------
-    int
-        ``1000`` when nothing is free, else the thousandths of free memory
-        that is in blocks smaller than ``order`` (integer division).
-    """
-    free_pages, _, suitable = _contig_info(nr_free, order)
-    if free_pages == 0:
-        return 1000
-    return ((free_pages - (suitable << order)) * 1000) // free_pages
-
-
-def fragmentation_index(nr_free, order: int) -> int:
-    """The external fragmentation index of one zone at ``order``, in thousandths.
-
-    Parameters
-    ----------
-    nr_free : sequence of int
-        Free blocks per order (a buddyinfo line).
-    order : int
-        The allocation order asked about.
-
-    Returns
-    -------
-    int
-        ``-1000`` when a block of ``order`` or larger is free, ``0`` when
-        nothing is free, else ``1000 - (1000 + free_pages*1000/2^order) /
-        free_blocks`` with integer divisions; towards 0 means lack of memory,
-        towards 1000 fragmentation.
-    """
-    if order >= len(nr_free):
-        return 0
-    free_pages, total, suitable = _contig_info(nr_free, order)
-    if total == 0:
-        return 0
-    if suitable:
-        return -1000
-    return 1000 - (1000 + (free_pages * 1000) // (1 << order)) // total

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ParseError
-from .buddyinfo import _load
+from ._common import load_text
 
 __all__ = ["IomemEntry", "read_iomem", "format_iomem", "system_ram_ranges"]
 
@@ -65,7 +65,7 @@ def read_iomem(src) -> list[IomemEntry]:
         On a line that is not ``start-end : name``, an odd indent, an indent
         deeper than one level below the previous line, or ``end < start``.
     """
-    name, text = _load(src, "iomem")
+    name, text = load_text(src, "iomem")
     out: list[IomemEntry] = []
     prev_depth = -1
     for lineno, line in enumerate(text.splitlines(), 1):

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _load
+from ._common import categorical, load_text
 
 __all__ = ["read_meminfo", "format_meminfo", "meminfo_dict"]
 
@@ -42,7 +42,7 @@ def read_meminfo(src) -> pd.DataFrame:
     ParseError
         On a line that is not ``Field:  value [kB]``, or a repeated field.
     """
-    name, text = _load(src, "meminfo")
+    name, text = load_text(src, "meminfo")
     fields, values, units = [], [], []
     seen = set()
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -60,9 +60,9 @@ def read_meminfo(src) -> pd.DataFrame:
     if not fields:
         return empty("meminfo")
     df = pd.DataFrame({
-        "field": _categorical(fields),
+        "field": categorical(fields),
         "value": np.array(values, dtype="int64"),
-        "unit": _categorical(units, ["kB", ""]),
+        "unit": categorical(units, ["kB", ""]),
     })
     return conform(df, "meminfo")
 

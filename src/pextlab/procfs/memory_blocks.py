@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _load
+from ._common import categorical, load_text
 
 __all__ = ["read_memory_blocks", "read_memory_blocks_sysfs", "format_memory_blocks",
            "DEFAULT_FIELDS", "PAGE_SHIFT", "SECTION_SIZE_BITS"]
@@ -62,7 +62,7 @@ def _build(rows: list[dict], block_size_bytes: int | None, section_size_bits: in
         "phys_index": phys,
         "start_pfn": start,
         "end_pfn": start + block_pages,
-        "state": _categorical(states, [s for s in _STATES if s in states] + sorted(set(states) - set(_STATES))),
+        "state": categorical(states, [s for s in _STATES if s in states] + sorted(set(states) - set(_STATES))),
         "online": online,
         "valid_zones": np.array(valid, dtype=object),
         "zone": pd.Categorical(zone),
@@ -97,7 +97,7 @@ def read_memory_blocks(src, *, section_size_bits: int = SECTION_SIZE_BITS) -> pd
         On an unknown line, a ``memoryN`` line without ``phys_index`` or
         ``state``, or a malformed value.
     """
-    name, text = _load(src, "memory_blocks")
+    name, text = load_text(src, "memory_blocks")
     block_size = None
     auto = None
     rows: list[dict] = []

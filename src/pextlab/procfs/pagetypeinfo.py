@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _groups_in_order, _load, _parse_counts
+from ._common import categorical, groups_in_order, load_text, parse_counts
 
 __all__ = ["read_pagetypeinfo", "format_pagetypeinfo", "PAGETYPEINFO_FREE_CAP"]
 
@@ -88,7 +88,7 @@ def read_pagetypeinfo(src):
         On an unexpected line, a truncated section, or a row whose number of
         columns differs from its table's header.
     """
-    name, text = _load(src, "pagetypeinfo")
+    name, text = load_text(src, "pagetypeinfo")
     lines = text.splitlines()
     header: dict = {}
     free_rows: list[tuple[int, str, str, list[int], list[bool]]] = []
@@ -160,7 +160,7 @@ def read_pagetypeinfo(src):
                 continue
             m = _TABLE_ROW_RE.match(line)
             need(m, lineno, "'Node N, zone Z counts...'", line)
-            counts = _parse_counts(m.group(3), name, lineno, line)
+            counts = parse_counts(m.group(3), name, lineno, line)
             need(len(counts) == len(mt_names), lineno, f"{len(mt_names)} counts (one per migratetype)", line)
             key = (int(m.group(1)), m.group(2))
             need(key not in table, lineno, "each zone once per table", line)
@@ -197,8 +197,8 @@ def read_pagetypeinfo(src):
     nrows = len(free_rows)
     ptype = pd.DataFrame({
         "node": np.repeat(np.array([r[0] for r in free_rows], dtype="int64"), norders),
-        "zone": _categorical([r[1] for r in free_rows for _ in range(norders)]),
-        "migratetype": _categorical([r[2] for r in free_rows for _ in range(norders)], _mt_cats(free_rows, mt_names)),
+        "zone": categorical([r[1] for r in free_rows for _ in range(norders)]),
+        "migratetype": categorical([r[2] for r in free_rows for _ in range(norders)], _mt_cats(free_rows, mt_names)),
         "order": np.tile(np.arange(norders), nrows),
         "nr_free": np.array([c for r in free_rows for c in r[3]], dtype="int64"),
         "capped": np.array([c for r in free_rows for c in r[4]], dtype=bool),
@@ -219,8 +219,8 @@ def read_pagetypeinfo(src):
             nr_mixed.extend([-1] * nmt)
     blocks = pd.DataFrame({
         "node": np.repeat(np.array([k[0] for k in block_order], dtype="int64"), nmt),
-        "zone": _categorical([k[1] for k in block_order for _ in range(nmt)]),
-        "migratetype": _categorical([mt for _ in block_order for mt in mt_names], mt_names),
+        "zone": categorical([k[1] for k in block_order for _ in range(nmt)]),
+        "migratetype": categorical([mt for _ in block_order for mt in mt_names], mt_names),
         "nr_blocks": np.array([c for k in block_order for c in block_rows[k]], dtype="int64"),
         "nr_mixed": np.array(nr_mixed, dtype="int64"),
     })
@@ -273,14 +273,14 @@ def format_pagetypeinfo(pagetypeinfo: pd.DataFrame, pageblocks: pd.DataFrame, he
         out.append(f"Pages per block:  {ppb}\n")
         out.append("\n")
         out.append(f"{_FREE_HDR:<43} " + "".join(f"{o:6d} " for o in range(norders)) + "\n")
-        for (n, zone, mt), sub in _groups_in_order(free, ["node", "zone", "migratetype"]):
+        for (n, zone, mt), sub in groups_in_order(free, ["node", "zone", "migratetype"]):
             sub = sub.sort_values("order", kind="stable")
             if not np.array_equal(sub["order"].to_numpy(), np.arange(norders)):
                 raise ValueError(f"node {n} zone {zone} type {mt}: orders must be 0..{norders - 1}")
             fields = "".join(f"{'>' if cap else ''}{int(c):6d} "
                              for c, cap in zip(sub["nr_free"].to_numpy(), sub["capped"].to_numpy()))
             out.append(f"Node {int(n):4d}, zone {zone:>8}, type {mt:>12} {fields}\n")
-        zones = list(_groups_in_order(blocks, ["node", "zone"]))
+        zones = list(groups_in_order(blocks, ["node", "zone"]))
         out.append(f"\n{_BLOCKS_HDR + ' ':<23}" + "".join(f"{m:>12} " for m in mts) + "\n")
         mixed_vals = blocks["nr_mixed"].to_numpy()
         if len(mixed_vals) and (mixed_vals == -1).any() and not (mixed_vals == -1).all():

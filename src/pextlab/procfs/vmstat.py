@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _load
+from ._common import categorical, load_text
 
 __all__ = ["read_vmstat", "format_vmstat", "vmstat_delta"]
 
@@ -37,7 +37,7 @@ def read_vmstat(src) -> pd.DataFrame:
     ParseError
         On a line that is not ``name value`` or a repeated name.
     """
-    name, text = _load(src, "vmstat")
+    name, text = load_text(src, "vmstat")
     fields, values = [], []
     seen = set()
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -53,7 +53,7 @@ def read_vmstat(src) -> pd.DataFrame:
         values.append(int(m.group(2)))
     if not fields:
         return empty("vmstat")
-    df = pd.DataFrame({"field": _categorical(fields), "value": np.array(values, dtype="int64")})
+    df = pd.DataFrame({"field": categorical(fields), "value": np.array(values, dtype="int64")})
     return conform(df, "vmstat")
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _load
+from ._common import categorical, load_text
 
 __all__ = ["read_zoneinfo", "read_zoneinfo_full", "format_zoneinfo", "lowmem_reserve",
            "LOWMEM_RESERVE_RATIO", "MODELED_FIELDS"]
@@ -82,7 +82,7 @@ def read_zoneinfo_full(src) -> dict[tuple[int, str], dict]:
         On a line that fits no part of the zoneinfo layout, or a zone without
         its ``pages free`` block.
     """
-    name, text = _load(src, "zoneinfo")
+    name, text = load_text(src, "zoneinfo")
     zones: dict[tuple[int, str], dict] = {}
     cur: dict | None = None
     section = None     # "node", "zone", "pagesets"
@@ -203,7 +203,7 @@ def read_zoneinfo(src) -> pd.DataFrame:
     spanned = col("spanned")
     end = np.where(start >= 0, start + spanned, -1)
     df = pd.DataFrame({
-        "node": [k[0] for k in keys], "zone": _categorical([k[1] for k in keys]),
+        "node": [k[0] for k in keys], "zone": categorical([k[1] for k in keys]),
         "zone_idx": idx, "start_pfn": start, "end_pfn": end,
         "spanned": spanned, "present": col("present"), "managed": col("managed"),
         "free": col("free"), "min": col("min"), "low": col("low"), "high": col("high"),
