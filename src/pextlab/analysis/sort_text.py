@@ -64,7 +64,8 @@ import zlib
 from operator import itemgetter
 
 from ..procfs.page_owner_grammar import (
-    BODY, HEADER, PFN_TOKENS, close_last_record, header_in_grammar, pfn_rest_in_grammar)
+    BODY, HEADER, MAX_RECORD_CHARS, PFN_TOKENS, close_last_record, header_in_grammar, pfn_rest_in_grammar,
+    pfn_value, ts_value)
 from ..procfs.textio import open_text
 from .sort_options import (
     ALLOCATOR_CMA, ALLOCATOR_OTHERS, ALLOCATOR_SLAB, ALLOCATOR_VMALLOC, allocator_names, parse_cull,
@@ -110,7 +111,16 @@ def _vmalloc(text: str) -> bool:
 
 
 def _num(m) -> int:
-    return int(m.group(1)) if m is not None and m.group(1) else -1
+    """The number a tool regex captured, -1 when it found none.
+
+    More than 18 digits (the tool's ``atoi`` would overflow) is unusual input
+    for the frame path.
+    """
+    if m is None or not m.group(1):
+        return -1
+    if len(m.group(1)) > 18:
+        raise NotPlainDump("a number in the record is too long for the tool")
+    return int(m.group(1))
 
 
 # --------------------------------------------------------------------------- reading
@@ -125,7 +135,7 @@ def _blocks(fh, chunk_chars: int = _CHUNK_CHARS):
         buf = carry + block if carry else block
         cut = buf.rfind("\n\n")
         if cut < 0:
-            if len(buf) > 16 * chunk_chars:
+            if len(buf) >= MAX_RECORD_CHARS:
                 raise NotPlainDump("no record boundary in the input")
             carry = buf
             continue
@@ -212,8 +222,7 @@ def sort_text(src, *, sort=None, cull=None, pid=None, tgid=None, name=None, flag
 
     def parse_fields(hs: str, bid: int) -> tuple:
         text = hs + "\n" + body_text[bid]
-        m = _ORDER.search(text)
-        order = int(m.group(1)) if m is not None and m.group(1) else -1
+        order = _num(_ORDER.search(text))
         pages = 1 << order if 0 <= order <= 64 else 0
         c = _COMM.search(text)
         vm = ALLOCATOR_VMALLOC if _vmalloc(text) else 0
@@ -241,7 +250,7 @@ def sort_text(src, *, sort=None, cull=None, pid=None, tgid=None, name=None, flag
                     pos = hdr_pos.get(hs)
                     if pos is None:
                         pos = hdr_pos[hs] = header_pos(hs, s)
-                    if pos != s or e == s:
+                    if pos != s or e == s or (e - s > 18 and ts_value(h[s:e]) is None):
                         raise NotPlainDump("a header is not in the reader's grammar")
                 else:
                     ok = old_hdr.get(h)
@@ -295,7 +304,8 @@ def sort_text(src, *, sort=None, cull=None, pid=None, tgid=None, name=None, flag
                 else:
                     g[0] += 1
                     g[1] += f[0]
-            if toks and PFN_TOKENS.fullmatch(" ".join(toks) + " ") is None:
+            if toks and (PFN_TOKENS.fullmatch(" ".join(toks) + " ") is None or (
+                    max(map(len, toks)) > 15 and any(pfn_value(t) is None for t in toks if len(t) > 15))):
                 raise NotPlainDump("a PFN number is not in the reader's grammar")
     except (EOFError, OSError, zlib.error, UnicodeError) as e:
         if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):

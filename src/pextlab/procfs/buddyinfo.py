@@ -18,24 +18,30 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from ._common import categorical, groups_in_order, load_text, parse_counts
+from ._common import categorical, groups_in_order, load_text, parse_counts, parse_int
+from .limits import MAX_NUMNODES, NR_PAGE_ORDERS_LIMIT
 
 __all__ = ["read_buddyinfo", "format_buddyinfo", "parse_node_zone_counts"]
 
-_NODE_ZONE_RE = re.compile(r"^Node (-?\d+), zone +(\S+) ?(.*)$")
+_NODE_ZONE_RE = re.compile(r"^Node (\d+), zone +(\S+) ?(.*)$")
 
 
 def parse_node_zone_counts(text: str, name: str, what: str = "buddyinfo") -> list[tuple[int, str, list[int]]]:
     """Parse ``Node N, zone NAME  c0  c1 ...`` lines into ``(node, zone, counts)``.
 
-    Every line must carry the same number of counts.
+    Every line must carry the same number of counts (``NR_PAGE_ORDERS``, at
+    most :data:`~.limits.NR_PAGE_ORDERS_LIMIT`), each zone appears once, node
+    ids are below ``MAX_NUMNODES`` and counts are page or block counts (below
+    :data:`~.limits.PFN_LIMIT`).
 
     Raises
     ------
     ParseError
-        On a line of another shape or a line with a different count of columns.
+        On a line of another shape, a line with a different count of columns,
+        a repeated zone or a number outside its bounds.
     """
     out = []
+    seen = set()
     ncols = None
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -43,14 +49,18 @@ def parse_node_zone_counts(text: str, name: str, what: str = "buddyinfo") -> lis
         m = _NODE_ZONE_RE.match(line)
         if not m:
             raise ParseError(name, lineno, f"a {what} line 'Node N, zone NAME counts...'", line)
+        node = parse_int(m.group(1), 0, MAX_NUMNODES - 1, "a node id", name, lineno, line)
         counts = parse_counts(m.group(3) + " ", name, lineno, line)
         if ncols is None:
             ncols = len(counts)
-            if ncols == 0:
-                raise ParseError(name, lineno, "at least one count", line)
+            if not 1 <= ncols <= NR_PAGE_ORDERS_LIMIT:
+                raise ParseError(name, lineno, f"1..{NR_PAGE_ORDERS_LIMIT} counts (one per order)", line)
         elif len(counts) != ncols:
             raise ParseError(name, lineno, f"{ncols} counts (as on the first line)", line)
-        out.append((int(m.group(1)), m.group(2), counts))
+        if (node, m.group(2)) in seen:
+            raise ParseError(name, lineno, "each zone once", line)
+        seen.add((node, m.group(2)))
+        out.append((node, m.group(2), counts))
     return out
 
 

@@ -31,20 +31,22 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from ._common import categorical, groups_in_order, load_text, parse_counts
+from ._common import categorical, groups_in_order, load_text, parse_counts, parse_int
+from .limits import MAX_NUMNODES, NR_PAGE_ORDERS_LIMIT, PFN_LIMIT
 
 __all__ = ["read_pagetypeinfo", "format_pagetypeinfo", "PAGETYPEINFO_FREE_CAP"]
 
-#: The kernel stops counting a free list at this many entries and prints ``>``.
+#: The kernel stops counting a free list at this many entries and prints ``>``
+#: (mm/vmstat.c pagetypeinfo_showfree_print, v5.4+): a capped count is exactly this.
 PAGETYPEINFO_FREE_CAP = 100000
 
 _ORDER_RE = re.compile(r"^Page block order: (\d+)$")
 _PPB_RE = re.compile(r"^Pages per block: +(\d+)$")
 _FREE_HDR = "Free pages count per migrate type at order"
-_FREE_ROW_RE = re.compile(r"^Node +(-?\d+), zone +(\S+), type +(\S+) (.*)$")
+_FREE_ROW_RE = re.compile(r"^Node +(\d+), zone +(\S+), type +(\S+) (.*)$")
 _BLOCKS_HDR = "Number of blocks type"
 _MIXED_HDR = "Number of mixed blocks"
-_TABLE_ROW_RE = re.compile(r"^Node (-?\d+), zone +(\S+) (.*)$")
+_TABLE_ROW_RE = re.compile(r"^Node (\d+), zone +(\S+) (.*)$")
 _FREE_FIELD_RE = re.compile(r"(>?) *(\d+) ")
 
 
@@ -54,7 +56,12 @@ def _parse_free_fields(rest: str, name: str, lineno: int, line: str) -> tuple[li
     for m in _FREE_FIELD_RE.finditer(rest):
         if rest[pos:m.start()].strip():
             break
-        counts.append(int(m.group(2)))
+        if m.group(1):
+            parse_int(m.group(2), PAGETYPEINFO_FREE_CAP, PAGETYPEINFO_FREE_CAP, "a capped count '>'",
+                      name, lineno, line)
+            counts.append(PAGETYPEINFO_FREE_CAP)
+        else:
+            counts.append(parse_int(m.group(2), 0, PFN_LIMIT - 1, "a free count", name, lineno, line))
         capped.append(m.group(1) == ">")
         pos = m.end()
     if rest[pos:].strip() or not counts:
@@ -101,6 +108,8 @@ def read_pagetypeinfo(src):
     table: dict | None = None
     sections = 0
     saw_mixed_per_section: list[bool] = []
+    section_lines: list[int] = []          # line of each section's free-count header
+    row_lines: dict[tuple, int] = {}       # (table, node, zone) -> line of its row
 
     def need(cond, lineno, expected, got):
         if not cond:
@@ -110,14 +119,16 @@ def read_pagetypeinfo(src):
         if state == "start":
             m = _ORDER_RE.match(line)
             need(m, lineno, "'Page block order: N'", line)
-            order = int(m.group(1))
+            # include/linux/pageblock-flags.h: pageblock_order <= MAX_PAGE_ORDER
+            order = parse_int(m.group(1), 0, NR_PAGE_ORDERS_LIMIT - 1, "a page block order", name, lineno, line)
             need(header.get("pageblock_order", order) == order, lineno, "the same page block order in every section", line)
             header["pageblock_order"] = order
             state = "ppb"
         elif state == "ppb":
             m = _PPB_RE.match(line)
             need(m, lineno, "'Pages per block:  N'", line)
-            header["pages_per_block"] = int(m.group(1))
+            ppb = 1 << header["pageblock_order"]    # pageblock_nr_pages = 1UL << pageblock_order
+            header["pages_per_block"] = parse_int(m.group(1), ppb, ppb, "pages per block", name, lineno, line)
             state = "blank"
         elif state == "blank":
             need(line == "", lineno, "an empty line", line)
@@ -125,11 +136,13 @@ def read_pagetypeinfo(src):
         elif state == "freehdr":
             need(line.startswith(_FREE_HDR), lineno, f"'{_FREE_HDR}' header", line)
             cols = line[len(_FREE_HDR):].split()
-            need(cols and cols == [str(i) for i in range(len(cols))], lineno, "order numbers 0..n-1", line)
+            need(cols and cols == [str(i) for i in range(len(cols))] and len(cols) <= NR_PAGE_ORDERS_LIMIT,
+                 lineno, f"order numbers 0..n-1 (at most {NR_PAGE_ORDERS_LIMIT})", line)
             need(norders in (None, len(cols)), lineno, f"{norders} orders as in the first section", line)
             norders = len(cols)
             sections += 1
             saw_mixed_per_section.append(False)
+            section_lines.append(lineno)
             state = "free"
         elif state == "free":
             if line == "":
@@ -137,9 +150,14 @@ def read_pagetypeinfo(src):
                 continue
             m = _FREE_ROW_RE.match(line)
             need(m, lineno, "'Node N, zone Z, type T counts...'", line)
+            node = parse_int(m.group(1), 0, MAX_NUMNODES - 1, "a node id", name, lineno, line)
             counts, capped = _parse_free_fields(m.group(4), name, lineno, line)
             need(len(counts) == norders, lineno, f"{norders} free counts", line)
-            free_rows.append((int(m.group(1)), m.group(2), m.group(3), counts, capped))
+            key = ("free", node, m.group(2), m.group(3))
+            need(key not in row_lines, lineno, "each migratetype once per zone", line)
+            row_lines[key] = lineno
+            row_lines.setdefault(("free", node, m.group(2)), lineno)
+            free_rows.append((node, m.group(2), m.group(3), counts, capped))
         elif state == "blockshdr":
             need(line.startswith(_BLOCKS_HDR), lineno, f"'{_BLOCKS_HDR}' header", line)
             cols = line[len(_BLOCKS_HDR):].split()
@@ -160,11 +178,13 @@ def read_pagetypeinfo(src):
                 continue
             m = _TABLE_ROW_RE.match(line)
             need(m, lineno, "'Node N, zone Z counts...'", line)
+            node = parse_int(m.group(1), 0, MAX_NUMNODES - 1, "a node id", name, lineno, line)
             counts = parse_counts(m.group(3), name, lineno, line)
             need(len(counts) == len(mt_names), lineno, f"{len(mt_names)} counts (one per migratetype)", line)
-            key = (int(m.group(1)), m.group(2))
+            key = (node, m.group(2))
             need(key not in table, lineno, "each zone once per table", line)
             table[key] = counts
+            row_lines[("blocks" if table is block_rows else "mixed", *key)] = lineno
             if table is block_rows:
                 block_order.append(key)
         elif state == "after_table":
@@ -184,11 +204,18 @@ def read_pagetypeinfo(src):
     if state == "after_table":
         raise ParseError(name, len(lines), f"'{_MIXED_HDR}' table after the empty line (truncated file)", None)
     free_zones = list(dict.fromkeys((r[0], r[1]) for r in free_rows))
-    if set(free_zones) != set(block_order):
-        raise ParseError(name, None, "the same zones in the free-count and blocks tables",
-                         f"free: {free_zones}, blocks: {block_order}")
+    for key in block_order:
+        if key not in set(free_zones):
+            raise ParseError(name, row_lines[("blocks", *key)], "a zone of the free-count table",
+                             lines[row_lines[("blocks", *key)] - 1])
+    for key in free_zones:
+        if key not in block_rows:
+            raise ParseError(name, row_lines[("free", *key)], "a zone that has a blocks row",
+                             lines[row_lines[("free", *key)] - 1])
     if any(saw_mixed_per_section) and not all(saw_mixed_per_section):
-        raise ParseError(name, None, "a mixed-blocks table in every section or in none")
+        first = section_lines[saw_mixed_per_section.index(False)]
+        raise ParseError(name, first, "a mixed-blocks table in every section or in none "
+                         "(this section has none)", lines[first - 1])
 
     header["nr_orders"] = norders
     header["migratetypes"] = tuple(mt_names or ())
@@ -207,13 +234,15 @@ def read_pagetypeinfo(src):
     nmt = len(mt_names)
     for key in mixed_rows:
         if key not in block_rows:
-            raise ParseError(name, None, f"mixed-blocks row {key} to have a blocks row")
+            at = row_lines[("mixed", *key)]
+            raise ParseError(name, at, "a zone that has a blocks row", lines[at - 1])
     has_mixed = bool(saw_mixed_per_section) and all(saw_mixed_per_section)
     nr_mixed = []
     for key in block_order:
         if has_mixed:
             if key not in mixed_rows:
-                raise ParseError(name, None, f"a mixed-blocks row for node {key[0]} zone {key[1]}")
+                at = row_lines[("blocks", *key)]
+                raise ParseError(name, at, "a zone that also has a mixed-blocks row", lines[at - 1])
             nr_mixed.extend(mixed_rows[key])
         else:
             nr_mixed.extend([-1] * nmt)

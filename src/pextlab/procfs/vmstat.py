@@ -12,11 +12,14 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from ._common import categorical, load_text
+from ._common import categorical, load_text, parse_int
+from .limits import S64_MAX
 
 __all__ = ["read_vmstat", "format_vmstat", "vmstat_delta"]
 
-_LINE_RE = re.compile(r"^([A-Za-z0-9_]+) (-?\d+)$")
+_LINE_RE = re.compile(r"^([A-Za-z0-9_]+) (\d+)$")
+# mm/vmstat.c vmstat_show prints unsigned longs (global counters are clamped at 0);
+# an event counter at 2**63 would take centuries, so values fit the int64 column
 
 
 def read_vmstat(src) -> pd.DataFrame:
@@ -35,7 +38,8 @@ def read_vmstat(src) -> pd.DataFrame:
     Raises
     ------
     ParseError
-        On a line that is not ``name value`` or a repeated name.
+        On a line that is not ``name value``, a repeated name, or a value
+        outside ``0..2**63-1``.
     """
     name, text = load_text(src, "vmstat")
     fields, values = [], []
@@ -50,7 +54,7 @@ def read_vmstat(src) -> pd.DataFrame:
             raise ParseError(name, lineno, "each counter once", line)
         seen.add(m.group(1))
         fields.append(m.group(1))
-        values.append(int(m.group(2)))
+        values.append(parse_int(m.group(2), 0, S64_MAX, "a counter", name, lineno, line))
     if not fields:
         return empty("vmstat")
     df = pd.DataFrame({"field": categorical(fields), "value": np.array(values, dtype="int64")})

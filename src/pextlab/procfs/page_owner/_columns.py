@@ -4,8 +4,8 @@ A dump of a million records repeats a few thousand distinct headers, PFN-line
 tails and stacks.  :class:`Columns` keeps per record only numbers (pfn, times)
 and codes into per-distinct-value tables (:class:`Interner`), and parses each
 distinct header prefix, PFN tail, stack and extra-line block once, with the
-strict patterns of :mod:`pextlab.procfs.page_owner_grammar`, into
-:class:`Lut` rows.  A part that fails its strict pattern is marked ``bad``;
+checks of :mod:`pextlab.procfs.page_owner_grammar`, into :class:`Lut` rows.
+A part that fails them is marked ``bad`` with what was expected (``why``);
 the scanner then reports or skips its records.
 """
 from __future__ import annotations
@@ -16,10 +16,9 @@ import pandas as pd
 from ...schema import top_frame_of
 from ..page_owner_grammar import (
     G_EXTRA, G_FREE, G_PFN, G_PREFIX, G_PREFIX_OLD, G_REST, G_STACK, G_TS, MIGRATE_PREFIX,
-    NODE_FLAG, PREFIX_OLD, PREFIX_TS, REST_NEW, REST_OLD, ZONE_FLAG)
-from .variants import MIGRATETYPE_NAMES_V3_19
+    parse_prefix, parse_rest)
 
-__all__ = ["Interner", "Lut", "Columns", "ints", "u64"]
+__all__ = ["Interner", "Lut", "Columns", "ints"]
 
 
 class Interner:
@@ -54,23 +53,22 @@ class Interner:
         return lut[local], before
 
 
-def ints(items, *, base: int = 10, missing: int = -1) -> np.ndarray:
-    """int64 array from decimal/hex strings; "" (an unmatched group) -> ``missing``."""
+def ints(items, *, hexa: bool = False, missing: int = -1) -> np.ndarray:
+    """int64 array from decimal strings (or ``0x`` hex ones when ``hexa``); "" -> ``missing``.
+
+    The values must have been checked to fit (``pfn_value``, ``ts_value``).
+    """
     n = len(items)
     if n == 0:
         return np.empty(0, dtype=np.int64)
     if "" in items:
-        return np.fromiter((missing if x == "" else int(x, base) for x in items), np.int64, n)
-    return np.fromiter(map(int, items, [base] * n), np.int64, n)
-
-
-def u64(items) -> np.ndarray:
-    """Like :func:`ints` for ``%llu`` (values >= 2**63 wrap into int64)."""
+        return np.fromiter((missing if x == "" else int(x) for x in items), np.int64, n)
+    if not hexa:
+        return np.fromiter(map(int, items), np.int64, n)
     try:
-        return ints(items)
-    except OverflowError:
-        return np.fromiter(((-1 if x == "" else (int(x) + 2**63) % 2**64 - 2**63) for x in items),
-                           np.int64, len(items))
+        return np.fromiter(map(int, items, [0] * n), np.int64, n)
+    except ValueError:   # a decimal PFN with leading zeros among hex ones
+        return np.fromiter((int(x, 16) if x[:2] in ("0x", "0X") else int(x) for x in items), np.int64, n)
 
 
 class Lut:
@@ -101,8 +99,8 @@ class Columns:
         # category interners for derived text values
         self.gfp, self.comm, self.mt, self.zone, self.reason = (
             Interner(), Interner(), Interner(), Interner(), Interner())
-        self.prefix_lut = Lut("order", "mask", "gfp", "pid", "tgid", "comm", "bad")
-        self.rest_lut = Lut("mt", "block", "pbmt", "node", "zone", "num", "fallback", "bad")
+        self.prefix_lut = Lut("order", "mask", "gfp", "pid", "tgid", "comm", "bad", "why")
+        self.rest_lut = Lut("mt", "block", "pbmt", "node", "zone", "num", "fallback", "bad", "why")
         self.stack_lut = Lut("text", "top", "nl")
         self.extra_lut = Lut("reason", "nl")
         self.n = 0
@@ -110,42 +108,24 @@ class Columns:
     # -- per-unique parsing -------------------------------------------------------------
     def _parse_prefix(self, key: str):
         with_ts = not key.startswith("\0")
-        text = (key if with_ts else key[1:]).rstrip(" \t")
-        m = (PREFIX_TS if with_ts else PREFIX_OLD).fullmatch(text)
-        if m is None:
-            self.prefix_lut.append(order=0, mask=0, gfp=-1, pid=-1, tgid=-1, comm=-1, bad=True)
+        p = parse_prefix((key if with_ts else key[1:]).rstrip(" \t"), with_ts)
+        if isinstance(p, str):
+            self.prefix_lut.append(order=0, mask=0, gfp=-1, pid=-1, tgid=-1, comm=-1, bad=True, why=p)
             return
-        g = m.groups()
-        pid = int(g[3]) if with_ts else -1
-        tgid = int(g[4]) if with_ts and g[4] is not None else -1
-        comm = g[5] if with_ts else None
-        self.prefix_lut.append(order=int(g[0]), mask=int(g[1], 16) & 0xFFFFFFFF, gfp=self.gfp.code(g[2]),
-                               pid=pid, tgid=tgid, comm=self.comm.code(comm), bad=False)
+        order, mask, gfp, pid, tgid, comm = p
+        self.prefix_lut.append(order=order, mask=mask, gfp=self.gfp.code(gfp), pid=pid, tgid=tgid,
+                               comm=self.comm.code(comm), bad=False, why="")
 
     def _parse_rest(self, text: str):
-        m = REST_NEW.fullmatch(text)
-        if m is not None:
-            mt, block, pbmt, flags = m.groups()
-            n = NODE_FLAG.search(flags)
-            z = ZONE_FLAG.search(flags)
-            zone = None
-            if z:
-                zi = int(z.group(1))
-                zone = self.zone_names[zi] if zi < len(self.zone_names) else str(zi)
-            self.rest_lut.append(mt=self.mt.code(mt), block=int(block), pbmt=self.mt.code(pbmt),
-                                 node=int(n.group(1)) if n else -1, zone=self.zone.code(zone),
-                                 num=-1, fallback=False, bad=False)
+        r = parse_rest(text, len(self.zone_names))
+        if isinstance(r, str):
+            self.rest_lut.append(mt=-1, block=-1, pbmt=-1, node=-1, zone=-1, num=-1, fallback=False,
+                                 bad=True, why=r)
             return
-        m = REST_OLD.fullmatch(text.rstrip(" \t")) or REST_OLD.fullmatch(text)
-        if m is not None:
-            block, num, fb = m.groups()
-            k = int(num)
-            pb = MIGRATETYPE_NAMES_V3_19[k] if k < len(MIGRATETYPE_NAMES_V3_19) else str(k)
-            code = self.mt.code(pb)
-            self.rest_lut.append(mt=code, block=int(block), pbmt=code, node=-1, zone=-1,
-                                 num=k, fallback=fb is not None, bad=False)
-            return
-        self.rest_lut.append(mt=-1, block=-1, pbmt=-1, node=-1, zone=-1, num=-1, fallback=False, bad=True)
+        mt, block, pbmt, node, zone, num, fallback = r
+        self.rest_lut.append(mt=self.mt.code(mt), block=block, pbmt=self.mt.code(pbmt), node=node,
+                             zone=self.zone.code(self.zone_names[zone] if zone >= 0 else None),
+                             num=num, fallback=fallback, bad=False, why="")
 
     def _parse_stack(self, s: str):
         frames = [ln[1:].rstrip() for ln in s[:-1].split("\n")]
@@ -196,24 +176,30 @@ class Columns:
         return cols, prefix, rest, stack, extra_lut_codes
 
     def add(self, cols, prefix, rest, stack, extra, keep=None) -> None:
+        """Append records (``keep``: the ones to keep) whose pfn and times were checked."""
+        if keep is not None:
+            idx = np.flatnonzero(keep).tolist()
+            cols = [[c[i] for i in idx] for c in cols]
+            prefix, rest, stack, extra = prefix[keep], rest[keep], stack[keep], extra[keep]
         pfns = cols[G_PFN]
         hexa = any(s[:2] in ("0x", "0X") for s in pfns)
         arrays = {
-            "ts": u64(cols[G_TS]), "free_ts": u64(cols[G_FREE]),
-            "pfn": ints(pfns, base=0 if hexa else 10),
+            "ts": ints(cols[G_TS]), "free_ts": ints(cols[G_FREE]), "pfn": ints(pfns, hexa=hexa),
             "prefix": prefix, "rest": rest, "stack": stack, "extra": extra,
         }
-        if keep is not None:
-            arrays = {k: v[keep] for k, v in arrays.items()}
         for k, v in arrays.items():
             self.parts[k].append(v)
         self.n += len(arrays["pfn"])
 
     def bad_codes(self, prefix, rest):
-        """Per-record flags: header part or PFN part failed its strict pattern."""
+        """Per-record flags: header part or PFN part failed its checks."""
         pb = self.prefix_lut.array("bad", bool)[prefix]
         rb = self.rest_lut.array("bad", bool)[rest]
         return pb, rb
+
+    def why(self, part: str, code: int) -> str:
+        """What was expected of a bad ``"prefix"`` or ``"rest"`` (by its code)."""
+        return (self.prefix_lut if part == "prefix" else self.rest_lut).cols["why"][code]
 
     def take(self) -> dict[str, np.ndarray]:
         """Concatenate and reset the per-record parts (unique tables are kept)."""

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from ...errors import ParseError
+from ..page_owner_grammar import ZONE_NAMES
 from ..textio import open_text, source_name
 from ._frame import Builder
 from ._scan import BLOCK_CHARS, records
@@ -37,8 +37,7 @@ def _finish(df: pd.DataFrame, b: Builder, skipped: list, name: str) -> pd.DataFr
 
 
 def read_page_owner(src, *, strict: bool = True, pageblock_order: int = 9, section_size_bits: int = 27,
-                    sections_per_block: int = 1,
-                    zone_names=("DMA", "DMA32", "Normal", "Movable", "Device")) -> pd.DataFrame:
+                    sections_per_block: int = 1, zone_names=ZONE_NAMES) -> pd.DataFrame:
     """Read a ``/sys/kernel/debug/page_owner`` dump of any kernel version into a frame.
 
     Parameters
@@ -48,9 +47,14 @@ def read_page_owner(src, *, strict: bool = True, pageblock_order: int = 9, secti
         file, or the dump's text itself (a string containing a newline).
     strict : bool
         True: the first malformed record raises :class:`~pextlab.errors.ParseError`
-        naming the file, the 1-based line and what was expected.  False: bad
-        records are skipped; ``df.attrs["skipped"]`` counts them and
-        ``df.attrs["skipped_lines"]`` lists (up to 20) line numbers where they failed.
+        naming the file, the 1-based line and what was expected -- a line out
+        of the format, a record cut short, a damaged gzip stream, or a number
+        the kernel cannot print (an order above 18, a pid from PID_MAX_LIMIT
+        on, a node from MAX_NUMNODES on, a zone index beyond ``zone_names``, a
+        pfn or ``Block`` from 2**52 on, a time from 2**63 ns on: see
+        :mod:`pextlab.procfs.limits`).  False: bad records are skipped;
+        ``df.attrs["skipped"]`` counts them and ``df.attrs["skipped_lines"]``
+        lists (up to 20) line numbers where they failed.
     pageblock_order : int
         For the ``pageblock`` column (``pfn >> pageblock_order``; 9 on x86_64).
     section_size_bits : int
@@ -83,15 +87,15 @@ def read_page_owner(src, *, strict: bool = True, pageblock_order: int = 9, secti
 
 def iter_page_owner_chunks(src, chunk_records: int | None = 100_000, *, strict: bool = True,
                            pageblock_order: int = 9, section_size_bits: int = 27,
-                           sections_per_block: int = 1,
-                           zone_names=("DMA", "DMA32", "Normal", "Movable", "Device"),
-                           ) -> Iterator[pd.DataFrame]:
+                           sections_per_block: int = 1, zone_names=ZONE_NAMES) -> Iterator[pd.DataFrame]:
     """Stream a page_owner dump as frames of about ``chunk_records`` rows.
 
     Same parameters and schema as :func:`read_page_owner`.  ``stack_handle``
     numbering and categories are consistent across chunks (a stack keeps its
     handle); each chunk's ``attrs`` carries the running ``skipped`` count.
     Nothing is yielded for an empty file.  ``chunk_records=None`` yields one frame.
+    Any chunk size reads a file as :func:`read_page_owner` does: the same
+    rows, or the same :class:`~pextlab.errors.ParseError` (strict mode).
     """
     b = Builder(pageblock_order=pageblock_order, section_size_bits=section_size_bits,
                  sections_per_block=sections_per_block, zone_names=zone_names)
@@ -99,18 +103,11 @@ def iter_page_owner_chunks(src, chunk_records: int | None = 100_000, *, strict: 
     skipped: list[int] = []
     try:
         pending = 0
-        try:
-            block = BLOCK_CHARS if chunk_records is None else \
-                max(1 << 16, min(BLOCK_CHARS, chunk_records * 512))
-            for n in records(fh, b.cols, name=name, strict=strict, skipped=skipped, block_chars=block):
-                if chunk_records is not None and n - pending >= chunk_records:
-                    pending = n
-                    yield _finish(b.frame(), b, skipped, name)
-        except (ParseError, GeneratorExit):
-            raise
-        except (UnicodeError, OSError, EOFError, ValueError, OverflowError, IndexError) as e:
-            # e.g. a corrupt gzip stream or a number too large for int64
-            raise ParseError(name, None, "a readable page_owner dump", f"{type(e).__name__}: {e}") from e
+        block = BLOCK_CHARS if chunk_records is None else max(1 << 16, min(BLOCK_CHARS, chunk_records * 512))
+        for n in records(fh, b.cols, name=name, strict=strict, skipped=skipped, block_chars=block):
+            if chunk_records is not None and n - pending >= chunk_records:
+                pending = n
+                yield _finish(b.frame(), b, skipped, name)
         if chunk_records is None or b.cols.n > pending:
             yield _finish(b.frame(), b, skipped, name)
     finally:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import ParseError
-from ..page_owner_grammar import HEADER_EXPECT, HEADER_LINE, PFN_EXPECT, PFN_LINE
+from ..page_owner_grammar import (
+    HEADER_EXPECT, HEADER_LINE, MIGRATETYPE_NAMES, MIGRATETYPE_NAMES_V3_19, PFN_EXPECT, PFN_LINE)
 
 __all__ = [
     "PageOwnerVariant", "PAGE_OWNER_VARIANTS", "detect_variant",
@@ -24,10 +25,7 @@ __all__ = [
     "GFP_MOVABLE_SHIFT",
 ]
 
-#: v3.19's ``migratetype_names[]`` (index = the number the v3.19 PFN line prints).
-MIGRATETYPE_NAMES_V3_19 = ("Unmovable", "Reclaimable", "Movable", "Reserve", "CMA", "Isolate")
-#: v4.4+ ``migratetype_names[]`` (with CONFIG_CMA and CONFIG_MEMORY_ISOLATION).
-MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate")
+# MIGRATETYPE_NAMES(_V3_19) are defined with the record grammar and exported here too.
 
 #: v3.19 include/linux/gfp.h ``__GFP_MOVABLE`` and ``__GFP_RECLAIMABLE``.
 V3_19_GFP_MOVABLE, V3_19_GFP_RECLAIMABLE = 0x08, 0x80000
@@ -120,7 +118,7 @@ def detect_variant(text_head: str) -> str:
         if ln.startswith("Page allocated via "):
             break
     else:
-        raise ParseError("<text>", None, "a 'Page allocated via order ...' header", text_head[:80])
+        raise ParseError("<text>", 1, "a 'Page allocated via order ...' header in the text", lines[0])
     h = HEADER_LINE.match(lines[i])
     if not h:
         raise ParseError("<text>", i + 1, HEADER_EXPECT, lines[i])

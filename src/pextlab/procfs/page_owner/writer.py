@@ -6,7 +6,7 @@ import io
 import pandas as pd
 
 from ...schema import SCHEMAS
-from ..page_owner_grammar import ADDR_PREFIX, MIGRATE_PREFIX
+from ..page_owner_grammar import ADDR_PREFIX, MIGRATE_PREFIX, ZONE_NAMES
 from .variants import (
     GFP_MOVABLE, GFP_MOVABLE_SHIFT, GFP_RECLAIMABLE, MIGRATETYPE_NAMES, MIGRATETYPE_NAMES_V3_19,
     PAGE_OWNER_VARIANTS)
@@ -68,7 +68,6 @@ def write_page_owner(df: pd.DataFrame, fh, *, variant: str = "v6.12") -> None:
         "pfn", "order", "gfp_mask", "gfp", "migratetype", "pageblock", "pageblock_migratetype",
         "mixed", "node", "zone", "stack", "pid", "tgid", "comm", "ts_ns", "free_ts_ns",
         "last_migrate_reason")]
-    default_zones = ("DMA", "DMA32", "Normal", "Movable", "Device")
     for (pfn, order, mask, gfp, mt, pb, pbmt, mixed, node, zone, stack, pid, tgid, comm, ts, free_ts,
          reason) in zip(*cols):
         mask = int(mask) & 0xFFFFFFFF
@@ -109,7 +108,7 @@ def write_page_owner(df: pd.DataFrame, fh, *, variant: str = "v6.12") -> None:
                     value |= node << _NODES_PGSHIFT
                 if zone is not None:
                     if zone not in zone_idx:
-                        zone_idx[zone] = default_zones.index(zone) if zone in default_zones else int(zone)
+                        zone_idx[zone] = ZONE_NAMES.index(zone) if zone in ZONE_NAMES else int(zone)
                     zi = zone_idx[zone]
                     fields.append(f"zone={zi}")
                     value |= zi << _ZONES_PGSHIFT
