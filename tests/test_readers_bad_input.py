@@ -182,6 +182,7 @@ def test_zoneinfo_field_twice():
     ("memory0 phys_index=00000000 state=online node=1024\n", 1, "node ids"),
     ("memory0 phys_index=00000000 state=online node=1,0\n", 1, "ascending"),
     ("memory0 phys_index=00000000 state=online state=offline\n", 1, "one state="),
+    ("memory0 phys_index=00000000 state=online phys=0\n", 1, "keys among phys_index"),   # fuzz seed 10098549
 ])
 def test_memory_blocks_the_kernel_cannot_show(text, line, expected):
     e = parse_error(read_memory_blocks, text)

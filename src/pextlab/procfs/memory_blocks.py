@@ -116,8 +116,8 @@ def read_memory_blocks(src, *, section_size_bits: int = SECTION_SIZE_BITS) -> pd
     Raises
     ------
     ParseError
-        On an unknown line, a repeated line or key, a ``memoryN`` line without
-        ``phys_index`` or ``state``, or a value the kernel cannot print (see
+        On an unknown line, an unknown, repeated or missing key (a ``memoryN`` line without
+        ``phys_index`` or ``state``), or a value the kernel cannot print (see
         the module docstring).
     """
     name, text = load_text(src, "memory_blocks")
@@ -152,6 +152,8 @@ def read_memory_blocks(src, *, section_size_bits: int = SECTION_SIZE_BITS) -> pd
             t = _KV_RE.match(tok)
             if not t:
                 raise ParseError(name, lineno, "key=value tokens", line)
+            if t.group(1) not in DEFAULT_FIELDS:
+                raise ParseError(name, lineno, f"keys among {', '.join(DEFAULT_FIELDS)}", line)
             if t.group(1) in kv:
                 raise ParseError(name, lineno, f"one {t.group(1)}= value", line)
             kv[t.group(1)] = t.group(2)

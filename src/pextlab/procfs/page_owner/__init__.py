@@ -53,6 +53,12 @@ Column meanings beyond ``pextlab.schema``
 ``handle: %u`` lines are accepted and ignored (the schema has no column for
 them); the page flags other than node/zone are not kept either.
 
+Numbers no kernel prints are errors, not data: an order above 18, a gfp mask
+wider than 32 bits, a pid or tgid from PID_MAX_LIMIT on (-1, which pextlab
+writes for "not known", is read), a node from MAX_NUMNODES on, a zone index
+beyond ``zone_names``, a pfn or ``Block`` from 2**52 on, a time from 2**63 ns
+on (:mod:`pextlab.procfs.limits` says where each bound comes from).
+
 Modules
 -------
 :mod:`pextlab.procfs.page_owner_grammar` (a sibling module, standard library
