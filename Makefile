@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: lab report test setup clean bench
+.PHONY: lab report test setup clean bench fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: $(STAMP)
 	        || { echo "make test: apt-get install chromium failed" >&2; exit 1; }; \
 	fi
 	PEXTLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -rs tests --nbval-lax notebooks --doctest-modules src/pextlab
+
+## make fuzz: 100,000 damaged kernel files through every reader and command (tests/fuzz);
+## prints a table per reader and fails on any uncaught exception, traceback or hang
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz --inputs 100000 --workers 2
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -11,7 +11,7 @@ read, group, sort, render, write), best and median of N runs (default 5), on
 
 with default options (``-t``) and with ``--name leaky --cull=stacktrace``.
 ``--frames`` adds the same runs of the frame (pandas) path,
-``python -c "...page_owner_sort._main_frames(...)"``, for comparison.
+``python -c "...sort_cli.main_frames(...)"``, for comparison.
 
 Reference: the kernel's C tool takes 0.25-0.31 s on this machine for the same
 default run on the uncompressed dump (measured by the project; the tool is not
@@ -34,9 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DUMP = REPO / "data" / "real-kernel" / "b-1G" / "page_owner.txt.gz"
 PEXTLAB = Path(sys.executable).parent / "pextlab"
 
-FRAMES = ("import sys; from pextlab.analysis.page_owner_sort import _main_frames; "
+FRAMES = ("import sys; from pextlab.analysis.sort_cli import main_frames; "
           "kw = {'name': ['leaky'], 'cull': 'stacktrace'} if sys.argv[3:] else {}; "
-          "sys.exit(_main_frames(sys.argv[1], sys.argv[2], kw, False))")
+          "sys.exit(main_frames(sys.argv[1], sys.argv[2], kw, False))")
 
 
 def _cold(cmd: list[str], repeat: int) -> tuple[float, float]:

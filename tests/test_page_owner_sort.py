@@ -11,8 +11,11 @@ import pandas as pd
 import pytest
 
 from pextlab.analysis.page_owner_sort import (
-    SortArgumentError, allocator_masks, block_text, main, page_owner_sort, parse_cull,
-    parse_num_list, parse_sort, render_page_owner_sort, USAGE,
+    allocator_masks, block_text, page_owner_sort, render_page_owner_sort,
+)
+from pextlab.analysis.sort_cli import main
+from pextlab.analysis.sort_options import (
+    USAGE, SortArgumentError, parse_cull, parse_num_list, parse_sort,
 )
 from pextlab.schema import conform, top_frame_of
 

@@ -17,6 +17,7 @@ from pextlab.procfs.page_owner import (
     MIGRATETYPE_NAMES, MIGRATETYPE_NAMES_V3_19, PAGE_OWNER_VARIANTS, detect_variant,
     format_page_owner, iter_page_owner_chunks, read_page_owner, write_page_owner,
 )
+from pextlab.procfs.limits import PID_MAX_LIMIT
 from pextlab.procfs.stacks import read_show_stacks
 from pextlab.schema import SCHEMAS, conform, top_frame_of
 
@@ -507,8 +508,8 @@ def _records(draw, variant):
             row.update(node=draw(st.integers(0, 63)), zone=draw(st.sampled_from(zones)))
         else:
             row.update(node=-1, zone=None)
-        row.update(pid=draw(st.integers(-1, 2**31 - 1)) if v.pid else -1,
-                   tgid=draw(st.integers(-1, 2**31 - 1)) if v.tgid else -1,
+        row.update(pid=draw(st.integers(-1, PID_MAX_LIMIT - 1)) if v.pid else -1,       # pids < pid_max
+                   tgid=draw(st.integers(-1, PID_MAX_LIMIT - 1)) if v.tgid else -1,
                    comm=draw(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=15))
                    if v.comm else None,
                    ts_ns=draw(st.integers(0, 2**63 - 1)) if v.ts else -1,

@@ -62,11 +62,12 @@ def test_real_threshold_file(folder):
 
 def test_threshold_hides_small_and_non_positive():
     text = (" a+0x1/0x2\n b+0x1/0x2\nnr_base_pages: 5\n\n"
-            " c+0x1/0x2\nnr_base_pages: 0\n\n"
-            " d+0x1/0x2\nnr_base_pages: -3\n\n"
+            " c+0x1/0x2\nnr_base_pages: 1\n\n"
+            " d+0x1/0x2\nnr_base_pages: 2\n\n"
             " e+0x1/0x2\nnr_base_pages: 1000\n\n")
     df = read_show_stacks(text)
-    assert df.nr_base_pages.tolist() == [5, 0, -3, 1000]
+    # a frame (e.g. the simulator's) may hold stacks without pages: never printed
+    df["nr_base_pages"] = np.array([5, 0, -3, 1000], dtype=np.int64)
     assert format_show_stacks(df) == (" a+0x1/0x2\n b+0x1/0x2\nnr_base_pages: 5\n\n"
                                       " e+0x1/0x2\nnr_base_pages: 1000\n\n")
     assert format_show_stacks(df, threshold=6) == " e+0x1/0x2\nnr_base_pages: 1000\n\n"
@@ -112,6 +113,27 @@ def test_malformed(text, line):
     assert ei.value.file == "<text>"
 
 
+@pytest.mark.parametrize("text, line", [
+    # mm/page_owner.c stack_print skips nr_base_pages < 1 and prints an int
+    (" a+0x1/0x2\nnr_base_pages: 0\n\n", 2),
+    (" a+0x1/0x2\nnr_base_pages: 5\n\n b+0x1/0x2\nnr_base_pages: -3\n\n", 5),
+    (" a+0x1/0x2\nnr_base_pages: 2147483648\n\n", 2),
+    (" a+0x1/0x2\nnr_base_pages: " + "9" * 5000 + "\n\n", 2),
+    (" a+0x1/0x2\nhandle: 4294967296\nnr_base_pages: 1\n\n", 2),
+    (" a+0x1/0x2\nhandle: 7\nnr_base_pages: 1\n\n b+0x1/0x2\nnr_base_pages: 1\n\n", 5),   # mixed handles
+])
+def test_numbers_the_kernel_cannot_print(text, line):
+    with pytest.raises(ParseError) as ei:
+        read_show_stacks(text)
+    assert ei.value.line == line and ei.value.file == "<text>"
+
+
+def test_handles_print_as_int():
+    # stack_print: seq_printf("handle: %d", handle.handle) of a u32
+    df = read_show_stacks(" a+0x1/0x2\nhandle: -2\nnr_base_pages: 3\n\n")
+    assert df.stack_handle.tolist() == [(1 << 32) - 2]
+
+
 def test_empty_file():
     df = read_show_stacks(io.StringIO(""))
     assert len(df) == 0 and list(df.columns) == list(SCHEMAS["stacks"])
@@ -122,7 +144,7 @@ _FRAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,15}\+0x[0-9a-f]{1,4}/0x[0-9a-f]
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.lists(_FRAME, min_size=1, max_size=16), st.integers(-5, 10**9)),
+@given(st.lists(st.tuples(st.lists(_FRAME, min_size=1, max_size=16), st.integers(1, 2**31 - 1)),
                 min_size=0, max_size=8),
        st.integers(0, 10**6))
 def test_roundtrip_and_threshold(entries, threshold):

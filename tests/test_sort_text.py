@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from pextlab.analysis import page_owner_sort as pos
+from pextlab.analysis import sort_options as so
 from pextlab.analysis import sort_text as st
-from pextlab.analysis.page_owner_sort import main, page_owner_sort, render_page_owner_sort
+from pextlab.analysis.page_owner_sort import page_owner_sort, render_page_owner_sort
+from pextlab.analysis.sort_cli import main
 from pextlab.analysis.sort_text import NotPlainDump, render_text, sort_text
 from pextlab.procfs.page_owner import read_page_owner
 
@@ -31,25 +33,40 @@ def frame_out(src, **kw) -> str:
 # --------------------------------------------------------------------------- option grammar
 
 def test_one_option_grammar_for_both_paths():
-    # the pandas path shares sort_text's grammar (sort_text is stdlib-only so the CLI
-    # never imports pandas); a second copy would drift
-    for name in ("USAGE", "_SORT_KEYS", "_CULL_KEYS", "_CULL_ORDER", "_FLAG_SORT", "_FLAG_ALIASES",
-                 "_ALLOCATOR_NAMES", "parse_sort", "parse_cull", "parse_num_list", "SortArgumentError"):
-        assert getattr(pos, name) is getattr(st, name), name
+    # both engines take the option grammar from sort_options (stdlib-only, so the
+    # command never imports pandas); a second copy would drift
+    for mod in (pos, st):
+        for name in ("parse_cull", "resolve_sort", "allocator_names"):
+            assert getattr(mod, name) is getattr(so, name), (mod.__name__, name)
+
+
+def test_one_record_grammar_for_both_readers():
+    # sort_text checks records against the reader's own patterns, not a copy
+    from pextlab.procfs import page_owner_grammar as g
+    assert st.BODY is g.BODY and st.header_in_grammar is g.header_in_grammar
+    assert st.close_last_record is g.close_last_record
+
+
+def test_engine_modules_import_no_pandas():
+    code = ("import sys; import pextlab.analysis.sort_cli, pextlab.procfs.page_owner_grammar; "
+            "bad = [m for m in ('pandas', 'numpy') if m in sys.modules]; "
+            "assert not bad, bad")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
 
 
 def test_option_parsers():
-    assert st.parse_sort("-pid,+tg,n,st,T,at,ator") == [
+    assert so.parse_sort("-pid,+tg,n,st,T,at,ator") == [
         ("pid", False), ("tgid", True), ("comm", True), ("stacktrace", True), ("text", True),
         ("ts_ns", True), ("allocator", True)]
-    assert st.parse_sort("times,-page_num") == [("times", True), ("pages", False)]
-    assert st.parse_cull("name,stacktrace") == ("stacktrace", "comm")
-    assert st.parse_num_list("1,22") == [1, 22] and st.parse_num_list(" 7") == [7]
-    for bad, fn, msg in (("bogus", st.parse_sort, "wrong argument after --sort option:bogus"),
-                         ("pid,,tgid", st.parse_cull, "wrong argument after --cull option:pid,,tgid"),
-                         ("3 ", st.parse_num_list, "wrong/invalid pid in from the command line:3 "),
-                         ("0x10", st.parse_num_list, "wrong/invalid pid in from the command line:0x10")):
-        with pytest.raises(st.SortArgumentError) as ei:
+    assert so.parse_sort("times,-page_num") == [("times", True), ("pages", False)]
+    assert so.parse_cull("name,stacktrace") == ("stacktrace", "comm")
+    assert so.parse_num_list("1,22") == [1, 22] and so.parse_num_list(" 7") == [7]
+    for bad, fn, msg in (("bogus", so.parse_sort, "wrong argument after --sort option:bogus"),
+                         ("pid,,tgid", so.parse_cull, "wrong argument after --cull option:pid,,tgid"),
+                         ("3 ", so.parse_num_list, "wrong/invalid pid in from the command line:3 "),
+                         ("0x10", so.parse_num_list, "wrong/invalid pid in from the command line:0x10")):
+        with pytest.raises(so.SortArgumentError) as ei:
             fn(bad)
         assert str(ei.value) == msg
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import PextlabError
+from .errors import ParseError, PextlabError
 from .kernel.layout import Layout, layout_from_iomem
 from .procfs.buddyinfo import read_buddyinfo
 from .procfs.dmesg import read_dmesg
@@ -36,6 +36,7 @@ from .procfs.pagetypeinfo import read_pagetypeinfo
 from .procfs.stacks import read_show_stacks
 from .procfs.vmstat import read_vmstat
 from .procfs.zoneinfo import read_zoneinfo
+from .procfs.limits import NR_CPUS_LIMIT, bounded_int
 from .procfs.textio import find_capture_file, read_text
 from .schema import empty
 
@@ -95,12 +96,22 @@ class Capture:
 
     @cached_property
     def nr_cpus(self) -> int:
+        """CPUs of the machine: the first line of ``cpuinfo_summary`` (1 without the file).
+
+        ``pextlab capture`` writes the number of ``processor`` lines of
+        /proc/cpuinfo there; 0 (none found) reads as 1.  Anything but a number
+        below ``NR_CPUS_LIMIT`` (8192, arch/x86/Kconfig) is a ParseError.
+        """
         p = self.path("cpuinfo_summary", required=False)
-        if p is not None:
-            first = read_text(p).strip().splitlines()[0].strip()
-            if first.isdigit():
-                return int(first)
-        return 1
+        if p is None:
+            return 1
+        lines = read_text(p).splitlines()
+        first = lines[0].strip() if lines else ""
+        n = bounded_int(first, 0, NR_CPUS_LIMIT) if first.isdigit() else None
+        if n is None:
+            raise ParseError(p, 1, f"the number of CPUs (0..{NR_CPUS_LIMIT}) on the first line",
+                             lines[0] if lines else "<empty file>")
+        return max(n, 1)
 
     @cached_property
     def layout(self) -> Layout:

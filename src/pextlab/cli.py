@@ -8,12 +8,19 @@
     pextlab report CAPTURE [--snapshot LABEL] [--html OUT.html] [--top N]
     pextlab replay CAPTURE                # replay a capture's page_owner dump, compare with its /proc files
 """
+# ``pextlab sort`` must start without numpy or pandas (its engine is standard library
+# only), so the commands that need pandas import it inside their functions;
+# ``import pextlab`` itself loads its names on first use.
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+import pextlab
+
+from .analysis.sort_cli import main as sort_main
+from .capture_tool import main as capture_main
 from .errors import PextlabError
 
 __all__ = ["main"]
@@ -36,7 +43,6 @@ def _boot(argv) -> int:
     ap.add_argument("--out", metavar="DIR", help="write dmesg and the --proc files into DIR")
     ap.add_argument("--quiet", action="store_true", help="do not print the boot log")
     a = ap.parse_args(argv)
-    import pextlab
     if a.capture:
         cap = pextlab.read_capture(a.capture)
         cmdline = a.cmdline or cap.cmdline
@@ -70,8 +76,7 @@ def _replay(argv) -> int:
     ap.add_argument("--snapshot")
     ap.add_argument("--all", action="store_true", help="show every row, not only differences")
     a = ap.parse_args(argv)
-    import pandas as pd
-    import pextlab
+    import pandas as pd                                 # kept off `pextlab sort`'s path
     m = pextlab.replay(pextlab.read_capture(a.capture, snapshot=a.snapshot))
     rep = m.replay_report if a.all else m.replay_report[m.replay_report["diff"] != 0]
     with pd.option_context("display.width", 200, "display.max_rows", 500):
@@ -91,13 +96,11 @@ def main(argv=None) -> int:
         if cmd == "boot":
             return _boot(rest)
         if cmd == "sort":
-            from .analysis.sort_text import main as sort_main  # stdlib only: no pandas import
             return sort_main(rest)
         if cmd == "capture":
-            from .capture_tool import main as capture_main
             return capture_main(rest)
         if cmd == "report":
-            from .report import main as report_main
+            from .report import main as report_main     # pandas: kept off `pextlab sort`'s path
             return report_main(rest)
         if cmd == "replay":
             return _replay(rest)

@@ -1,4 +1,4 @@
-"""``page_owner_sort`` on a page_owner DataFrame, and the ``pextlab sort`` command.
+"""``page_owner_sort`` on a page_owner DataFrame.
 
 The kernel ships ``tools/mm/page_owner_sort`` to summarise a dump of
 ``/sys/kernel/debug/page_owner``.  This module reproduces the 6.12 tool's
@@ -57,35 +57,20 @@ Differences from the 6.12 C tool (deliberate)
 * ``--sort`` also accepts ``times``/``num`` and ``pages``/``page_num`` (the keys
   of ``-t``/``-m``), and ``--cull`` accepts ``comm`` as the usage text promises
   (the C parser only knows ``name``).
-* The output file is optional (stdout by default) and the progress lines
-  (``loaded N``, ``sorting ....``, ``culling``) go to stderr, and only when
-  writing to a file.
+
+The option grammar is :mod:`pextlab.analysis.sort_options`; the ``pextlab
+sort`` command is :mod:`pextlab.analysis.sort_cli`.
 """
 from __future__ import annotations
-
-import gzip
-import sys
-import zlib
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from pextlab.errors import ParseError
+from .sort_options import (
+    ALLOCATOR_CMA, ALLOCATOR_OTHERS, ALLOCATOR_SLAB, ALLOCATOR_VMALLOC, allocator_names, parse_cull,
+    resolve_sort)
 
-__all__ = [
-    "ALLOCATOR_CMA", "ALLOCATOR_SLAB", "ALLOCATOR_VMALLOC", "ALLOCATOR_OTHERS",
-    "USAGE", "SortArgumentError", "parse_sort", "parse_cull", "parse_num_list",
-    "allocator_masks", "block_text", "page_owner_sort", "render_page_owner_sort", "main",
-]
-
-# The option grammar (usage text, sort/cull keys, single-letter flags, allocator bits and
-# the argument parsers) lives in sort_text, which is stdlib-only so that ``pextlab sort``
-# never imports pandas; this module shares it rather than keeping a copy.
-from .sort_text import (  # noqa: E402,F401 (re-exported: one grammar for both paths)
-    ALLOCATOR_CMA, ALLOCATOR_SLAB, ALLOCATOR_VMALLOC, ALLOCATOR_OTHERS, _ALLOCATOR_NAMES, USAGE,
-    _SORT_KEYS, _CULL_KEYS, _CULL_ORDER, _FLAG_SORT, _FLAG_ALIASES, SortArgumentError, _explode,
-    parse_sort, parse_cull, parse_num_list, _resolve_sort)
+__all__ = ["allocator_masks", "block_text", "page_owner_sort", "render_page_owner_sort"]
 
 _RESULT_COLUMNS = ["times", "pages", "pid", "tgid", "comm", "allocator", "ts_ns", "stacktrace", "text"]
 
@@ -138,7 +123,7 @@ def allocator_masks(df: pd.DataFrame) -> np.ndarray:
 
 def _allocator_names(mask: pd.Series) -> pd.Series:
     """Mask -> "CMA VMALLOC" style names (space separated, tool's order)."""
-    names = {m: " ".join(name for bit, name in _ALLOCATOR_NAMES if m & bit) for m in pd.unique(mask)}
+    names = {m: allocator_names(m) for m in pd.unique(mask)}
     return mask.map(names)
 
 
@@ -280,7 +265,7 @@ def page_owner_sort(df: pd.DataFrame, *, sort=None, cull=None, pid=None, tgid=No
     0      1      2    8
     """
     cull_keys = parse_cull(cull)
-    sort_keys = _resolve_sort(sort, flag)
+    sort_keys = resolve_sort(sort, flag)
     if keep_ts is None:
         keep_ts = sort_keys[0][0] == "ts_ns"
 
@@ -414,65 +399,3 @@ def render_page_owner_sort(result: pd.DataFrame, *, cull=None, filters=None) -> 
             parts = parts + ":\n" + result["stacktrace"].astype(str)
         parts = parts + "\n"
     return "".join(parts.tolist())
-
-
-# --------------------------------------------------------------------------- command line
-
-def _err(msg: str) -> None:
-    sys.stderr.write(msg if msg.endswith("\n") else msg + "\n")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``pextlab sort [OPTIONS] <input> [output]``: the page_owner_sort command line.
-
-    Options are spelled as the kernel tool's (``-a -m -n -p -P -s -t -d``,
-    ``--pid``, ``--tgid``, ``--name``, ``--cull``, ``--sort``; ``--opt=value``
-    or ``--opt value``).  Returns the exit status: 0 on success, 1 for usage
-    errors (the tool's messages), 2 for unreadable input (truncated or garbage
-    page_owner text, corrupt gzip).  Messages go to stderr, one line each
-    (plus the usage text for usage errors); never a traceback for bad input.
-
-    Runs :func:`pextlab.analysis.sort_text.main`, which works on the dump's text
-    without numpy or pandas and hands input it does not take to
-    :func:`_main_frames` (this module's frame pipeline).
-    """
-    from .sort_text import main as text_main
-    return text_main(argv)
-
-
-def _main_frames(src, dst, kw: dict, debug: bool) -> int:
-    """The command's frame path: read ``src`` into a frame, sort, write ``dst``.
-
-    ``pextlab.analysis.sort_text.main`` calls it for input its text engine does
-    not take; the reader then either parses it or names the bad line.
-    """
-    from pextlab.analysis.sort_text import _write
-    from pextlab.procfs.page_owner import read_page_owner  # the reader; imported late
-
-    try:
-        df = read_page_owner(src)
-    except ParseError as e:
-        _err(f"pextlab sort: cannot parse page_owner input: {e}")
-        return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        _err(f"pextlab sort: cannot open {src}: {e.strerror}")
-        return 1
-    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-        _err(f"pextlab sort: {src}: truncated or corrupt gzip data ({e})")
-        return 2
-    except UnicodeDecodeError as e:
-        _err(f"pextlab sort: {src}: not a text file ({e.reason})")
-        return 2
-
-    if dst is not None:
-        sys.stderr.write(f"loaded {len(df)}\nsorting ....\nculling\n")
-    if debug:
-        for col in ("pid", "tgid", "ts_ns"):
-            missing = int((df[col] < 0).sum()) if col in df else len(df)
-            if missing:
-                _err(f"pextlab sort: {missing} records without {col}")
-    return _write(render_page_owner_sort(page_owner_sort(df, **kw)), dst)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -8,13 +8,9 @@ The kernel prints one line per populated zone::
 NR_PAGE_ORDERS-1) and a newline.  :func:`read_buddyinfo` turns that into the
 long-form ``"buddyinfo"`` frame (one row per node, zone and order) and
 :func:`format_buddyinfo` prints such a frame back byte for byte.
-
-This module also holds the small helpers the other text readers of
-:mod:`pextlab.procfs` share (loading a source, categorical columns).
 """
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
@@ -22,62 +18,30 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .textio import read_text, source_name
+from ._common import categorical, groups_in_order, load_text, parse_counts, parse_int
+from .limits import MAX_NUMNODES, NR_PAGE_ORDERS_LIMIT
 
 __all__ = ["read_buddyinfo", "format_buddyinfo", "parse_node_zone_counts"]
 
-
-# ----------------------------------------------------------------------------
-# shared helpers (used by the sibling readers in this package)
-# ----------------------------------------------------------------------------
-
-def _load(src, default_name: str = "<text>") -> tuple[str, str]:
-    """Return ``(name, text)`` for a path, ``.gz`` path, file object, bytes or text.
-
-    A ``str`` containing a newline (or the empty string) is taken as the file's
-    text; any other ``str`` / ``os.PathLike`` is a path.
-    """
-    if isinstance(src, bytes):
-        return default_name, src.decode("utf-8", errors="replace")
-    if isinstance(src, str) and ("\n" in src or src == ""):
-        return default_name, src
-    if isinstance(src, (str, os.PathLike)):
-        return str(src), read_text(src)
-    name = source_name(src)
-    return name, read_text(src)
-
-
-def _categorical(values, categories=None) -> pd.Categorical:
-    """A categorical whose categories keep first-appearance order."""
-    if categories is None:
-        categories = list(dict.fromkeys(values))
-    return pd.Categorical(list(values), categories=list(categories))
-
-
-def _groups_in_order(df: pd.DataFrame, keys: list[str]):
-    """Yield ``(key_tuple, sub_frame)`` in order of first appearance."""
-    if len(df) == 0:
-        return
-    for key, sub in df.groupby(keys, sort=False, observed=True):
-        yield key, sub
-
-
-_NODE_ZONE_RE = re.compile(r"^Node (-?\d+), zone +(\S+) ?(.*)$")
-_COUNT_RE = re.compile(r" *(\d+) ")
+_NODE_ZONE_RE = re.compile(r"^Node (\d+), zone +(\S+) ?(.*)$")
 
 
 def parse_node_zone_counts(text: str, name: str, what: str = "buddyinfo") -> list[tuple[int, str, list[int]]]:
     """Parse ``Node N, zone NAME  c0  c1 ...`` lines into ``(node, zone, counts)``.
 
-    Used for buddyinfo and for the ``Number of blocks type`` table of
-    pagetypeinfo.  Every line must carry the same number of counts.
+    Every line must carry the same number of counts (``NR_PAGE_ORDERS``, at
+    most :data:`~.limits.NR_PAGE_ORDERS_LIMIT`), each zone appears once, node
+    ids are below ``MAX_NUMNODES`` and counts are page or block counts (below
+    :data:`~.limits.PFN_LIMIT`).
 
     Raises
     ------
     ParseError
-        On a line of another shape or a line with a different count of columns.
+        On a line of another shape, a line with a different count of columns,
+        a repeated zone or a number outside its bounds.
     """
     out = []
+    seen = set()
     ncols = None
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -85,34 +49,20 @@ def parse_node_zone_counts(text: str, name: str, what: str = "buddyinfo") -> lis
         m = _NODE_ZONE_RE.match(line)
         if not m:
             raise ParseError(name, lineno, f"a {what} line 'Node N, zone NAME counts...'", line)
-        counts = _parse_counts(m.group(3) + " ", name, lineno, line)
+        node = parse_int(m.group(1), 0, MAX_NUMNODES - 1, "a node id", name, lineno, line)
+        counts = parse_counts(m.group(3) + " ", name, lineno, line)
         if ncols is None:
             ncols = len(counts)
-            if ncols == 0:
-                raise ParseError(name, lineno, "at least one count", line)
+            if not 1 <= ncols <= NR_PAGE_ORDERS_LIMIT:
+                raise ParseError(name, lineno, f"1..{NR_PAGE_ORDERS_LIMIT} counts (one per order)", line)
         elif len(counts) != ncols:
             raise ParseError(name, lineno, f"{ncols} counts (as on the first line)", line)
-        out.append((int(m.group(1)), m.group(2), counts))
+        if (node, m.group(2)) in seen:
+            raise ParseError(name, lineno, "each zone once", line)
+        seen.add((node, m.group(2)))
+        out.append((node, m.group(2), counts))
     return out
 
-
-def _parse_counts(rest: str, name: str, lineno: int, line: str) -> list[int]:
-    """Space-separated non-negative integers; anything else is a ParseError."""
-    rest = rest.rstrip() + " "
-    counts, pos = [], 0
-    for m in _COUNT_RE.finditer(rest):
-        if m.start() != pos:
-            break
-        counts.append(int(m.group(1)))
-        pos = m.end()
-    if pos != len(rest) and rest.strip():
-        raise ParseError(name, lineno, "space-separated unsigned counts", line)
-    return counts
-
-
-# ----------------------------------------------------------------------------
-# buddyinfo
-# ----------------------------------------------------------------------------
 
 def read_buddyinfo(src) -> pd.DataFrame:
     """Read ``/proc/buddyinfo`` into the long-form ``"buddyinfo"`` frame.
@@ -133,7 +83,7 @@ def read_buddyinfo(src) -> pd.DataFrame:
     ParseError
         On a malformed line or a line with a different number of orders.
     """
-    name, text = _load(src, "buddyinfo")
+    name, text = load_text(src, "buddyinfo")
     rows = parse_node_zone_counts(text, name, "buddyinfo")
     if not rows:
         return empty("buddyinfo")
@@ -143,7 +93,7 @@ def read_buddyinfo(src) -> pd.DataFrame:
     orders = np.tile(np.arange(norders), len(rows))
     counts = np.concatenate([np.asarray(r[2], dtype="int64") for r in rows])
     df = pd.DataFrame({
-        "node": nodes, "zone": _categorical(zones), "order": orders, "nr_free": counts,
+        "node": nodes, "zone": categorical(zones), "order": orders, "nr_free": counts,
     })
     return conform(df, "buddyinfo")
 
@@ -165,7 +115,7 @@ def format_buddyinfo(df: pd.DataFrame) -> str:
         The file text, one ``"Node %d, zone %8s "`` line per zone.
     """
     lines = []
-    for (node, zone), sub in _groups_in_order(df, ["node", "zone"]):
+    for (node, zone), sub in groups_in_order(df, ["node", "zone"]):
         sub = sub.sort_values("order", kind="stable")
         orders = sub["order"].to_numpy()
         if not np.array_equal(orders, np.arange(len(orders))):

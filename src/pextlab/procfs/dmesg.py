@@ -27,11 +27,13 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ParseError
-from .buddyinfo import _load
+from ._common import load_text, parse_int
+from .limits import MAX_NUMNODES, NR_PAGE_ORDERS_LIMIT, PAGE_SHIFT, PFN_LIMIT, S64_MAX, U64_MAX
 
 __all__ = ["DmesgInfo", "read_dmesg", "format_dmesg_line", "strip_timestamp"]
 
-PAGE_SHIFT = 12
+#: kB in a 64-bit physical address space (the ``Memory:`` line's numbers).
+_KB_LIMIT = 1 << 54
 _TS_RE = re.compile(r"^\[ *(\d+)\.(\d{6})\] ?")
 _MEM_RANGE = r"\[mem (0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)\]"
 _ZONE_RANGE_RE = re.compile(r"^  (\S+) +(?:" + _MEM_RANGE + r"|(empty))$")
@@ -151,10 +153,6 @@ def format_dmesg_line(ts, text: str) -> str:
     return f"[{usec // 1_000_000:5d}.{usec % 1_000_000:06d}] {text}"
 
 
-def _pfn_range(a: str, b: str) -> tuple[int, int]:
-    return int(a, 16) >> PAGE_SHIFT, (int(b, 16) + 1) >> PAGE_SHIFT
-
-
 def read_dmesg(src) -> DmesgInfo:
     """Read the memory-layout facts of a boot log.
 
@@ -173,16 +171,34 @@ def read_dmesg(src) -> DmesgInfo:
     ------
     ParseError
         When a recognised line is malformed: a zone-range, movable-start or
-        node-range line inside its block that does not parse, or a ``Memory:``
-        line whose parts are not ``NK name``.
+        node-range line inside its block that does not parse, a ``Memory:``
+        line whose parts are not ``NK name``, a ``[mem start-end]`` range that
+        ends before it starts, or a number the kernel cannot print there (an
+        address past 64 bits, a node id from ``MAX_NUMNODES`` on, ...).
     """
-    name, text = _load(src, "dmesg")
+    name, text = load_text(src, "dmesg")
     kw: dict = {"node_ranges": [], "zone_ranges": {}, "movable_zone_start": {},
                 "early_allocated": {}, "unknown_parameters": [], "total_pages_all": []}
     block = None     # "zones", "movable", "nodes"
     cma = 0
     saw_cma = False
     cmdlines: dict[str, str] = {}
+    lineno, raw = 0, ""
+
+    # the helpers check a number of the current line (lineno, raw)
+    def num(digits, lo, hi, what, base=10):
+        return parse_int(digits, lo, hi, what, name, lineno, raw, base)
+
+    def pfn_range(a: str, b: str) -> tuple[int, int]:
+        # "[mem %#018Lx-%#018Lx]" (%pR): start and inclusive end of a u64 range
+        start, end = num(a, 0, U64_MAX, "an address", 16), num(b, 0, U64_MAX, "an address", 16)
+        if end < start:
+            raise ParseError(name, lineno, "a range '[mem start-end]' with end >= start", raw)
+        return start >> PAGE_SHIFT, (end + 1) >> PAGE_SHIFT
+
+    def node_id(digits):
+        return num(digits, 0, MAX_NUMNODES - 1, "a node id")
+
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = strip_timestamp(raw)
         if block is not None and line.startswith("  "):
@@ -190,17 +206,18 @@ def read_dmesg(src) -> DmesgInfo:
                 m = _ZONE_RANGE_RE.match(line)
                 if not m:
                     raise ParseError(name, lineno, "'  ZONE  [mem 0x..-0x..]' or '  ZONE  empty'", raw)
-                kw["zone_ranges"][m.group(1)] = None if m.group(4) else _pfn_range(m.group(2), m.group(3))
+                kw["zone_ranges"][m.group(1)] = None if m.group(4) else pfn_range(m.group(2), m.group(3))
             elif block == "movable":
                 m = _MOVABLE_RE.match(line)
                 if not m:
                     raise ParseError(name, lineno, "'  Node N: 0x...'", raw)
-                kw["movable_zone_start"][int(m.group(1))] = int(m.group(2), 16) >> PAGE_SHIFT
+                kw["movable_zone_start"][node_id(m.group(1))] = num(m.group(2), 0, U64_MAX, "an address",
+                                                                    16) >> PAGE_SHIFT
             else:
                 m = _NODE_RANGE_RE.match(line)
                 if not m:
                     raise ParseError(name, lineno, "'  node   N: [mem 0x..-0x..]'", raw)
-                kw["node_ranges"].append((int(m.group(1)), *_pfn_range(m.group(2), m.group(3))))
+                kw["node_ranges"].append((node_id(m.group(1)), *pfn_range(m.group(2), m.group(3))))
             continue
         block = None
         if line == "Zone ranges:":
@@ -221,14 +238,15 @@ def read_dmesg(src) -> DmesgInfo:
             continue
         m = _FAKE_RE.match(line)
         if m:
-            kw["numa_fake"] = _pfn_range(m.group(1), m.group(2))
+            kw["numa_fake"] = pfn_range(m.group(1), m.group(2))
             continue
         m = _TOTAL_RE.match(line)
         if m:
             # rebuilt at every hotplug online/offline; the first is the boot value
-            kw.setdefault("nr_zonelists", int(m.group(1)))
-            kw.setdefault("total_pages", int(m.group(3)))
-            kw["total_pages_all"].append(int(m.group(3)))
+            total = num(m.group(3), 0, PFN_LIMIT - 1, "a page count")
+            kw.setdefault("nr_zonelists", num(m.group(1), 1, MAX_NUMNODES, "a number of zonelists"))
+            kw.setdefault("total_pages", total)
+            kw["total_pages_all"].append(total)
             continue
         m = _UNKNOWN_RE.match(line)
         if m:
@@ -236,37 +254,41 @@ def read_dmesg(src) -> DmesgInfo:
             continue
         m = _MEMORY_RE.match(line)
         if m:
-            info = {"available_kb": int(m.group(1)), "total_kb": int(m.group(2))}
+            info = {"available_kb": num(m.group(1), 0, _KB_LIMIT, "kB"),
+                    "total_kb": num(m.group(2), 0, _KB_LIMIT, "kB")}
             for part in m.group(3).split(", "):
                 p = _MEMORY_PART_RE.match(part)
                 if not p:
                     raise ParseError(name, lineno, "'Memory:' parts like '6144K kernel code'", raw)
-                info[re.sub(r"[^a-z0-9]+", "_", p.group(2).lower()) + "_kb"] = int(p.group(1))
+                info[re.sub(r"[^a-z0-9]+", "_", p.group(2).lower()) + "_kb"] = num(p.group(1), 0, _KB_LIMIT, "kB")
             kw["memory_line"] = info
             continue
         m = _PAGE_EXT_RE.match(line)
         if m:
-            kw["page_ext_bytes"] = int(m.group(1))
+            kw["page_ext_bytes"] = num(m.group(1), 0, S64_MAX, "a size in bytes")
             continue
         if line.startswith("page_owner is disabled"):
             kw["page_owner_disabled"] = True
             continue
         m = _EARLY_RE.match(line)
         if m:
-            kw["early_allocated"][(int(m.group(1)), m.group(2))] = int(m.group(3))
+            kw["early_allocated"][(node_id(m.group(1)), m.group(2))] = num(m.group(3), 0, PFN_LIMIT - 1,
+                                                                            "a page count")
             continue
         m = _BLOCK_RE.match(line)
         if m:
-            kw["memory_block_size"] = int(m.group(1)) * _UNITS[m.group(2)]
+            kw["memory_block_size"] = num(m.group(1), 0, S64_MAX // _UNITS[m.group(2)], "a size") \
+                * _UNITS[m.group(2)]
             continue
         m = _CMA_RE.match(line)
         if m:
-            cma += int(m.group(1)) * _UNITS[m.group(2)]
+            cma += num(m.group(1), 0, U64_MAX // _UNITS[m.group(2)], "a size") * _UNITS[m.group(2)]
             saw_cma = True
             continue
         m = _GUARD_RE.match(line)
         if m:
-            kw["guardpage_minorder"] = int(m.group(1))
+            # mm/page_alloc.c debug_guardpage_minorder_setup: at most MAX_PAGE_ORDER / 2
+            kw["guardpage_minorder"] = num(m.group(1), 0, NR_PAGE_ORDERS_LIMIT // 2, "an order")
             continue
     kw["command_line"] = cmdlines.get("Kernel command line", cmdlines.get("Command line"))
     kw["cma_reserved"] = cma if saw_cma else None

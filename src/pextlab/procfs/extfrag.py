@@ -4,13 +4,13 @@ Both files print one line per populated zone, ``"Node %d, zone %8s "`` and
 then one field per order of an index the kernel computes in integer
 thousandths: ``unusable_index`` prints ``"%d.%03d "`` and ``extfrag_index``
 ``"%2d.%03d "`` of ``index / 1000, index % 1000`` (C division, so -1000 prints
-``-1.000``).  :func:`read_extfrag` joins the two files into the ``"extfrag"``
+``-1.000`` and -500 -- one free block of half the requested size -- `` 0.-500``).  :func:`read_extfrag` joins the two files into the ``"extfrag"``
 frame (values as floats, thousandths / 1000); the ``format_*`` functions print
 them back exactly.
 
-:func:`unusable_index` and :func:`fragmentation_index` compute the same
-integers from free-block counts, for comparing a capture's buddyinfo with its
-extfrag files.
+:func:`unusable_index` and :func:`fragmentation_index` (the mm/vmstat.c maths,
+from :mod:`pextlab.kernel.vmstat`) compute the same integers from free-block
+counts, for comparing a capture's buddyinfo with its extfrag files.
 """
 from __future__ import annotations
 
@@ -20,16 +20,24 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParseError
+from ..kernel.vmstat import fragmentation_index, unusable_index
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _groups_in_order, _load
+from ._common import categorical, groups_in_order, load_text, parse_int
+from .limits import MAX_NUMNODES, NR_PAGE_ORDERS_LIMIT
 
 __all__ = [
     "read_extfrag", "read_index_file", "format_unusable_index", "format_extfrag_index",
     "unusable_index", "fragmentation_index",
 ]
 
-_LINE_RE = re.compile(r"^Node (-?\d+), zone +(\S+) (.*)$")
-_FIELD_RE = re.compile(r" *(-?)(\d+)\.(\d{3}) ")
+_LINE_RE = re.compile(r"^Node (\d+), zone +(\S+) (.*)$")
+# "%d.%03d" of index / 1000 and index % 1000 (C): "-1.000", "0.-500", "1.000"
+_FIELD_RE = re.compile(r" *(-?\d+)\.(\d{3}|-\d{2,3}) ")
+#: Values each file can hold, in thousandths (mm/vmstat.c): unusable_free_index is a
+#: share (0..1000); __fragmentation_index is -1000 when a block is free, else
+#: 1000 - (1000 + free_pages * 1000 / 2^order) / free_blocks_total, which lies above
+#: -1000 because every free block is smaller than 2^order.
+_RANGES = {"unusable_index": (0, 1000), "extfrag_index": (-1000, 1000)}
 
 
 def _c_div(a: int, b: int) -> int:
@@ -52,7 +60,8 @@ def read_index_file(src, what: str = "unusable_index") -> list[tuple[int, str, l
     src : path, ``.gz`` path, file object, or str
         ``unusable_index`` or ``extfrag_index`` (or their text).
     what : str
-        Name used in error messages when ``src`` is text.
+        Which file: ``"unusable_index"`` or ``"extfrag_index"`` (the range
+        of its values), and the name in error messages when ``src`` is text.
 
     Returns
     -------
@@ -63,10 +72,18 @@ def read_index_file(src, what: str = "unusable_index") -> list[tuple[int, str, l
     Raises
     ------
     ParseError
-        On a malformed line or one with a different number of orders.
+        On a malformed line, one with a different number of orders, a repeated
+        zone, or a value the kernel cannot print.
     """
-    name, text = _load(src, what)
+    return [row[:3] for row in _read_index_lines(src, what)]
+
+
+def _read_index_lines(src, what: str) -> list[tuple[int, str, list[int], int, str, str]]:
+    """:func:`read_index_file` rows with the line number, line and file name of each."""
+    lo, hi = _RANGES[what]
+    name, text = load_text(src, what)
     out = []
+    seen = set()
     ncols = None
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -74,22 +91,41 @@ def read_index_file(src, what: str = "unusable_index") -> list[tuple[int, str, l
         m = _LINE_RE.match(line)
         if not m:
             raise ParseError(name, lineno, "'Node N, zone Z' followed by d.ddd fields", line)
+        node = parse_int(m.group(1), 0, MAX_NUMNODES - 1, "a node id", name, lineno, line)
         rest = m.group(3).rstrip() + " "
         vals, pos = [], 0
         for f in _FIELD_RE.finditer(rest):
             if f.start() != pos:
                 break
-            v = int(f.group(2)) * 1000 + int(f.group(3))
-            vals.append(-v if f.group(1) else v)
+            v = _field_value(f.group(1), f.group(2), lo, hi)
+            if v is None:
+                raise ParseError(name, lineno, f"fields '%d.%03d ' of thousandths in {lo}..{hi}", line)
+            vals.append(v)
             pos = f.end()
         if pos != len(rest) or not vals:
             raise ParseError(name, lineno, "fields printed as '%d.%03d '", line)
         if ncols is None:
             ncols = len(vals)
+            if ncols > NR_PAGE_ORDERS_LIMIT:
+                raise ParseError(name, lineno, f"at most {NR_PAGE_ORDERS_LIMIT} fields (one per order)", line)
         elif len(vals) != ncols:
             raise ParseError(name, lineno, f"{ncols} fields (as on the first line)", line)
-        out.append((int(m.group(1)), m.group(2), vals))
+        if (node, m.group(2)) in seen:
+            raise ParseError(name, lineno, "each zone once", line)
+        seen.add((node, m.group(2)))
+        out.append((node, m.group(2), vals, lineno, line, name))
     return out
+
+
+def _field_value(whole: str, frac: str, lo: int, hi: int) -> int | None:
+    """The thousandths a ``%d.%03d`` field prints, or None when no value in ``lo..hi`` prints so."""
+    if len(whole) > 3:
+        return None
+    w, f = int(whole), int(frac)
+    v = w * 1000 + f
+    if not lo <= v <= hi or _fmt_thousandths(v, 0) != f"{whole}.{frac} ":
+        return None
+    return v
 
 
 def read_extfrag(unusable_src=None, extfrag_src=None) -> pd.DataFrame:
@@ -112,20 +148,20 @@ def read_extfrag(unusable_src=None, extfrag_src=None) -> pd.DataFrame:
         On a malformed line, or when a zone has different numbers of orders
         in the two files.
     """
-    uu = read_index_file(unusable_src, "unusable_index") if unusable_src is not None else []
-    ee = read_index_file(extfrag_src, "extfrag_index") if extfrag_src is not None else []
-    udict = {(n, z): v for n, z, v in uu}
-    edict = {(n, z): v for n, z, v in ee}
-    keys = list(dict.fromkeys([(n, z) for n, z, _ in uu] + [(n, z) for n, z, _ in ee]))
+    uu = _read_index_lines(unusable_src, "unusable_index") if unusable_src is not None else []
+    ee = _read_index_lines(extfrag_src, "extfrag_index") if extfrag_src is not None else []
+    udict = {(r[0], r[1]): r[2] for r in uu}
+    edict = {(r[0], r[1]): r[2] for r in ee}
+    where = {(r[0], r[1]): r[3:] for r in ee}
+    keys = list(dict.fromkeys([(r[0], r[1]) for r in uu] + [(r[0], r[1]) for r in ee]))
     if not keys:
         return empty("extfrag")
     nodes, zones, orders, ucol, ecol = [], [], [], [], []
     for key in keys:
         u, e = udict.get(key), edict.get(key)
         if u is not None and e is not None and len(u) != len(e):
-            raise ParseError("extfrag_index", None,
-                             f"as many orders for node {key[0]} zone {key[1]} as unusable_index ({len(u)})",
-                             str(len(e)))
+            lineno, line, name = where[key]
+            raise ParseError(name, lineno, f"{len(u)} fields, as unusable_index has for this zone", line)
         n = len(u if u is not None else e)
         nodes += [key[0]] * n
         zones += [key[1]] * n
@@ -133,7 +169,7 @@ def read_extfrag(unusable_src=None, extfrag_src=None) -> pd.DataFrame:
         ucol += [np.nan] * n if u is None else [x / 1000 for x in u]
         ecol += [np.nan] * n if e is None else [x / 1000 for x in e]
     df = pd.DataFrame({
-        "node": nodes, "zone": _categorical(zones), "order": orders,
+        "node": nodes, "zone": categorical(zones), "order": orders,
         "unusable_index": np.array(ucol, dtype="float64"),
         "extfrag_index": np.array(ecol, dtype="float64"),
     })
@@ -142,7 +178,7 @@ def read_extfrag(unusable_src=None, extfrag_src=None) -> pd.DataFrame:
 
 def _format(df: pd.DataFrame, column: str, width: int) -> str:
     lines = []
-    for (node, zone), sub in _groups_in_order(df, ["node", "zone"]):
+    for (node, zone), sub in groups_in_order(df, ["node", "zone"]):
         sub = sub.sort_values("order", kind="stable")
         vals = sub[column].to_numpy()
         if np.isnan(vals).any():
@@ -182,64 +218,3 @@ def format_extfrag_index(df: pd.DataFrame) -> str:
         ``"Node %d, zone %8s "`` then ``"%2d.%03d "`` per order, per zone.
     """
     return _format(df, "extfrag_index", 2)
-
-
-def _contig_info(nr_free, suitable_order: int) -> tuple[int, int, int]:
-    free_pages = total = suitable = 0
-    for order, blocks in enumerate(nr_free):
-        blocks = int(blocks)
-        total += blocks
-        free_pages += blocks << order
-        if order >= suitable_order:
-            suitable += blocks << (order - suitable_order)
-    return free_pages, total, suitable
-
-
-def unusable_index(nr_free, order: int) -> int:
-    """The unusable free space index of one zone at ``order``, in thousandths.
-
-    Parameters
-    ----------
-    nr_free : sequence of int
-        Free blocks per order (a buddyinfo line).
-    order : int
-        The allocation order asked about.
-
-    Returns
-    -------
-    int
-        ``1000`` when nothing is free, else the thousandths of free memory
-        that is in blocks smaller than ``order`` (integer division).
-    """
-    free_pages, _, suitable = _contig_info(nr_free, order)
-    if free_pages == 0:
-        return 1000
-    return ((free_pages - (suitable << order)) * 1000) // free_pages
-
-
-def fragmentation_index(nr_free, order: int) -> int:
-    """The external fragmentation index of one zone at ``order``, in thousandths.
-
-    Parameters
-    ----------
-    nr_free : sequence of int
-        Free blocks per order (a buddyinfo line).
-    order : int
-        The allocation order asked about.
-
-    Returns
-    -------
-    int
-        ``-1000`` when a block of ``order`` or larger is free, ``0`` when
-        nothing is free, else ``1000 - (1000 + free_pages*1000/2^order) /
-        free_blocks`` with integer divisions; towards 0 means lack of memory,
-        towards 1000 fragmentation.
-    """
-    if order >= len(nr_free):
-        return 0
-    free_pages, total, suitable = _contig_info(nr_free, order)
-    if total == 0:
-        return 0
-    if suitable:
-        return -1000
-    return 1000 - (1000 + (free_pages * 1000) // (1 << order)) // total

@@ -13,11 +13,10 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ParseError
-from .buddyinfo import _load
+from ._common import load_text, parse_int
+from .limits import PAGE_SHIFT, U64_MAX
 
 __all__ = ["IomemEntry", "read_iomem", "format_iomem", "system_ram_ranges"]
-
-PAGE_SHIFT = 12
 _LINE_RE = re.compile(r"^( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*)$")
 
 
@@ -63,9 +62,10 @@ def read_iomem(src) -> list[IomemEntry]:
     ------
     ParseError
         On a line that is not ``start-end : name``, an odd indent, an indent
-        deeper than one level below the previous line, or ``end < start``.
+        deeper than one level below the previous line, ``end < start`` or an
+        address past 64 bits (``resource_size_t`` is ``phys_addr_t``, u64).
     """
-    name, text = _load(src, "iomem")
+    name, text = load_text(src, "iomem")
     out: list[IomemEntry] = []
     prev_depth = -1
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -80,7 +80,8 @@ def read_iomem(src) -> list[IomemEntry]:
         depth = indent // 2
         if depth > prev_depth + 1:
             raise ParseError(name, lineno, f"nesting depth at most {prev_depth + 1}", line)
-        start, end = int(m.group(2), 16), int(m.group(3), 16)
+        start = parse_int(m.group(2), 0, U64_MAX, "an address", name, lineno, line, 16)
+        end = parse_int(m.group(3), 0, U64_MAX, "an address", name, lineno, line, 16)
         if end < start and not (start == 0 and end == 0):
             raise ParseError(name, lineno, "end >= start", line)
         out.append(IomemEntry(start, end, m.group(4), depth))

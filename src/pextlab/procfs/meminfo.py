@@ -16,11 +16,14 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _load
+from ._common import categorical, load_text, parse_int
+from .limits import S64_MAX
 
 __all__ = ["read_meminfo", "format_meminfo", "meminfo_dict"]
 
-_LINE_RE = re.compile(r"^([^:\s][^:]*): +(-?\d+)(?: (kB))?$")
+_LINE_RE = re.compile(r"^([^:\s][^:]*): +(\d+)(?: (kB))?$")
+# fs/proc/meminfo.c prints every value unsigned (show_val_kb, "%lu"); kB of a 64-bit
+# physical address space and the counts fit the int64 column (below 2**63)
 
 
 def read_meminfo(src) -> pd.DataFrame:
@@ -40,9 +43,10 @@ def read_meminfo(src) -> pd.DataFrame:
     Raises
     ------
     ParseError
-        On a line that is not ``Field:  value [kB]``, or a repeated field.
+        On a line that is not ``Field:  value [kB]``, a repeated field, or a
+        value outside ``0..2**63-1``.
     """
-    name, text = _load(src, "meminfo")
+    name, text = load_text(src, "meminfo")
     fields, values, units = [], [], []
     seen = set()
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -55,14 +59,14 @@ def read_meminfo(src) -> pd.DataFrame:
             raise ParseError(name, lineno, "each field once", line)
         seen.add(m.group(1))
         fields.append(m.group(1))
-        values.append(int(m.group(2)))
+        values.append(parse_int(m.group(2), 0, S64_MAX, "a value", name, lineno, line))
         units.append(m.group(3) or "")
     if not fields:
         return empty("meminfo")
     df = pd.DataFrame({
-        "field": _categorical(fields),
+        "field": categorical(fields),
         "value": np.array(values, dtype="int64"),
-        "unit": _categorical(units, ["kB", ""]),
+        "unit": categorical(units, ["kB", ""]),
     })
     return conform(df, "meminfo")
 

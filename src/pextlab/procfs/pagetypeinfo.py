@@ -31,20 +31,22 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _groups_in_order, _load, _parse_counts
+from ._common import categorical, groups_in_order, load_text, parse_counts, parse_int
+from .limits import MAX_NUMNODES, NR_PAGE_ORDERS_LIMIT, PFN_LIMIT
 
 __all__ = ["read_pagetypeinfo", "format_pagetypeinfo", "PAGETYPEINFO_FREE_CAP"]
 
-#: The kernel stops counting a free list at this many entries and prints ``>``.
+#: The kernel stops counting a free list at this many entries and prints ``>``
+#: (mm/vmstat.c pagetypeinfo_showfree_print, v5.4+): a capped count is exactly this.
 PAGETYPEINFO_FREE_CAP = 100000
 
 _ORDER_RE = re.compile(r"^Page block order: (\d+)$")
 _PPB_RE = re.compile(r"^Pages per block: +(\d+)$")
 _FREE_HDR = "Free pages count per migrate type at order"
-_FREE_ROW_RE = re.compile(r"^Node +(-?\d+), zone +(\S+), type +(\S+) (.*)$")
+_FREE_ROW_RE = re.compile(r"^Node +(\d+), zone +(\S+), type +(\S+) (.*)$")
 _BLOCKS_HDR = "Number of blocks type"
 _MIXED_HDR = "Number of mixed blocks"
-_TABLE_ROW_RE = re.compile(r"^Node (-?\d+), zone +(\S+) (.*)$")
+_TABLE_ROW_RE = re.compile(r"^Node (\d+), zone +(\S+) (.*)$")
 _FREE_FIELD_RE = re.compile(r"(>?) *(\d+) ")
 
 
@@ -54,7 +56,12 @@ def _parse_free_fields(rest: str, name: str, lineno: int, line: str) -> tuple[li
     for m in _FREE_FIELD_RE.finditer(rest):
         if rest[pos:m.start()].strip():
             break
-        counts.append(int(m.group(2)))
+        if m.group(1):
+            parse_int(m.group(2), PAGETYPEINFO_FREE_CAP, PAGETYPEINFO_FREE_CAP, "a capped count '>'",
+                      name, lineno, line)
+            counts.append(PAGETYPEINFO_FREE_CAP)
+        else:
+            counts.append(parse_int(m.group(2), 0, PFN_LIMIT - 1, "a free count", name, lineno, line))
         capped.append(m.group(1) == ">")
         pos = m.end()
     if rest[pos:].strip() or not counts:
@@ -88,7 +95,7 @@ def read_pagetypeinfo(src):
         On an unexpected line, a truncated section, or a row whose number of
         columns differs from its table's header.
     """
-    name, text = _load(src, "pagetypeinfo")
+    name, text = load_text(src, "pagetypeinfo")
     lines = text.splitlines()
     header: dict = {}
     free_rows: list[tuple[int, str, str, list[int], list[bool]]] = []
@@ -101,6 +108,8 @@ def read_pagetypeinfo(src):
     table: dict | None = None
     sections = 0
     saw_mixed_per_section: list[bool] = []
+    section_lines: list[int] = []          # line of each section's free-count header
+    row_lines: dict[tuple, int] = {}       # (table, node, zone) -> line of its row
 
     def need(cond, lineno, expected, got):
         if not cond:
@@ -110,14 +119,16 @@ def read_pagetypeinfo(src):
         if state == "start":
             m = _ORDER_RE.match(line)
             need(m, lineno, "'Page block order: N'", line)
-            order = int(m.group(1))
+            # include/linux/pageblock-flags.h: pageblock_order <= MAX_PAGE_ORDER
+            order = parse_int(m.group(1), 0, NR_PAGE_ORDERS_LIMIT - 1, "a page block order", name, lineno, line)
             need(header.get("pageblock_order", order) == order, lineno, "the same page block order in every section", line)
             header["pageblock_order"] = order
             state = "ppb"
         elif state == "ppb":
             m = _PPB_RE.match(line)
             need(m, lineno, "'Pages per block:  N'", line)
-            header["pages_per_block"] = int(m.group(1))
+            ppb = 1 << header["pageblock_order"]    # pageblock_nr_pages = 1UL << pageblock_order
+            header["pages_per_block"] = parse_int(m.group(1), ppb, ppb, "pages per block", name, lineno, line)
             state = "blank"
         elif state == "blank":
             need(line == "", lineno, "an empty line", line)
@@ -125,11 +136,13 @@ def read_pagetypeinfo(src):
         elif state == "freehdr":
             need(line.startswith(_FREE_HDR), lineno, f"'{_FREE_HDR}' header", line)
             cols = line[len(_FREE_HDR):].split()
-            need(cols and cols == [str(i) for i in range(len(cols))], lineno, "order numbers 0..n-1", line)
+            need(cols and cols == [str(i) for i in range(len(cols))] and len(cols) <= NR_PAGE_ORDERS_LIMIT,
+                 lineno, f"order numbers 0..n-1 (at most {NR_PAGE_ORDERS_LIMIT})", line)
             need(norders in (None, len(cols)), lineno, f"{norders} orders as in the first section", line)
             norders = len(cols)
             sections += 1
             saw_mixed_per_section.append(False)
+            section_lines.append(lineno)
             state = "free"
         elif state == "free":
             if line == "":
@@ -137,9 +150,14 @@ def read_pagetypeinfo(src):
                 continue
             m = _FREE_ROW_RE.match(line)
             need(m, lineno, "'Node N, zone Z, type T counts...'", line)
+            node = parse_int(m.group(1), 0, MAX_NUMNODES - 1, "a node id", name, lineno, line)
             counts, capped = _parse_free_fields(m.group(4), name, lineno, line)
             need(len(counts) == norders, lineno, f"{norders} free counts", line)
-            free_rows.append((int(m.group(1)), m.group(2), m.group(3), counts, capped))
+            key = ("free", node, m.group(2), m.group(3))
+            need(key not in row_lines, lineno, "each migratetype once per zone", line)
+            row_lines[key] = lineno
+            row_lines.setdefault(("free", node, m.group(2)), lineno)
+            free_rows.append((node, m.group(2), m.group(3), counts, capped))
         elif state == "blockshdr":
             need(line.startswith(_BLOCKS_HDR), lineno, f"'{_BLOCKS_HDR}' header", line)
             cols = line[len(_BLOCKS_HDR):].split()
@@ -160,11 +178,13 @@ def read_pagetypeinfo(src):
                 continue
             m = _TABLE_ROW_RE.match(line)
             need(m, lineno, "'Node N, zone Z counts...'", line)
-            counts = _parse_counts(m.group(3), name, lineno, line)
+            node = parse_int(m.group(1), 0, MAX_NUMNODES - 1, "a node id", name, lineno, line)
+            counts = parse_counts(m.group(3), name, lineno, line)
             need(len(counts) == len(mt_names), lineno, f"{len(mt_names)} counts (one per migratetype)", line)
-            key = (int(m.group(1)), m.group(2))
+            key = (node, m.group(2))
             need(key not in table, lineno, "each zone once per table", line)
             table[key] = counts
+            row_lines[("blocks" if table is block_rows else "mixed", *key)] = lineno
             if table is block_rows:
                 block_order.append(key)
         elif state == "after_table":
@@ -184,11 +204,18 @@ def read_pagetypeinfo(src):
     if state == "after_table":
         raise ParseError(name, len(lines), f"'{_MIXED_HDR}' table after the empty line (truncated file)", None)
     free_zones = list(dict.fromkeys((r[0], r[1]) for r in free_rows))
-    if set(free_zones) != set(block_order):
-        raise ParseError(name, None, "the same zones in the free-count and blocks tables",
-                         f"free: {free_zones}, blocks: {block_order}")
+    for key in block_order:
+        if key not in set(free_zones):
+            raise ParseError(name, row_lines[("blocks", *key)], "a zone of the free-count table",
+                             lines[row_lines[("blocks", *key)] - 1])
+    for key in free_zones:
+        if key not in block_rows:
+            raise ParseError(name, row_lines[("free", *key)], "a zone that has a blocks row",
+                             lines[row_lines[("free", *key)] - 1])
     if any(saw_mixed_per_section) and not all(saw_mixed_per_section):
-        raise ParseError(name, None, "a mixed-blocks table in every section or in none")
+        first = section_lines[saw_mixed_per_section.index(False)]
+        raise ParseError(name, first, "a mixed-blocks table in every section or in none "
+                         "(this section has none)", lines[first - 1])
 
     header["nr_orders"] = norders
     header["migratetypes"] = tuple(mt_names or ())
@@ -197,8 +224,8 @@ def read_pagetypeinfo(src):
     nrows = len(free_rows)
     ptype = pd.DataFrame({
         "node": np.repeat(np.array([r[0] for r in free_rows], dtype="int64"), norders),
-        "zone": _categorical([r[1] for r in free_rows for _ in range(norders)]),
-        "migratetype": _categorical([r[2] for r in free_rows for _ in range(norders)], _mt_cats(free_rows, mt_names)),
+        "zone": categorical([r[1] for r in free_rows for _ in range(norders)]),
+        "migratetype": categorical([r[2] for r in free_rows for _ in range(norders)], _mt_cats(free_rows, mt_names)),
         "order": np.tile(np.arange(norders), nrows),
         "nr_free": np.array([c for r in free_rows for c in r[3]], dtype="int64"),
         "capped": np.array([c for r in free_rows for c in r[4]], dtype=bool),
@@ -207,20 +234,22 @@ def read_pagetypeinfo(src):
     nmt = len(mt_names)
     for key in mixed_rows:
         if key not in block_rows:
-            raise ParseError(name, None, f"mixed-blocks row {key} to have a blocks row")
+            at = row_lines[("mixed", *key)]
+            raise ParseError(name, at, "a zone that has a blocks row", lines[at - 1])
     has_mixed = bool(saw_mixed_per_section) and all(saw_mixed_per_section)
     nr_mixed = []
     for key in block_order:
         if has_mixed:
             if key not in mixed_rows:
-                raise ParseError(name, None, f"a mixed-blocks row for node {key[0]} zone {key[1]}")
+                at = row_lines[("blocks", *key)]
+                raise ParseError(name, at, "a zone that also has a mixed-blocks row", lines[at - 1])
             nr_mixed.extend(mixed_rows[key])
         else:
             nr_mixed.extend([-1] * nmt)
     blocks = pd.DataFrame({
         "node": np.repeat(np.array([k[0] for k in block_order], dtype="int64"), nmt),
-        "zone": _categorical([k[1] for k in block_order for _ in range(nmt)]),
-        "migratetype": _categorical([mt for _ in block_order for mt in mt_names], mt_names),
+        "zone": categorical([k[1] for k in block_order for _ in range(nmt)]),
+        "migratetype": categorical([mt for _ in block_order for mt in mt_names], mt_names),
         "nr_blocks": np.array([c for k in block_order for c in block_rows[k]], dtype="int64"),
         "nr_mixed": np.array(nr_mixed, dtype="int64"),
     })
@@ -273,14 +302,14 @@ def format_pagetypeinfo(pagetypeinfo: pd.DataFrame, pageblocks: pd.DataFrame, he
         out.append(f"Pages per block:  {ppb}\n")
         out.append("\n")
         out.append(f"{_FREE_HDR:<43} " + "".join(f"{o:6d} " for o in range(norders)) + "\n")
-        for (n, zone, mt), sub in _groups_in_order(free, ["node", "zone", "migratetype"]):
+        for (n, zone, mt), sub in groups_in_order(free, ["node", "zone", "migratetype"]):
             sub = sub.sort_values("order", kind="stable")
             if not np.array_equal(sub["order"].to_numpy(), np.arange(norders)):
                 raise ValueError(f"node {n} zone {zone} type {mt}: orders must be 0..{norders - 1}")
             fields = "".join(f"{'>' if cap else ''}{int(c):6d} "
                              for c, cap in zip(sub["nr_free"].to_numpy(), sub["capped"].to_numpy()))
             out.append(f"Node {int(n):4d}, zone {zone:>8}, type {mt:>12} {fields}\n")
-        zones = list(_groups_in_order(blocks, ["node", "zone"]))
+        zones = list(groups_in_order(blocks, ["node", "zone"]))
         out.append(f"\n{_BLOCKS_HDR + ' ':<23}" + "".join(f"{m:>12} " for m in mts) + "\n")
         mixed_vals = blocks["nr_mixed"].to_numpy()
         if len(mixed_vals) and (mixed_vals == -1).any() and not (mixed_vals == -1).all():

@@ -26,8 +26,6 @@ frame outside the page allocator.
 """
 from __future__ import annotations
 
-import io
-import os
 import re
 
 import numpy as np
@@ -35,19 +33,23 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty, top_frame_of
-from .textio import open_text, source_name
+from ._common import parse_int
+from .limits import INT_MAX, INT_MIN, U32_MAX
+from .textio import read_text, source_name
 
 __all__ = ["read_show_stacks", "format_show_stacks", "write_show_stacks"]
 
 _COUNT = re.compile(r"(nr_base_pages|stack_count): (-?\d+)[ \t]*$")
-_HANDLE = re.compile(r"handle: (\d+)[ \t]*$")
+_HANDLE = re.compile(r"handle: (-?\d+)[ \t]*$")
+#: The ``depth`` column is int16; page_owner saves at most PAGE_OWNER_STACK_DEPTH (16) frames.
+_MAX_DEPTH = (1 << 15) - 1
 
 
-def _open(src):
+def _load(src) -> tuple[str, str]:
+    """``(name, text)`` of a path, file object or the text itself."""
     if isinstance(src, str) and ("\n" in src or src.startswith((" ", "handle:", "nr_base_pages:"))):
-        return io.StringIO(src), "<text>", True
-    fh = open_text(src)
-    return fh, source_name(src), isinstance(src, (str, os.PathLike))
+        return "<text>", src
+    return source_name(src), read_text(src)
 
 
 def read_show_stacks(src) -> pd.DataFrame:
@@ -70,17 +72,20 @@ def read_show_stacks(src) -> pd.DataFrame:
     ------
     ParseError
         On a line that is neither a frame, a count, a handle nor an empty line,
-        on an entry without frames, handle or count, or on a truncated entry.
-        The line number is 1-based.
+        on an entry without frames, handle or count, on a truncated entry, or
+        on a number the kernel cannot print (mm/page_owner.c stack_print
+        prints ``nr_base_pages``, an ``int``, only from 1 on, and the ``u32``
+        handle with ``%d``).  The line number is 1-based.
     """
-    fh, name, close = _open(src)
+    name, text = _load(src)
     stacks: list[str] = []
+    starts: list[int] = []
     handles: list[int] = []
     counts: list[int] = []
     frames: list[str] = []
     handle = count = None
     fields: set[str] = set()
-    lineno = 0
+    lineno = start = 0
 
     def end_entry(at):
         nonlocal frames, handle, count
@@ -89,48 +94,50 @@ def read_show_stacks(src) -> pd.DataFrame:
                 raise ParseError(name, at, "'nr_base_pages: %d' (or 'handle: %d') ending the stack",
                                  "<empty line>" if at <= lineno else "<end of file>")
             stacks.append("\n".join(frames))
+            starts.append(start)
             handles.append(-1 if handle is None else handle)
             counts.append(-1 if count is None else count)
         frames, handle, count = [], None, None
 
-    try:
-        for lineno, raw in enumerate(fh, 1):
-            line = raw.rstrip("\n")
-            if line.startswith(" "):
-                if count is not None or handle is not None:
-                    raise ParseError(name, lineno, "an empty line after the count", line)
-                f = line[1:].rstrip()
-                if not f:
-                    raise ParseError(name, lineno, "a stack frame ' symbol+0xoff/0xsize'", line)
-                frames.append(f)
-                continue
-            if not line.strip():
-                end_entry(lineno)
-                continue
-            m = _COUNT.match(line)
-            if m:
-                if count is not None:
-                    raise ParseError(name, lineno, "an empty line after the count", line)
-                fields.add(m.group(1))
-                count = int(m.group(2))
-                continue
-            m = _HANDLE.match(line)
-            if m:
-                if handle is not None or count is not None:
-                    raise ParseError(name, lineno, "an empty line or a count after the handle", line)
-                handle = int(m.group(1))
-                continue
-            raise ParseError(name, lineno, "a stack frame ' symbol+0xoff/0xsize', 'nr_base_pages: %d', "
-                                           "'stack_count: %d', 'handle: %d' or an empty line", line)
-        if frames and count is None and handle is None:
-            raise ParseError(name, lineno + 1, "'nr_base_pages: %d' ending the stack (truncated file)",
-                             "<end of file>")
-        end_entry(lineno + 1)
-    except UnicodeError as e:
-        raise ParseError(name, lineno + 1, "UTF-8 text", str(e)) from e
-    finally:
-        if close:
-            fh.close()
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()                  # the newline ending the last line
+    for lineno, line in enumerate(lines, 1):
+        if not (frames or handle is not None or count is not None):
+            start = lineno
+        if line.startswith(" "):
+            if count is not None or handle is not None:
+                raise ParseError(name, lineno, "an empty line after the count", line)
+            f = line[1:].rstrip()
+            if not f:
+                raise ParseError(name, lineno, "a stack frame ' symbol+0xoff/0xsize'", line)
+            if len(frames) == _MAX_DEPTH:
+                raise ParseError(name, lineno, f"at most {_MAX_DEPTH} frames in a stack", line)
+            frames.append(f)
+            continue
+        if not line.strip():
+            end_entry(lineno)
+            continue
+        m = _COUNT.match(line)
+        if m:
+            if count is not None:
+                raise ParseError(name, lineno, "an empty line after the count", line)
+            fields.add(m.group(1))
+            count = parse_int(m.group(2), 1, INT_MAX, m.group(1), name, lineno, line)
+            continue
+        m = _HANDLE.match(line)
+        if m:
+            if handle is not None or count is not None:
+                raise ParseError(name, lineno, "an empty line or a count after the handle", line)
+            # "handle: %d" of the u32 depot handle: stored as the u32
+            handle = parse_int(m.group(1), INT_MIN, INT_MAX, "a handle", name, lineno, line) & U32_MAX
+            continue
+        raise ParseError(name, lineno, "a stack frame ' symbol+0xoff/0xsize', 'nr_base_pages: %d', "
+                                       "'stack_count: %d', 'handle: %d' or an empty line", line)
+    if frames and count is None and handle is None:
+        raise ParseError(name, lineno + 1, "'nr_base_pages: %d' ending the stack (truncated file)",
+                         "<end of file>")
+    end_entry(lineno + 1)
     if not stacks:
         df = empty("stacks")
     else:
@@ -138,7 +145,9 @@ def read_show_stacks(src) -> pd.DataFrame:
         if (h < 0).all():
             h = np.arange(1, len(stacks) + 1, dtype=np.int64)
         elif (h < 0).any():
-            raise ParseError(name, None, "'handle: %d' in every entry or in none", "a mix")
+            at = starts[int(np.flatnonzero(h < 0 if h[0] >= 0 else h >= 0)[0])]
+            raise ParseError(name, at, "'handle: %d' in every entry or in none (this entry differs "
+                             "from the first)", lines[at - 1])
         tops = {s: top_frame_of(s.split("\n")) if s else "" for s in set(stacks)}
         df = conform(pd.DataFrame({
             "stack_handle": h,

@@ -4,17 +4,26 @@ A *capture* is a folder with one file per kernel file (see ``docs`` in the
 README): ``buddyinfo``, ``buddyinfo.txt``, ``buddyinfo.txt.gz``, ``buddyinfo.gz``,
 and snapshot variants ``buddyinfo.after_compact.txt`` etc.  ``find_capture_file``
 resolves a kernel name (and optional snapshot label) to the file on disk;
-``open_text`` opens plain or gzipped text for streaming.
+``open_text`` opens plain or gzipped text for streaming; ``iter_text`` reads
+it in blocks, turning a damaged or cut-short gzip stream into a
+:class:`~pextlab.errors.ParseError` that names the line where the text stops.
+Standard library only (``pextlab sort`` reads through it).
 """
 from __future__ import annotations
 
 import gzip
 import io
 import os
+import zlib
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
 
-__all__ = ["open_text", "read_text", "find_capture_file", "source_name"]
+from ..errors import ParseError
+
+__all__ = ["open_text", "iter_text", "read_text", "find_capture_file", "source_name"]
+
+#: Characters per read (the granularity at which a damaged gzip stream is noticed).
+_PIECE_CHARS = 1 << 16
 
 
 def source_name(src) -> str:
@@ -43,12 +52,50 @@ def open_text(src) -> IO[str]:
     raise TypeError(f"cannot open {src!r} as text")
 
 
+def iter_text(fh: IO[str], block_chars: int, name: str) -> Iterator[str]:
+    """The text of ``fh`` in blocks of about ``block_chars`` characters.
+
+    A gzip stream that is cut short (``EOFError``), damaged
+    (``gzip.BadGzipFile``, ``zlib.error``) or followed by garbage ends the text
+    with a :class:`~pextlab.errors.ParseError` naming the line where the
+    readable text stops.  The file is read in pieces of the same size whatever
+    ``block_chars`` is, so a reader sees the same text before the fault and
+    names the same line for any block size.
+    """
+    parts: list[str] = []
+    have = lines = 0
+    while True:
+        try:
+            piece = fh.read(_PIECE_CHARS)
+        except (EOFError, OSError, zlib.error) as e:
+            if parts:
+                yield "".join(parts)
+            raise ParseError(name, lines + 1, "readable text (a complete gzip stream, or plain text)",
+                             f"{type(e).__name__}: {e}") from None
+        if not piece:
+            if parts:
+                yield "".join(parts)
+            return
+        parts.append(piece)
+        have += len(piece)
+        lines += piece.count("\n")
+        if have >= block_chars:
+            yield "".join(parts)
+            parts, have = [], 0
+
+
 def read_text(src) -> str:
-    """The whole text of a (small) kernel file."""
+    """The whole text of a (small) kernel file.
+
+    Raises
+    ------
+    ParseError
+        For a damaged gzip stream, as :func:`iter_text`.
+    """
     if isinstance(src, str) and "\n" in src:
         return src  # already text
     with open_text(src) as fh:
-        return fh.read()
+        return "".join(iter_text(fh, 1 << 62, source_name(src)))
 
 
 def _candidates(name: str, snapshot: str | None) -> Iterable[str]:

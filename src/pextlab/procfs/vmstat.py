@@ -12,11 +12,14 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _load
+from ._common import categorical, load_text, parse_int
+from .limits import S64_MAX
 
 __all__ = ["read_vmstat", "format_vmstat", "vmstat_delta"]
 
-_LINE_RE = re.compile(r"^([A-Za-z0-9_]+) (-?\d+)$")
+_LINE_RE = re.compile(r"^([A-Za-z0-9_]+) (\d+)$")
+# mm/vmstat.c vmstat_show prints unsigned longs (global counters are clamped at 0);
+# an event counter at 2**63 would take centuries, so values fit the int64 column
 
 
 def read_vmstat(src) -> pd.DataFrame:
@@ -35,9 +38,10 @@ def read_vmstat(src) -> pd.DataFrame:
     Raises
     ------
     ParseError
-        On a line that is not ``name value`` or a repeated name.
+        On a line that is not ``name value``, a repeated name, or a value
+        outside ``0..2**63-1``.
     """
-    name, text = _load(src, "vmstat")
+    name, text = load_text(src, "vmstat")
     fields, values = [], []
     seen = set()
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -50,10 +54,10 @@ def read_vmstat(src) -> pd.DataFrame:
             raise ParseError(name, lineno, "each counter once", line)
         seen.add(m.group(1))
         fields.append(m.group(1))
-        values.append(int(m.group(2)))
+        values.append(parse_int(m.group(2), 0, S64_MAX, "a counter", name, lineno, line))
     if not fields:
         return empty("vmstat")
-    df = pd.DataFrame({"field": _categorical(fields), "value": np.array(values, dtype="int64")})
+    df = pd.DataFrame({"field": categorical(fields), "value": np.array(values, dtype="int64")})
     return conform(df, "vmstat")
 
 

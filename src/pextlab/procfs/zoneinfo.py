@@ -35,10 +35,11 @@ import pandas as pd
 
 from ..errors import ParseError
 from ..schema import conform, empty
-from .buddyinfo import _categorical, _load
+from ._common import categorical, load_text, parse_int
+from .limits import INT_MAX, INT_MIN, MAX_NUMNODES, NR_CPUS_LIMIT, PFN_LIMIT, S64_MAX, U32_MAX, U64_MAX
 
 __all__ = ["read_zoneinfo", "read_zoneinfo_full", "format_zoneinfo", "lowmem_reserve",
-           "LOWMEM_RESERVE_RATIO", "MODELED_FIELDS"]
+           "LOWMEM_RESERVE_RATIO", "MODELED_FIELDS", "REQUIRED_FIELDS"]
 
 #: ``vm.lowmem_reserve_ratio`` defaults by zone name (x86_64, v6.x).
 LOWMEM_RESERVE_RATIO = {"DMA": 256, "DMA32": 256, "Normal": 32, "HighMem": 0, "Movable": 0, "Device": 0}
@@ -46,14 +47,23 @@ LOWMEM_RESERVE_RATIO = {"DMA": 256, "DMA32": 256, "Normal": 32, "HighMem": 0, "M
 #: The ``pages``-block fields, in print order (``free`` is printed as ``pages free``).
 MODELED_FIELDS = ("free", "boost", "min", "low", "high", "promo", "spanned", "present", "managed", "cma")
 
-_ZONE_RE = re.compile(r"^Node (-?\d+), zone +(\S+)$")
+#: The ``pages`` block fields every zone prints in every kernel since v3.8
+#: (mm/vmstat.c zoneinfo_show_print; boost, promo and cma came later).
+REQUIRED_FIELDS = ("free", "min", "low", "high", "spanned", "present", "managed", "protection")
+
+_ZONE_RE = re.compile(r"^Node (\d+), zone +(\S+)$")
 _PAGES_RE = re.compile(r"^  pages free +(\d+)$")
 _WMARK_RE = re.compile(r"^        (boost|min|low|high|promo|spanned|present|managed|cma) +(\d+)$")
 _PROT_RE = re.compile(r"^        protection: \((-?\d+(?:, -?\d+)*)\)$")
-_STAT_RE = re.compile(r"^      (\S+) +(-?\d+)$")
+_STAT_RE = re.compile(r"^      (\S+) +(\d+)$")
 _CPU_RE = re.compile(r"^    cpu: (\d+)$")
 _PCP_RE = re.compile(r"^              ([a-z_]+): +(-?\d+)$")
 _TAIL_RE = re.compile(r"^  (vm stats threshold|node_unreclaimable|start_pfn): +(-?\d+)$")
+# printed types: "%lu" for page counts and counters, "%ld" for protection (long
+# lowmem_reserve), "%i" for the pageset numbers and "vm stats threshold", "%u" for
+# node_unreclaimable; the page counts and start_pfn are also below PFN_LIMIT
+_TAIL_RANGE = {"vm stats threshold": (INT_MIN, INT_MAX), "node_unreclaimable": (0, U32_MAX),
+               "start_pfn": (0, PFN_LIMIT - 1)}
 
 
 def read_zoneinfo_full(src) -> dict[tuple[int, str], dict]:
@@ -79,64 +89,78 @@ def read_zoneinfo_full(src) -> dict[tuple[int, str], dict]:
     Raises
     ------
     ParseError
-        On a line that fits no part of the zoneinfo layout, or a zone without
-        its ``pages free`` block.
+        On a line that fits no part of the zoneinfo layout, a zone without one
+        of :data:`REQUIRED_FIELDS`, a field printed twice, or a number the
+        kernel cannot print there.
     """
-    name, text = _load(src, "zoneinfo")
+    name, text = load_text(src, "zoneinfo")
     zones: dict[tuple[int, str], dict] = {}
     cur: dict | None = None
     section = None     # "node", "zone", "pagesets"
     cur_line = 0
 
-    def finish(lineno):
-        if cur is not None and "free" not in cur:
-            raise ParseError(name, lineno, "a 'pages free' line for the zone started at line %d" % cur_line, None)
+    lines = text.splitlines()
 
-    for lineno, line in enumerate(text.splitlines(), 1):
+    def finish(lineno):
+        if cur is None:
+            return
+        missing = [f for f in REQUIRED_FIELDS if f not in cur]
+        if missing:
+            what = "'pages free'" if missing[0] == "free" else repr(missing[0])
+            raise ParseError(name, cur_line, f"a {what} line in this zone's block (ending at line {lineno})",
+                             lines[cur_line - 1])
+
+    def num(text, lo, hi, what, lineno, line):
+        return parse_int(text, lo, hi, what, name, lineno, line)
+
+    last = 0
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         m = _ZONE_RE.match(line)
         if m:
-            finish(lineno)
-            key = (int(m.group(1)), m.group(2))
+            finish(last)
+            key = (num(m.group(1), 0, MAX_NUMNODES - 1, "a node id", lineno, line), m.group(2))
             if key in zones:
                 raise ParseError(name, lineno, "each zone once", line)
             cur = zones[key] = {}
-            cur_line = lineno
+            cur_line = last = lineno
             section = "head"
             continue
         if cur is None:
             raise ParseError(name, lineno, "'Node N, zone NAME'", line)
+        last = lineno
         if line == "  per-node stats" and section == "head":
             cur["per_node_stats"] = {}
             section = "node"
             continue
         m = _PAGES_RE.match(line)
         if m and section in ("head", "node"):
-            cur["free"] = int(m.group(1))
+            cur["free"] = num(m.group(1), 0, PFN_LIMIT - 1, "a page count", lineno, line)
             section = "zone"
             continue
         if section == "node":
             m = _STAT_RE.match(line)
             if not m:
                 raise ParseError(name, lineno, "a per-node counter '      name value'", line)
-            cur["per_node_stats"][m.group(1)] = int(m.group(2))
+            if m.group(1) in cur["per_node_stats"]:
+                raise ParseError(name, lineno, "each counter once per node", line)
+            cur["per_node_stats"][m.group(1)] = num(m.group(2), 0, U64_MAX, "a counter", lineno, line)
             continue
         if section == "head":
             raise ParseError(name, lineno, "'  per-node stats' or '  pages free N'", line)
-        m = _WMARK_RE.match(line)
+        m = _WMARK_RE.match(line) or _PROT_RE.match(line) or _STAT_RE.match(line)
         if m and section == "zone":
-            cur[m.group(1)] = int(m.group(2))
-            continue
-        m = _PROT_RE.match(line)
-        if m and section == "zone":
-            cur["protection"] = tuple(int(x) for x in m.group(1).split(", "))
-            continue
-        m = _STAT_RE.match(line)
-        if m and section == "zone":
-            if m.group(1) in cur:
-                raise ParseError(name, lineno, "each counter once per zone", line)
-            cur[m.group(1)] = int(m.group(2))
+            key = m.group(1) if m.re is not _PROT_RE else "protection"
+            if key in cur:
+                raise ParseError(name, lineno, "each field once per zone", line)
+            if m.re is _WMARK_RE:
+                cur[key] = num(m.group(2), 0, PFN_LIMIT - 1, "a page count", lineno, line)
+            elif m.re is _PROT_RE:
+                cur[key] = tuple(num(x, -S64_MAX - 1, S64_MAX, "a protection value", lineno, line)
+                                 for x in m.group(1).split(", "))
+            else:
+                cur[key] = num(m.group(2), 0, U64_MAX, "a counter", lineno, line)
             continue
         if line == "  pagesets" and section == "zone":
             cur["pagesets"] = []
@@ -144,23 +168,30 @@ def read_zoneinfo_full(src) -> dict[tuple[int, str], dict]:
             continue
         m = _CPU_RE.match(line)
         if m and section == "pagesets":
-            cur["pagesets"].append({"cpu": int(m.group(1))})
+            cur["pagesets"].append({"cpu": num(m.group(1), 0, NR_CPUS_LIMIT - 1, "a cpu id", lineno, line)})
             continue
         m = _PCP_RE.match(line)
         if m and section == "pagesets" and cur["pagesets"]:
-            cur["pagesets"][-1][m.group(1)] = int(m.group(2))
+            if m.group(1) in cur["pagesets"][-1]:
+                raise ParseError(name, lineno, "each pageset field once per cpu", line)
+            cur["pagesets"][-1][m.group(1)] = num(m.group(2), INT_MIN, INT_MAX, "an int", lineno, line)
             continue
         m = _TAIL_RE.match(line)
+        if m:
+            value = num(m.group(2), *_TAIL_RANGE[m.group(1)], repr(m.group(1)), lineno, line)
         if m and section == "pagesets" and m.group(1) == "vm stats threshold" and cur["pagesets"]:
             # printed once per CPU, after that CPU's pageset
-            cur["pagesets"][-1]["vm_stats_threshold"] = int(m.group(2))
+            cur["pagesets"][-1]["vm_stats_threshold"] = value
             continue
         if m and section in ("zone", "pagesets", "tail"):
-            cur[m.group(1).replace(" ", "_")] = int(m.group(2))
+            key = m.group(1).replace(" ", "_")
+            if key in cur:
+                raise ParseError(name, lineno, "each field once per zone", line)
+            cur[key] = value
             section = "tail"
             continue
         raise ParseError(name, lineno, "a zoneinfo field line", line)
-    finish(None)
+    finish(last)
     return zones
 
 
@@ -203,7 +234,7 @@ def read_zoneinfo(src) -> pd.DataFrame:
     spanned = col("spanned")
     end = np.where(start >= 0, start + spanned, -1)
     df = pd.DataFrame({
-        "node": [k[0] for k in keys], "zone": _categorical([k[1] for k in keys]),
+        "node": [k[0] for k in keys], "zone": categorical([k[1] for k in keys]),
         "zone_idx": idx, "start_pfn": start, "end_pfn": end,
         "spanned": spanned, "present": col("present"), "managed": col("managed"),
         "free": col("free"), "min": col("min"), "low": col("low"), "high": col("high"),
