@@ -58,6 +58,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import PextlabError
+
 __all__ = ["collect", "main", "CollectResult", "FileRecord", "ESSENTIALS", "kmsg_to_dmesg"]
 
 #: Files without which a capture cannot describe the machine's memory.
@@ -265,6 +267,7 @@ def _sys_vm(root: Path):
 
 
 def _memory_blocks(root: Path):
+    # pandas: kept off the command's start (a fast-start module, tests/test_architecture.py)
     from .procfs.memory_blocks import format_memory_blocks, read_memory_blocks_sysfs
     d = root / "sys/devices/system/memory"
     if not d.is_dir():
@@ -505,7 +508,6 @@ def collect(outdir, root="/", snapshot: str | None = None, page_owner: bool = Tr
         When ``outdir`` cannot be created or written, or the label is not a
         plain word.
     """
-    from .errors import PextlabError
     log = sys.stderr if log is None else log
     root = Path(root)
     outdir = Path(outdir)
@@ -554,7 +556,6 @@ def collect(outdir, root="/", snapshot: str | None = None, page_owner: bool = Tr
 
 def main(argv=None) -> int:
     """``pextlab capture OUTDIR [--snapshot LABEL] [--no-page-owner] [--kpageflags] [--root DIR]``."""
-    from .errors import PextlabError
     ap = argparse.ArgumentParser(
         prog="pextlab capture",
         description="Copy this machine's /proc, sysfs and debugfs memory files into a capture "

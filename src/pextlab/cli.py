@@ -9,15 +9,13 @@
     pextlab replay CAPTURE                # replay a capture's page_owner dump, compare with its /proc files
 """
 # ``pextlab sort`` must start without numpy or pandas (its engine is standard library
-# only), so the commands that need pandas import it inside their functions;
-# ``import pextlab`` itself loads its names on first use.
+# only): this is a fast-start module (tests/test_architecture.py FAST_START), so the
+# commands that need pandas import the facades inside their functions.
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-import pextlab
 
 from .analysis.sort_cli import main as sort_main
 from .capture_tool import main as capture_main
@@ -43,13 +41,15 @@ def _boot(argv) -> int:
     ap.add_argument("--out", metavar="DIR", help="write dmesg and the --proc files into DIR")
     ap.add_argument("--quiet", action="store_true", help="do not print the boot log")
     a = ap.parse_args(argv)
+    from .capture import read_capture
+    from .machine import boot
     if a.capture:
-        cap = pextlab.read_capture(a.capture)
+        cap = read_capture(a.capture)
         cmdline = a.cmdline or cap.cmdline
-        m = pextlab.boot(layout=cap.layout, cmdline=cmdline, profile=a.profile,
+        m = boot(layout=cap.layout, cmdline=cmdline, profile=a.profile,
                          memory_model=a.memory_model)
     else:
-        m = pextlab.boot(mem=a.mem, cmdline=a.cmdline, nodes=a.nodes, machine=a.machine,
+        m = boot(mem=a.mem, cmdline=a.cmdline, nodes=a.nodes, machine=a.machine,
                          profile=a.profile, memory_model=a.memory_model)
     files = {"dmesg": m.dmesg}
     for name in a.proc:
@@ -76,8 +76,10 @@ def _replay(argv) -> int:
     ap.add_argument("--snapshot")
     ap.add_argument("--all", action="store_true", help="show every row, not only differences")
     a = ap.parse_args(argv)
-    import pandas as pd                                 # kept off `pextlab sort`'s path
-    m = pextlab.replay(pextlab.read_capture(a.capture, snapshot=a.snapshot))
+    import pandas as pd
+    from .capture import read_capture
+    from .replay import replay
+    m = replay(read_capture(a.capture, snapshot=a.snapshot))
     rep = m.replay_report if a.all else m.replay_report[m.replay_report["diff"] != 0]
     with pd.option_context("display.width", 200, "display.max_rows", 500):
         print(rep.to_string(index=False))
@@ -100,7 +102,7 @@ def main(argv=None) -> int:
         if cmd == "capture":
             return capture_main(rest)
         if cmd == "report":
-            from .report import main as report_main     # pandas: kept off `pextlab sort`'s path
+            from .report import main as report_main
             return report_main(rest)
         if cmd == "replay":
             return _replay(rest)

@@ -39,7 +39,7 @@ from matplotlib.figure import Figure
 from .analysis.owners import frame_function, top_owners
 from .capture import Capture, read_capture
 from .errors import PextlabError
-from .procfs.extfrag import fragmentation_index, unusable_index
+from .kernel.vmstat import fragmentation_index, unusable_index
 from .procfs.textio import read_text
 from .plot import plot_buddyinfo, plot_memory_map, plot_pageblocks, plot_top_owners
 

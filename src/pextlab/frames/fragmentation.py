@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..kernel.gfp import ZONE_NAMES
-from ..procfs.extfrag import unusable_index, fragmentation_index
+from ..kernel.vmstat import fragmentation_index, unusable_index
 from ..kernel.buddy import zone_watermark_boost
 from ..kernel.compaction import fragmentation_score_zone
 from ._pageblocks import zone_pageblocks

@@ -15,7 +15,7 @@ from ..kernel.mmzone import covered_by_free
 from ..kernel.page_ext import PAGE_EXT_OWNER_ALLOCATED
 from ..kernel.page_owner import (R_ORDER, R_GFP, R_HANDLE, R_TS, R_FREE_TS, R_PID, R_TGID,
                                  R_COMM, R_REASON, MIGRATE_REASONS)
-from ..procfs.extfrag import unusable_index, fragmentation_index
+from ..kernel.vmstat import fragmentation_index, unusable_index
 from ..schema import conform, empty, top_frame_of
 from ._pageblocks import gfp_migratetype_vec, section_mixed_blocks, zone_pageblocks
 

@@ -31,7 +31,7 @@ from .mmzone import PG_BUDDY, PG_HEAD, PG_GUARD, MT_SHIFT, MT_MASK
 __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",
     "ALLOC_MIN_RESERVE", "ALLOC_NON_BLOCK", "ALLOC_CMA", "WMARK_NAMES",
-    "count_vm_event", "get_order", "get_pageblock_migratetype", "set_pageblock_migratetype",
+    "get_order", "get_pageblock_migratetype", "set_pageblock_migratetype",
     "change_pageblock_range", "add_to_free_list", "del_page_from_free_list", "set_page_guard",
     "clear_page_guard", "expand", "__rmqueue_smallest", "rmqueue_smallest",
     "__rmqueue_cma_fallback", "__rmqueue", "rmqueue_buddy", "scan_pageblock",
@@ -49,13 +49,6 @@ ALLOC_MIN_RESERVE = 0x08     # __GFP_HIGH: may dip to half of min
 ALLOC_NON_BLOCK = 0x10       # atomic caller: another quarter
 ALLOC_CMA = 0x80
 WMARK_NAMES = ("min", "low", "high")      # ALLOC_WMARK_* -> zone.watermark key
-
-
-def count_vm_event(mm, name: str, n: int = 1) -> None:
-    """count_vm_events (include/linux/vmstat.h): add ``n`` to a vm event counter."""
-    if n:
-        ev = mm.vm_events
-        ev[name] = ev.get(name, 0) + n
 
 
 def get_order(size: int) -> int:

@@ -57,12 +57,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import migrate
-from .buddy import (ALLOC_CMA, ALLOC_WMARK_MIN, __free_one_page, base_watermark, count_vm_event,
+from .buddy import (ALLOC_CMA, ALLOC_WMARK_MIN, __free_one_page, base_watermark,
                     del_page_from_free_list, set_watermark_boost, zone_watermark_boost,
                     zone_watermark_ok)
 from .fastpath import free_pages, prepare_alloc_pages
 from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
 from .pcp import PcpBuffer, drain_zone_pages
+from .vmstat import count_vm_event, extfrag_for_order, fragmentation_index
 
 __all__ = ["COMPACT_SKIPPED", "COMPACT_DEFERRED", "COMPACT_CONTINUE", "COMPACT_COMPLETE",
            "COMPACT_PARTIAL_SKIPPED", "COMPACT_CONTENDED", "COMPACT_SUCCESS", "RESULT_NAMES",
@@ -227,34 +228,6 @@ def compaction_restarting(mm, zone, order: int) -> bool:
 
 
 # --- suitability -------------------------------------------------------------------------------
-
-def _contig_info(nr_free, order: int):
-    free_pages = blocks_total = suitable = 0
-    for o, n in enumerate(nr_free):
-        blocks_total += n
-        free_pages += n << o
-        if o >= order:
-            suitable += n << (o - order)
-    return free_pages, blocks_total, suitable
-
-
-def fragmentation_index(nr_free, order: int) -> int:
-    """mm/vmstat.c __fragmentation_index (thousandths; -1000 when a block is free)."""
-    free_pages, total, suitable = _contig_info(nr_free, order)
-    if not total:
-        return 0
-    if suitable:
-        return -1000
-    return 1000 - (1000 + free_pages * 1000 // (1 << order)) // total
-
-
-def extfrag_for_order(nr_free, order: int) -> int:
-    """mm/vmstat.c extfrag_for_order: percent of free memory unusable at ``order``."""
-    free_pages, _, suitable = _contig_info(nr_free, order)
-    if not free_pages:
-        return 0
-    return (free_pages - (suitable << order)) * 100 // free_pages
-
 
 def compaction_suitable(mm, zone, order: int, highest: int) -> bool:
     """mm/compaction.c compaction_suitable: order-0 free above low + compact_gap, and

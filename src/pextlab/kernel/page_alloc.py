@@ -28,7 +28,7 @@ from __future__ import annotations
 from ..errors import PextlabError
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,  # noqa: F401
                     ALLOC_WMARK_HIGH, ALLOC_WMARK_LOW, ALLOC_WMARK_MIN, __free_one_page,
-                    __rmqueue, __rmqueue_smallest, base_watermark, count_vm_event, expand,
+                    __rmqueue, __rmqueue_smallest, base_watermark, expand,
                     get_order, get_pageblock_migratetype, move_freepages_block,
                     set_pageblock_migratetype, zone_watermark_boost, zone_watermark_ok)
 from .compaction import (COMPACT_PRIO_ASYNC, COMPACT_PRIO_SYNC_FULL, COMPACT_PRIO_SYNC_LIGHT,
@@ -38,6 +38,7 @@ from .fastpath import (__free_pages_core, __free_pages_ok, free_pages,  # noqa: 
                        get_page_from_freelist, init_per_zone_wmark_min, nr_free_zone_pages,
                        prepare_alloc_pages, split_page)
 from .mmzone import PG_HEAD, MT_SHIFT
+from .vmstat import count_vm_event
 
 __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",

@@ -67,11 +67,12 @@ through ``mm.policy.rmqueue_fallback`` (``buddy.__rmqueue``).
 from __future__ import annotations
 
 from ..errors import PextlabError
-from .buddy import (change_pageblock_range, count_vm_event, del_page_from_free_list,
+from .buddy import (change_pageblock_range, del_page_from_free_list,
                     add_to_free_list, expand, rmqueue_smallest, scan_pageblock,
                     move_freepages_block, set_pageblock_migratetype, get_pageblock_migratetype,
                     boost_watermark)
 from .mmzone import MT_SHIFT, MT_MASK
+from .vmstat import count_vm_event
 
 __all__ = ["FallbackPolicy", "ClaimStealPolicy", "StealSuitablePolicy", "V319Policy",
            "NoMobilityGrouping", "POLICIES", "get_policy", "default_policy", "set_policy",

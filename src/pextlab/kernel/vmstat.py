@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = [
+__all__ = ["count_vm_event", 
     "ContigPageInfo", "fill_contig_page_info", "unusable_free_index", "__fragmentation_index",
     "fragmentation_index", "unusable_index", "extfrag_for_order",
     "unusable_show_print", "extfrag_show_print",
@@ -197,3 +197,10 @@ def extfrag_show_print(nr_free) -> np.ndarray:
     index = 1000 - (1000 + fp * 1000 // (np.left_shift(1, orders))) // nonzero
     out = np.where(tot == 0, 0, np.where(suitable > 0, -1000, index))
     return np.asarray(out).astype(np.int64)
+
+
+def count_vm_event(mm, name: str, n: int = 1) -> None:
+    """count_vm_events (include/linux/vmstat.h): add ``n`` to a vm event counter."""
+    if n:
+        ev = mm.vm_events
+        ev[name] = ev.get(name, 0) + n
