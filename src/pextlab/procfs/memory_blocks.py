@@ -67,6 +67,7 @@ def _build(rows: list[dict], block_size_bytes: int | None, section_size_bits: in
         "valid_zones": np.array(valid, dtype=object),
         "zone": pd.Categorical(zone),
         "node": np.array([r["node"] for r in rows], dtype="int64"),
+        "nodes": np.array([str(r["node"]) for r in rows], dtype=object),
         "removable": np.array([r["removable"] for r in rows], dtype=bool),
     })
     return conform(df, "memory_blocks")
