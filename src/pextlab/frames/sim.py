@@ -105,7 +105,7 @@ def df_memory_blocks(mm) -> pd.DataFrame:
             continue
         state, valid, zone, nodes = st
         rows["block"].append(b)
-        rows["phys_index"].append(b * spb)
+        rows["phys_index"].append(b)      # phys_index_show: start_section_nr / sections_per_block
         rows["start_pfn"].append(b * pages)
         rows["end_pfn"].append((b + 1) * pages)
         rows["state"].append(state)

@@ -250,11 +250,15 @@ def _alloc_large_system_hash_entries(nr_kernel_pages: int, scale: int) -> int:
 
 
 def _probe_memory_block_size(layout: Layout, profile: KernelProfile) -> int:
-    """arch/x86/mm/init_64.c probe_memory_block_size for a virtual machine."""
+    """arch/x86/mm/init_64.c probe_memory_block_size: 128 MiB while max_pfn is below
+    64 GiB; above, 2 GiB on bare metal, and on a guest (X86_FEATURE_HYPERVISOR) the
+    largest size up to 2 GiB that aligns the end of boot memory."""
     end = layout.max_pfn << PAGE_SHIFT
     if end < 64 * GiB:
         return profile.memory_block_size
     bz = 2 * GiB
+    if not layout.hypervisor:
+        return bz
     while bz > profile.memory_block_size and end & (bz - 1):
         bz >>= 1
     return bz
