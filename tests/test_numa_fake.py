@@ -8,9 +8,11 @@ The e820 RAM of the qemu guests is written here from qemu's rules too.
 """
 import re
 
+import numpy as np
 import pytest
 
 import pextlab
+from pextlab.kernel.debug import check_invariants
 from pextlab.kernel.layout import layout_from_spec
 from pextlab.procfs.dmesg import read_dmesg
 
@@ -151,3 +153,32 @@ def test_blocks_across_fake_nodes_cannot_be_offlined():
     res = m.offline(4)
     assert not res and res.error == "EINVAL"
     assert m.offline(5)
+
+
+@pytest.mark.parametrize("cmd", ["numa=fake=4 page_owner=on", "numa=fake=8 pextlab.pcp=on"])
+def test_sections_shared_by_nodes_keep_the_allocator_consistent(cmd):
+    """Allocation churn on every node, compaction and frames over sections whose memory
+    belongs to two nodes: every free block stays inside its zone and node."""
+    m = pextlab.boot(mem="2G", cmdline=cmd)
+    assert any(len(s.nids) > 1 for s in m.mm.sections if s is not None)
+    rng = np.random.default_rng(1)
+    held = []
+    nodes = m.layout.nodes
+    for i in range(6000):
+        if held and rng.random() < 0.45:
+            pfn, order = held.pop(int(rng.integers(len(held))))
+            m.free_pages(pfn, order)
+        else:
+            order = int(rng.integers(0, 4))
+            pfn = m.alloc_pages(order, "GFP_HIGHUSER_MOVABLE" if i % 2 else "GFP_KERNEL",
+                                nid=int(rng.choice(nodes)))
+            if pfn is not None:
+                assert m.mm.pfn_to_nid(pfn) in nodes
+                held.append((pfn, order))
+    assert check_invariants(m.mm) == []
+    m.compact_memory()
+    assert check_invariants(m.mm) == []
+    # pagetypeinfo counts every pageblock once: walking each zone from its start
+    zones = m.df_zones()
+    walked = sum(-(-int(z.spanned) // 512) for z in zones.itertuples() if z.spanned)
+    assert m.df_pageblocks().nr_blocks.sum() == walked
