@@ -1,5 +1,7 @@
 """pextlab compare / pextlab.compare / Capture.compare: the simulator booted from a capture,
 figure by figure against the real machine."""
+import re
+
 import pytest
 
 import pextlab
@@ -91,3 +93,14 @@ def test_numa_fake_capture_is_emulated_again_not_twice(tmp_path):
     df = cap.compare()
     assert (df[df.metric.isin(LAYOUT_METRICS)].verdict == "exact").all()
     assert set(df[df.metric == "node present"].node) == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_boot_log_layout_lines_equal_the_real_ones(name):
+    """The simulator prints the kernel's NUMA, zone-range, node-range and unavailable-range
+    lines for the capture's layout, word for word."""
+    cap = pextlab.read_capture(REAL / name, snapshot=SCENARIOS[name])
+    m = pextlab.boot(layout=cap.layout, cmdline=cap.cmdline)
+    pat = (r"\] ((?:ACPI: SRAT: Node|NUMA: Node|No NUMA|Faking a node|Initmem setup|On node \d+, zone"
+           r"|  (?:DMA|DMA32|Normal|Device|node +\d+:) ).*)$")
+    assert re.findall(pat, m.dmesg, re.M) == re.findall(pat, cap.dmesg, re.M)
