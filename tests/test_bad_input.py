@@ -35,10 +35,7 @@ def test_impossible_layouts():
         pextlab.boot(mem="1G", nodes=0)
     with pytest.raises(LayoutError, match="overlap or are unsorted"):
         Layout(ram=(RamRange(0, 0x100, 0x9000), RamRange(0, 0x8000, 0x10000)))
-    # two nodes inside one 128 MiB section
-    lay = Layout(ram=(RamRange(0, 0x100, 0x4000), RamRange(1, 0x4000, 0x10000)))
-    with pytest.raises(LayoutError, match="section 0 .* nodes 0 and 1"):
-        pextlab.boot(layout=lay)
+    # (two nodes inside one 128 MiB section boot as the kernel does: tests/test_shapes.py)
     with pytest.raises(PextlabError, match="layout must be a pextlab Layout"):
         pextlab.boot(layout={"ram": []})
 

@@ -38,12 +38,18 @@ def test_numa_split_and_interleave():
 
 
 def test_zones_on_a_big_machine():
+    """pc, 8 GiB, two nodes of 4 GiB: node 0 holds [4 KiB, 3 GiB - 128 KiB) and
+    [4 GiB, 5 GiB), node 1 [5 GiB, 9 GiB).  Node 0's DMA32 spans up to its 4 GiB limit
+    across the PCI hole (mm/mm_init.c zone_spanned_pages_in_node); only RAM is present."""
     m = pextlab.boot(mem="8G", nodes=2)
     z = m.df_zones().set_index(["node", "zone"])
-    assert z.loc[(0, "DMA"), "start_pfn"] == 1
-    assert z.loc[(0, "DMA32"), "end_pfn"] <= (3 * GiB) >> 12
-    assert z.loc[(1, "Normal"), "present"] == (4 * GiB) >> 12
-    assert z.loc[(1, "DMA32"), "present"] == 0
+    assert z.loc[(0, "DMA"), ["start_pfn", "spanned", "present"]].tolist() == [1, 4095, 3998]
+    low_ram_end = (3 * GiB - (128 << 10)) >> 12
+    assert z.loc[(0, "DMA32"), ["start_pfn", "end_pfn", "present"]].tolist() == \
+        [4096, (4 * GiB) >> 12, low_ram_end - 4096]
+    assert z.loc[(0, "Normal"), ["start_pfn", "spanned"]].tolist() == [(4 * GiB) >> 12, GiB >> 12]
+    assert z.loc[(1, "Normal"), ["start_pfn", "present"]].tolist() == [(5 * GiB) >> 12, (4 * GiB) >> 12]
+    assert z.loc[(1, "DMA32"), "spanned"] == 0
 
 
 def test_mem_limit_and_numa_fake():

@@ -292,7 +292,7 @@ def test_memory_block_on_two_nodes_text():
             "phys_device=0 node=0,1\n")
     df = read_memory_blocks(text)
     assert df.node.tolist() == [0, 0]
-    assert df.attrs["nodes"] == {0: (0,), 1: (0, 1)}
+    assert df.nodes.tolist() == ["0", "0,1"]
     assert format_memory_blocks(df) == text
 
 
@@ -308,9 +308,9 @@ def test_memory_block_on_two_nodes_sysfs(tmp_path):
         for n in nodes:
             (d / f"node{n}").mkdir()
     df = read_memory_blocks_sysfs(root)
-    assert df.node.tolist() == [0, 0] and df.attrs["nodes"] == {0: (0,), 1: (0, 1)}
+    assert df.node.tolist() == [0, 0] and df.nodes.tolist() == ["0", "0,1"]
     again = read_memory_blocks(format_memory_blocks(df))
-    assert again.attrs["nodes"] == df.attrs["nodes"]
+    assert again.nodes.tolist() == df.nodes.tolist()
     (root / "memory1" / "phys_index").write_text("00000002\n")
     e = parse_error(read_memory_blocks_sysfs, root)
     assert e.file == str(root / "memory1" / "phys_index") and e.line == 1

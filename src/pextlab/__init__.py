@@ -24,6 +24,7 @@ _LAZY = {
     "read_capture": ("pextlab.capture", "read_capture"),
     "Capture": ("pextlab.capture", "Capture"),
     "replay": ("pextlab.replay", "replay"),
+    "compare": ("pextlab.fidelity", "compare"),
     "sweep": ("pextlab.sweep", "sweep"),
     "check_policy": ("pextlab.policy_check", "check_policy"),
     "studies": ("pextlab.studies", None),

@@ -24,7 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import ParseError, PextlabError
-from .kernel.layout import Layout, layout_from_iomem
+from .fidelity import compare as compare_with_simulator
+from .kernel.layout import Layout, NumaMemblk, layout_from_iomem
 from .procfs.buddyinfo import read_buddyinfo
 from .procfs.dmesg import read_dmesg
 from .procfs.extfrag import read_extfrag
@@ -127,15 +128,19 @@ class Capture:
             # the kernel reserves whole 2 MiB-aligned image pages up to _end
             kimg = (kimg[0], ((kimg[1] + 511) // 512) * 512)
         nodes = sorted({n for n, _, _ in info.node_ranges}) or [0]
-        # ACPI SRAT hotpluggable ranges: "ACPI: SRAT: Node 0 PXM 0 [mem 0x100000000-0x2bfffffff] hotplug"
-        hot = [(int(a, 16) >> 12, (int(b, 16) + 1) >> 12) for a, b in
-               re.findall(r"SRAT: Node \d+ PXM \d+ \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] hotplug",
-                          self.dmesg)]
+        # ACPI SRAT: "ACPI: SRAT: Node 0 PXM 0 [mem 0x100000000-0x2bfffffff] hotplug"
+        srat = [NumaMemblk(int(n), int(a, 16) >> 12, (int(b, 16) + 1) >> 12, bool(h)) for n, a, b, h in
+                re.findall(r"SRAT: Node (\d+) PXM \d+ \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?",
+                           self.dmesg)]
+        hot = [(b.start_pfn, b.end_pfn) for b in srat if b.hotplug]
         hotplug = (min(a for a, _ in hot), max(b for _, b in hot)) if hot else None
         return layout_from_iomem(ram, info.node_ranges, kernel_image=kimg, nr_cpus=self.nr_cpus,
                                  hotplug=hotplug,
                                  cpu_nodes=tuple(nodes[i % len(nodes)] for i in range(self.nr_cpus)),
-                                 source=f"capture {self.folder.name}")
+                                 source=f"capture {self.folder.name}", srat=srat,
+                                 numa_fake="numa=fake=" in self.cmdline,
+                                 # X86_FEATURE_HYPERVISOR: a PARAVIRT kernel names bare metal
+                                 hypervisor="paravirtualized kernel on bare hardware" not in self.dmesg)
 
     # --- frames ----------------------------------------------------------------------------
     def df_zones(self) -> pd.DataFrame:
@@ -183,6 +188,11 @@ class Capture:
         if threshold:
             df = df[df["nr_base_pages"] >= int(threshold)].reset_index(drop=True)
         return df
+
+    def compare(self, cmdline: str | None = None, profile: str = "v6.12") -> pd.DataFrame:
+        """The simulator booted from this capture vs the real machine, figure by figure
+        (:func:`pextlab.fidelity.compare`)."""
+        return compare_with_simulator(self, cmdline=cmdline, profile=profile)
 
 
 def read_capture(path, snapshot: str | None = None, strict: bool = True) -> Capture:

@@ -7,6 +7,7 @@
     pextlab capture OUTDIR [--snapshot LABEL] [--no-page-owner] [--kpageflags]   # on a live machine, as root
     pextlab report CAPTURE [--snapshot LABEL] [--html OUT.html] [--top N]
     pextlab replay CAPTURE                # replay a capture's page_owner dump, compare with its /proc files
+    pextlab compare CAPTURE [--snapshot LABEL] [--differences]   # the simulator booted from a capture vs the real machine
 """
 # ``pextlab sort`` must start without numpy or pandas (its engine is standard library
 # only): this is a fast-start module (tests/test_architecture.py FAST_START), so the
@@ -88,6 +89,24 @@ def _replay(argv) -> int:
     return 0
 
 
+def _compare(argv) -> int:
+    ap = argparse.ArgumentParser(prog="pextlab compare", description="Boot the simulator from a "
+                                 "capture and compare it with the real machine, figure by figure: "
+                                 "real and simulated value, difference, verdict and why.")
+    ap.add_argument("capture")
+    ap.add_argument("--snapshot", help="compare the files of this snapshot label")
+    ap.add_argument("--cmdline", help="boot the simulator with this command line instead of the capture's")
+    ap.add_argument("--profile", default="v6.12", help="the simulator's kernel profile (default v6.12)")
+    ap.add_argument("--differences", action="store_true", help="show only the rows that are not exact")
+    a = ap.parse_args(argv)
+    from .capture import read_capture
+    from .fidelity import compare, format_compare
+    cap = read_capture(a.capture, snapshot=a.snapshot)
+    df = compare(cap, cmdline=a.cmdline, profile=a.profile)
+    sys.stdout.write(format_compare(df, differences_only=a.differences))
+    return 0
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -106,10 +125,12 @@ def main(argv=None) -> int:
             return report_main(rest)
         if cmd == "replay":
             return _replay(rest)
+        if cmd == "compare":
+            return _compare(rest)
     except PextlabError as e:
         print(f"pextlab {cmd}: {e}", file=sys.stderr)
         return 2
-    print(f"pextlab: unknown command {cmd!r}; commands: boot, sort, capture, report, replay",
+    print(f"pextlab: unknown command {cmd!r}; commands: boot, sort, capture, report, replay, compare",
           file=sys.stderr)
     return 2
 

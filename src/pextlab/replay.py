@@ -179,7 +179,7 @@ def replay(cap, *, profile="v6.12") -> Machine:
             if len(res):
                 fl[res] &= ~PG_RESERVED & 0xFF
                 unreserved[0] += len(res)
-                for z in mm.nodes[sec.nid].zones:
+                for z in (z for nid in sec.nids for z in mm.nodes[nid].zones):
                     inz = ((sec.start_pfn + res) >= z.zone_start_pfn) & ((sec.start_pfn + res) < z.zone_end_pfn)
                     z.managed_pages += int(inz.sum())
         conflicts.extend(int(p) for p in pfn[sel][~ok])
@@ -255,7 +255,7 @@ def _release_free(mm, zone) -> None:
     z0, z1 = zone.zone_start_pfn, zone.zone_end_pfn
     for nr in range(z0 >> mm.section_shift, ((z1 - 1) >> mm.section_shift) + 1):
         sec = mm.sections[nr]
-        if sec is None or not sec.present or sec.nid != zone.nid:
+        if sec is None or not sec.present or zone.nid not in sec.nids:
             continue
         fl = sec.flags_np()
         od = sec.order_np()

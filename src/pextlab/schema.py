@@ -120,7 +120,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "online": BOOL,
         "valid_zones": STR,            # as printed: "DMA32", "none", "Normal Movable"
         "zone": CAT,                   # the zone of an online block (NaN offline / spanning)
-        "node": I16, "removable": BOOL,
+        "node": I16,                   # the first node with memory in the block
+        "nodes": STR,                  # every node with memory in it: "0", or "0,1" across a boundary
+        "removable": BOOL,
     },
     # page_ext tables: one row per section (SPARSEMEM) or per node (FLATMEM).
     "page_ext": {

@@ -29,18 +29,21 @@ def gfp_migratetype_vec(gfp: np.ndarray, prof, mobility_grouping: bool = True) -
 
 
 def pfns_in_zone(mm, zone, sec, pfns: np.ndarray) -> np.ndarray:
-    """``page_zone(pfn_to_page(pfn)) == zone`` for pfns of one online section of the
-    zone's node: the section's zone, or (a section shared by zones, as at the
-    DMA/DMA32 boundary or after hotplug made zone spans overlap) the first zone of
-    the node whose span holds the pfn (``MM.zone_of_pfn``)."""
+    """``page_zone(pfn_to_page(pfn)) == zone`` for pfns of one online section holding
+    memory of the zone's node: the section's zone, or (a section shared by zones, as at
+    the DMA/DMA32 boundary or after hotplug made zone spans overlap, or by nodes) the
+    first zone of the section's nodes whose span holds the pfn (``MM.zone_of_pfn``)."""
     owner = mm.section_zone[sec.nr]
     if owner is not None:
         return np.full(len(pfns), owner is zone)
-    idx = np.full(len(pfns), -1, dtype=np.int64)
-    for z in mm.nodes[sec.nid].zones:
+    owner_ix = np.full(len(pfns), -1, dtype=np.int64)
+    mine = -2
+    for k, z in enumerate(z for nid in sec.nids for z in mm.nodes[nid].zones):
         if z.spanned_pages:
-            idx[(idx < 0) & (pfns >= z.zone_start_pfn) & (pfns < z.zone_end_pfn)] = z.idx
-    return idx == zone.idx
+            owner_ix[(owner_ix < 0) & (pfns >= z.zone_start_pfn) & (pfns < z.zone_end_pfn)] = k
+            if z is zone:
+                mine = k
+    return owner_ix == mine
 
 
 def zone_pageblocks(mm, zone):
@@ -57,7 +60,7 @@ def zone_pageblocks(mm, zone):
     bounds = np.append(first, len(starts))
     for i, nr in enumerate(present.tolist()):
         sec = mm.sections[nr] if nr < mm.nr_sections else None
-        if sec is None or not sec.present or not sec.online or sec.nid != zone.nid:
+        if sec is None or not sec.present or not sec.online or zone.nid not in sec.nids:
             continue
         a, b = int(bounds[i]), int(bounds[i + 1])
         rows = a + np.flatnonzero(pfns_in_zone(mm, zone, sec, starts[a:b]))

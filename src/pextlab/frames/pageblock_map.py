@@ -114,7 +114,7 @@ def df_pageblock_map(mm) -> pd.DataFrame:
         for i, nr in enumerate(present.tolist()):
             a, b = int(bounds[i]), int(bounds[i + 1])
             sec = mm.sections[nr] if nr < mm.nr_sections else None
-            if sec is None or not sec.present or sec.nid != z.nid:
+            if sec is None or not sec.present or z.nid not in sec.nids:
                 continue
             if not sec.online:
                 state[a:b] = _OFFLINE

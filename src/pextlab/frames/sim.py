@@ -74,61 +74,46 @@ def df_sections(mm) -> pd.DataFrame:
 
 
 def memory_block_state(mm, block: int):
-    """(state, valid_zones, zone, node) of memory block ``block``, None if it has no
-    present memory.  Blocks touched by memory hotplug are described by their record
-    (``pextlab.kernel.memory_hotplug.memory_block``: the zone they were onlined to,
-    valid_zones of an offline block computed as drivers/base/memory.c does); the
-    others by their boot state (one zone, or "none" when they span zones or nodes)."""
-    spb = mm.memory_block_size >> (mm.section_shift + 12)
-    secs = [mm.sections[n] for n in range(block * spb, (block + 1) * spb)
-            if n < mm.nr_sections and mm.sections[n] is not None and mm.sections[n].present]
-    if not secs:
+    """(state, valid_zones, zone, nodes) of memory block ``block``, None if it has no
+    present memory.  ``nodes`` are the nodes with memory in the block, ascending.
+    Blocks touched by memory hotplug are described by their record, the others by
+    the record drivers/base/memory.c registered at boot
+    (``pextlab.kernel.memory_hotplug.boot_memory_block``): one zone, or "none" when
+    they span zones or nodes."""
+    rec = mm.hotplug_blocks.get(block) or memory_hotplug.boot_memory_block(mm, block)
+    if rec is None:
         return None
-    nid = secs[0].nid
-    rec = mm.hotplug_blocks.get(block)
-    if rec is not None:
-        valid = memory_hotplug.valid_zones(mm, block)
-        if rec["state"] == "online":
-            zname = rec["zone"].name if rec["zone"] is not None else None
-            return "online", valid, zname, rec["nid"]
-        return rec["state"], valid, None, rec["nid"]
-    if all(s.online for s in secs):
-        zones = set()
-        nids = {s.nid for s in secs}
-        for s in secs:
-            z = mm.section_zone[s.nr]
-            zones.add("?" if z is None else z.name)
-        if len(nids) > 1 or len(zones) != 1 or "?" in zones:
-            return "online", "none", None, nid
-        zname = zones.pop()
-        return "online", zname, zname, nid
-    # present but never onlined and not registered by memory_hotplug
-    return "offline", memory_hotplug.valid_zones(mm, block), None, nid
+    zone = rec["zone"].name if rec["state"] == "online" and rec["zone"] is not None else None
+    return rec["state"], memory_hotplug.valid_zones(mm, block), zone, rec["nids"]
 
 
 def df_memory_blocks(mm) -> pd.DataFrame:
-    """/sys/devices/system/memory/memoryN for every block with present memory."""
+    """/sys/devices/system/memory/memoryN for every block with present memory.
+
+    ``node`` is the block's first node, ``nodes`` every node with memory in it
+    ("0,1" for a block across a node boundary: sysfs links it under both)."""
     if mm.memory_model != "sparsemem":
         return empty("memory_blocks")
     spb = mm.memory_block_size >> (mm.section_shift + 12)
     nblocks = (mm.nr_sections + spb - 1) // spb
     rows = {k: [] for k in ("block", "phys_index", "start_pfn", "end_pfn", "state", "online",
-                            "valid_zones", "zone", "node", "removable")}
+                            "valid_zones", "zone", "node", "nodes", "removable")}
     pages = spb << mm.section_shift
     for b in range(nblocks):
         st = memory_block_state(mm, b)
         if st is None:
             continue
-        state, valid, zone, nid = st
+        state, valid, zone, nodes = st
         rows["block"].append(b)
-        rows["phys_index"].append(b * spb)
+        rows["phys_index"].append(b)      # phys_index_show: start_section_nr / sections_per_block
         rows["start_pfn"].append(b * pages)
         rows["end_pfn"].append((b + 1) * pages)
         rows["state"].append(state)
         rows["online"].append(state == "online")
         rows["valid_zones"].append(valid)
         rows["zone"].append(zone)
-        rows["node"].append(nid)
+        rows["node"].append(nodes[0])
+        rows["nodes"].append(",".join(str(n) for n in nodes))
         rows["removable"].append(True)
     df = pd.DataFrame(rows)
     df["zone"] = _cat(df["zone"], ZONE_NAMES)
@@ -324,10 +309,12 @@ def df_page_owner(mm) -> pd.DataFrame:
         if z is not None:
             zone_idx[a:b] = z.idx
         else:
-            for zz in mm.nodes[sec.nid].zones:
+            # a section shared by zones, or by nodes (node boundary inside it)
+            for zz in (zz for nid in sec.nids for zz in mm.nodes[nid].zones):
                 if zz.spanned_pages:
                     inz = (p >= zz.zone_start_pfn) & (p < zz.zone_end_pfn)
                     zone_idx[a:b][inz] = zz.idx
+                    node[a:b][inz] = zz.nid
     # categoricals from unique codes
     ginv, ug = pd.factorize(gfp, sort=True)
     gfp_names = [format_gfp(int(g), prof) for g in ug]

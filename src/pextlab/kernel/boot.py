@@ -5,23 +5,37 @@ start_kernel()/mm_core_init() that matter for physical memory, printing what
 the kernel prints:
 
 1. early params (``page_owner=``, ``debug_pagealloc=``,
-   ``debug_guardpage_minorder=``, ``page_poison=``, ``mem=``, ``movablecore=``,
-   ``kernelcore=``, ``cma=``, ``numa=fake=``, ``early_page_ext``; the simulator's own
+   ``debug_guardpage_minorder=``, ``page_poison=``, ``mem=``, ``memmap=``,
+   ``movablecore=``, ``kernelcore=``, ``movable_node``, ``cma=``, ``numa=fake=``,
+   ``numa=off``, ``swiotlb=noforce``, ``early_page_ext``; the simulator's own
    ``pextlab.pcp=on|off``: per-cpu page lists in the allocator, off by default,
-   set up after the watermarks, see pextlab.kernel.pcp);
-2. memblock: RAM ranges, reservations (first 1 MiB, kernel image, CMA,
+   set up after the watermarks, see pextlab.kernel.pcp); words after ``--`` go
+   to init, as init/main.c hands them over;
+2. the e820 map edited by ``mem=``/``memmap=`` (pextlab.kernel.layout), the
+   nodes (pextlab.kernel.numa_memblks: SRAT or one faked node, then
+   ``numa=fake=``);
+3. memblock: RAM ranges, reservations (first 1 MiB, kernel image, CMA,
    memmap, NODE_DATA, percpu, large system hashes, the stack depot hash table
    when page_owner is on);
-3. free_area_init: nodes and zones (DMA < 16 MiB <= DMA32 < 4 GiB <= Normal,
-   Movable from ``movablecore=``/``kernelcore=``), spanned/present pages;
-4. FLATMEM only: page_ext_init_flatmem (memblock);
-5. memblock_free_all: every unreserved page to the buddy allocator;
+4. free_area_init (mm/mm_init.c): zone limits (DMA < 16 MiB <= DMA32 < 4 GiB <=
+   Normal), ZONE_MOVABLE from ``kernelcore=``/``movablecore=``/``movable_node``
+   (find_zone_movable_pfns_for_nodes), each zone spanning from the first to the
+   last pfn of its node inside its limits -- holes inside count as spanned, not
+   present (zone_spanned_pages_in_node, zone_absent_pages_in_node) -- and
+   memmap_init's "pages in unavailable ranges" for the holes of present sections;
+5. FLATMEM only: page_ext_init_flatmem (memblock);
+6. memblock_free_all: every unreserved page to the buddy allocator;
    watermarks (min_free_kbytes, THP's recommended value, lowmem_reserve);
-6. early kernel allocations through the buddy allocator (slab, kernel stacks,
+7. early kernel allocations through the buddy allocator (slab, kernel stacks,
    page tables, NUMA-interleaved hashes) -- the "early allocated" pages;
-7. SPARSEMEM: page_ext_init (a table per section from the buddy allocator),
+8. SPARSEMEM: page_ext_init (a table per section from the buddy allocator),
    init callbacks (page_owner marks the early pages);
-8. late: CMA areas activated, init memory freed, memory blocks registered.
+9. late: CMA areas activated, init memory freed, memory blocks registered.
+
+A memory section -- and so a memory block -- may hold the memory of two nodes
+(``numa=fake``, a node starting in the middle of a section): the section is
+created by its lowest node (memory_present) and lists every node with memory in
+it (``MemSection.nids``).
 
 Numbers marked "≈ calibrated" reproduce the real 6.12 captures in
 data/real-kernel (see tests/test_boot_real.py); they are not kernel constants.
@@ -39,7 +53,8 @@ from .fastpath import free_pages_memory, init_per_zone_wmark_min
 from .page_alloc import alloc_pages
 from .pcp import setup_pcp
 from .gfp import ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
-from .layout import Layout, apply_mem_limit, apply_numa_fake, parse_size
+from .layout import Layout, RamRange, apply_mem_limit, apply_memmap, parse_memmap, parse_size
+from .numa_memblks import numa_init
 from .mmzone import MemSection, PglistData, Zone, PG_HOLE, PG_RESERVED
 from .page_ext import PageExt
 from .debug_page_alloc import debug_guardpage_ops
@@ -63,6 +78,7 @@ KNOWN_PARAMS = {
     "transparent_hugepage", "memmap", "nosmp", "maxcpus", "nr_cpus", "ignore_loglevel",
     "norandmaps", "page_alloc.shuffle", "init_on_alloc", "init_on_free", "slub_debug",
     "memory_hotplug.memmap_on_memory", "numa_balancing", "debug", "earlycon", "noapic",
+    "swiotlb", "mitigations", "reboot", "nomodule", "psi", "hashdist",
 }
 
 
@@ -91,8 +107,10 @@ class BootParams:
     movablecore_percent: int | None = None
     kernelcore_percent: int | None = None
     cma: int | None = None
-    numa_fake: int | None = None
+    memmap: tuple = ()       # parsed memmap= entries, in command-line order (layout.parse_memmap)
+    numa_fake: str | None = None
     numa_off: bool = False
+    swiotlb_noforce: bool = False
     early_page_ext: bool = False
     movable_node: bool = False
     memhp_default_state: str = "offline"
@@ -110,7 +128,10 @@ def parse_cmdline(cmdline: str, profile: KernelProfile) -> BootParams:
         raise PextlabError(f"cannot parse kernel command line {cmdline!r}: {e}") from None
     kw: dict = {"cmdline": cmdline or ""}
     unknown, msgs, errs = [], [], []
+    memmap = []
     for w in words:
+        if w == "--":             # init/main.c: the rest is init's argv
+            break
         key, eq, val = w.partition("=")
         v = val if eq else None
         if key == "page_owner":
@@ -155,14 +176,21 @@ def parse_cmdline(cmdline: str, profile: KernelProfile) -> BootParams:
                     kw[key] = parse_size(v or "")
                 except LayoutError as e:
                     errs.append(f"{key}=: {e}")
+        elif key == "memmap":
+            try:
+                memmap += parse_memmap(v or "")
+            except LayoutError as e:
+                errs.append(str(e))
         elif key == "numa":
             if v and v.startswith("fake="):
-                try:
-                    kw["numa_fake"] = int(v[5:])
-                except ValueError:
-                    errs.append(f"numa=fake: expected a node count, got {v[5:]!r}")
+                if not v[5:].isdigit():
+                    errs.append(f"numa=fake={v[5:]}: only numa=fake=N (a node count) is modelled")
+                else:
+                    kw["numa_fake"] = v[5:]
             elif v == "off":
                 kw["numa_off"] = True
+        elif key == "swiotlb":
+            kw["swiotlb_noforce"] = "noforce" in (v or "").split(",")
         elif key == "early_page_ext":
             kw["early_page_ext"] = True
         elif key == "movable_node":
@@ -182,6 +210,7 @@ def parse_cmdline(cmdline: str, profile: KernelProfile) -> BootParams:
             pass
         else:
             unknown.append(w)
+    kw["memmap"] = tuple(memmap)
     kw["unknown"] = tuple(unknown)
     kw["messages"] = tuple(msgs)
     kw["errors"] = tuple(errs)
@@ -221,11 +250,15 @@ def _alloc_large_system_hash_entries(nr_kernel_pages: int, scale: int) -> int:
 
 
 def _probe_memory_block_size(layout: Layout, profile: KernelProfile) -> int:
-    """arch/x86/mm/init_64.c probe_memory_block_size for a virtual machine."""
+    """arch/x86/mm/init_64.c probe_memory_block_size: 128 MiB while max_pfn is below
+    64 GiB; above, 2 GiB on bare metal, and on a guest (X86_FEATURE_HYPERVISOR) the
+    largest size up to 2 GiB that aligns the end of boot memory."""
     end = layout.max_pfn << PAGE_SHIFT
     if end < 64 * GiB:
         return profile.memory_block_size
     bz = 2 * GiB
+    if not layout.hypervisor:
+        return bz
     while bz > profile.memory_block_size and end & (bz - 1):
         bz >>= 1
     return bz
@@ -246,8 +279,9 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
         raise PextlabError("kernel command line: " + "; ".join(params.errors))
     if params.mem is not None:
         layout = apply_mem_limit(layout, params.mem)
-    if params.numa_fake:
-        layout = apply_numa_fake(layout, params.numa_fake)
+    if params.memmap:
+        layout = apply_memmap(layout, params.memmap)
+    layout, numa_messages = numa_init(layout, params.numa_fake, params.numa_off)
     mm = MM(profile, layout, params, memory_model)
     mm.compaction = CompactionState()
     mm.printk(f"Linux version {profile.name[1:]}-pextlab (simulated, profile {profile.name})")
@@ -256,6 +290,8 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
         mm.printk(m)
     if params.debug_pagealloc and params.debug_guardpage_minorder:
         mm.guard_minorder = params.debug_guardpage_minorder
+    for m in numa_messages:
+        mm.printk(m)
     _setup_memblock(mm)
     _sparse_init(mm)
     _free_area_init(mm)
@@ -309,13 +345,10 @@ def _setup_memblock(mm: MM) -> None:
     # arch/x86/kernel/pci-dma.c pci_swiotlb_detect: bounce buffers when memory (including
     # SRAT hotplug ranges, max_possible_pfn) reaches above 4 GiB: 64 MiB below 4 GiB
     top = max(lay.max_pfn, lay.hotplug_end_pfn)
-    if top > (4 * GiB) >> PAGE_SHIFT:
+    if top > (4 * GiB) >> PAGE_SHIFT and not mm.params.swiotlb_noforce:
         base = mb.alloc((64 << 20) >> PAGE_SHIFT, "swiotlb", align=512,
                         limit_pfn=(4 * GiB) >> PAGE_SHIFT)
         mm.swiotlb = base
-    if len(lay.nodes) == 1:
-        mm.printk("No NUMA configuration found")
-        mm.printk(f"Faking a node at [mem {0:#018x}-{(lay.max_pfn << PAGE_SHIFT) - 1:#018x}]")
     # CMA (mm/cma.c cma_declare_contiguous_nid): top-down below 4 GiB, pageblock aligned
     if mm.params.cma:
         nr = mm.params.cma >> PAGE_SHIFT
@@ -341,9 +374,8 @@ def _sparse_init(mm: MM) -> None:
             if sec is None:
                 sec = MemSection(nr, pps, nb, r.nid)    # pageblocks start as 0 (Unmovable)
                 mm.sections[nr] = sec
-            elif sec.nid != r.nid:
-                raise LayoutError(f"section {nr} (pfn {nr * pps:#x}) holds RAM of nodes {sec.nid} "
-                                  f"and {r.nid}: a memory section belongs to one node")
+            elif r.nid not in sec.nids:
+                sec.nids += (r.nid,)      # a node boundary inside the section
             sec.present = True
             lo = max(r.start_pfn, sec.start_pfn) - sec.start_pfn
             hi = min(r.end_pfn, sec.start_pfn + pps) - sec.start_pfn
@@ -392,82 +424,148 @@ def _sparse_init(mm: MM) -> None:
             mb.alloc((span * 64 + 4095) >> PAGE_SHIFT, "memmap", nid=nid)
 
 
-def _zone_bounds(mm: MM):
-    """Zone pfn limits (arch/x86/mm/init.c zone_sizes_init)."""
-    return {ZONE_DMA: (0, (16 << 20) >> PAGE_SHIFT),
-            ZONE_DMA32: ((16 << 20) >> PAGE_SHIFT, (4 * GiB) >> PAGE_SHIFT),
-            ZONE_NORMAL: ((4 * GiB) >> PAGE_SHIFT, 1 << 62)}
-
-
-def _find_zone_movable_pfns(mm: MM) -> dict[int, int]:
-    """mm/mm_init.c find_zone_movable_pfns_for_nodes (kernelcore=/movablecore=).
-
-    ZONE_MOVABLE is carved from the top of the highest populated zone of each
-    node; kernel memory is spread evenly over nodes; the start is rounded up to
-    MAX_ORDER_NR_PAGES.  (≈ the kernel's walk, without mirror and movable_node.)
-    """
-    p = mm.params
+def _arch_zone_limits(mm: MM) -> dict[int, tuple[int, int]]:
+    """arch_zone_lowest/highest_possible_pfn of DMA, DMA32 and Normal (mm/mm_init.c
+    free_area_init over arch/x86/mm/init.c zone_sizes_init's max_zone_pfns: 16 MiB,
+    4 GiB, max_pfn): each zone starts where the one below ends, the first at the
+    start of memblock; an empty zone has low == high."""
     lay = mm.layout
-    total = lay.total_pages
-    required_kernelcore = None
-    if p.movablecore_percent is not None:
-        required_kernelcore = total - total * p.movablecore_percent // 100
-    elif p.movablecore is not None:
-        required_kernelcore = total - min(total, p.movablecore >> PAGE_SHIFT)
-    if p.kernelcore_percent is not None:
-        kc = total * p.kernelcore_percent // 100
-        required_kernelcore = kc if required_kernelcore is None else max(kc, required_kernelcore)
-    elif p.kernelcore is not None:
-        kc = p.kernelcore >> PAGE_SHIFT
-        required_kernelcore = kc if required_kernelcore is None else max(kc, required_kernelcore)
-    if required_kernelcore is None or required_kernelcore >= total:
-        return {}
-    bounds = _zone_bounds(mm)
-    # the zone movable memory comes from: the highest zone with memory
-    highest = max((zi for zi, (lo, hi) in bounds.items()
-                   if any(r.start_pfn < hi and lo < r.end_pfn for r in lay.ram)))
-    usable_start = bounds[highest][0]
-    nodes = lay.nodes
-    kernelcore_node = required_kernelcore // len(nodes)
-    mo = mm.profile.max_order_nr_pages
+    max_pfn = lay.max_pfn
+    max_zone_pfn = {ZONE_DMA: min((16 << 20) >> PAGE_SHIFT, max_pfn),
+                    ZONE_DMA32: min((4 * GiB) >> PAGE_SHIFT, max_pfn),
+                    ZONE_NORMAL: max_pfn}
+    start = lay.ram[0].start_pfn
     out = {}
-    for nid in nodes:
-        need = kernelcore_node
-        start = None
-        for r in lay.node_ranges(nid):
-            s, e = r.start_pfn, r.end_pfn
-            if e <= usable_start:
-                need -= e - s
-                continue
-            if s < usable_start:
-                need -= usable_start - s
-                s = usable_start
-            if need <= 0:
-                start = s
-                break
-            if e - s > need:
-                start = s + need
-                need = 0
-                break
-            need -= e - s
-        if start is not None:
-            out[nid] = ((start + mo - 1) // mo) * mo
+    for zi in (ZONE_DMA, ZONE_DMA32, ZONE_NORMAL):
+        end = max(max_zone_pfn[zi], start)
+        out[zi] = (start, end)
+        start = end
     return out
 
 
+def _hotpluggable_ram(mm: MM) -> list[RamRange]:
+    """memblock regions marked hotplug by the SRAT (acpi_numa_memory_affinity_init) and
+    still so after numa_clear_kernel_node_hotplug: a node holding kernel memory (here
+    the first 1 MiB and the kernel image) is not hot-pluggable as a whole."""
+    lay = mm.layout
+    hot = [b for b in lay.srat if b.hotplug]
+    ks, ke = lay.kernel_image
+    kernel_nodes = {r.nid for r in lay.ram if (r.start_pfn < ke and ks < r.end_pfn) or r.start_pfn < 0x100}
+    out = []
+    for r in lay.ram:
+        if r.nid in kernel_nodes:
+            continue
+        for b in hot:
+            s, e = max(r.start_pfn, b.start_pfn), min(r.end_pfn, b.end_pfn)
+            if s < e:
+                out.append(RamRange(r.nid, s, e))
+    return out
+
+
+def _find_zone_movable_pfns(mm: MM, limits) -> dict[int, int]:
+    """mm/mm_init.c find_zone_movable_pfns_for_nodes: the first pfn of ZONE_MOVABLE per
+    node (nodes without one are left out).
+
+    ``movable_node`` gives every hot-pluggable memblock region to ZONE_MOVABLE and
+    ignores kernelcore=/movablecore=.  Otherwise kernelcore (or what movablecore
+    leaves, movablecore rounded up to MAX_ORDER_NR_PAGES) is spread evenly over the
+    nodes from their lowest pfns, memory below the zone ZONE_MOVABLE is taken from
+    counting as kernel memory, with passes over fewer nodes until it is placed; the
+    start is rounded up to MAX_ORDER_NR_PAGES.  (kernelcore=mirror is rejected at
+    parse time.)"""
+    p = mm.params
+    lay = mm.layout
+    nodes = lay.nodes
+    mo = mm.profile.max_order_nr_pages
+    zmp = {nid: 0 for nid in nodes}
+    # find_usable_zone_for_movable: the highest zone with a non-empty arch range
+    movable_zone = max(zi for zi, (lo, hi) in limits.items() if hi > lo)
+    if p.movable_node:
+        for r in _hotpluggable_ram(mm):
+            zmp[r.nid] = min(r.start_pfn, zmp[r.nid]) if zmp[r.nid] else r.start_pfn
+    else:
+        totalpages = lay.total_pages
+        required_kernelcore = p.kernelcore >> PAGE_SHIFT if p.kernelcore is not None else 0
+        required_movablecore = p.movablecore >> PAGE_SHIFT if p.movablecore is not None else 0
+        if p.kernelcore_percent:
+            required_kernelcore = totalpages * 100 * p.kernelcore_percent // 10000
+        if p.movablecore_percent:
+            required_movablecore = totalpages * 100 * p.movablecore_percent // 10000
+        if required_movablecore:
+            required_movablecore = min(totalpages, -(-required_movablecore // mo) * mo)
+            required_kernelcore = max(required_kernelcore, totalpages - required_movablecore)
+        if not required_kernelcore or required_kernelcore >= totalpages:
+            return {}
+        usable_startpfn = limits[movable_zone][0]
+        usable_nodes = len(nodes)
+        while True:                                             # restart:
+            kernelcore_node = required_kernelcore // usable_nodes
+            for nid in nodes:
+                if required_kernelcore < kernelcore_node:
+                    kernelcore_node = required_kernelcore // usable_nodes
+                remaining = kernelcore_node
+                for r in lay.node_ranges(nid):
+                    start, end = max(r.start_pfn, zmp[nid]), r.end_pfn
+                    if start >= end:
+                        continue
+                    if start < usable_startpfn:
+                        kernel_pages = min(end, usable_startpfn) - start
+                        remaining -= min(kernel_pages, remaining)
+                        required_kernelcore -= min(kernel_pages, required_kernelcore)
+                        if end <= usable_startpfn:
+                            zmp[nid] = end
+                            continue
+                        start = usable_startpfn
+                    size_pages = min(end - start, remaining)
+                    zmp[nid] = start + size_pages
+                    required_kernelcore -= min(required_kernelcore, size_pages)
+                    remaining -= size_pages
+                    if not remaining:
+                        break
+            usable_nodes -= 1
+            if not (usable_nodes and required_kernelcore > usable_nodes):
+                break
+    out = {}
+    for nid in nodes:                                           # out2:
+        start = -(-zmp[nid] // mo) * mo
+        if 0 < start < max(r.end_pfn for r in lay.node_ranges(nid)):
+            out[nid] = start
+    return out
+
+
+def _zone_span(nid: int, zi: int, node_start: int, node_end: int, limits, movable, movable_zone):
+    """zone_spanned_pages_in_node (with adjust_zone_range_for_zone_movable): the zone's
+    [start, end) in the node, clamped to the zone's limits -- holes included."""
+    low, high = limits.get(zi, (0, 0))
+    zs = min(max(node_start, low), high)
+    ze = min(max(node_end, low), high)
+    zmp = movable.get(nid)
+    if zmp:
+        if zi == ZONE_MOVABLE:
+            zs, ze = zmp, min(node_end, limits[movable_zone][1])
+        elif zs < zmp < ze:
+            ze = zmp
+        elif zs >= zmp:
+            zs = ze
+    if ze < node_start or zs > node_end:
+        return 0, 0
+    ze, zs = min(ze, node_end), max(zs, node_start)
+    return (zs, ze) if ze > zs else (0, 0)
+
+
 def _free_area_init(mm: MM) -> None:
+    """mm/mm_init.c free_area_init: the zone limits, ZONE_MOVABLE, every node's zones
+    (calculate_node_totalpages) and memmap_init's unavailable ranges."""
     prof = mm.profile
     lay = mm.layout
-    bounds = _zone_bounds(mm)
-    movable = _find_zone_movable_pfns(mm)
+    limits = _arch_zone_limits(mm)
+    movable = _find_zone_movable_pfns(mm, limits)
+    movable_zone = max(zi for zi, (lo, hi) in limits.items() if hi > lo)
     mm.printk("Zone ranges:")
-    lo_pfn = lay.ram[0].start_pfn
-    hi_pfn = lay.max_pfn
     for zi in (ZONE_DMA, ZONE_DMA32, ZONE_NORMAL):
-        lo, hi = bounds[zi]
-        s, e = max(lo, lo_pfn), min(hi, hi_pfn)
-        if s < e:
-            mm.printk(f"  {ZONE_NAMES[zi]:<8} [mem {s << PAGE_SHIFT:#018x}-{(e << PAGE_SHIFT) - 1:#018x}]")
+        lo, hi = limits[zi]
+        if lo < hi:
+            mm.printk(f"  {ZONE_NAMES[zi]:<8} [mem {lo << PAGE_SHIFT:#018x}-{(hi << PAGE_SHIFT) - 1:#018x}]")
         else:
             mm.printk(f"  {ZONE_NAMES[zi]:<8} empty")
     mm.printk(f"  {'Device':<8} empty")
@@ -481,70 +579,71 @@ def _free_area_init(mm: MM) -> None:
     for nid in lay.nodes:
         rr = lay.node_ranges(nid)
         node = PglistData(nid)
-        node.node_start_pfn = rr[0].start_pfn
-        node.node_spanned_pages = rr[-1].end_pfn - rr[0].start_pfn
-        node.node_present_pages = sum(r.nr_pages for r in rr)
-        mm.printk(f"Initmem setup node {nid} [mem {node.node_start_pfn << PAGE_SHIFT:#018x}-"
-                  f"{(node.node_end_pfn << PAGE_SHIFT) - 1:#018x}]")
+        start, end = rr[0].start_pfn, max(r.end_pfn for r in rr)      # get_pfn_range_for_nid
+        node.node_start_pfn = start
+        mm.printk(f"Initmem setup node {nid} [mem {start << PAGE_SHIFT:#018x}-"
+                  f"{(end << PAGE_SHIFT) - 1:#018x}]")
         zones = []
-        mstart = movable.get(nid)
         for zi in range(len(ZONE_NAMES)):
             z = Zone(nid, zi, prof.nr_orders, prof.nr_migratetypes)
             zones.append(z)
-            if zi in bounds:
-                lo, hi = bounds[zi]
-                if mstart is not None:
-                    hi = min(hi, mstart)
-            elif zi == ZONE_MOVABLE and mstart is not None:
-                lo, hi = mstart, 1 << 62
-            else:
+            zs, ze = _zone_span(nid, zi, start, end, limits, movable, movable_zone)
+            if ze <= zs:
                 continue
-            s = max(lo, node.node_start_pfn)
-            e = min(hi, node.node_end_pfn)
-            # span from the first to the last RAM pfn of the node in [lo, hi)
-            present = 0
-            first = last = None
-            for r in rr:
-                a, b = max(r.start_pfn, s), min(r.end_pfn, e)
-                if a < b:
-                    present += b - a
-                    first = a if first is None else first
-                    last = b
-            if first is None:
-                continue
-            z.zone_start_pfn = first
-            z.spanned_pages = last - first
-            z.present_pages = present
-            z.present_early_pages = present
+            z.zone_start_pfn = zs
+            z.spanned_pages = ze - zs
+            z.present_pages = z.spanned_pages - lay.absent_pages(zs, ze, nid)
+            z.present_early_pages = z.present_pages
+            node.node_spanned_pages += z.spanned_pages
+            node.node_present_pages += z.present_pages
             if zi == ZONE_MOVABLE:
                 mm.movable_zone_used = True
         node.zones = zones
         mm.nodes[nid] = node
-        # "On node N, zone Z: K pages in unavailable ranges" (holes at the start and inside)
-        prev_end = None
-        for z in zones:
-            if not z.spanned_pages:
-                continue
-            holes = []
-            cur = z.zone_start_pfn if prev_end is None else prev_end
-            if prev_end is None and z.zone_start_pfn > (z.zone_start_pfn & ~(prof.pageblock_nr_pages - 1)):
-                holes.append(z.zone_start_pfn - (z.zone_start_pfn & ~(prof.pageblock_nr_pages - 1)))
-            for r in rr:
-                a, b = max(r.start_pfn, z.zone_start_pfn), min(r.end_pfn, z.zone_end_pfn)
-                if a >= b:
-                    continue
-                if a > cur:
-                    holes.append(a - cur)
-                cur = b
-            last_zone = all(not zz.spanned_pages for zz in zones[z.idx + 1:])
-            if last_zone:
-                sec_end = (z.zone_end_pfn + mm.section_mask) & ~mm.section_mask
-                if sec_end > cur:
-                    holes.append(sec_end - cur)
-            for h in holes:
-                mm.printk(f"On node {nid}, zone {z.name}: {h} pages in unavailable ranges")
-            prev_end = z.zone_end_pfn
+    _memmap_init_holes(mm)
     mm.rebuild_section_zones()
+
+
+def _valid_pfns(mm: MM, start: int, end: int) -> int:
+    """Pages of [start, end) with a memmap (pfn_valid: the section is present)."""
+    n, pfn = 0, start
+    while pfn < end:
+        nxt = min(end, ((pfn >> mm.section_shift) + 1) << mm.section_shift)
+        if mm.pfn_valid(pfn):
+            n += nxt - pfn
+        pfn = nxt
+    return n
+
+
+def _memmap_init_holes(mm: MM) -> None:
+    """mm/mm_init.c memmap_init: walking every memblock range and populated zone, a
+    hole before a range's part of a zone is initialised as that zone's and reported
+    ("On node N, zone Z: K pages in unavailable ranges", counting only pfns with a
+    memmap); the end of the last section goes to the last range's highest zone."""
+    hole = 0
+    zone_id, nid = 0, mm.layout.ram[0].nid
+    end = 0
+    for r in mm.layout.ram:
+        nid, end = r.nid, r.end_pfn
+        for z in mm.nodes[r.nid].zones:
+            if not z.present_pages:
+                continue
+            s = min(max(r.start_pfn, z.zone_start_pfn), z.zone_end_pfn)
+            e = min(max(r.end_pfn, z.zone_start_pfn), z.zone_end_pfn)
+            if s < e:
+                n = _valid_pfns(mm, hole, s) if hole < s else 0
+                if n:
+                    mm.printk(f"On node {r.nid}, zone {z.name}: {n} pages in unavailable ranges")
+                hole = e
+            zone_id = z.idx
+    if mm.memory_model == "sparsemem":
+        end = (end + mm.section_mask) & ~mm.section_mask
+    else:
+        mo = mm.profile.max_order_nr_pages
+        end = -(-end // mo) * mo
+    n = _valid_pfns(mm, hole, end) if hole < end else 0
+    if n:
+        mm.printk(f"On node {nid}, zone {ZONE_NAMES[zone_id]}: {n} pages in unavailable ranges")
 
 
 def _build_all_zonelists(mm: MM) -> None:

@@ -244,8 +244,8 @@ def _check_free_lists(mm, rep: _Report, heads: dict) -> None:
                     if not (zone.contains(pfn) and zone.contains(pfn + (1 << o) - 1)):
                         rep.add("zone", f"{where}: block [{pfn:#x}, {pfn + (1 << o):#x}) is not inside "
                                 f"the zone [{zone.zone_start_pfn:#x}, {zone.zone_end_pfn:#x})")
-                    elif sec.nid != zone.nid:
-                        rep.add("zone", f"{where} lies in section {sec.nr} of node {sec.nid}")
+                    elif zone.nid not in sec.nids:
+                        rep.add("zone", f"{where} lies in section {sec.nr} of node(s) {sec.nids}")
         for o in range(mm.nr_orders):
             if zone.nr_free[o] != nr_free[o]:
                 rep.add("counter", f"{zl}: nr_free[{o}] = {zone.nr_free[o]}, free lists hold {nr_free[o]}")

@@ -1,11 +1,20 @@
-"""Physical memory layouts: what firmware hands the kernel (e820 + NUMA ranges).
+"""Physical memory layouts: what firmware hands the kernel (e820 RAM + ACPI SRAT).
 
-A :class:`Layout` lists RAM ranges with their node, the kernel image, the CPUs
-and the hotpluggable window.  It is built either from a spec that follows
-qemu's rules (``layout_from_spec``: ``-machine pc``/``q35``, ``-m``,
-``-numa``) or from a real machine's ``/proc/iomem`` and the dmesg "Early memory
-node ranges" (``layout_from_iomem``).  Everything here is in pfns
-([start, end) half-open) unless a name says bytes.
+A :class:`Layout` lists the usable RAM (the e820 "usable" ranges, as
+memblock.memory holds them), the firmware's NUMA affinity ranges (ACPI SRAT,
+:class:`NumaMemblk`), the kernel image, the CPUs, the hotpluggable window and
+whether a hypervisor runs the machine.  It is built either from a spec that
+follows qemu's rules (``layout_from_spec``: ``-machine pc``/``q35``, ``-m``,
+``-numa``, ``maxmem``) or from a real machine's ``/proc/iomem`` and dmesg
+(``layout_from_iomem``).
+
+The command line edits the e820 map before memblock sees it
+(arch/x86/kernel/e820.c): ``mem=`` (:func:`apply_mem_limit`) and ``memmap=``
+(:func:`apply_memmap`).  Which node owns which RAM is decided later, at boot,
+from ``srat`` (pextlab.kernel.numa_memblks, and numa_emulation for
+``numa=fake=``): the node ids of ``ram`` are what the firmware says.
+
+Everything here is in pfns ([start, end) half-open) unless a name says bytes.
 """
 from __future__ import annotations
 
@@ -15,8 +24,8 @@ from dataclasses import dataclass, field, replace
 from ..errors import LayoutError
 from .profiles import PAGE_SHIFT
 
-__all__ = ["Layout", "RamRange", "parse_size", "layout_from_spec", "layout_from_iomem",
-           "apply_mem_limit", "apply_numa_fake"]
+__all__ = ["Layout", "RamRange", "NumaMemblk", "parse_size", "layout_from_spec",
+           "layout_from_iomem", "apply_mem_limit", "apply_memmap", "parse_memmap"]
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -49,13 +58,30 @@ class RamRange:
 
 
 @dataclass(frozen=True)
+class NumaMemblk:
+    """One NUMA memory affinity range (``struct numa_memblk``; from an ACPI SRAT entry:
+    ``ACPI: SRAT: Node N PXM N [mem 0x...-0x...]``, ``hotplug`` when the entry carries
+    the hot-pluggable flag)."""
+    nid: int
+    start_pfn: int
+    end_pfn: int
+    hotplug: bool = False
+
+
+@dataclass(frozen=True)
 class Layout:
     """A machine's boot memory map.
 
     Attributes
     ----------
     ram : tuple of RamRange
-        Usable RAM per node, sorted by pfn (memblock.memory with nids).
+        Usable RAM, sorted by pfn (memblock.memory), each with the node the
+        firmware puts it in.
+    srat : tuple of NumaMemblk
+        The firmware's NUMA affinity ranges (ACPI SRAT), in table order.
+        Empty: no SRAT -- one node ("No NUMA configuration found") unless
+        ``ram`` names several nodes, whose contiguous runs then stand for the
+        SRAT (:attr:`numa_memblks`).
     kernel_image : (start_pfn, end_pfn)
         "Kernel code" .. "Kernel bss" from /proc/iomem.
     nr_cpus : int
@@ -63,6 +89,9 @@ class Layout:
         Node of each CPU.
     hotplug_base_pfn, hotplug_end_pfn : int
         The window where DIMMs can be hot-added (qemu ``maxmem``); 0, 0 if none.
+    hypervisor : bool
+        X86_FEATURE_HYPERVISOR: a guest (qemu, KVM, firecracker).  Bare metal
+        above 64 GiB always gets 2 GiB memory blocks (probe_memory_block_size).
     machine : str
         "pc", "q35" or "capture".
     source : str
@@ -76,7 +105,8 @@ class Layout:
     hotplug_end_pfn: int = 0
     machine: str = "pc"
     source: str = "spec"
-    e820_reserved: tuple = field(default=())
+    srat: tuple = field(default=())
+    hypervisor: bool = True
 
     def __post_init__(self):
         if not self.ram:
@@ -91,6 +121,9 @@ class Layout:
             if r.nid < 0 or r.nid > 1023:
                 raise LayoutError(f"node id {r.nid} out of range 0..1023")
             last = r.end_pfn
+        for b in self.srat:
+            if b.start_pfn >= b.end_pfn or not 0 <= b.nid <= 1023:
+                raise LayoutError(f"bad SRAT range node {b.nid} [{b.start_pfn:#x}, {b.end_pfn:#x})")
         if self.nr_cpus < 1:
             raise LayoutError("a machine needs at least one CPU")
 
@@ -100,14 +133,43 @@ class Layout:
 
     @property
     def max_pfn(self) -> int:
+        """e820__end_of_ram_pfn: the end of the last RAM range."""
         return max(r.end_pfn for r in self.ram)
 
     @property
     def total_pages(self) -> int:
         return sum(r.nr_pages for r in self.ram)
 
+    @property
+    def numa_memblks(self) -> tuple:
+        """The NUMA affinity the firmware reports: ``srat``, or, without one, the
+        contiguous same-node runs of ``ram`` when it names several nodes (a layout
+        built by hand), or () for a machine without NUMA information."""
+        if self.srat:
+            return self.srat
+        if len(self.nodes) < 2:
+            return ()
+        out = []
+        for r in self.ram:
+            if out and out[-1].nid == r.nid:
+                out[-1] = NumaMemblk(r.nid, out[-1].start_pfn, r.end_pfn)
+            else:
+                out.append(NumaMemblk(r.nid, r.start_pfn, r.end_pfn))
+        return tuple(out)
+
     def node_ranges(self, nid: int) -> list[RamRange]:
         return [r for r in self.ram if r.nid == nid]
+
+    def absent_pages(self, start_pfn: int, end_pfn: int, nid: int | None = None) -> int:
+        """Pages of [start_pfn, end_pfn) with no RAM (of node ``nid``, or of any node):
+        mm/mm_init.c __absent_pages_in_range."""
+        if start_pfn >= end_pfn:
+            return 0
+        absent = end_pfn - start_pfn
+        for r in self.ram:
+            if nid is None or r.nid == nid:
+                absent -= max(0, min(r.end_pfn, end_pfn) - max(r.start_pfn, start_pfn))
+        return absent
 
     def describe(self) -> str:
         lines = [f"{self.machine} machine, {self.nr_cpus} CPU(s), "
@@ -124,6 +186,28 @@ def _pfn_down(addr: int) -> int:
 
 def _pfn_up(addr: int) -> int:
     return (addr + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
+
+
+def _qemu_srat(bounds, lowmem: int, hotplug) -> tuple:
+    """qemu hw/i386/acpi-build.c build_srat: each node's share of RAM (in "ram offset"
+    order) as guest addresses, with the 640 KiB hole [0xa0000, 0x100000) and the PCI
+    hole below 4 GiB cut out, then the device-memory window as a hot-pluggable range
+    of the last node."""
+    out = []
+    for nid, a, b in bounds:
+        pieces = []
+        if a < lowmem:
+            lo, hi = a, min(b, lowmem)
+            if lo < 0xA0000 < hi:
+                pieces += [(lo, 0xA0000), (0x100000, hi)] if hi > 0x100000 else [(lo, 0xA0000)]
+            else:
+                pieces.append((max(lo, 0x100000) if 0xA0000 <= lo < 0x100000 else lo, hi))
+        if b > lowmem:
+            pieces.append((4 * GiB + max(a, lowmem) - lowmem, 4 * GiB + b - lowmem))
+        out += [NumaMemblk(nid, s >> PAGE_SHIFT, e >> PAGE_SHIFT) for s, e in pieces if s < e]
+    if hotplug:
+        out.append(NumaMemblk(bounds[-1][0], hotplug[0], hotplug[1], True))
+    return tuple(out)
 
 
 def layout_from_spec(mem="1G", nodes=1, machine="pc", node_mem=None, node_pattern=None,
@@ -149,6 +233,9 @@ def layout_from_spec(mem="1G", nodes=1, machine="pc", node_mem=None, node_patter
     maxmem : size, optional
         qemu ``maxmem``: DIMMs can be hot-added above the RAM, from the next
         1 GiB boundary above 4 GiB / the end of RAM.
+
+    With several nodes or ``maxmem`` qemu builds an ACPI SRAT (``srat``): the
+    nodes' memory as :func:`_qemu_srat` cuts it, and the hotplug window.
     """
     if machine not in ("pc", "q35"):
         raise LayoutError(f"unknown machine type {machine!r}; expected 'pc' or 'q35'")
@@ -228,8 +315,11 @@ def layout_from_spec(mem="1G", nodes=1, machine="pc", node_mem=None, node_patter
         top = (top + GiB - 1) & ~(GiB - 1)
         hp_base = top >> PAGE_SHIFT
         hp_end = (top + (maxb - total)) >> PAGE_SHIFT
+    srat = ()
+    if len(bounds) > 1 or maxmem is not None:
+        srat = _qemu_srat(bounds, lowmem, (hp_base, hp_end) if hp_end > hp_base else None)
     return Layout(ram=tuple(ram), nr_cpus=nr_cpus, cpu_nodes=cpu_nodes, machine=machine,
-                  hotplug_base_pfn=hp_base, hotplug_end_pfn=hp_end,
+                  hotplug_base_pfn=hp_base, hotplug_end_pfn=hp_end, srat=srat,
                   source=f"spec mem={mem} nodes={nodes} machine={machine}")
 
 
@@ -244,7 +334,8 @@ def _merge(ram: list[RamRange]) -> list[RamRange]:
 
 
 def layout_from_iomem(system_ram, node_ranges=None, kernel_image=None, nr_cpus=1,
-                      cpu_nodes=None, hotplug=None, source="capture") -> Layout:
+                      cpu_nodes=None, hotplug=None, source="capture", srat=(),
+                      numa_fake: bool = False, hypervisor: bool = True) -> Layout:
     """A layout from a real machine.
 
     Parameters
@@ -257,6 +348,15 @@ def layout_from_iomem(system_ram, node_ranges=None, kernel_image=None, nr_cpus=1
         boot RAM of node 0.
     kernel_image : (start_pfn, end_pfn), optional
     hotplug : (base_pfn, end_pfn), optional
+    srat : sequence of NumaMemblk
+        The dmesg ``ACPI: SRAT: Node`` ranges.
+    numa_fake : bool
+        The machine booted with ``numa=fake=``: its node ranges are the emulated
+        nodes.  The layout gives the RAM back to the firmware's nodes (``srat``,
+        else node 0), so that booting it with the same command line emulates the
+        nodes again (pextlab.kernel.numa_emulation) rather than twice.
+    hypervisor : bool
+        The dmesg said "Hypervisor detected".
     """
     if node_ranges:
         ram = [RamRange(int(n), int(s), int(e)) for n, s, e in node_ranges]
@@ -265,61 +365,93 @@ def layout_from_iomem(system_ram, node_ranges=None, kernel_image=None, nr_cpus=1
             raise LayoutError("no 'System RAM' ranges in iomem and no dmesg node ranges")
         ram = [RamRange(0, int(s), int(e)) for s, e in system_ram]
     ram.sort(key=lambda r: r.start_pfn)
+    srat = tuple(srat)
+    if numa_fake:
+        ram = [RamRange(_firmware_nid(srat, r.start_pfn), r.start_pfn, r.end_pfn) for r in ram]
     ram = _merge(ram)
     nodes = sorted({r.nid for r in ram})
-    if cpu_nodes is None:
+    if cpu_nodes is None or numa_fake:
         cpu_nodes = tuple(nodes[i % len(nodes)] for i in range(nr_cpus))
     hp_base, hp_end = hotplug if hotplug else (0, 0)
     kw = {}
     if kernel_image:
         kw["kernel_image"] = tuple(kernel_image)
     return Layout(ram=tuple(ram), nr_cpus=nr_cpus, cpu_nodes=tuple(cpu_nodes), machine="capture",
-                  hotplug_base_pfn=hp_base, hotplug_end_pfn=hp_end, source=source, **kw)
+                  hotplug_base_pfn=hp_base, hotplug_end_pfn=hp_end, source=source, srat=srat,
+                  hypervisor=hypervisor, **kw)
+
+
+def _firmware_nid(srat, pfn: int) -> int:
+    for b in srat:
+        if b.start_pfn <= pfn < b.end_pfn:
+            return b.nid
+    return 0
+
+
+def _remove_ram(ram, start: int, end: int) -> list[RamRange]:
+    out = []
+    for r in ram:
+        if r.end_pfn <= start or end <= r.start_pfn:
+            out.append(r)
+            continue
+        if r.start_pfn < start:
+            out.append(RamRange(r.nid, r.start_pfn, start))
+        if end < r.end_pfn:
+            out.append(RamRange(r.nid, end, r.end_pfn))
+    return out
 
 
 def apply_mem_limit(layout: Layout, limit_bytes: int) -> Layout:
-    """``mem=``: drop RAM above the physical address ``limit_bytes`` (e820__range_remove)."""
-    lim = limit_bytes >> PAGE_SHIFT
-    ram = []
-    for r in layout.ram:
-        if r.start_pfn >= lim:
-            continue
-        ram.append(RamRange(r.nid, r.start_pfn, min(r.end_pfn, lim)))
+    """``mem=``: drop RAM above the physical address ``limit_bytes`` (arch/x86/kernel/e820.c
+    parse_memopt: e820__range_remove(mem_size, ULLONG_MAX - mem_size, E820_TYPE_RAM))."""
+    ram = _remove_ram(layout.ram, _pfn_down(limit_bytes), 1 << 52)
     if not ram:
         raise LayoutError(f"mem={limit_bytes} leaves no RAM")
     return replace(layout, ram=tuple(ram))
 
 
-def apply_numa_fake(layout: Layout, nr_nodes: int, align_pfns: int = (128 << 20) >> PAGE_SHIFT) -> Layout:
-    """``numa=fake=N``: split RAM into N nodes of (about) equal size
-    (arch/x86/mm/numa_emulation.c split_nodes_interleave / split_nodes_size_interleave).
+def parse_memmap(text: str) -> list[tuple]:
+    """One ``memmap=`` value (several may be comma-separated) as (kind, size, start)
+    tuples, as arch/x86/kernel/e820.c parse_memmap_one reads them: ``nn@ss`` adds RAM,
+    ``nn$ss`` / ``nn#ss`` / ``nn!ss`` mark reserved / ACPI data / persistent memory (no
+    longer RAM), ``nn%ss-t+u`` retypes, a bare ``nn`` limits memory like ``mem=``."""
+    out = []
+    for part in text.split(","):
+        if part.strip() == "exactmap":
+            raise LayoutError("memmap=exactmap is not modelled")
+        m = re.fullmatch(r"\s*(0x[0-9a-fA-F]+|\d+[kKmMgGtT]?)(?:([@$#!%])(0x[0-9a-fA-F]+|\d+[kKmMgGtT]?)"
+                         r"(?:-(\d+)\+(\d+))?)?\s*", part)
+        if not m:
+            raise LayoutError(f"memmap={text!r}: cannot parse {part!r} (expected nn[KMG]@ss[KMG], "
+                              f"nn$ss, nn#ss, nn!ss or nn)")
+        size = parse_size(m.group(1))
+        kind = m.group(2) or "limit"
+        start = parse_size(m.group(3)) if m.group(3) else 0
+        if kind == "%":
+            kind = "ram" if m.group(5) == "1" else "retype"
+        out.append((kind, size, start))
+    return out
 
-    The kernel aligns fake nodes to FAKE_NODE_MIN_SIZE (32 MiB); the simulator
-    aligns them to whole memory sections (128 MiB) so that no section holds
-    memory of two nodes -- an honest simplification.
-    """
-    if nr_nodes < 1 or nr_nodes > 64:
-        raise LayoutError(f"numa=fake={nr_nodes}: expected 1..64 nodes")
-    total = layout.total_pages
-    if total // nr_nodes < align_pfns:
-        raise LayoutError(f"numa=fake={nr_nodes}: nodes would be smaller than one memory section")
-    # cut points: the pfn where the cumulative RAM reaches k/N of the total, rounded to a section
-    cuts, acc, k = [], 0, 1
-    for r in layout.ram:
-        while k < nr_nodes and acc + r.nr_pages >= total * k // nr_nodes:
-            pfn = r.start_pfn + (total * k // nr_nodes - acc)
-            cuts.append(((pfn + align_pfns // 2) // align_pfns) * align_pfns)
-            k += 1
-        acc += r.nr_pages
-    ram = []
-    for r in layout.ram:
-        s = r.start_pfn
-        while s < r.end_pfn:
-            nid = sum(1 for c in cuts if c <= s)
-            nxt = min([c for c in cuts if c > s] + [r.end_pfn])
-            ram.append(RamRange(nid, s, nxt))
-            s = nxt
-    ram = _merge(ram)
-    nodes = sorted({r.nid for r in ram})
-    cpu_nodes = tuple(nodes[i % len(nodes)] for i in range(layout.nr_cpus))
-    return replace(layout, ram=tuple(ram), cpu_nodes=cpu_nodes)
+
+def apply_memmap(layout: Layout, entries) -> Layout:
+    """Apply parsed ``memmap=`` entries to the RAM, in order (e820__range_add /
+    e820__range_remove; a later non-RAM type wins over RAM where they overlap, as
+    e820__update_table resolves overlaps).  Byte ranges become whole pages the way
+    memblock trims them: RAM rounds inwards, a non-RAM range takes every page it
+    touches."""
+    ram = list(layout.ram)
+    for kind, size, start in entries:
+        if kind == "limit":
+            ram = _remove_ram(ram, _pfn_down(size), 1 << 52)
+        elif kind in ("@", "ram"):
+            s, e = _pfn_up(start), _pfn_down(start + size)
+            if s < e:
+                nid = _firmware_nid(layout.numa_memblks, s) if layout.numa_memblks else ram[0].nid
+                ram = _remove_ram(ram, s, e) + [RamRange(nid, s, e)]
+                ram.sort(key=lambda r: r.start_pfn)
+                ram = _merge(ram)
+        else:
+            ram = _remove_ram(ram, _pfn_down(start), _pfn_up(start + size))
+    if not ram:
+        raise LayoutError("memmap= leaves no RAM")
+    return replace(layout, ram=tuple(ram))

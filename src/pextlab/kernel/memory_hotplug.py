@@ -68,7 +68,7 @@ from .profiles import PAGE_SHIFT
 
 __all__ = ["MMOP_OFFLINE", "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE",
            "online_type_from_str", "HotplugResult", "block_pfn_range", "block_ids",
-           "memory_block", "zone_for_pfn_range", "valid_zones", "add_memory", "online_pages",
+           "memory_block", "boot_memory_block", "zone_for_pfn_range", "valid_zones", "add_memory", "online_pages",
            "offline_pages", "remove_memory", "eject_memory_device", "init_per_zone_wmark_min",
            "build_all_zonelists", "dump_page", "VMEMMAP_STACK", "PAGE_EXT_ONLINE_STACK"]
 
@@ -175,22 +175,37 @@ def _devices(mm) -> dict:
     return d
 
 
+def boot_memory_block(mm, block: int) -> dict | None:
+    """The record drivers/base/memory.c keeps for a boot memory block, or None when the
+    block has no present memory: ``state`` (online when its sections are), ``nids`` (the
+    nodes with memory in it: each registers the block, register_memory_blocks_under_node),
+    ``nid`` (the last of them: memory_block_add_nid keeps the last one processed) and
+    ``zone``: the single populated zone of its first node whose span meets the block
+    (early_node_zone_for_memory_block), None when several do or when a second node
+    has memory in the block -- valid_zones "none", and memory_block_offline refuses it
+    (-EINVAL).  Computing it changes nothing (:func:`memory_block` stores it)."""
+    secs = _block_sections(mm, block)
+    if not secs:
+        return None
+    start, end = block_pfn_range(mm, block)
+    nids = tuple(sorted({n for s in secs for n in s.nids}))
+    zones = [z for z in mm.nodes[nids[0]].zones
+             if z.present_pages and z.zone_start_pfn < end and start < z.zone_end_pfn]
+    zone = zones[0] if len(zones) == 1 and len(nids) == 1 else None
+    return {"state": "online" if all(s.online for s in secs) else "offline",
+            "zone": zone, "nid": nids[-1], "nids": nids, "device": None}
+
+
 def memory_block(mm, block: int) -> dict:
-    """The block's record (``state``, ``zone``, ``nid``, ``device``), created for boot blocks
-    as drivers/base/memory.c registers them (``early_node_zone_for_memory_block``: the zone
-    when all its present pages are in one zone, else None)."""
+    """The block's record (``state``, ``zone``, ``nid``, ``nids``, ``device``), created for
+    boot blocks by :func:`boot_memory_block` the first time hotplug touches them."""
     rec = mm.hotplug_blocks.get(block)
     if rec is not None:
         return rec
-    secs = _block_sections(mm, block)
-    if not secs:
+    rec = boot_memory_block(mm, block)
+    if rec is None:
         raise PextlabError(f"memory{block} does not exist (no present memory in "
                            f"pfn {block_pfn_range(mm, block)[0]:#x}..)")
-    zones = {id(mm.section_zone[s.nr]): mm.section_zone[s.nr] for s in secs}
-    zone = next(iter(zones.values())) if len(zones) == 1 else None
-    nids = {s.nid for s in secs}
-    rec = {"state": "online" if all(s.online for s in secs) else "offline",
-           "zone": zone if len(nids) == 1 else None, "nid": secs[0].nid, "device": None}
     mm.hotplug_blocks[block] = rec
     return rec
 
@@ -232,8 +247,12 @@ def zone_for_pfn_range(mm, online_type: int, nid: int, start: int, nr: int):
 
 def valid_zones(mm, block: int) -> str:
     """drivers/base/memory.c valid_zones_show: online -> its zone ("none" if it spans
-    zones); offline -> the default zone first, then the other zones it could go to."""
-    rec = memory_block(mm, block)
+    zones or nodes); offline -> the default zone first, then the other zones it could
+    go to.  Reading it changes nothing."""
+    rec = mm.hotplug_blocks.get(block) or boot_memory_block(mm, block)
+    if rec is None:
+        raise PextlabError(f"memory{block} does not exist (no present memory in "
+                           f"pfn {block_pfn_range(mm, block)[0]:#x}..)")
     if rec["state"] == "online":
         return rec["zone"].name if rec["zone"] is not None else "none"
     start, end = block_pfn_range(mm, block)
@@ -258,7 +277,7 @@ def _resize_zone_range(zone, start: int, nr: int) -> None:
 
 def _zone_section_online(mm, zone, nr: int) -> bool:
     sec = mm.sections[nr]
-    if sec is None or not sec.online or sec.nid != zone.nid:
+    if sec is None or not sec.online or zone.nid not in sec.nids:
         return False
     z = mm.section_zone[nr]
     if z is None:
@@ -466,7 +485,8 @@ def add_memory(mm, start_pfn: int, nr_pages: int, nid: int = 0, online: str | No
     devs[dev_id] = {"start_pfn": start_pfn, "nr_pages": nr_pages, "nid": nid, "blocks": blocks,
                     "pages": dev_pages}
     for b in blocks:
-        mm.hotplug_blocks[b] = {"state": "offline", "zone": None, "nid": nid, "device": dev_id}
+        mm.hotplug_blocks[b] = {"state": "offline", "zone": None, "nid": nid, "nids": (nid,),
+                                "device": dev_id}
     mm.advance(1_000_000)
     how = online if online is not None else mm.params.memhp_default_state
     if how != "offline":

@@ -45,13 +45,14 @@ PG_HOLE = 0x80
 class MemSection:
     """One memory section (include/linux/mmzone.h ``struct mem_section``)."""
 
-    __slots__ = ("nr", "start_pfn", "nid", "present", "online", "flags", "order",
+    __slots__ = ("nr", "start_pfn", "nid", "nids", "present", "online", "flags", "order",
                  "pageblock_mt", "page_ext", "nr_present_pages", "early")
 
     def __init__(self, nr: int, pages_per_section: int, pageblocks_per_section: int, nid: int):
         self.nr = nr
         self.start_pfn = nr * pages_per_section
-        self.nid = nid
+        self.nid = nid              # the node that made it present (memory_present: the lowest)
+        self.nids = (nid,)          # every node with memory in it (two across a numa=fake boundary)
         self.present = False        # SECTION_MARKED_PRESENT: has RAM, memmap allocated
         self.online = False         # SECTION_IS_ONLINE
         # memmap: every page starts as a reserved hole until RAM is registered

@@ -415,7 +415,7 @@ class PageOwner:
             nr1 = (z1 - 1) >> mm.section_shift
             for nr in range(nr0, nr1 + 1):
                 sec = mm.sections[nr]
-                if sec is None or not sec.present or sec.nid != zone.nid or sec.page_ext is None:
+                if sec is None or not sec.present or zone.nid not in sec.nids or sec.page_ext is None:
                     continue
                 t = sec.page_ext
                 lo = max(z0, sec.start_pfn) - sec.start_pfn

@@ -172,6 +172,8 @@ class MM:
         return sec is not None and sec.present
 
     def zone_of_pfn(self, pfn: int):
+        """page_zone(): the section's zone, else the zone of the section's nodes whose
+        span holds ``pfn`` (a section shared by zones or by nodes)."""
         nr = pfn >> self.section_shift
         z = self.section_zone[nr]
         if z is not None:
@@ -179,14 +181,23 @@ class MM:
         sec = self.sections[nr]
         if sec is None:
             return None
-        for z in self.nodes[sec.nid].zones:
-            if z.spanned_pages and z.zone_start_pfn <= pfn < z.zone_start_pfn + z.spanned_pages:
-                return z
+        for nid in sec.nids:
+            for z in self.nodes[nid].zones:
+                if z.spanned_pages and z.zone_start_pfn <= pfn < z.zone_start_pfn + z.spanned_pages:
+                    return z
         return None
 
     def pfn_to_nid(self, pfn: int) -> int:
+        """page_to_nid(): the section's node, or for a section holding memory of several
+        nodes the node whose zone spans ``pfn``; -1 outside the memory map."""
         sec = self.section_of(pfn)
-        return -1 if sec is None else sec.nid
+        if sec is None:
+            return -1
+        if len(sec.nids) > 1:
+            z = self.zone_of_pfn(pfn)
+            if z is not None:
+                return z.nid
+        return sec.nid
 
     def all_zones(self):
         for nid in sorted(self.nodes):
@@ -204,7 +215,7 @@ class MM:
             if not len(ram):
                 continue
             s, e = sec.start_pfn + int(ram[0]), sec.start_pfn + int(ram[-1]) + 1
-            hits = [z for z in self.nodes[sec.nid].zones
+            hits = [z for nid in sec.nids for z in self.nodes[nid].zones
                     if z.spanned_pages and z.zone_start_pfn < e and s < z.zone_end_pfn]
             if len(hits) == 1 and hits[0].zone_start_pfn <= s and e <= hits[0].zone_end_pfn:
                 self.section_zone[nr] = hits[0]

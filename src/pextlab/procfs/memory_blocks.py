@@ -22,8 +22,8 @@ so ``start_pfn = phys_index * block_size_bytes / PAGE_SIZE``; ``state`` is
 block is its zone (``none`` when the block spans zones or nodes), of an
 offline block the zones it could be onlined to.  A block whose memory belongs
 to several nodes has a ``nodeN`` link for each; the capture text writes them
-``node=0,1``, the frame's ``node`` column holds the first and
-``df.attrs["nodes"]`` all of them.
+``node=0,1``, the frame's ``node`` column holds the first and ``nodes``
+all of them as text (``"0,1"``).
 """
 from __future__ import annotations
 
@@ -73,6 +73,7 @@ def _build(rows: list[dict], block_size_bytes: int | None, section_size_bits: in
         "valid_zones": np.array(valid, dtype=object),
         "zone": pd.Categorical(zone),
         "node": np.array([r["nodes"][0] if r["nodes"] else -1 for r in rows], dtype="int64"),
+        "nodes": np.array([",".join(map(str, r["nodes"])) for r in rows], dtype=object),
         "removable": np.array([r["removable"] for r in rows], dtype=bool),
     })
     return conform(df, "memory_blocks")
@@ -89,8 +90,7 @@ def _block_size(text: str, section_size_bits: int, name, lineno, line) -> int:
 
 def _attrs(df: pd.DataFrame, block_size, auto, fields, phys_device: dict, rows: list[dict]) -> pd.DataFrame:
     df.attrs.update({"block_size_bytes": block_size, "auto_online_blocks": auto, "fields": fields,
-                     "phys_device": phys_device,
-                     "nodes": {r["block"]: r["nodes"] for r in rows}})
+                     "phys_device": phys_device})
     return df
 
 
@@ -277,9 +277,8 @@ def format_memory_blocks(df: pd.DataFrame, *, block_size_bytes: int | None = Non
     fields : sequence of str, optional
         Per-block keys to write, default ``df.attrs["fields"]`` or
         :data:`DEFAULT_FIELDS`.  ``phys_device`` comes from
-        ``df.attrs["phys_device"]`` (default ``0``), ``node`` from
-        ``df.attrs["nodes"]`` where it lists the block's ``node`` first
-        (``node=0,1``), else from the ``node`` column.
+        ``df.attrs["phys_device"]`` (default ``0``), ``node`` from the
+        ``nodes`` column (``node=0,1``).
 
     Returns
     -------
@@ -291,13 +290,12 @@ def format_memory_blocks(df: pd.DataFrame, *, block_size_bytes: int | None = Non
     auto = auto_online_blocks if auto_online_blocks is not None else attrs.get("auto_online_blocks")
     fields = tuple(fields or attrs.get("fields") or DEFAULT_FIELDS)
     phys_device = attrs.get("phys_device") or {}
-    all_nodes = attrs.get("nodes") or {}
     out = []
     if bs is not None:
         out.append(f"block_size_bytes {int(bs):x}\n")
     if auto is not None:
         out.append(f"auto_online_blocks {auto}\n")
-    cols = {c: df[c].tolist() for c in ("block", "phys_index", "state", "online", "valid_zones", "node", "removable")}
+    cols = {c: df[c].tolist() for c in ("block", "phys_index", "state", "online", "valid_zones", "nodes", "removable")}
     for i in range(len(df)):
         block = int(cols["block"][i])
         vals = {
@@ -307,7 +305,7 @@ def format_memory_blocks(df: pd.DataFrame, *, block_size_bytes: int | None = Non
             "valid_zones": str(cols["valid_zones"][i]).replace(" ", ","),
             "removable": str(int(bool(cols["removable"][i]))),
             "phys_device": str(phys_device.get(block, 0)),
-            "node": _nodes_text(int(cols["node"][i]), all_nodes.get(block)),
+            "node": str(cols["nodes"][i]),
         }
         unknown = [f for f in fields if f not in vals]
         if unknown:
@@ -315,9 +313,3 @@ def format_memory_blocks(df: pd.DataFrame, *, block_size_bytes: int | None = Non
         out.append(f"memory{block} " + " ".join(f"{f}={vals[f]}" for f in fields) + "\n")
     return "".join(out)
 
-
-def _nodes_text(node: int, nodes) -> str:
-    """``node=`` of a block: all its nodes when ``nodes`` starts with ``node``."""
-    if nodes and nodes[0] == node:
-        return ",".join(map(str, nodes))
-    return str(node)
