@@ -12,12 +12,14 @@ kernel's exact format; :mod:`.writers` prints a simulated machine's files.
 :mod:`.textio` opens plain or gzipped capture files, :mod:`._common` holds the
 helpers the readers share.
 
-Bad input raises :class:`pextlab.errors.ParseError` naming the file, the line
-and what was expected.
+Bad input -- a line out of the format, a damaged gzip stream, a number no
+kernel prints (the bounds, and where each comes from, are in :mod:`.limits`)
+-- raises :class:`pextlab.errors.ParseError` naming the file, the line and
+what was expected; never another exception.
 
 Imports allowed here: :mod:`pextlab.kernel`, :mod:`pextlab.errors`,
 :mod:`pextlab.schema`, numpy and pandas -- never :mod:`pextlab.frames` or
-anything above.  :mod:`.page_owner_grammar` and :mod:`.textio` use the
-standard library only (``pextlab sort`` imports them without pandas).
+anything above.  :mod:`.page_owner_grammar`, :mod:`.limits` and :mod:`.textio`
+use the standard library only (``pextlab sort`` imports them without pandas).
 """
 __all__: list[str] = []
