@@ -237,3 +237,12 @@ def test_the_checker_sees_a_violation(tmp_path):
     node = tree.body[0].body[0]
     assert _targets("kernel.policy", node) == ["machine"]
     assert _layer("machine") > _layer("kernel.policy")
+
+
+def test_top_level_names_resolve():
+    """Every name ``pextlab.__all__`` promises is there (issue 4's ``read_page_owner`` among them)."""
+    import pextlab
+    assert {"boot", "read_capture", "read_page_owner", "replay", "compare", "sweep",
+            "check_policy", "widgets"} <= set(pextlab.__all__)
+    for name in pextlab.__all__:
+        assert getattr(pextlab, name) is not None, name

@@ -138,7 +138,8 @@ class MM:
         """A copy of the state (a snapshot, ``copy.deepcopy``): hooks that are closures
         belong to the original's client, so the copy's page_owner installs its own
         (bound methods are copied with their objects)."""
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
         if self.page_owner is not None:
             self.page_owner.install_hooks()
 
