@@ -13,7 +13,7 @@ from functools import lru_cache
 from ..errors import PextlabError
 from .profiles import KernelProfile
 
-__all__ = ["parse_gfp", "format_gfp", "gfp_migratetype", "gfp_zone", "ZONE_DMA", "ZONE_DMA32",
+__all__ = ["parse_gfp", "format_gfp", "gfp_migratetype", "check_gfp_migratetype", "gfp_zone", "ZONE_DMA", "ZONE_DMA32",
            "ZONE_NORMAL", "ZONE_MOVABLE", "ZONE_DEVICE", "ZONE_NAMES"]
 
 # include/linux/mmzone.h zone_type on x86_64 (no HIGHMEM)
@@ -102,6 +102,32 @@ def gfp_migratetype(mask: int, profile: KernelProfile, mobility_grouping: bool =
     if profile.gfp_movable_shift:
         return (mask & (mov | rec)) >> profile.gfp_movable_shift
     return (((mask & mov) != 0) << 1) | ((mask & rec) != 0)
+
+
+def check_gfp_migratetype(mask: int, profile: KernelProfile) -> None:
+    """Refuse a mask with both __GFP_MOVABLE and __GFP_RECLAIMABLE (PextlabError).
+
+    include/linux/gfp.h gfp_migratetype() (v3.19 gfpflags_to_migratetype) calls such a
+    mask a caller bug -- ``VM_WARN_ON((gfp_flags & GFP_MOVABLE_MASK) == GFP_MOVABLE_MASK)``
+    -- and then returns ``GFP_MOVABLE_MASK >> GFP_MOVABLE_SHIFT`` = 3, the first type past
+    MIGRATE_PCPTYPES (MIGRATE_HIGHATOMIC in v6.12, MIGRATE_RESERVE in v3.19).  Nothing
+    downstream is defined for it: order_to_pindex(3, order) is the first list of
+    order + 1, so rmqueue_pcplist hands out a block of the next order as one of this
+    order.  There is no kernel result to model, so the request is refused as bad input,
+    as an unknown flag name is.
+
+    >>> from pextlab.kernel.profiles import get_profile
+    >>> check_gfp_migratetype(0x18, get_profile("v6.12"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pextlab.errors.PextlabError: gfp mask 0x18 (__GFP_RECLAIMABLE|__GFP_MOVABLE) ...
+    """
+    both = profile.gfp_bits["__GFP_MOVABLE"] | profile.gfp_bits["__GFP_RECLAIMABLE"]
+    if mask & both == both:
+        raise PextlabError(
+            f"gfp mask {mask:#x} ({format_gfp(mask, profile)}) has both __GFP_MOVABLE and "
+            f"__GFP_RECLAIMABLE: gfp_migratetype() warns (VM_WARN_ON) and its result indexes "
+            f"no free or per-cpu list of the request's order; use one of the two")
 
 
 def gfp_zone(mask: int, profile: KernelProfile, movable_zone_exists: bool = True) -> int:

@@ -30,9 +30,11 @@ small x86_64 VM; block id = first section / sections per block):
   holes"); isolation (EBUSY, "failure to isolate range", the offending page
   dumped with its page_owner record as "unmovable page"); MEM_GOING_OFFLINE;
   migration of every movable page (``migrate.migrate_pages``, reason
-  "memory_hotplug"); ``__offline_isolated_pages``; counters shrink;
-  watermarks; zonelists when the zone empties; MEM_OFFLINE (page_ext frees
-  its tables); the zone span shrinks.  Failures undo the isolation.
+  "memory_hotplug"; free hugetlb pages are not migrated but dissolved,
+  ``hugetlb.dissolve_free_hugetlb_folios``); ``__offline_isolated_pages``;
+  counters shrink; watermarks; zonelists when the zone empties; MEM_OFFLINE
+  (page_ext frees its tables); the zone span shrinks.  What a failure leaves
+  behind: see :func:`offline_pages`.
 * ``remove_memory`` (the kernel function: EBUSY unless every block is
   offline) and ``eject_memory_device`` (what ``device_del`` of a pc-dimm does
   through ACPI: offline every online block of the DIMM in two passes,
@@ -58,7 +60,7 @@ from .gfp import ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
 from .mmzone import MemSection, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_HOLE, MT_SHIFT, MT_MASK, covered_by_free
 from .page_ext import (MEM_ONLINE, MEM_GOING_OFFLINE, MEM_OFFLINE, MEM_GOING_ONLINE,
                        MEM_CANCEL_ONLINE, MEM_CANCEL_OFFLINE)
-from . import page_isolation, migrate
+from . import hugetlb, page_isolation, migrate
 from .debug import dump_page  # noqa: F401 (mm/debug.c; used here and re-exported)
 from .buddy import del_page_from_free_list
 from .fastpath import free_pages, init_per_zone_wmark_min, nr_free_zone_pages
@@ -576,10 +578,29 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
                   max_passes: int = 3) -> HotplugResult:
     """``echo offline > /sys/devices/system/memory/memoryN/state``.
 
-    Returns a HotplugResult; on failure the state is as before.  ``max_passes``:
-    the kernel repeats migration until it succeeds or a signal arrives; the
-    simulator gives up after this many passes without progress ("signal
-    backoff", EINTR, as when the user interrupts the write).
+    Returns a HotplugResult.  mm/memory_hotplug.c offline_pages: isolate the range,
+    then repeat {migrate every movable page (scan_movable_pages, do_migrate_range)
+    until none is left; dissolve the free hugetlb pages
+    (dissolve_free_hugetlb_folios); test_pages_isolated} until the range is free,
+    then take it out of the buddy allocator.  ``max_passes``: the kernel repeats
+    migration until it succeeds or a signal arrives; the simulator gives up after
+    this many passes without progress ("signal backoff", EINTR, as when the user
+    interrupts the write).
+
+    What a failure leaves behind, as in the kernel (failed_removal_isolated:
+    undo_isolate_page_range, MEM_CANCEL_OFFLINE):
+
+    * EINVAL (already offline, spans zones, holes) and EBUSY (an unmovable page,
+      a notifier veto): nothing has changed.  (The kernel may have isolated and
+      un-isolated some pageblocks, turning them MIGRATE_MOVABLE; the model checks
+      the whole range first, see :mod:`pextlab.kernel.page_isolation`.)
+    * EINTR ("signal backoff"): the block stays online and its pageblocks get
+      their types back, but the pages migrated before the failure stay where they
+      went -- their sources are freed inside the block, their page_owner records
+      moved with them, and ``mm.migrate_notifiers`` were told of every move -- and
+      hugetlb pages dissolved before the failure are gone from the pool (the
+      kernel's comment on dissolve_free_hugetlb_folios: "all free hugetlb folios
+      that were dissolved before that error are lost").
     """
     rec = memory_block(mm, block)
     start, end = block_pfn_range(mm, block)
@@ -651,6 +672,9 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
                 migrate.free_sources(mm, all_moved)
                 all_moved, counted = [], 0
                 done.clear()
+        if not failed:
+            # the movable pages are gone: the free huge pages of the range leave the pool
+            hugetlb.dissolve_free_hugetlb_folios(mm, start, end)
         busy = _busy_after_migration(mm, start, end, all_moved)
         if failed or busy >= 0:
             if all_moved:
@@ -685,15 +709,18 @@ def _blocking_heads(mm, pfns: np.ndarray) -> list[int]:
 
 
 def _movable_heads(mm, start: int, end: int) -> list[tuple[int, int]]:
-    """scan_movable_pages: allocated movable (LRU) heads of the range, ascending."""
+    """scan_movable_pages: allocated movable (LRU) heads of the range, ascending; free
+    hugetlb pages are not migratable (folio_test_hugetlb_migratable) and are left out."""
     mov = mm.profile.mt_movable
+    pool = mm.hugetlb
     out = []
-    for sec, lo, hi in page_isolation._section_slices(mm, start, end):
+    for sec, lo, hi in page_isolation.section_slices(mm, start, end):
         f = sec.flags_np()[lo:hi]
         idx = np.flatnonzero(((f & PG_HEAD) != 0) & (((f & MT_MASK) >> MT_SHIFT) == mov))
         if len(idx):
             od = sec.order_np()[lo:hi]
-            out.extend(zip((sec.start_pfn + lo + idx).tolist(), od[idx].tolist()))
+            out.extend((p, o) for p, o in zip((sec.start_pfn + lo + idx).tolist(), od[idx].tolist())
+                       if o != pool.order or p not in pool)
     return out
 
 
@@ -705,7 +732,7 @@ def _busy_after_migration(mm, start: int, end: int, moved) -> int:
     by_sec: dict[int, list] = {}
     for old, _, order in moved:
         by_sec.setdefault(old >> mm.section_shift, []).append((old & mm.section_mask, order))
-    for sec, lo, hi in page_isolation._section_slices(mm, start, end):
+    for sec, lo, hi in page_isolation.section_slices(mm, start, end):
         free = covered_by_free(sec.flags_np(), sec.order_np())
         src = by_sec.get(sec.nr)
         if src:
