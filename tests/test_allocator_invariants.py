@@ -666,7 +666,7 @@ def test_detects_a_holder_that_missed_a_migration():
     _reported(m.mm, "follower: migrate_notifiers[0] holds", f"pfn {pfn + 4:#x}")
     held.blocks.clear()
     held.blocks[pfn] = 1
-    _reported(m.mm, f"is an allocated head of order 2, held as order 1")
+    _reported(m.mm, "is an allocated head of order 2, held as order 1")
 
 
 def test_detects_cma_area_laws():

@@ -244,3 +244,45 @@ def test_memory_offline_cannot_isolate_a_cma_pageblock():
     assert page_isolation.has_unmovable_pages(mm, zone, s, s + 512) == s
     assert page_isolation.start_isolate_page_range(mm, zone, s, s + 512) == (None, s)
     assert check_invariants(mm) == []
+
+
+# --- found by the soak (tools/soak.py) ---------------------------------------------------------
+
+def test_cma_area_straddling_a_section_is_released_whole():
+    # maxmem= reserves swiotlb below 4 GiB first, so the CMA area lands across a section
+    # boundary; cma_init_reserved_areas must clear PG_reserved in both sections
+    m = pextlab.boot("1G", cmdline="page_owner=on cma=64M", maxmem="2G")
+    mm = m.mm
+    s, e = mm.cma_areas[0]
+    assert s >> mm.section_shift != (e - 1) >> mm.section_shift
+    assert sum(z.free_mt[mm.profile.mt_cma] for z in mm.all_zones()) == e - s
+    assert check_invariants(mm) == []
+
+
+def test_zone_shrink_keeps_the_zones_part_of_a_shared_boot_section():
+    # movablecore=: section 6 holds DMA32 up to 0x30400 and Movable after it.  Onlining
+    # block 1 to Movable stretches Movable down to 0x8000; offlining it again must stop
+    # the new start at the first subsection of Movable, 0x30400, not at section 7
+    m = pextlab.boot("1G", cmdline="movablecore=25%", maxmem="2G")
+    movable = m.mm.zone(0, "Movable")
+    span = (movable.zone_start_pfn, movable.zone_end_pfn)
+    assert m.offline(1).ok and m.online(1, "online_movable").ok
+    assert movable.zone_start_pfn == BLOCK
+    assert m.offline(1).ok
+    assert (movable.zone_start_pfn, movable.zone_end_pfn) == span
+    assert check_invariants(m.mm) == []
+
+
+def test_v319_memory_hotplug_uses_its_kernels_gfp_flags():
+    # __GFP_RETRY_MAYFAIL is v4.13's name for v3.19's __GFP_REPEAT: hot-adding memory
+    # (vmemmap) and migrating pages off it (offline) used to raise on the v3.19 profile
+    m = pextlab.boot("512M", profile="v3.19", cmdline="page_owner=on", maxmem="1G")
+    b = m.hot_add("128M", online="online_movable")[0]
+    held = HeldBlocks()
+    m.on_migrate(held)
+    for _ in range(32):
+        held.blocks[m.alloc_pages(0, "GFP_HIGHUSER_MOVABLE")] = 0
+    assert any(b * BLOCK <= p < (b + 1) * BLOCK for p in held.blocks)
+    r = m.offline(b)
+    assert r.ok and r.migrated >= 32
+    assert check_invariants(m.mm) == []

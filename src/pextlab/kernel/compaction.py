@@ -61,6 +61,7 @@ from .buddy import (ALLOC_CMA, ALLOC_WMARK_MIN, __free_one_page, base_watermark,
                     del_page_from_free_list, set_watermark_boost, zone_watermark_boost,
                     zone_watermark_ok)
 from .fastpath import free_pages, prepare_alloc_pages
+from .gfp import direct_reclaim_flag
 from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
 from .pcp import PcpBuffer, drain_zone_pages
 
@@ -863,8 +864,7 @@ def wake_all_kswapds(mm, zones, order: int, gfp: int) -> None:
     ``order``: kcompactd is woken directly when the caller cannot reclaim.  An
     unbalanced node: kswapd runs and fails (pageoutrun).
     """
-    bits = mm.profile.gfp_bits
-    direct = bits.get("__GFP_DIRECT_RECLAIM", bits.get("__GFP_WAIT", 0))
+    direct = direct_reclaim_flag(mm.profile)
     boosted_zones = mm.boosted_zones
     done = set()
     st = compaction_state(mm)

@@ -23,7 +23,8 @@ from ..errors import PextlabError
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
                     ALLOC_WMARK_LOW, WMARK_NAMES, __free_one_page, __rmqueue,
                     get_pageblock_migratetype, zone_watermark_ok)
-from .gfp import check_gfp_migratetype, gfp_migratetype, gfp_zone, ZONE_MOVABLE, ZONE_NORMAL
+from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
+                  ZONE_MOVABLE, ZONE_NORMAL)
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD
 from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist, zone_pcp_update
 from .profiles import PAGE_SHIFT
@@ -54,7 +55,7 @@ def prepare_alloc_pages(mm, gfp: int, nid: int):
         flags = ALLOC_WMARK_LOW
         if gfp & prof.gfp_bits["__GFP_HIGH"]:
             flags |= ALLOC_MIN_RESERVE
-        direct = prof.gfp_bits.get("__GFP_DIRECT_RECLAIM", prof.gfp_bits.get("__GFP_WAIT", 0))
+        direct = direct_reclaim_flag(prof)
         if not gfp & direct:
             flags |= ALLOC_NON_BLOCK
         if mt == prof.mt_movable:

@@ -13,7 +13,8 @@ from functools import lru_cache
 from ..errors import PextlabError
 from .profiles import KernelProfile
 
-__all__ = ["parse_gfp", "format_gfp", "gfp_migratetype", "check_gfp_migratetype", "gfp_zone", "ZONE_DMA", "ZONE_DMA32",
+__all__ = ["parse_gfp", "format_gfp", "gfp_migratetype", "check_gfp_migratetype", "gfp_zone",
+           "direct_reclaim_flag", "retry_mayfail_flag", "ZONE_DMA", "ZONE_DMA32",
            "ZONE_NORMAL", "ZONE_MOVABLE", "ZONE_DEVICE", "ZONE_NAMES"]
 
 # include/linux/mmzone.h zone_type on x86_64 (no HIGHMEM)
@@ -91,6 +92,23 @@ def format_gfp(mask: int, profile: KernelProfile) -> str:
     'GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO'
     """
     return _format(profile.name, int(mask), profile)
+
+
+def direct_reclaim_flag(profile: KernelProfile) -> int:
+    """The bit that lets a request sleep and reclaim: __GFP_DIRECT_RECLAIM (v4.4+), which
+    took the place of v3.19's __GFP_WAIT (commit d0164adc89f6, "mm, page_alloc:
+    distinguish between being unable to sleep, unwilling to sleep and avoiding waking
+    kswapd")."""
+    b = profile.gfp_bits
+    return b["__GFP_DIRECT_RECLAIM"] if "__GFP_DIRECT_RECLAIM" in b else b["__GFP_WAIT"]
+
+
+def retry_mayfail_flag(profile: KernelProfile) -> int:
+    """The bit that makes a costly request retry before failing: __GFP_RETRY_MAYFAIL
+    (v4.13+), which replaced v3.19's __GFP_REPEAT (commit dcda9b04713c, "mm, tree wide:
+    replace __GFP_REPEAT by __GFP_RETRY_MAYFAIL with more useful semantic")."""
+    b = profile.gfp_bits
+    return b["__GFP_RETRY_MAYFAIL"] if "__GFP_RETRY_MAYFAIL" in b else b["__GFP_REPEAT"]
 
 
 def gfp_migratetype(mask: int, profile: KernelProfile, mobility_grouping: bool = True) -> int:

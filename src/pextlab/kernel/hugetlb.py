@@ -34,6 +34,7 @@ frag-s1 page_owner dump).
 """
 from __future__ import annotations
 
+from .gfp import retry_mayfail_flag
 from .page_alloc import alloc_pages, free_pages
 
 __all__ = ["HUGETLB_ALLOC_STACK", "HugetlbPool", "hugetlb_pool", "set_max_huge_pages",
@@ -96,7 +97,7 @@ def alloc_buddy_hugetlb_folio(mm, pool: HugetlbPool, nid: int, noretry: set) -> 
     gfp = htlb_alloc_mask(mm) | b["__GFP_THISNODE"]
     try_hard = nid not in noretry
     if try_hard:
-        gfp |= b.get("__GFP_RETRY_MAYFAIL", b.get("__GFP_REPEAT", 0))
+        gfp |= retry_mayfail_flag(mm.profile)
     pfn = alloc_pages(mm, gfp, pool.order, nid)
     if pfn >= 0 and not try_hard:
         noretry.discard(nid)

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import PextlabError
-from .gfp import ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
+from .gfp import ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES, retry_mayfail_flag
 from .mmzone import MemSection, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_HOLE, MT_SHIFT, MT_MASK, covered_by_free
 from .page_ext import (MEM_ONLINE, MEM_GOING_OFFLINE, MEM_OFFLINE, MEM_GOING_ONLINE,
                        MEM_CANCEL_ONLINE, MEM_CANCEL_OFFLINE)
@@ -258,38 +258,57 @@ def _resize_zone_range(zone, start: int, nr: int) -> None:
     zone.spanned_pages = max(start + nr, old_end) - zone.zone_start_pfn
 
 
-def _zone_section_online(mm, zone, nr: int) -> bool:
-    sec = mm.sections[nr]
+# include/linux/mmzone.h: SUBSECTION_SHIFT 21 (v5.3+), the unit of the zone shrink scans
+PAGES_PER_SUBSECTION = 1 << (21 - PAGE_SHIFT)
+
+
+def _subsection_in_zone(mm, zone, pfn: int) -> bool:
+    """The test of find_smallest_section_pfn / find_biggest_section_pfn for the subsection
+    of ``pfn``: online (pfn_to_online_page), on the zone's node, and page_zone() is
+    ``zone``.  The model's zone boundaries are subsection aligned except where RAM ends,
+    and the memmap gives a trailing hole the zone before it (memmap_init's
+    init_unavailable_range), so the subsection's first page tells its zone."""
+    first = pfn & ~(PAGES_PER_SUBSECTION - 1)
+    sec = mm.section_of(first)
     if sec is None or not sec.online or sec.nid != zone.nid:
         return False
-    z = mm.section_zone[nr]
-    if z is None:
-        z = mm.zone_of_pfn(sec.start_pfn) if sec.early else None
-    return z is zone
+    return mm.zone_of_pfn(first) is zone
 
 
 def _shrink_zone_span(mm, zone, start: int, end: int) -> None:
-    """mm/memory_hotplug.c shrink_zone_span: only the ends move, to the nearest online
-    section of the zone; an emptied zone gets start 0, span 0."""
+    """mm/memory_hotplug.c shrink_zone_span: only the ends move, to the nearest subsection
+    still online in the zone (find_smallest_section_pfn / find_biggest_section_pfn, which
+    step by PAGES_PER_SUBSECTION); an emptied zone gets start 0, span 0.  A boot section
+    can hold two zones (DMA32 then Movable with movablecore=), so a whole-section test
+    would cut the zone's own pages out of its span."""
+    sub = PAGES_PER_SUBSECTION
     pps = mm.pages_per_section
     if zone.zone_start_pfn == start:
-        nr = end >> mm.section_shift
-        last = (zone.zone_end_pfn - 1) >> mm.section_shift
-        while nr <= last and not _zone_section_online(mm, zone, nr):
-            nr += 1
-        if nr <= last:
-            zone.spanned_pages = zone.zone_end_pfn - nr * pps
-            zone.zone_start_pfn = nr * pps
+        pfn, zend = end, zone.zone_end_pfn
+        while pfn < zend:
+            if mm.section_of(pfn) is None:              # no memmap: the next section
+                pfn = ((pfn // pps) + 1) * pps
+                continue
+            if _subsection_in_zone(mm, zone, pfn):
+                break
+            pfn += sub
+        if pfn < zend:
+            zone.spanned_pages = zend - pfn
+            zone.zone_start_pfn = pfn
         else:
             zone.zone_start_pfn = 0
             zone.spanned_pages = 0
     elif zone.zone_end_pfn == end:
-        nr = (start >> mm.section_shift) - 1
-        first = zone.zone_start_pfn >> mm.section_shift
-        while nr >= first and not _zone_section_online(mm, zone, nr):
-            nr -= 1
-        if nr >= first:
-            zone.spanned_pages = (nr + 1) * pps - zone.zone_start_pfn
+        zstart, pfn = zone.zone_start_pfn, start        # pfn: one past the subsection tested
+        while pfn > zstart:
+            if mm.section_of(pfn - 1) is None:
+                pfn = ((pfn - 1) // pps) * pps
+                continue
+            if _subsection_in_zone(mm, zone, pfn - 1):
+                break
+            pfn -= sub
+        if pfn > zstart:
+            zone.spanned_pages = pfn - zstart
         else:
             zone.zone_start_pfn = 0
             zone.spanned_pages = 0
@@ -387,9 +406,9 @@ def _set_section_zone(mm, start: int, end: int, zone) -> None:
 
 
 
-def _alloc(mm, gfp_text: str, order: int, nid: int, stack) -> int:
+def _alloc(mm, gfp, order: int, nid: int, stack) -> int:
     with _Task(mm, None, None, stack):
-        return alloc_pages(mm, mm.gfp(gfp_text), order, nid)
+        return alloc_pages(mm, mm.gfp(gfp), order, nid)
 
 
 def add_memory(mm, start_pfn: int, nr_pages: int, nid: int = 0, online: str | None = None,
@@ -438,8 +457,8 @@ def add_memory(mm, start_pfn: int, nr_pages: int, nid: int = 0, online: str | No
         # sparse_add_section: 2 MiB of vmemmap per section (64-byte struct page)
         vm_order = max(0, ((pps * 64) >> PAGE_SHIFT).bit_length() - 1)
         for nr in range(first, last):
-            p = _alloc(mm, "GFP_KERNEL|__GFP_RETRY_MAYFAIL|__GFP_NOWARN", vm_order, nid,
-                       VMEMMAP_STACK)
+            p = _alloc(mm, mm.gfp("GFP_KERNEL|__GFP_NOWARN") | retry_mayfail_flag(prof), vm_order,
+                       nid, VMEMMAP_STACK)
             if p < 0:
                 _undo_pages(mm, dev_pages)
                 raise PextlabError("ENOMEM: sparse_add_section: no memory for the memmap "

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from .buddy import ALLOC_WMARK_MIN, __rmqueue
 from .fastpath import free_pages, get_page_from_freelist, prepare_alloc_pages
-from .gfp import ZONE_MOVABLE
+from .gfp import ZONE_MOVABLE, retry_mayfail_flag
 from .mmzone import PG_HEAD, MT_SHIFT
 
 __all__ = ["MIGRATE_TARGET_STACK", "alloc_migration_target", "migrate_pages", "free_sources",
@@ -93,7 +93,7 @@ def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int):
     sources' records), which freeing or dropping the sources takes back.
     """
     bits = mm.profile.gfp_bits
-    base = mm.gfp("GFP_USER") | bits["__GFP_MOVABLE"] | bits["__GFP_RETRY_MAYFAIL"]
+    base = mm.gfp("GFP_USER") | bits["__GFP_MOVABLE"] | retry_mayfail_flag(mm.profile)
     if src_zone_idx == ZONE_MOVABLE:
         base |= bits["__GFP_HIGHMEM"]
     ctxs = {}
