@@ -213,6 +213,7 @@ def test_eintr_offline_leaves_migrated_pages_migrated_and_the_rest_as_before():
     assert bytes(sec.pageblock_mt) == types     # undo_isolate_page_range
     moved = [p for p in held.blocks if not lo <= p < hi]
     assert moved                                # migrated before the failure: they stay moved
+    assert r.migrated == 8 * len(moved)         # and the outcome counts them
     po = m.df_page_owner().set_index("pfn")
     assert set(po.loc[moved, "last_migrate_reason"]) == {"memory_hotplug"}
     assert sorted(mm.hugetlb.pfns()) == pool    # migration failed before the dissolve step

@@ -72,7 +72,8 @@ __all__ = ["MMOP_OFFLINE", "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOV
            "online_type_from_str", "HotplugResult", "block_pfn_range", "block_ids",
            "memory_block", "zone_for_pfn_range", "valid_zones", "add_memory", "online_pages",
            "offline_pages", "remove_memory", "eject_memory_device", "init_per_zone_wmark_min",
-           "build_all_zonelists", "dump_page", "VMEMMAP_STACK", "PAGE_EXT_ONLINE_STACK"]
+           "build_all_zonelists", "dump_page", "VMEMMAP_STACK", "PAGE_EXT_ONLINE_STACK",
+           "PAGES_PER_SUBSECTION"]
 
 EINVAL, EBUSY, ENOMEM, EEXIST, EINTR = 22, 16, 12, 17, 4
 _ERRNAME = {EINVAL: "EINVAL", EBUSY: "EBUSY", ENOMEM: "ENOMEM", EEXIST: "EEXIST", EINTR: "EINTR"}
@@ -133,7 +134,7 @@ class HotplugResult:
     start_pfn: int = 0
     end_pfn: int = 0
     zone: str | None = None
-    migrated: int = 0                 # base pages migrated away
+    migrated: int = 0                 # base pages migrated away (failed offlines too)
     messages: list = field(default_factory=list)   # pr_debug lines (not in the log)
 
     def __bool__(self) -> bool:
@@ -615,8 +616,9 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
       the whole range first, see :mod:`pextlab.kernel.page_isolation`.)
     * EINTR ("signal backoff"): the block stays online and its pageblocks get
       their types back, but the pages migrated before the failure stay where they
-      went -- their sources are freed inside the block, their page_owner records
-      moved with them, and ``mm.migrate_notifiers`` were told of every move -- and
+      went (``migrated`` counts them) -- their sources are freed inside the block,
+      their page_owner records moved with them, and ``mm.migrate_notifiers`` were
+      told of every move -- and
       hugetlb pages dissolved before the failure are gone from the pool (the
       kernel's comment on dissolve_free_hugetlb_folios: "all free hugetlb folios
       that were dissolved before that error are lost").
@@ -675,6 +677,7 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
                 break
             moved, failed, c = migrate.migrate_pages(mm, sources, "memory_hotplug", nid, zone.idx)
             migrate.notify_moved(mm, moved, "memory_hotplug")
+            res.migrated += sum(1 << o for _, _, o in moved)
             all_moved += moved
             counted += c
             done.update(o for o, _, _ in moved)
@@ -702,7 +705,6 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
             _notify(mm, MEM_CANCEL_OFFLINE, start, nr, nid)
             blocking = [p for p, _ in failed] or [busy]
             return fail("EINTR", "signal backoff", blocking)
-        res.migrated = sum(1 << o for _, _, o in all_moved)
         migrate.drop_sources(mm, all_moved, counted)
         managed = _offline_isolated_pages(mm, zone, start, end, secs)
         res.messages.append(f"Offlined Pages {nr}")
