@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: lab report test setup clean bench fuzz
+.PHONY: lab report test setup clean bench fuzz soak
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,14 @@ test: $(STAMP)
 ## prints a table per reader and fails on any uncaught exception, traceback or hang
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz --inputs 100000 --workers 2
+
+## make soak: a million random operations (alloc/free, hotplug, hugetlb, compaction, raw gfp
+## masks, workloads) over every simulator configuration, the kernel state's laws checked every
+## 250 operations; prints a table per configuration and fails on any violation or error.
+## Tens of minutes.  SOAK_OPS=... changes the budget (tests/test_soak.py runs a small one).
+SOAK_OPS ?= 1000000
+soak: $(STAMP)
+	$(BIN)/python tools/soak.py --ops $(SOAK_OPS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

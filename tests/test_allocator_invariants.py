@@ -14,6 +14,7 @@ import pextlab
 from pextlab import PextlabError
 from pextlab.kernel import buddy, page_alloc
 from pextlab.kernel.debug import assert_invariants, check_invariants
+from pextlab.kernel.migrate import HeldBlocks
 from pextlab.kernel.mmzone import MT_SHIFT, PG_BUDDY, PG_GUARD, PG_HEAD, PG_RESERVED
 from pextlab.kernel.page_ext import PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
 from pextlab.kernel.page_owner import R_ORDER
@@ -403,7 +404,7 @@ def test_detects_block_on_another_zones_list():
         zz.nr_free[o] += sign
         zz.free_pages += sign << o
         zz.free_mt[mt] += sign << o
-    _reported(mm, "node 0 zone DMA32", f"pfn {pfn:#x}", "is not inside the zone")
+    _reported(mm, "node 0 zone DMA32", f"pfn {pfn:#x}", "is not in the zone")
 
 
 def test_detects_unmerged_buddies():
@@ -428,6 +429,8 @@ def test_unmergeable_pageblocks_are_not_reported():
     buddy.add_to_free_list(mm, z, pfn + 512, 9, mt)
     _reported(mm, "were not merged")
     cma = mm.profile.mt_cma                      # a CMA pageblock never merges with a movable one
+    mm.cma_areas.append((pfn + 512, pfn + 1024))
+    z.cma_pages += 512
     page_alloc.set_pageblock_migratetype(mm, pfn + 512, cma)
     buddy.del_page_from_free_list(mm, z, pfn + 512, 9, mt)
     buddy.add_to_free_list(mm, z, pfn + 512, 9, cma)
@@ -575,3 +578,105 @@ def test_report_is_capped_and_assert_lists_it():
     assert len(errs) < 200
     with pytest.raises(AssertionError, match="invariant"):
         assert_invariants(mm)
+
+
+def test_detects_free_block_of_another_zone_inside_the_span():
+    m = pextlab.boot(mem="512M", maxmem="2G")
+    for s in ("256M", "512M", "256M"):
+        m.hot_add(s)
+    m.online(32, "online")
+    m.online(35, "online_movable")
+    m.online(38, "online")                      # Normal's span now covers Movable's block 35
+    mm = m.mm
+    normal, movable = mm.zone(0, "Normal"), mm.zone(0, "Movable")
+    assert normal.contains(movable.zone_start_pfn)
+    assert check_invariants(mm) == []
+    _, pfn, o, mt = _free_head(mm, zone=movable)
+    del movable.free_area[o][mt][pfn]           # Movable's free block put on Normal's list
+    normal.free_area[o][mt][pfn] = None
+    for zz, sign in ((movable, -1), (normal, 1)):
+        zz.nr_free[o] += sign
+        zz.free_pages += sign << o
+        zz.free_mt[mt] += sign << o
+    _reported(mm, "node 0 zone Normal", f"pfn {pfn:#x}", "is not in the zone")
+
+
+def test_detects_pcp_block_of_another_zone():
+    m = _boot(cmdline="pextlab.pcp=on", mem="1G")
+    mm = m.mm
+    dma, dma32 = mm.zone(0, "DMA"), mm.zone(0, "DMA32")
+    pfn = m.alloc_pages(0, "GFP_DMA")
+    assert mm.zone_of_pfn(pfn) is dma
+    mm.sections[0].flags[pfn] = 0               # taken off as if freed onto DMA32's lists
+    dma32.pcp.lists[dma32.pcp.pindex(0, 0)].append(pfn)
+    dma32.pcp.count += 1
+    _reported(mm, "pcp list", f"pfn {pfn:#x}", "is not in the zone")
+
+
+def test_detects_stale_and_duplicate_hugetlb_pool_pages():
+    m = _boot(mem="512M")
+    mm = m.mm
+    assert m.set_nr_hugepages(4) == 4
+    pool = mm.hugetlb
+    nid, pages = next((n, d) for n, d in pool.pages.items() if d)
+    pfn = next(iter(pages))
+    m.free_pages(pfn, 9)                        # freed behind the pool's back: a stale pfn
+    _reported(mm, "hugetlb: node 0 pool page", f"pfn {pfn:#x}", "is not an allocated head")
+    m = _boot(mem="512M")
+    assert m.set_nr_hugepages(2) == 2
+    pool = m.mm.hugetlb
+    pfn = pool.pfns()[0]
+    pool.pages[1] = {pfn: None}                 # the same page on a second node's list
+    _reported(m.mm, f"hugetlb: pool page pfn {pfn:#x} is listed twice")
+
+
+def test_detects_pool_page_of_the_wrong_order_or_node():
+    m = _boot(mem="512M", nodes=2)
+    mm = m.mm
+    assert m.set_nr_hugepages(2) == 2
+    pool = mm.hugetlb
+    p0 = next(iter(pool.pages[0]))
+    del pool.pages[0][p0]
+    pool.pages[1][p0] = None                    # listed under the other node
+    _reported(mm, "listed under node 1")
+    m = _boot(mem="512M")
+    q = m.alloc_pages(8, "GFP_HIGHUSER_MOVABLE")
+    m.mm.hugetlb.pages[0][q] = None             # an order-8 block taken for a huge page
+    _reported(m.mm, f"pfn {q:#x} is an allocated head of order 8, held as order 9")
+
+
+def test_detects_hotplug_device_page_freed_behind_its_back():
+    m = _boot(mem="512M", maxmem="1G")
+    m.hot_add("128M")
+    mm = m.mm
+    dev = next(iter(mm.hotplug_devices.values()))
+    pfn, order = dev["pages"][0]
+    m.free_pages(pfn, order)
+    _reported(mm, "hotplug: dimm0: device page", f"pfn {pfn:#x}")
+
+
+def test_detects_a_holder_that_missed_a_migration():
+    m = _boot(mem="512M")
+    held = HeldBlocks()
+    m.on_migrate(held)
+    pfn = m.alloc_pages(2, "GFP_HIGHUSER_MOVABLE")
+    held.blocks[pfn] = 2
+    assert check_invariants(m.mm) == []
+    held([(pfn, pfn + 4, 2)], "compaction")     # told of a move that did not happen
+    _reported(m.mm, "follower: migrate_notifiers[0] holds", f"pfn {pfn + 4:#x}")
+    held.blocks.clear()
+    held.blocks[pfn] = 1
+    _reported(m.mm, "is an allocated head of order 2, held as order 1")
+
+
+def test_detects_cma_area_laws():
+    m = _boot(cmdline="cma=64M", mem="1G")
+    mm = m.mm
+    s, e = mm.cma_areas[0]
+    z = mm.zone_of_pfn(s)
+    page_alloc.set_pageblock_migratetype(mm, s + 512, mm.profile.mt_movable)
+    _reported(mm, "cma: section", "pageblocks of a CMA area that are not MIGRATE_CMA",
+              f"pfn {s + 512:#x}")
+    m = _boot(cmdline="cma=64M", mem="1G")
+    m.mm.zone_of_pfn(s).cma_pages -= 512
+    _reported(m.mm, f"cma: node 0 zone {z.name}: cma_pages = {e - s - 512}, its CMA areas hold {e - s}")

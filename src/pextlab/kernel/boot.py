@@ -741,11 +741,13 @@ def _late_init(mm: MM) -> None:
             set_pageblock_migratetype(mm, pb, prof.mt_cma)
         mm.memblock.reserved = [r for r in mm.memblock.reserved if r[2] != "cma"]
         zone = mm.zone_of_pfn(s)
-        for p in range(s, e, mm.pages_per_section):
+        p = s
+        while p < e:                  # section by section (an area may straddle sections)
             sec = mm.section_of(p)
             lo = p - sec.start_pfn
             hi = min(e, sec.start_pfn + mm.pages_per_section) - sec.start_pfn
             sec.flags_np()[lo:hi] &= ~PG_RESERVED & 0xFF
+            p = sec.start_pfn + hi
         free_pages_memory(mm, zone, s, e)
         zone.managed_pages += e - s
         zone.cma_pages += e - s

@@ -61,6 +61,7 @@ from .buddy import (ALLOC_CMA, ALLOC_WMARK_MIN, __free_one_page, base_watermark,
                     del_page_from_free_list, set_watermark_boost, zone_watermark_boost,
                     zone_watermark_ok)
 from .fastpath import free_pages, prepare_alloc_pages
+from .gfp import direct_reclaim_flag
 from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
 from .pcp import PcpBuffer, drain_zone_pages
 from .vmstat import count_vm_event, extfrag_for_order, fragmentation_index
@@ -305,14 +306,23 @@ class CompactControl:
 
 
 def _block_view(mm, zone, bstart: int):
-    """(lo, hi, flags, order) numpy views of the part of pageblock ``bstart`` in ``zone``,
-    or None when the block has no memmap (pageblock_pfn_to_page)."""
+    """(lo, hi, flags, order, section) of the part of pageblock ``bstart`` in ``zone``'s
+    span, or None when the scanners must skip the block.
+
+    mm/compaction.c pageblock_pfn_to_page / mm/page_alloc.c __pageblock_pfn_to_page:
+    skipped when the block has no online memmap or when its first or last page is not
+    in ``zone`` (page_zone).  Zone spans overlap after hotplug -- a block onlined to
+    Normal above a Movable one stretches Normal's span over it -- and the pages of the
+    other zone's blocks are on that zone's free lists, not on ours.
+    """
     lo = max(bstart, zone.zone_start_pfn)
     hi = min(bstart + (1 << mm.pageblock_order), zone.zone_end_pfn)
     if hi <= lo:
         return None
     sec = mm.sections[lo >> mm.section_shift]
     if sec is None or not sec.present or not sec.online:
+        return None
+    if mm.zone_of_pfn(lo) is not zone or mm.zone_of_pfn(hi - 1) is not zone:
         return None
     off = lo & mm.section_mask
     n = hi - lo
@@ -827,8 +837,7 @@ def wake_all_kswapds(mm, zones, order: int, gfp: int) -> None:
     ``order``: kcompactd is woken directly when the caller cannot reclaim.  An
     unbalanced node: kswapd runs and fails (pageoutrun).
     """
-    bits = mm.profile.gfp_bits
-    direct = bits.get("__GFP_DIRECT_RECLAIM", bits.get("__GFP_WAIT", 0))
+    direct = direct_reclaim_flag(mm.profile)
     boosted_zones = mm.boosted_zones
     done = set()
     st = compaction_state(mm)

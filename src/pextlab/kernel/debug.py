@@ -22,12 +22,14 @@ memmap (per section)
       of block: its pages have flags 0 and lie in no other block.
 pcp (per zone, pextlab.pcp=on)
     * every zone has its lists (none without the option); every entry is an
-      aligned block of the list's order, inside the zone, on one list only,
-      with flags 0 at its head; ``count`` equals the pages on the lists.
+      aligned block of the list's order, in an online section, in the zone
+      (page_zone of its first and last page), on one list only, with flags 0 at
+      its head; ``count`` equals the pages on the lists.
 buddy (per zone)
     * every entry of ``zone.free_area[o][mt]`` is a PG_BUDDY head of order o
-      whose flags carry migratetype mt, lies with its whole block inside that
-      zone, and is on no other list;
+      whose flags carry migratetype mt, lies with its whole block in that zone
+      (page_zone of its first and last page: zone spans overlap after hotplug,
+      so the span alone proves nothing), and is on no other list;
     * every PG_BUDDY head of the memmap is on a free list;
     * buddies are maximally merged: no free block of order < MAX_PAGE_ORDER
       whose buddy is a free (or guard) block of the same order in the same zone
@@ -36,6 +38,17 @@ buddy (per zone)
     * ``nr_free[o]``, ``free_pages`` and ``free_mt[mt]`` equal a recount;
     * MIGRATE_CMA pageblocks: their free blocks are on the CMA lists (and CMA
       lists hold nothing else); their allocated blocks are movable ones.
+CMA areas
+    * every online pageblock of a CMA area (``mm.cma_areas``) is MIGRATE_CMA and
+      every MIGRATE_CMA pageblock lies in an area; ``zone.cma_pages`` equals the
+      pages of the areas in the zone.
+holders of pfns (the followers of migrations)
+    * every page of the hugetlb pool is an allocated head of the pool's order
+      in an online section of the node it is listed under, listed once;
+    * every page a hot-added memory device took (page tables, memmap, sysfs)
+      is an allocated head of its order;
+    * every block of every ``migrate.HeldBlocks`` on ``mm.migrate_notifiers``
+      is an allocated head of its order (a holder that missed a migration).
 page_ext
     * no table at all when no client needs page_ext; with SPARSEMEM a table
       exactly for every present, online section (``section.page_ext`` and
@@ -59,6 +72,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from .migrate import HeldBlocks
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, PG_HOLE, MT_SHIFT, MT_MASK
 from .page_ext import PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
 from .page_owner import R_ORDER, R_HANDLE
@@ -241,9 +255,9 @@ def _check_free_lists(mm, rep: _Report, heads: dict) -> None:
                         rep.add("free list", f"{where} has order {sec.order[off]} in the memmap")
                     if pfn & ((1 << o) - 1):
                         rep.add("alignment", f"{where} is not aligned to order {o}")
-                    if not (zone.contains(pfn) and zone.contains(pfn + (1 << o) - 1)):
-                        rep.add("zone", f"{where}: block [{pfn:#x}, {pfn + (1 << o):#x}) is not inside "
-                                f"the zone [{zone.zone_start_pfn:#x}, {zone.zone_end_pfn:#x})")
+                    if not _in_zone(mm, zone, pfn, o):
+                        rep.add("zone", f"{where}: block [{pfn:#x}, {pfn + (1 << o):#x}) is not in "
+                                f"the zone (page_zone of its first and last page)")
                     elif zone.nid not in sec.nids:
                         rep.add("zone", f"{where} lies in section {sec.nr} of node(s) {sec.nids}")
         for o in range(mm.nr_orders):
@@ -267,6 +281,14 @@ def _check_free_lists(mm, rep: _Report, heads: dict) -> None:
                     f"no free list")
         for _ in missing[_MAX_PER_LAW:]:
             rep.counts["free list"] += 1
+
+
+def _in_zone(mm, zone, pfn: int, order: int) -> bool:
+    """page_zone of the block's first and last page is ``zone``."""
+    last = pfn + (1 << order) - 1
+    if mm.section_of(last) is None:
+        return False
+    return mm.zone_of_pfn(pfn) is zone and mm.zone_of_pfn(last) is zone
 
 
 def _check_merged(mm, rep: _Report, heads: dict) -> None:
@@ -503,8 +525,10 @@ def _check_pcp(mm, rep: _Report) -> dict:
                 if pfn & ((1 << o) - 1):
                     rep.add("alignment", f"{where} is not aligned to order {o}")
                     continue
-                if not (zone.contains(pfn) and zone.contains(pfn + (1 << o) - 1)):
-                    rep.add("zone", f"{where}: block is not inside the zone")
+                if not sec.online:
+                    rep.add("pcp", f"{where} lies in offline section {sec.nr}")
+                elif not _in_zone(mm, zone, pfn, o):
+                    rep.add("zone", f"{where}: block is not in the zone (page_zone)")
                 f = sec.flags[pfn & mask]
                 if f:
                     rep.add("pcp", f"{where} has flags {f:#x} (a pcp page is neither buddy nor "
@@ -515,6 +539,77 @@ def _check_pcp(mm, rep: _Report) -> dict:
         if count != pcp.count:
             rep.add("counter", f"{zl}: pcp count = {pcp.count}, pcp lists hold {count}")
     return out
+
+
+def _check_cma_areas(mm, rep: _Report) -> None:
+    """CMA areas and MIGRATE_CMA pageblocks agree; zone.cma_pages counts the areas."""
+    cma = mm.profile.mt_cma
+    pb = mm.pageblock_order
+    areas = mm.cma_areas
+    starts = np.array([s for s, _ in areas], dtype=np.int64)
+    ends = np.array([e for _, e in areas], dtype=np.int64)
+    for sec in mm.sections:
+        if sec is None or not sec.present or not sec.online:
+            continue
+        pbs = sec.start_pfn + (np.arange(len(sec.pageblock_mt), dtype=np.int64) << pb)
+        in_area = ((pbs[:, None] >= starts) & (pbs[:, None] < ends)).any(axis=1) if areas \
+            else np.zeros(len(pbs), dtype=bool)
+        is_cma = sec.pageblock_np() == cma
+        stray = is_cma & ~in_area
+        if stray.any():
+            rep.add("cma", f"section {sec.nr}: MIGRATE_CMA pageblocks outside every CMA area at "
+                    f"pfn {', '.join(hex(int(p)) for p in pbs[stray][:3])}")
+        lost = in_area & ~is_cma
+        if lost.any():
+            rep.add("cma", f"section {sec.nr}: pageblocks of a CMA area that are not MIGRATE_CMA "
+                    f"at pfn {', '.join(hex(int(p)) for p in pbs[lost][:3])}")
+    want: dict = defaultdict(int)
+    for s, e in areas:
+        want[mm.zone_of_pfn(s)] += e - s
+    for z in mm.all_zones():
+        if z.cma_pages != want.get(z, 0):
+            rep.add("cma", f"{_zone_label(z)}: cma_pages = {z.cma_pages}, its CMA areas hold "
+                    f"{want.get(z, 0)}")
+
+
+def _expect_head(mm, rep: _Report, law: str, what: str, pfn: int, order: int,
+                 nid: int | None = None) -> None:
+    """``pfn`` is an allocated head of ``order`` in an online section (of node ``nid``)."""
+    sec = mm.section_of(pfn)
+    if sec is None or not sec.present or not sec.online:
+        rep.add(law, f"{what} pfn {pfn:#x} (order {order}) lies in no online section")
+        return
+    off = pfn & mm.section_mask
+    f = sec.flags[off]
+    if not f & PG_HEAD:
+        rep.add(law, f"{what} pfn {pfn:#x} (order {order}) is not an allocated head "
+                f"(flags {f:#x}: {_kind_name(f)})")
+    elif sec.order[off] != order:
+        rep.add(law, f"{what} pfn {pfn:#x} is an allocated head of order {sec.order[off]}, "
+                f"held as order {order}")
+    elif nid is not None and mm.pfn_to_nid(pfn) != nid:
+        rep.add(law, f"{what} pfn {pfn:#x} lies on node {mm.pfn_to_nid(pfn)}, listed under node {nid}")
+
+
+def _check_holders(mm, rep: _Report) -> None:
+    """Everything that keeps pfns of allocated blocks still points at them."""
+    pool = mm.hugetlb
+    if pool is not None:
+        seen: set[int] = set()
+        for nid, pages in pool.pages.items():
+            for pfn in pages:
+                if pfn in seen:
+                    rep.add("hugetlb", f"pool page pfn {pfn:#x} is listed twice")
+                    continue
+                seen.add(pfn)
+                _expect_head(mm, rep, "hugetlb", f"node {nid} pool page", pfn, pool.order, nid)
+    for dev, d in mm.hotplug_devices.items():
+        for pfn, order in d["pages"]:
+            _expect_head(mm, rep, "hotplug", f"{dev}: device page", pfn, order)
+    for i, fn in enumerate(mm.migrate_notifiers):
+        if isinstance(fn, HeldBlocks):
+            for pfn, order in fn.blocks.items():
+                _expect_head(mm, rep, "follower", f"migrate_notifiers[{i}] holds", pfn, order)
 
 
 def check_invariants(mm, owner_exempt=()) -> list[str]:
@@ -540,6 +635,8 @@ def check_invariants(mm, owner_exempt=()) -> list[str]:
     _check_free_lists(mm, rep, heads)
     _check_merged(mm, rep, heads)
     _check_cma_allocations(mm, rep, heads)
+    _check_cma_areas(mm, rep)
+    _check_holders(mm, rep)
     _check_page_ext(mm, rep, states)
     _check_page_owner(mm, rep, states, heads, owner_exempt)
     return rep.finish()

@@ -23,7 +23,8 @@ from ..errors import PextlabError
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
                     ALLOC_WMARK_LOW, WMARK_NAMES, __free_one_page, __rmqueue,
                     get_pageblock_migratetype, zone_watermark_ok)
-from .gfp import gfp_migratetype, gfp_zone, ZONE_MOVABLE, ZONE_NORMAL
+from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
+                  ZONE_MOVABLE, ZONE_NORMAL)
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD
 from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist, zone_pcp_update
 from .profiles import PAGE_SHIFT
@@ -34,11 +35,16 @@ __all__ = ["prepare_alloc_pages", "get_page_from_freelist", "free_pages", "__fre
            "init_per_zone_wmark_min"]
 def prepare_alloc_pages(mm, gfp: int, nid: int):
     """mm/page_alloc.c prepare_alloc_pages + gfp_to_alloc_flags: the per (gfp, nid)
-    constants of an allocation, cached: (migratetype, zonelist, highest zone idx, alloc_flags)."""
+    constants of an allocation, cached: (migratetype, zonelist, highest zone idx, alloc_flags).
+
+    A mask with both __GFP_MOVABLE and __GFP_RECLAIMABLE raises PextlabError
+    (:func:`pextlab.kernel.gfp.check_gfp_migratetype`); it is never cached.
+    """
     key = (gfp, nid)
     ctx = mm._ac_cache.get(key)
     if ctx is None:
         prof = mm.profile
+        check_gfp_migratetype(gfp, prof)
         mt = gfp_migratetype(gfp, prof, mm.mobility_grouping)
         high = gfp_zone(gfp, prof)
         if high == ZONE_MOVABLE and not mm.movable_zone_used:
@@ -49,7 +55,7 @@ def prepare_alloc_pages(mm, gfp: int, nid: int):
         flags = ALLOC_WMARK_LOW
         if gfp & prof.gfp_bits["__GFP_HIGH"]:
             flags |= ALLOC_MIN_RESERVE
-        direct = prof.gfp_bits.get("__GFP_DIRECT_RECLAIM", prof.gfp_bits.get("__GFP_WAIT", 0))
+        direct = direct_reclaim_flag(prof)
         if not gfp & direct:
             flags |= ALLOC_NON_BLOCK
         if mt == prof.mt_movable:

@@ -13,7 +13,8 @@ from functools import lru_cache
 from ..errors import PextlabError
 from .profiles import KernelProfile
 
-__all__ = ["parse_gfp", "format_gfp", "gfp_migratetype", "gfp_zone", "ZONE_DMA", "ZONE_DMA32",
+__all__ = ["parse_gfp", "format_gfp", "gfp_migratetype", "check_gfp_migratetype", "gfp_zone",
+           "direct_reclaim_flag", "retry_mayfail_flag", "ZONE_DMA", "ZONE_DMA32",
            "ZONE_NORMAL", "ZONE_MOVABLE", "ZONE_DEVICE", "ZONE_NAMES"]
 
 # include/linux/mmzone.h zone_type on x86_64 (no HIGHMEM)
@@ -93,6 +94,23 @@ def format_gfp(mask: int, profile: KernelProfile) -> str:
     return _format(profile.name, int(mask), profile)
 
 
+def direct_reclaim_flag(profile: KernelProfile) -> int:
+    """The bit that lets a request sleep and reclaim: __GFP_DIRECT_RECLAIM (v4.4+), which
+    took the place of v3.19's __GFP_WAIT (commit d0164adc89f6, "mm, page_alloc:
+    distinguish between being unable to sleep, unwilling to sleep and avoiding waking
+    kswapd")."""
+    b = profile.gfp_bits
+    return b["__GFP_DIRECT_RECLAIM"] if "__GFP_DIRECT_RECLAIM" in b else b["__GFP_WAIT"]
+
+
+def retry_mayfail_flag(profile: KernelProfile) -> int:
+    """The bit that makes a costly request retry before failing: __GFP_RETRY_MAYFAIL
+    (v4.13+), which replaced v3.19's __GFP_REPEAT (commit dcda9b04713c, "mm, tree wide:
+    replace __GFP_REPEAT by __GFP_RETRY_MAYFAIL with more useful semantic")."""
+    b = profile.gfp_bits
+    return b["__GFP_RETRY_MAYFAIL"] if "__GFP_RETRY_MAYFAIL" in b else b["__GFP_REPEAT"]
+
+
 def gfp_migratetype(mask: int, profile: KernelProfile, mobility_grouping: bool = True) -> int:
     """include/linux/gfp.h gfp_migratetype() (v3.19: gfpflags_to_migratetype)."""
     if not mobility_grouping:
@@ -102,6 +120,32 @@ def gfp_migratetype(mask: int, profile: KernelProfile, mobility_grouping: bool =
     if profile.gfp_movable_shift:
         return (mask & (mov | rec)) >> profile.gfp_movable_shift
     return (((mask & mov) != 0) << 1) | ((mask & rec) != 0)
+
+
+def check_gfp_migratetype(mask: int, profile: KernelProfile) -> None:
+    """Refuse a mask with both __GFP_MOVABLE and __GFP_RECLAIMABLE (PextlabError).
+
+    include/linux/gfp.h gfp_migratetype() (v3.19 gfpflags_to_migratetype) calls such a
+    mask a caller bug -- ``VM_WARN_ON((gfp_flags & GFP_MOVABLE_MASK) == GFP_MOVABLE_MASK)``
+    -- and then returns ``GFP_MOVABLE_MASK >> GFP_MOVABLE_SHIFT`` = 3, the first type past
+    MIGRATE_PCPTYPES (MIGRATE_HIGHATOMIC in v6.12, MIGRATE_RESERVE in v3.19).  Nothing
+    downstream is defined for it: order_to_pindex(3, order) is the first list of
+    order + 1, so rmqueue_pcplist hands out a block of the next order as one of this
+    order.  There is no kernel result to model, so the request is refused as bad input,
+    as an unknown flag name is.
+
+    >>> from pextlab.kernel.profiles import get_profile
+    >>> check_gfp_migratetype(0x18, get_profile("v6.12"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pextlab.errors.PextlabError: gfp mask 0x18 (__GFP_RECLAIMABLE|__GFP_MOVABLE) ...
+    """
+    both = profile.gfp_bits["__GFP_MOVABLE"] | profile.gfp_bits["__GFP_RECLAIMABLE"]
+    if mask & both == both:
+        raise PextlabError(
+            f"gfp mask {mask:#x} ({format_gfp(mask, profile)}) has both __GFP_MOVABLE and "
+            f"__GFP_RECLAIMABLE: gfp_migratetype() warns (VM_WARN_ON) and its result indexes "
+            f"no free or per-cpu list of the request's order; use one of the two")
 
 
 def gfp_zone(mask: int, profile: KernelProfile, movable_zone_exists: bool = True) -> int:

@@ -15,16 +15,30 @@
   ``update_and_free_hugetlb_folio``), the most recently allocated first, back to
   the buddy allocator.
 
+Every pool page of the model is a *free* huge page (no mapping uses it), and free
+huge pages are never migrated: memory offlining skips them when it looks for
+movable pages (mm/memory_hotplug.c scan_movable_pages: only
+``folio_test_hugetlb_migratable`` folios, i.e. in use, are migrated) and then
+dissolves them (``dissolve_free_hugetlb_folios``: each one leaves the pool,
+``max_huge_pages--``, and goes back to the buddy allocator inside the range being
+offlined), so the pool shrinks by the pages the block held.  Compaction skips
+them too (blocks of order >= pageblock_order).  The pool therefore never holds
+a pfn that moved; ``debug.check_invariants`` checks that every pool pfn is an
+allocated head of HUGETLB_PAGE_ORDER on its node.  (Replacing a free huge page
+by a new one, ``isolate_or_dissolve_huge_page`` / ``alloc_and_dissolve_hugetlb_folio``,
+belongs to alloc_contig_range, which the model does not have.)
+
 The page_owner record of a pool page is the real one: order 9, the mask above,
 the current task, and the stack of the write (``HUGETLB_ALLOC_STACK``, from the
 frag-s1 page_owner dump).
 """
 from __future__ import annotations
 
+from .gfp import retry_mayfail_flag
 from .page_alloc import alloc_pages, free_pages
 
 __all__ = ["HUGETLB_ALLOC_STACK", "HugetlbPool", "hugetlb_pool", "set_max_huge_pages",
-           "htlb_alloc_mask"]
+           "htlb_alloc_mask", "dissolve_free_hugetlb_folios"]
 
 # 6.12.117 (frag-s1 page_owner.after_probe): the pool pages' allocation stack
 HUGETLB_ALLOC_STACK = (
@@ -44,12 +58,16 @@ HUGETLB_ALLOC_STACK = (
 
 
 class HugetlbPool:
-    """The default hstate (2 MiB): its pages per node, in allocation order."""
+    """The default hstate (2 MiB): its free pages per node (``hugepage_freelists``).
+
+    ``pages[nid]`` is an insertion-ordered dict used as the node's free list: keys
+    are head pfns, the last key the most recently enqueued (the list head).
+    """
 
     def __init__(self, mm):
         self.mm = mm
         self.order = mm.pageblock_order          # HUGETLB_PAGE_ORDER == pageblock_order on x86
-        self.pages: dict[int, list[int]] = {nid: [] for nid in sorted(mm.nodes)}
+        self.pages: dict[int, dict[int, None]] = {nid: {} for nid in sorted(mm.nodes)}
         self.next_nid = 0
         self.log: list[dict] = []                # one row per write
 
@@ -59,6 +77,10 @@ class HugetlbPool:
 
     def pfns(self) -> list[int]:
         return [p for nid in sorted(self.pages) for p in self.pages[nid]]
+
+    def __contains__(self, pfn: int) -> bool:
+        """PageHuge: is ``pfn`` the head of one of the pool's pages?"""
+        return any(pfn in d for d in self.pages.values())
 
 
 def hugetlb_pool(mm) -> HugetlbPool:
@@ -75,7 +97,7 @@ def alloc_buddy_hugetlb_folio(mm, pool: HugetlbPool, nid: int, noretry: set) -> 
     gfp = htlb_alloc_mask(mm) | b["__GFP_THISNODE"]
     try_hard = nid not in noretry
     if try_hard:
-        gfp |= b.get("__GFP_RETRY_MAYFAIL", b.get("__GFP_REPEAT", 0))
+        gfp |= retry_mayfail_flag(mm.profile)
     pfn = alloc_pages(mm, gfp, pool.order, nid)
     if pfn >= 0 and not try_hard:
         noretry.discard(nid)
@@ -109,7 +131,7 @@ def set_max_huge_pages(mm, count: int, comm: str = "sh", pid: int = 1) -> int:
                 pool.next_nid += 1
                 got = alloc_buddy_hugetlb_folio(mm, pool, nid, noretry)
                 if got >= 0:
-                    pool.pages.setdefault(nid, []).append(got)
+                    pool.pages.setdefault(nid, {})[got] = None      # enqueue_hugetlb_folio
                     break
             if got < 0:
                 break
@@ -117,7 +139,7 @@ def set_max_huge_pages(mm, count: int, comm: str = "sh", pid: int = 1) -> int:
             # remove_pool_hugetlb_folio: the node to free from round-robins too; the
             # folio is the list head (the most recently enqueued)
             nid = max(pool.pages, key=lambda n: (len(pool.pages[n]), -n))
-            pfn = pool.pages[nid].pop()
+            pfn = pool.pages[nid].popitem()[0]
             free_pages(mm, pfn, pool.order)
     finally:
         mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = saved
@@ -130,3 +152,24 @@ def set_max_huge_pages(mm, count: int, comm: str = "sh", pid: int = 1) -> int:
             "compact_migrate_scanned", "compact_free_scanned")},
     })
     return pool.nr_hugepages
+
+
+def dissolve_free_hugetlb_folios(mm, start_pfn: int, end_pfn: int) -> int:
+    """mm/hugetlb.c dissolve_free_hugetlb_folios: every free pool page with its head in
+    [start_pfn, end_pfn) leaves the pool (``remove_hugetlb_folio``, ``max_huge_pages--``)
+    and goes back to the buddy allocator (``update_and_free_hugetlb_folio``).
+
+    Memory offlining calls it once the range has no movable page left; the pages
+    freed land on the range's isolated free lists and go offline with it.  The
+    kernel's -EBUSY cases (no available huge page because of reservations, no
+    memory to restore an optimized vmemmap) do not exist in the model.  Returns
+    the pages dissolved.
+    """
+    pool = hugetlb_pool(mm)
+    n = 0
+    for pages in pool.pages.values():
+        for pfn in sorted(p for p in pages if start_pfn <= p < end_pfn):
+            del pages[pfn]
+            free_pages(mm, pfn, pool.order)
+            n += 1
+    return n

@@ -30,9 +30,11 @@ small x86_64 VM; block id = first section / sections per block):
   holes"); isolation (EBUSY, "failure to isolate range", the offending page
   dumped with its page_owner record as "unmovable page"); MEM_GOING_OFFLINE;
   migration of every movable page (``migrate.migrate_pages``, reason
-  "memory_hotplug"); ``__offline_isolated_pages``; counters shrink;
-  watermarks; zonelists when the zone empties; MEM_OFFLINE (page_ext frees
-  its tables); the zone span shrinks.  Failures undo the isolation.
+  "memory_hotplug"; free hugetlb pages are not migrated but dissolved,
+  ``hugetlb.dissolve_free_hugetlb_folios``); ``__offline_isolated_pages``;
+  counters shrink; watermarks; zonelists when the zone empties; MEM_OFFLINE
+  (page_ext frees its tables); the zone span shrinks.  What a failure leaves
+  behind: see :func:`offline_pages`.
 * ``remove_memory`` (the kernel function: EBUSY unless every block is
   offline) and ``eject_memory_device`` (what ``device_del`` of a pc-dimm does
   through ACPI: offline every online block of the DIMM in two passes,
@@ -54,11 +56,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import PextlabError
-from .gfp import ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES
+from .gfp import ZONE_NORMAL, ZONE_MOVABLE, ZONE_NAMES, retry_mayfail_flag
 from .mmzone import MemSection, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_HOLE, MT_SHIFT, MT_MASK, covered_by_free
 from .page_ext import (MEM_ONLINE, MEM_GOING_OFFLINE, MEM_OFFLINE, MEM_GOING_ONLINE,
                        MEM_CANCEL_ONLINE, MEM_CANCEL_OFFLINE)
-from . import page_isolation, migrate
+from . import hugetlb, page_isolation, migrate
 from .debug import dump_page  # noqa: F401 (mm/debug.c; used here and re-exported)
 from .buddy import del_page_from_free_list
 from .fastpath import free_pages, init_per_zone_wmark_min, nr_free_zone_pages
@@ -70,7 +72,8 @@ __all__ = ["MMOP_OFFLINE", "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOV
            "online_type_from_str", "HotplugResult", "block_pfn_range", "block_ids",
            "memory_block", "boot_memory_block", "zone_for_pfn_range", "valid_zones", "add_memory", "online_pages",
            "offline_pages", "remove_memory", "eject_memory_device", "init_per_zone_wmark_min",
-           "build_all_zonelists", "dump_page", "VMEMMAP_STACK", "PAGE_EXT_ONLINE_STACK"]
+           "build_all_zonelists", "dump_page", "VMEMMAP_STACK", "PAGE_EXT_ONLINE_STACK",
+           "PAGES_PER_SUBSECTION"]
 
 EINVAL, EBUSY, ENOMEM, EEXIST, EINTR = 22, 16, 12, 17, 4
 _ERRNAME = {EINVAL: "EINVAL", EBUSY: "EBUSY", ENOMEM: "ENOMEM", EEXIST: "EEXIST", EINTR: "EINTR"}
@@ -131,7 +134,7 @@ class HotplugResult:
     start_pfn: int = 0
     end_pfn: int = 0
     zone: str | None = None
-    migrated: int = 0                 # base pages migrated away
+    migrated: int = 0                 # base pages migrated away (failed offlines too)
     messages: list = field(default_factory=list)   # pr_debug lines (not in the log)
 
     def __bool__(self) -> bool:
@@ -275,38 +278,57 @@ def _resize_zone_range(zone, start: int, nr: int) -> None:
     zone.spanned_pages = max(start + nr, old_end) - zone.zone_start_pfn
 
 
-def _zone_section_online(mm, zone, nr: int) -> bool:
-    sec = mm.sections[nr]
+# include/linux/mmzone.h: SUBSECTION_SHIFT 21 (v5.3+), the unit of the zone shrink scans
+PAGES_PER_SUBSECTION = 1 << (21 - PAGE_SHIFT)
+
+
+def _subsection_in_zone(mm, zone, pfn: int) -> bool:
+    """The test of find_smallest_section_pfn / find_biggest_section_pfn for the subsection
+    of ``pfn``: online (pfn_to_online_page), on the zone's node, and page_zone() is
+    ``zone``.  The model's zone boundaries are subsection aligned except where RAM ends,
+    and the memmap gives a trailing hole the zone before it (memmap_init's
+    init_unavailable_range), so the subsection's first page tells its zone."""
+    first = pfn & ~(PAGES_PER_SUBSECTION - 1)
+    sec = mm.section_of(first)
     if sec is None or not sec.online or zone.nid not in sec.nids:
         return False
-    z = mm.section_zone[nr]
-    if z is None:
-        z = mm.zone_of_pfn(sec.start_pfn) if sec.early else None
-    return z is zone
+    return mm.zone_of_pfn(first) is zone
 
 
 def _shrink_zone_span(mm, zone, start: int, end: int) -> None:
-    """mm/memory_hotplug.c shrink_zone_span: only the ends move, to the nearest online
-    section of the zone; an emptied zone gets start 0, span 0."""
+    """mm/memory_hotplug.c shrink_zone_span: only the ends move, to the nearest subsection
+    still online in the zone (find_smallest_section_pfn / find_biggest_section_pfn, which
+    step by PAGES_PER_SUBSECTION); an emptied zone gets start 0, span 0.  A boot section
+    can hold two zones (DMA32 then Movable with movablecore=), so a whole-section test
+    would cut the zone's own pages out of its span."""
+    sub = PAGES_PER_SUBSECTION
     pps = mm.pages_per_section
     if zone.zone_start_pfn == start:
-        nr = end >> mm.section_shift
-        last = (zone.zone_end_pfn - 1) >> mm.section_shift
-        while nr <= last and not _zone_section_online(mm, zone, nr):
-            nr += 1
-        if nr <= last:
-            zone.spanned_pages = zone.zone_end_pfn - nr * pps
-            zone.zone_start_pfn = nr * pps
+        pfn, zend = end, zone.zone_end_pfn
+        while pfn < zend:
+            if mm.section_of(pfn) is None:              # no memmap: the next section
+                pfn = ((pfn // pps) + 1) * pps
+                continue
+            if _subsection_in_zone(mm, zone, pfn):
+                break
+            pfn += sub
+        if pfn < zend:
+            zone.spanned_pages = zend - pfn
+            zone.zone_start_pfn = pfn
         else:
             zone.zone_start_pfn = 0
             zone.spanned_pages = 0
     elif zone.zone_end_pfn == end:
-        nr = (start >> mm.section_shift) - 1
-        first = zone.zone_start_pfn >> mm.section_shift
-        while nr >= first and not _zone_section_online(mm, zone, nr):
-            nr -= 1
-        if nr >= first:
-            zone.spanned_pages = (nr + 1) * pps - zone.zone_start_pfn
+        zstart, pfn = zone.zone_start_pfn, start        # pfn: one past the subsection tested
+        while pfn > zstart:
+            if mm.section_of(pfn - 1) is None:
+                pfn = ((pfn - 1) // pps) * pps
+                continue
+            if _subsection_in_zone(mm, zone, pfn - 1):
+                break
+            pfn -= sub
+        if pfn > zstart:
+            zone.spanned_pages = pfn - zstart
         else:
             zone.zone_start_pfn = 0
             zone.spanned_pages = 0
@@ -404,9 +426,9 @@ def _set_section_zone(mm, start: int, end: int, zone) -> None:
 
 
 
-def _alloc(mm, gfp_text: str, order: int, nid: int, stack) -> int:
+def _alloc(mm, gfp, order: int, nid: int, stack) -> int:
     with _Task(mm, None, None, stack):
-        return alloc_pages(mm, mm.gfp(gfp_text), order, nid)
+        return alloc_pages(mm, mm.gfp(gfp), order, nid)
 
 
 def add_memory(mm, start_pfn: int, nr_pages: int, nid: int = 0, online: str | None = None,
@@ -455,8 +477,8 @@ def add_memory(mm, start_pfn: int, nr_pages: int, nid: int = 0, online: str | No
         # sparse_add_section: 2 MiB of vmemmap per section (64-byte struct page)
         vm_order = max(0, ((pps * 64) >> PAGE_SHIFT).bit_length() - 1)
         for nr in range(first, last):
-            p = _alloc(mm, "GFP_KERNEL|__GFP_RETRY_MAYFAIL|__GFP_NOWARN", vm_order, nid,
-                       VMEMMAP_STACK)
+            p = _alloc(mm, mm.gfp("GFP_KERNEL|__GFP_NOWARN") | retry_mayfail_flag(prof), vm_order,
+                       nid, VMEMMAP_STACK)
             if p < 0:
                 _undo_pages(mm, dev_pages)
                 raise PextlabError("ENOMEM: sparse_add_section: no memory for the memmap "
@@ -596,10 +618,30 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
                   max_passes: int = 3) -> HotplugResult:
     """``echo offline > /sys/devices/system/memory/memoryN/state``.
 
-    Returns a HotplugResult; on failure the state is as before.  ``max_passes``:
-    the kernel repeats migration until it succeeds or a signal arrives; the
-    simulator gives up after this many passes without progress ("signal
-    backoff", EINTR, as when the user interrupts the write).
+    Returns a HotplugResult.  mm/memory_hotplug.c offline_pages: isolate the range,
+    then repeat {migrate every movable page (scan_movable_pages, do_migrate_range)
+    until none is left; dissolve the free hugetlb pages
+    (dissolve_free_hugetlb_folios); test_pages_isolated} until the range is free,
+    then take it out of the buddy allocator.  ``max_passes``: the kernel repeats
+    migration until it succeeds or a signal arrives; the simulator gives up after
+    this many passes without progress ("signal backoff", EINTR, as when the user
+    interrupts the write).
+
+    What a failure leaves behind, as in the kernel (failed_removal_isolated:
+    undo_isolate_page_range, MEM_CANCEL_OFFLINE):
+
+    * EINVAL (already offline, spans zones, holes) and EBUSY (an unmovable page,
+      a notifier veto): nothing has changed.  (The kernel may have isolated and
+      un-isolated some pageblocks, turning them MIGRATE_MOVABLE; the model checks
+      the whole range first, see :mod:`pextlab.kernel.page_isolation`.)
+    * EINTR ("signal backoff"): the block stays online and its pageblocks get
+      their types back, but the pages migrated before the failure stay where they
+      went (``migrated`` counts them) -- their sources are freed inside the block,
+      their page_owner records moved with them, and ``mm.migrate_notifiers`` were
+      told of every move -- and
+      hugetlb pages dissolved before the failure are gone from the pool (the
+      kernel's comment on dissolve_free_hugetlb_folios: "all free hugetlb folios
+      that were dissolved before that error are lost").
     """
     rec = memory_block(mm, block)
     start, end = block_pfn_range(mm, block)
@@ -655,6 +697,7 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
                 break
             moved, failed, c = migrate.migrate_pages(mm, sources, "memory_hotplug", nid, zone.idx)
             migrate.notify_moved(mm, moved, "memory_hotplug")
+            res.migrated += sum(1 << o for _, _, o in moved)
             all_moved += moved
             counted += c
             done.update(o for o, _, _ in moved)
@@ -671,6 +714,9 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
                 migrate.free_sources(mm, all_moved)
                 all_moved, counted = [], 0
                 done.clear()
+        if not failed:
+            # the movable pages are gone: the free huge pages of the range leave the pool
+            hugetlb.dissolve_free_hugetlb_folios(mm, start, end)
         busy = _busy_after_migration(mm, start, end, all_moved)
         if failed or busy >= 0:
             if all_moved:
@@ -679,7 +725,6 @@ def offline_pages(mm, block: int, comm: str = "sh", pid: int = 700,
             _notify(mm, MEM_CANCEL_OFFLINE, start, nr, nid)
             blocking = [p for p, _ in failed] or [busy]
             return fail("EINTR", "signal backoff", blocking)
-        res.migrated = sum(1 << o for _, _, o in all_moved)
         migrate.drop_sources(mm, all_moved, counted)
         managed = _offline_isolated_pages(mm, zone, start, end, secs)
         res.messages.append(f"Offlined Pages {nr}")
@@ -705,15 +750,18 @@ def _blocking_heads(mm, pfns: np.ndarray) -> list[int]:
 
 
 def _movable_heads(mm, start: int, end: int) -> list[tuple[int, int]]:
-    """scan_movable_pages: allocated movable (LRU) heads of the range, ascending."""
+    """scan_movable_pages: allocated movable (LRU) heads of the range, ascending; free
+    hugetlb pages are not migratable (folio_test_hugetlb_migratable) and are left out."""
     mov = mm.profile.mt_movable
+    pool = mm.hugetlb
     out = []
-    for sec, lo, hi in page_isolation._section_slices(mm, start, end):
+    for sec, lo, hi in page_isolation.section_slices(mm, start, end):
         f = sec.flags_np()[lo:hi]
         idx = np.flatnonzero(((f & PG_HEAD) != 0) & (((f & MT_MASK) >> MT_SHIFT) == mov))
         if len(idx):
             od = sec.order_np()[lo:hi]
-            out.extend(zip((sec.start_pfn + lo + idx).tolist(), od[idx].tolist()))
+            out.extend((p, o) for p, o in zip((sec.start_pfn + lo + idx).tolist(), od[idx].tolist())
+                       if o != pool.order or p not in pool)
     return out
 
 
@@ -725,7 +773,7 @@ def _busy_after_migration(mm, start: int, end: int, moved) -> int:
     by_sec: dict[int, list] = {}
     for old, _, order in moved:
         by_sec.setdefault(old >> mm.section_shift, []).append((old & mm.section_mask, order))
-    for sec, lo, hi in page_isolation._section_slices(mm, start, end):
+    for sec, lo, hi in page_isolation.section_slices(mm, start, end):
         free = covered_by_free(sec.flags_np(), sec.order_np())
         src = by_sec.get(sec.nr)
         if src:

@@ -20,17 +20,22 @@ is added to the migration stack explicitly, and records are copied with numpy.
 
 Sources are not freed here; the caller frees them (``free_sources``) or, when
 the whole range is about to go offline, drops them with the range.
+
+Whoever holds pfns of movable blocks follows their migrations through
+``mm.migrate_notifiers`` (``notify_moved``); :class:`HeldBlocks` is such a
+holder, and ``debug.check_invariants`` checks that every block it holds is still
+an allocated head of its order.
 """
 from __future__ import annotations
 
 
 from .buddy import ALLOC_WMARK_MIN, __rmqueue
 from .fastpath import free_pages, get_page_from_freelist, prepare_alloc_pages
-from .gfp import ZONE_MOVABLE
+from .gfp import ZONE_MOVABLE, retry_mayfail_flag
 from .mmzone import PG_HEAD, MT_SHIFT
 
 __all__ = ["MIGRATE_TARGET_STACK", "alloc_migration_target", "migrate_pages", "free_sources",
-           "drop_sources", "notify_moved"]
+           "drop_sources", "notify_moved", "HeldBlocks"]
 
 # The allocation of a migration target during memory offlining (v6.12 call chain;
 # frames without offsets are functions whose offsets in the captured build we do not know).
@@ -88,7 +93,7 @@ def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int):
     sources' records), which freeing or dropping the sources takes back.
     """
     bits = mm.profile.gfp_bits
-    base = mm.gfp("GFP_USER") | bits["__GFP_MOVABLE"] | bits["__GFP_RETRY_MAYFAIL"]
+    base = mm.gfp("GFP_USER") | bits["__GFP_MOVABLE"] | retry_mayfail_flag(mm.profile)
     if src_zone_idx == ZONE_MOVABLE:
         base |= bits["__GFP_HIGHMEM"]
     ctxs = {}
@@ -156,3 +161,36 @@ def notify_moved(mm, moved, reason: str) -> None:
     if moved:
         for fn in list(mm.migrate_notifiers):
             fn(moved, reason)
+
+
+class HeldBlocks:
+    """Allocated blocks a caller holds, as ``blocks`` {head pfn: order}, that follow
+    their migrations.
+
+    Register it on ``mm.migrate_notifiers`` (``Machine.on_migrate``): called as
+    ``fn(moved, reason)`` it moves each migrated block to its new pfn.
+    ``debug.check_invariants`` checks every registered HeldBlocks: each block must
+    be an allocated head of its order, so a missed migration is reported.
+
+    >>> held = HeldBlocks()
+    >>> held.blocks[0x1000] = 2
+    >>> held([(0x1000, 0x2000, 2)], "compaction")
+    >>> held.blocks
+    {8192: 2}
+    """
+
+    def __init__(self):
+        self.blocks: dict[int, int] = {}
+
+    def __call__(self, moved, reason: str) -> None:
+        blocks = self.blocks
+        for old, new, _ in moved:          # in migration order: a block may move twice
+            order = blocks.pop(old, None)
+            if order is not None:
+                blocks[new] = order
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+    def __repr__(self):
+        return f"<HeldBlocks {len(self.blocks)} block(s)>"

@@ -37,6 +37,7 @@ from .compaction import (COMPACT_PRIO_ASYNC, COMPACT_PRIO_SYNC_FULL, COMPACT_PRI
 from .fastpath import (__free_pages_core, __free_pages_ok, free_pages,  # noqa: F401
                        get_page_from_freelist, init_per_zone_wmark_min, nr_free_zone_pages,
                        prepare_alloc_pages, split_page)
+from .gfp import direct_reclaim_flag, retry_mayfail_flag
 from .mmzone import PG_HEAD, MT_SHIFT
 from .vmstat import count_vm_event
 
@@ -162,14 +163,14 @@ def __alloc_pages_slowpath(mm, gfp: int, order: int, mt: int, zones, high: int,
     zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
     if pfn >= 0 or not order or not compaction_enabled(mm):
         return zone, pfn
-    direct = bits.get("__GFP_DIRECT_RECLAIM", bits.get("__GFP_WAIT", 0))
+    direct = direct_reclaim_flag(mm.profile)
     can_direct_reclaim = bool(gfp & direct)
     if not can_direct_reclaim:
         return None, -1
     costly = order > mm.profile.costly_order
     can_compact = bool(gfp & bits["__GFP_IO"])
     noretry = bool(gfp & bits.get("__GFP_NORETRY", 0))
-    mayfail = bool(gfp & bits.get("__GFP_RETRY_MAYFAIL", bits.get("__GFP_REPEAT", 0)))
+    mayfail = bool(gfp & retry_mayfail_flag(mm.profile))
     prio = COMPACT_PRIO_ASYNC
     if can_compact and (costly or mt != mm.profile.mt_movable):
         zone, pfn, result = __alloc_pages_direct_compact(mm, gfp, order, mt, zones, high,

@@ -4,7 +4,9 @@ Memory offlining isolates every pageblock of the range so the allocator cannot
 hand out its free pages while the movable pages are migrated away:
 
 * ``has_unmovable_pages`` decides whether a pageblock can be isolated.  Its
-  rules (v6.12): PG_reserved pages (memblock allocations, holes, offline
+  rules (v6.12): a MIGRATE_CMA pageblock is unmovable (only CMA's own isolation,
+  alloc_contig_range, may take it: the page returned is the pageblock's first);
+  PG_reserved pages (memblock allocations, holes, offline
   memmap) are always unmovable; in ZONE_MOVABLE everything else is assumed
   movable; elsewhere every in-use page that is not on the LRU / __PageMovable
   is unmovable.  Free buddy pages and tail pages (refcount 0) are skipped.  The
@@ -36,10 +38,10 @@ from .buddy import add_to_free_list, del_page_from_free_list
 from .mmzone import covered_by_free
 
 __all__ = ["unmovable_pages", "has_unmovable_pages", "start_isolate_page_range",
-           "undo_isolate_page_range", "test_pages_isolated", "free_heads"]
+           "undo_isolate_page_range", "test_pages_isolated", "free_heads", "section_slices"]
 
 
-def _section_slices(mm, start: int, end: int):
+def section_slices(mm, start: int, end: int):
     """(section, lo, hi) for every section overlapping [start, end)."""
     pfn = start
     while pfn < end:
@@ -53,14 +55,20 @@ def _section_slices(mm, start: int, end: int):
 def unmovable_pages(mm, zone, start: int, end: int) -> np.ndarray:
     """Every pfn in [start, end) that ``has_unmovable_pages`` would stop at, ascending.
 
-    Reserved pages always; outside ZONE_MOVABLE also heads of non-movable
-    allocations and in-use pages that belong to no block (taken off the buddy).
+    The first page of every MIGRATE_CMA pageblock; reserved pages always; outside
+    ZONE_MOVABLE also heads of non-movable allocations and in-use pages that belong
+    to no block (taken off the buddy).
     """
     mov = mm.profile.mt_movable
+    cma = mm.profile.mt_cma
+    pb = mm.pageblock_order
     out = []
-    for sec, lo, hi in _section_slices(mm, start, end):
+    for sec, lo, hi in section_slices(mm, start, end):
         fl = sec.flags_np()
         bad = (fl[lo:hi] & PG_RESERVED) != 0
+        cma_blocks = np.flatnonzero(sec.pageblock_np() == cma) << pb
+        cma_blocks = cma_blocks[(cma_blocks >= lo) & (cma_blocks < hi)]
+        bad[cma_blocks - lo] = True
         if zone.idx != ZONE_MOVABLE:
             f = fl[lo:hi]
             mt = (f & MT_MASK) >> MT_SHIFT
@@ -82,7 +90,7 @@ def has_unmovable_pages(mm, zone, start: int, end: int) -> int:
 def free_heads(mm, start: int, end: int):
     """(pfn, order, mt) of every free buddy head in [start, end), ascending."""
     out = []
-    for sec, lo, hi in _section_slices(mm, start, end):
+    for sec, lo, hi in section_slices(mm, start, end):
         f = sec.flags_np()[lo:hi]
         idx = np.flatnonzero(f & PG_BUDDY)
         if len(idx):
@@ -96,7 +104,7 @@ def free_heads(mm, start: int, end: int):
 def _pageblock_types(mm, start: int, end: int) -> bytes:
     pb = mm.pageblock_order
     parts = []
-    for sec, lo, hi in _section_slices(mm, start, end):
+    for sec, lo, hi in section_slices(mm, start, end):
         parts.append(bytes(sec.pageblock_mt[lo >> pb:(hi + (1 << pb) - 1) >> pb]))
     return b"".join(parts)
 
@@ -104,7 +112,7 @@ def _pageblock_types(mm, start: int, end: int) -> bytes:
 def _set_pageblock_types(mm, start: int, end: int, types) -> None:
     pb = mm.pageblock_order
     i = 0
-    for sec, lo, hi in _section_slices(mm, start, end):
+    for sec, lo, hi in section_slices(mm, start, end):
         a, b = lo >> pb, (hi + (1 << pb) - 1) >> pb
         if isinstance(types, int):
             sec.pageblock_mt[a:b] = bytes([types]) * (b - a)
@@ -150,7 +158,7 @@ def undo_isolate_page_range(mm, zone, start: int, end: int, saved_types: bytes) 
 
 def test_pages_isolated(mm, start: int, end: int) -> int:
     """0 when every page of [start, end) is a free buddy page, else the first busy pfn."""
-    for sec, lo, hi in _section_slices(mm, start, end):
+    for sec, lo, hi in section_slices(mm, start, end):
         free = covered_by_free(sec.flags_np(), sec.order_np())[lo:hi]
         if not free.all():
             return sec.start_pfn + lo + int(np.flatnonzero(~free)[0])

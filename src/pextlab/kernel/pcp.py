@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from ..errors import PextlabError
 from .buddy import base_watermark, free_one_page, rmqueue_buddy
 
 __all__ = ["PcpBuffer", "PerCpuPages", "zone_batchsize", "pcp_high", "pcp_enabled",
@@ -122,7 +123,17 @@ class PerCpuPages:
         self.high = pcp_high(mm, zone) if zone.managed_pages else 0
 
     def pindex(self, order: int, mt: int) -> int:
-        """order_to_pindex."""
+        """order_to_pindex: the list of (order, mt), mt one of MIGRATE_PCPTYPES.
+
+        The kernel's ``MIGRATE_PCPTYPES * order + migratetype`` is the first list of
+        order + 1 for any other type, and a block of the next order would be handed
+        out as one of this order; so another type is an error here (callers map
+        pageblock types above the pcp types to MOVABLE, as free_unref_page does, and
+        prepare_alloc_pages refuses gfp masks that would give one).
+        """
+        if not 0 <= mt < MIGRATE_PCPTYPES:
+            raise PextlabError(f"per-cpu lists hold MIGRATE_PCPTYPES only; migratetype {mt} "
+                               f"(order {order}) has no pcp list")
         if order * MIGRATE_PCPTYPES >= len(self.lists) - 2:
             return len(self.lists) - 2 + (mt == self.mt_movable)
         return MIGRATE_PCPTYPES * order + mt
@@ -166,12 +177,17 @@ def free_pcppages_bulk(mm, zone, pcp: PerCpuPages, count: int, pindex: int) -> N
     shift, mask, pb = mm.section_shift, mm.section_mask, mm.pageblock_order
     pindex -= 1
     while count > 0:
-        while True:
+        for _ in range(nl):
             pindex += 1
             if pindex >= nl:
                 pindex = 0
             if lists[pindex]:
                 break
+        else:
+            # pcp.count says pages remain but every list is empty: a corrupted pcp,
+            # reported instead of searching the empty lists forever
+            raise AssertionError(f"free_pcppages_bulk: node {zone.nid} zone {zone.name}: pcp "
+                                 f"count {pcp.count} but every pcp list is empty")
         lst = lists[pindex]
         order = orders[pindex]
         n = 1 << order
