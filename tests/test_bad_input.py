@@ -83,3 +83,11 @@ def test_flatmem_padding_and_v319_size():
     # node spans pfn 1..0x3ffe0: not MAX_ORDER aligned -> +1024 pages of padding, 104 B/page
     assert pe.bytes.iloc[0] == (0x3FFE0 - 1 + 1024) * 104
     assert f"allocated {(0x3FFE0 - 1 + 1024) * 104} bytes of page_ext" in m.dmesg
+
+
+def test_ram_below_the_kernel_image_is_a_layout_error():
+    """The x86-64 image is loaded at LOAD_PHYSICAL_ADDR (16 MiB) and runs to 36 MiB in
+    the 6.12 build: 32 MiB of RAM cannot hold it (was an AttributeError deep in boot)."""
+    with pytest.raises(pextlab.LayoutError, match="kernel image"):
+        pextlab.boot("32M")
+    assert pextlab.boot("40M").df_zones().query("present > 0")["managed"].sum() > 0

@@ -282,6 +282,13 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
     if params.memmap:
         layout = apply_memmap(layout, params.memmap)
     layout, numa_messages = numa_init(layout, params.numa_fake, params.numa_off)
+    ks, ke = layout.kernel_image
+    if not any(r.start_pfn <= ks and ke <= r.end_pfn for r in layout.ram):
+        # the decompressed image is loaded at LOAD_PHYSICAL_ADDR (16 MiB) and needs RAM
+        # under all of it; the kernel cannot start on such a machine
+        raise LayoutError(f"the kernel image [{ks << PAGE_SHIFT:#x}-{ke << PAGE_SHIFT:#x}) does not "
+                          f"lie in RAM (RAM ends at {layout.max_pfn << PAGE_SHIFT:#x}): the machine "
+                          f"needs at least {(ke << PAGE_SHIFT) >> 20} MiB plus what boot allocates")
     mm = MM(profile, layout, params, memory_model)
     mm.compaction = CompactionState()
     mm.printk(f"Linux version {profile.name[1:]}-pextlab (simulated, profile {profile.name})")
