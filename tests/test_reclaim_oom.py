@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import pextlab
 import pextlab.workloads as W
@@ -260,9 +260,13 @@ step = st.one_of(
 )
 
 
-@settings(max_examples=8, deadline=None, derandomize=True,
+@settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
-@given(steps=st.lists(step, min_size=3, max_size=7))
+@given(steps=st.lists(step, min_size=3, max_size=6))
+@example(steps=[("run", "page_cache", 0.6, None), ("run", "anon", 0.5, "3s"), ("compact",),
+                ("run", "slab_reclaimable", 0.4, "200ms"), ("run", "anon", 0.98, None)])
+@example(steps=[("hugepages", 20), ("run", "anon", 0.7, None), ("hot_add",),
+                ("run", "populate", 0.98, None), ("offline", 1), ("run", "pipe", 0.5, None)])
 def test_pressure_every_kind_invariants_hold(steps):
     m = pextlab.boot(mem="128M", cmdline="page_owner=on", maxmem="512M")
     mm = m.mm
@@ -283,7 +287,7 @@ def test_pressure_every_kind_invariants_hold(steps):
                 for b in m.hot_add("128M"):
                     m.online(b, "online_movable")
             except PextlabError as e:
-                assert "no room" in str(e)
+                assert "no room" in str(e) or str(e).startswith("ENOMEM")
         else:
             blocks = sorted(b for d in m.memory_devices.values() for b in d["blocks"])
             if blocks:
@@ -307,6 +311,6 @@ def test_fragger_at_92_percent_three_rounds_runs_to_the_end():
     took = time.perf_counter() - t0
     assert ["fill.r1", "free.r1", "fill.r2", "free.r2", "fill.r3", "free.r3"] == [
         k for k in r.summaries]
-    assert "after_free" in set(m.df_snapshots()["name"])
+    assert "after_free" in m.snapshots
     assert check_invariants(m.mm) == []
     print(f"fragger 92% x3 on 1G: {took:.1f} s")

@@ -23,12 +23,12 @@ calls ``try_to_free_pages``.
 """
 from __future__ import annotations
 
+from .buddy import zone_watermark_ok
 from .fastpath import free_pages
 from .gfp import ZONE_NAMES
-from .buddy import zone_watermark_ok
 from .vmstat import count_vm_event
 
-__all__ = ["SWAP_CLUSTER_MAX", "RECLAIM_STACK", "KSWAPD_STACK", "DIRECT_STACK", "lru_add", "lru_del", "lru_pages",
+__all__ = ["SWAP_CLUSTER_MAX", "RECLAIM_STACK", "KSWAPD_STACK", "DIRECT_STACK", "lru_add", "lru_del",
            "shrink_node", "balance_node", "try_to_free_pages"]
 
 #: include/linux/swap.h: the batch one reclaim pass aims for
@@ -60,11 +60,6 @@ def lru_del(mm, pfn: int) -> None:
     for lru in mm.lru.values():
         if lru.pop(pfn, None) is not None:
             return
-
-
-def lru_pages(mm, nid: int) -> int:
-    """Pages on node ``nid``'s reclaimable list (node_page_state NR_*_FILE, clean)."""
-    return sum(1 << o for o, _ in mm.lru.get(nid, {}).values())
 
 
 def _handle(mm, frames) -> int:
