@@ -13,8 +13,9 @@ Inside the package imports point one way too, from the bottom:
 * the allocator, in four one-way steps: ``buddy`` (free lists, ``__rmqueue``,
   ``__free_one_page``, watermark checks) -> ``pcp`` (per-cpu lists), ``policy``
   (the fallback generations) -> ``fastpath`` (``get_page_from_freelist``, the free
-  path) -> ``migrate``, ``compaction`` -> ``page_alloc`` (``__alloc_pages`` and the
-  slow path);
+  path) -> ``migrate``, ``vmscan`` (the LRU of reclaimable pages, ``shrink_node``),
+  ``oom_kill`` -> ``compaction`` (with kswapd) -> ``page_alloc`` (``__alloc_pages``
+  and the slow path: reclaim, compaction, the OOM killer);
 * ``page_ext`` (the framework) -> its clients ``page_owner``, ``debug_page_alloc``,
   ``page_poison``; ``hugetlb``, ``page_isolation``, ``debug`` (``dump_page``,
   ``check_invariants``);
@@ -22,7 +23,9 @@ Inside the package imports point one way too, from the bottom:
 
 The kernel reaches code above a module only through objects it was given: the
 fallback policy (``mm.policy``), page_ext clients' hooks (``mm.alloc_hook``...),
-migration followers (``mm.migrate_notifiers``) -- never by importing upwards.
+migration followers (``mm.migrate_notifiers``), the holders of reclaimable pages
+(``mm.lru``) and the tasks the OOM killer may kill (``mm.oom_tasks``) -- never by
+importing upwards.
 """
 
 __all__: list[str] = []

@@ -50,7 +50,8 @@ passes free straight to the buddy lists (the kernel drains the pcp lists at each
 pageblock of a direct compaction).  With the allocator's pcp lists
 (``pextlab.pcp=on``) the sources are freed through them instead and
 ``compact_zone`` drains the zone's lists after each migrated pageblock (orders > 0)
-and at its end.  kswapd reclaims nothing.
+and at its end.  kswapd's reclaim is :mod:`~pextlab.kernel.vmscan`'s
+``balance_node``; a watermark boost is dropped without boost reclaim.
 """
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ from .fastpath import free_pages, prepare_alloc_pages
 from .gfp import direct_reclaim_flag
 from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
 from .pcp import PcpBuffer, drain_zone_pages
+from .vmscan import balance_node
 from .vmstat import count_vm_event, extfrag_for_order, fragmentation_index
 
 __all__ = ["COMPACT_SKIPPED", "COMPACT_DEFERRED", "COMPACT_CONTINUE", "COMPACT_COMPLETE",
@@ -822,7 +824,7 @@ def kcompactd_timer(mm, nid: int | None = None) -> bool:
     return ran
 
 
-# --- kswapd (no reclaim): the boost and the kcompactd wake-up ------------------------------
+# --- kswapd: the boost, reclaim to the high watermark, the kcompactd wake-up ---------------
 
 def kswapd_run(mm, zone, order: int, gfp: int) -> None:
     wake_all_kswapds(mm, [zone], order, gfp)
@@ -831,11 +833,14 @@ def kswapd_run(mm, zone, order: int, gfp: int) -> None:
 def wake_all_kswapds(mm, zones, order: int, gfp: int) -> None:
     """wake_all_kswapds + kswapd's balance_pgdat, run at once, per node.
 
-    A boosted node: kswapd runs (pageoutrun), reclaims nothing, drops the zones'
-    watermark_boost, clears the skip hints a direct compaction asked to flush, and
-    wakes kcompactd for pageblock_order.  A balanced node too fragmented for
+    A boosted node: kswapd runs (pageoutrun), drops the zones' watermark_boost
+    (no boost reclaim), clears the skip hints a direct compaction asked to flush,
+    and wakes kcompactd for pageblock_order.  A balanced node too fragmented for
     ``order``: kcompactd is woken directly when the caller cannot reclaim.  An
-    unbalanced node: kswapd runs and fails (pageoutrun).
+    unbalanced node: kswapd runs (pageoutrun) and reclaims the node's oldest
+    reclaimable pages until it is balanced at the high watermark
+    (mm/vmscan.c balance_pgdat, :func:`~pextlab.kernel.vmscan.balance_node`); then,
+    about to sleep (kswapd_try_to_sleep), it wakes kcompactd for ``order``.
     """
     direct = direct_reclaim_flag(mm.profile)
     boosted_zones = mm.boosted_zones
@@ -871,6 +876,8 @@ def wake_all_kswapds(mm, zones, order: int, gfp: int) -> None:
                 zc = st.zones.get(nz)
                 if zc is not None and zc.blockskip_flush:
                     zc.reset_isolation_suitable(mm)
+            if balance_node(mm, nid, order, highest) and order:
+                wakeup_kcompactd(mm, nid, order, highest)
 
 
 def idle(mm, ns: int) -> int:

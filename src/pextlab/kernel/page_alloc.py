@@ -12,10 +12,12 @@ page_alloc.c reads from its free lists up to its slow path:
 * :mod:`~pextlab.kernel.fastpath` -- ``get_page_from_freelist``, the free path
   (``free_pages``, ``__free_pages_ok``), ``split_page``, watermark setup;
 * this module -- ``__alloc_pages``: the fast path at the low watermark, then
-  ``__alloc_pages_slowpath``: the min watermark, kswapd (boost reset, kcompactd
-  wake-up), direct compaction for high orders with the kernel's priorities and
-  retry rules (``__GFP_NORETRY`` / ``__GFP_RETRY_MAYFAIL``, see
-  :mod:`~pextlab.kernel.compaction`); ``alloc_pages_exact_nid``.
+  ``__alloc_pages_slowpath``: the min watermark, kswapd (reclaim to the high
+  watermark, boost reset, kcompactd wake-up), direct reclaim
+  (:mod:`~pextlab.kernel.vmscan`), direct compaction for high orders with the
+  kernel's priorities and retry rules (``__GFP_NORETRY`` / ``__GFP_RETRY_MAYFAIL``,
+  see :mod:`~pextlab.kernel.compaction`), the OOM killer
+  (:mod:`~pextlab.kernel.oom_kill`); ``alloc_pages_exact_nid``.
 
 The names of the lower modules that callers above the allocator use are
 re-exported here (``page_alloc.free_pages``, ``page_alloc.zone_watermark_ok``).
@@ -37,14 +39,17 @@ from .compaction import (COMPACT_PRIO_ASYNC, COMPACT_PRIO_SYNC_FULL, COMPACT_PRI
 from .fastpath import (__free_pages_core, __free_pages_ok, free_pages,  # noqa: F401
                        get_page_from_freelist, init_per_zone_wmark_min, nr_free_zone_pages,
                        prepare_alloc_pages, split_page)
-from .gfp import direct_reclaim_flag, retry_mayfail_flag
+from .gfp import ZONE_NORMAL, direct_reclaim_flag, retry_mayfail_flag
 from .mmzone import PG_HEAD, MT_SHIFT
+from .oom_kill import out_of_memory
+from .vmscan import try_to_free_pages
 from .vmstat import count_vm_event
 
 __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",
     "ALLOC_MIN_RESERVE", "ALLOC_NON_BLOCK", "ALLOC_CMA", "MAX_COMPACT_RETRIES",
     "__alloc_pages", "alloc_pages", "__alloc_pages_slowpath", "__alloc_pages_direct_compact",
+    "__alloc_pages_direct_reclaim",
     "alloc_pages_exact_nid", "free_pages_exact",
     # re-exported from the lower modules of the allocator
     "expand", "__rmqueue_smallest", "__rmqueue", "__free_one_page", "zone_watermark_ok",
@@ -146,29 +151,60 @@ def __alloc_pages_direct_compact(mm, gfp: int, order: int, mt: int, zones, high:
     return None, -1, result
 
 
+def __alloc_pages_direct_reclaim(mm, gfp: int, order: int, mt: int, zones, high: int,
+                                 alloc_flags: int):
+    """mm/page_alloc.c __alloc_pages_direct_reclaim: one try_to_free_pages pass
+    (SWAP_CLUSTER_MAX pages, :mod:`~pextlab.kernel.vmscan`), then the freelists.
+    Returns (zone, pfn, pages reclaimed)."""
+    progress = try_to_free_pages(mm, zones, order, high)
+    if not progress:
+        return None, -1, 0
+    zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, alloc_flags)
+    return zone, pfn, progress
+
+
+def _may_oom(mm, gfp: int, order: int, high: int) -> bool:
+    """mm/page_alloc.c __alloc_pages_may_oom's rules, and out_of_memory's __GFP_FS one:
+    not for costly orders ("the OOM killer will not help higher order allocs"), not
+    for lowmem requests (highest zone below ZONE_NORMAL), not for __GFP_RETRY_MAYFAIL
+    or __GFP_THISNODE, not without __GFP_FS (the kernel then reports progress and
+    the request loops waiting for others to free; the model fails it)."""
+    bits = mm.profile.gfp_bits
+    if order > mm.profile.costly_order or high < ZONE_NORMAL:
+        return False
+    if gfp & (retry_mayfail_flag(mm.profile) | bits.get("__GFP_THISNODE", 0)):
+        return False
+    return bool(gfp & bits["__GFP_FS"])
+
+
 def __alloc_pages_slowpath(mm, gfp: int, order: int, mt: int, zones, high: int,
                            alloc_flags: int):
-    """mm/page_alloc.c __alloc_pages_slowpath (v6.12), without reclaim and OOM.
+    """mm/page_alloc.c __alloc_pages_slowpath (v6.12).
 
-    min watermark; wake kswapd; for orders > 0 that may compact (__GFP_IO, direct
-    reclaim; costly orders or non-movable ones) an async direct compaction, then
-    the retry loop: compaction at rising priority while should_compact_retry()
-    allows, honouring __GFP_NORETRY and __GFP_RETRY_MAYFAIL for costly orders.
-    Returns (zone, pfn).
+    min watermark; wake kswapd (which reclaims to the high watermark); for orders > 0
+    that may compact (__GFP_IO, direct reclaim; costly orders or non-movable ones) an
+    async direct compaction; then the retry loop: direct reclaim
+    (SWAP_CLUSTER_MAX pages, oldest first), direct compaction at rising priority,
+    __GFP_NORETRY and (costly orders) no __GFP_RETRY_MAYFAIL give up; a reclaim
+    that made progress retries (should_reclaim_retry, orders up to costly), then
+    should_compact_retry; last the OOM killer (__alloc_pages_may_oom), after whose
+    kill the request retries -- unless the requester itself was the victim (it is
+    exiting: the kernel's ``tsk_is_oom_victim`` nopage).  Returns (zone, pfn).
     """
     bits = mm.profile.gfp_bits
     flags = (alloc_flags & ~3) | ALLOC_WMARK_MIN
-    if gfp & bits.get("__GFP_KSWAPD_RECLAIM", 0) or mm.boosted_zones:
+    kswapd = gfp & bits.get("__GFP_KSWAPD_RECLAIM", 0)
+    if kswapd or mm.boosted_zones:
         wake_all_kswapds(mm, zones, order, gfp)
     zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
-    if pfn >= 0 or not order or not compaction_enabled(mm):
+    if pfn >= 0:
         return zone, pfn
     direct = direct_reclaim_flag(mm.profile)
     can_direct_reclaim = bool(gfp & direct)
     if not can_direct_reclaim:
         return None, -1
     costly = order > mm.profile.costly_order
-    can_compact = bool(gfp & bits["__GFP_IO"])
+    can_compact = bool(order and compaction_enabled(mm) and gfp & bits["__GFP_IO"])
     noretry = bool(gfp & bits.get("__GFP_NORETRY", 0))
     mayfail = bool(gfp & retry_mayfail_flag(mm.profile))
     prio = COMPACT_PRIO_ASYNC
@@ -182,10 +218,15 @@ def __alloc_pages_slowpath(mm, gfp: int, order: int, mt: int, zones, high: int,
             return None, -1
     retries = 0
     while True:
+        if kswapd:
+            wake_all_kswapds(mm, zones, order, gfp)
         zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
         if pfn >= 0:
             return zone, pfn
-        # (direct reclaim: nothing reclaimable in the model)
+        zone, pfn, progress = __alloc_pages_direct_reclaim(mm, gfp, order, mt, zones, high,
+                                                           flags)
+        if pfn >= 0:
+            return zone, pfn
         result = COMPACT_SKIPPED
         if can_compact:
             zone, pfn, result = __alloc_pages_direct_compact(mm, gfp, order, mt, zones, high,
@@ -194,21 +235,28 @@ def __alloc_pages_slowpath(mm, gfp: int, order: int, mt: int, zones, high: int,
                 return zone, pfn
         if noretry or (costly and not mayfail):
             return None, -1
-        # should_compact_retry
-        if not can_compact or result == COMPACT_SKIPPED:
-            return None, -1         # compaction_zonelist_suitable: reclaim cannot help here
-        if result == COMPACT_SUCCESS:
-            limit = MAX_COMPACT_RETRIES // 4 if costly else MAX_COMPACT_RETRIES
-            retries += 1
-            if retries <= limit:
-                continue
-        min_prio = COMPACT_PRIO_SYNC_LIGHT if costly else COMPACT_PRIO_SYNC_FULL
-        if prio > min_prio:
-            prio -= 1
-            retries = 0
+        # should_reclaim_retry: reclaim made progress (orders up to costly)
+        if progress and not costly:
             continue
-        return None, -1
-
+        # should_compact_retry
+        if can_compact and result != COMPACT_SKIPPED:
+            if result == COMPACT_SUCCESS:
+                limit = MAX_COMPACT_RETRIES // 4 if costly else MAX_COMPACT_RETRIES
+                retries += 1
+                if retries <= limit:
+                    continue
+            min_prio = COMPACT_PRIO_SYNC_LIGHT if costly else COMPACT_PRIO_SYNC_FULL
+            if prio > min_prio:
+                prio -= 1
+                retries = 0
+                continue
+        # __alloc_pages_may_oom
+        if not _may_oom(mm, gfp, order, high):
+            return None, -1
+        victim = out_of_memory(mm, gfp, order)
+        if victim < 0 or victim == mm.pid:
+            return None, -1
+        retries = 0
 
 
 # a plain alias: ``__alloc_pages`` is mangled when called from a class body

@@ -133,6 +133,12 @@ class MM:
         self.watermark_boost_factor = 15000   # vm.watermark_boost_factor
         # callables fn(moved, reason) told of every migration: [(old_pfn, new_pfn, order)]
         self.migrate_notifiers: list = []
+        # vmscan: per node, the reclaimable blocks oldest first, pfn -> (order, holder);
+        # the holder (whoever allocated the block) gets holder.reclaimed(pfn, order)
+        self.lru: dict[int, dict[int, tuple]] = {}
+        # oom_kill: the tasks the OOM killer may choose, pid -> object with comm,
+        # rss_pages() and oom_kill() (frees the task's blocks, returns the pages freed)
+        self.oom_tasks: dict = {}
 
     def __setstate__(self, state: dict) -> None:
         """A copy of the state (a snapshot, ``copy.deepcopy``): hooks that are closures

@@ -34,8 +34,17 @@ the workload no longer owns.  The follower is a bound method, so a deep copy
 of the machine (a snapshot) copies the log with it and the copy follows its
 own migrations.
 
-Honest limits: no reclaim, kswapd or OOM killer (a full machine just fails
-allocations); "used per migratetype" counts live workload blocks by their gfp
+Memory pressure is the kernel's business.  Blocks of the reclaimable kinds
+(``RECLAIMABLE_KINDS``: clean page cache, reclaimable slab) go on the kernel's
+LRU when allocated (``vmscan.lru_add``) and leave it when the workload frees
+them; kswapd and direct reclaim take the oldest back and tell the log
+(:meth:`RunLog.reclaimed`), which forgets the block so it never frees it.
+Anonymous memory and every other kind are never reclaimed (no swap).  Each task
+(one per pid) is registered with the OOM killer (``mm.oom_tasks``, an
+:class:`OomTask`); a killed task's blocks are freed by the kill, as the task,
+and the task allocates nothing more.  The log only ever frees blocks it holds.
+
+Honest limits: "used per migratetype" counts live workload blocks by their gfp
 migratetype, not by the pageblock they landed in; recorded events keep the
 pfn each event happened at (a block freed after a migration is freed at its
 new pfn).  This module imports numpy and the kernel model only; frames are
@@ -49,12 +58,12 @@ from array import array
 import numpy as np
 
 from ..errors import PextlabError
-from ..kernel import page_alloc
+from ..kernel import page_alloc, vmscan
 from ..kernel.gfp import gfp_migratetype
 from .catalogue import Catalogue, load_catalogue
 from .spec import Task, Workload
 
-__all__ = ["RunLog", "run", "EV_ALLOC", "EV_FREE", "EV_FAIL", "EVENT_NAMES", "EV_FIELDS",
+__all__ = ["RunLog", "OomTask", "run", "RECLAIMABLE_KINDS", "EV_ALLOC", "EV_FREE", "EV_FAIL", "EVENT_NAMES", "EV_FIELDS",
            "SAMPLE_FIELDS"]
 
 # module-level aliases: inside a class body the dunder name would be mangled
@@ -70,6 +79,26 @@ EV_FIELDS = ("time_ns", "event", "pfn", "order", "task", "slot", "zone_mt")
 #: workload pages of that gfp migratetype in the zone, managed pages of the zone
 SAMPLE_FIELDS = ("time_ns", "zone", "migratetype", "free", "used", "managed")
 _INF = float("inf")
+#: catalogue kinds whose blocks reclaim can take back without swap
+RECLAIMABLE_KINDS = ("page_cache", "slab_reclaimable")
+
+
+class OomTask:
+    """One process of a workload as the OOM killer sees it (an ``mm.oom_tasks`` entry):
+    the log's task indices that ran as this pid."""
+
+    def __init__(self, log: "RunLog", pid: int, comm: str):
+        self.log = log
+        self.pid = pid
+        self.comm = comm
+        self.tis: list[int] = []
+
+    def rss_pages(self) -> int:
+        rss = self.log.rss
+        return sum(rss[ti] for ti in self.tis)
+
+    def oom_kill(self) -> int:
+        return self.log.kill(self.tis)
 
 
 class RunLog:
@@ -94,10 +123,19 @@ class RunLog:
         self.zones: list = []
         self._zone_code: dict = {}
         self.used: list[int] = []
-        # pending frees (time, seq, pfn, order, task, slot, zone_mt), held blocks pfn -> zone_mt,
-        # and the records
+        # pending frees (time, seq, pfn, order, task, slot, zone_mt), held blocks
+        # pfn -> (zone_mt, task, slot), and the records
         self.heap: list[tuple] = []
-        self.held: dict[int, int] = {}
+        self.held: dict[int, tuple[int, int, int]] = {}
+        # blocks on the kernel's LRU: pfn -> (seq of the pending free or -1 if held,
+        # task, zone_mt, slot); sequence numbers of pending frees reclaim or a kill did
+        self.lru: dict[int, tuple[int, int, int, int]] = {}
+        self.dropped: set[int] = set()
+        # live pages per task index; OOM-killed task indices; the OOM killer's view
+        self.rss: list[int] = []
+        self.dead: set[int] = set()
+        self.oom: dict[int, OomTask] = {}
+        self.recording = False
         self.seq = 0
         self.events = array("q")
         self.samples = array("q")
@@ -111,32 +149,102 @@ class RunLog:
         """A ``mm.migrate_notifiers`` follower: re-point pending frees and held blocks.
 
         ``moved`` is [(old_pfn, new_pfn, order)]; a block that moved to another
-        zone counts its pages there from now on.
+        zone counts its pages there from now on.  A block on the LRU goes back on
+        it at its new pfn, as the newest.
         """
         remap = {old: new for old, new, _ in moved}
         held = self.held
         if held:
             for old, new, order in moved:
-                k = held.pop(old, None)
-                if k is not None:
-                    held[new] = self._rezone(k, new, order)
+                h = held.pop(old, None)
+                if h is not None:
+                    held[new] = (self._rezone(h[0], new, order), h[1], h[2])
         heap = self.heap
         for i, e in enumerate(heap):
             new = remap.get(e[2])
             if new is not None:       # (time, seq) stay: the heap order is unchanged
                 heap[i] = e[:2] + (new, e[3], e[4], e[5], self._rezone(e[6], new, e[3]))
+        lru = self.lru
+        if lru:
+            mm = self.mm
+            for old, new, order in moved:
+                x = lru.pop(old, None)
+                if x is not None:
+                    lru[new] = (x[0], x[1], self._zone_key(x[2], new), x[3])
+                    vmscan.lru_del(mm, old)
+                    vmscan.lru_add(mm, new, order, self)
 
-    def _rezone(self, k: int, new: int, order: int) -> int:
-        """The zone_mt key of a block counted under ``k`` that now lives at ``new``
-        (its pages move to the new zone's ``used`` counter)."""
+    def _zone_key(self, k: int, new: int) -> int:
+        """The zone_mt key of a block counted under ``k`` once it lives at ``new``."""
         nm = self.nr_mt
         zn = self.mm.zone_of_pfn(new)
         if self.zones[k // nm] is zn:
             return k
-        k2 = self.zone_code(zn) * nm + k % nm
-        self.used[k] -= 1 << order
-        self.used[k2] += 1 << order
+        return self.zone_code(zn) * nm + k % nm
+
+    def _rezone(self, k: int, new: int, order: int) -> int:
+        """The zone_mt key of a block counted under ``k`` that now lives at ``new``
+        (its pages move to the new zone's ``used`` counter)."""
+        k2 = self._zone_key(k, new)
+        if k2 != k:
+            self.used[k] -= 1 << order
+            self.used[k2] += 1 << order
         return k2
+
+    # --- reclaim and the OOM killer --------------------------------------------------------
+    def reclaimed(self, pfn: int, order: int) -> None:
+        """The kernel's LRU holder callback: reclaim took the block at ``pfn`` (it frees
+        it); the log forgets it -- the pending free is dropped, a held block let go."""
+        seq, ti, k, si = self.lru.pop(pfn)
+        if seq < 0:
+            del self.held[pfn]
+        else:
+            self.dropped.add(seq)
+        self.used[k] -= 1 << order
+        self.rss[ti] -= 1 << order
+        d = self.tasks[ti]
+        d["frees"] += 1
+        d["reclaimed"] += 1
+        if self.recording:
+            self.events.extend((self.mm.clock_ns, EV_FREE, pfn, order, ti, si, k))
+
+    def kill(self, tis) -> int:
+        """Free every block of the task indices ``tis`` (an OOM kill: exit_mmap, as the
+        task, with each kind's free stack); they allocate nothing more.  Returns pages."""
+        mm = self.mm
+        tis = set(tis)
+        self.dead |= tis
+        for ti in tis:
+            self.tasks[ti]["oom_killed"] = 1
+        saved = (mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle)
+        victims, keep = [], []
+        for e in self.heap:
+            (victims if e[4] in tis and e[1] not in self.dropped else keep).append(e)
+        self.heap[:] = keep
+        heapq.heapify(self.heap)
+        victims = [(e[2], e[3], e[4], e[5], e[6]) for e in victims]
+        slots = self.slots
+        victims += [(pfn, slots[si]["order"], ti, si, k)
+                    for pfn, (k, ti, si) in self.held.items() if ti in tis]
+        freed = 0
+        try:
+            for pfn, o, ti, si, k in victims:
+                self.held.pop(pfn, None)
+                if self.lru.pop(pfn, None) is not None:
+                    vmscan.lru_del(mm, pfn)
+                d = self.tasks[ti]
+                mm.comm, mm.pid, mm.tgid, mm.comm_id = d["comm"], d["pid"], d["tgid"], d["comm_id"]
+                mm.current_handle = slots[si]["free_handle"]
+                _free(mm, pfn, o)
+                self.used[k] -= 1 << o
+                self.rss[ti] -= 1 << o
+                d["frees"] += 1
+                freed += 1 << o
+                if self.recording:
+                    self.events.extend((mm.clock_ns, EV_FREE, pfn, o, ti, si, k))
+        finally:
+            mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = saved
+        return freed
 
     # --- registries -----------------------------------------------------------------------
     def zone_code(self, zone) -> int:
@@ -170,6 +278,7 @@ class RunLog:
                 "stack_id": entry.id, "kind": entry.kind, "gfp": gfp, "order": order,
                 "mt": gfp_migratetype(gfp, mm.profile, mm.mobility_grouping),
                 "handle": po.depot.stack_depot_save(entry.frames) if po is not None else 0,
+                "lru": entry.kind in RECLAIMABLE_KINDS,
                 "free_handle": self._free_handle(entry.kind),
                 "frames": entry.frames})
         return s
@@ -178,18 +287,32 @@ class RunLog:
         mm = self.mm
         if t.pid is not None:
             pid, tgid = t.pid, t.pid if t.tgid is None else t.tgid
-        elif t.comm in self.pids:
+        elif t.comm in self.pids and not self._killed(self.pids[t.comm][0]):
             pid, tgid = self.pids[t.comm]
-        else:
+        else:                          # a new comm, or one whose process was OOM-killed
             pid = self.next_pid
             self.next_pid += 1
             tgid = pid if t.tgid is None else t.tgid
+            self.pids[t.comm] = (pid, tgid)
         self.pids.setdefault(t.comm, (pid, tgid))
         comm_id = mm.page_owner.records.comm_id(t.comm) if mm.page_owner is not None else 0
         self.tasks.append({"run": run_idx, "comm": t.comm, "pid": pid, "tgid": tgid,
                            "kind": t.kind, "label": t.label, "nid": nid, "comm_id": comm_id,
-                           "allocs": 0, "frees": 0, "failed": 0, "held": 0})
-        return len(self.tasks) - 1
+                           "allocs": 0, "frees": 0, "failed": 0, "held": 0, "reclaimed": 0,
+                           "oom_killed": 0})
+        self.rss.append(0)
+        ti = len(self.tasks) - 1
+        o = self.oom.get(pid)
+        if o is None or self._killed(pid):
+            # a new process (a killed pid that runs again is a new one)
+            o = self.oom[pid] = OomTask(self, pid, t.comm)
+            mm.oom_tasks[pid] = o
+        o.tis.append(ti)
+        return ti
+
+    def _killed(self, pid: int) -> bool:
+        o = self.oom.get(pid)
+        return o is not None and not self.dead.isdisjoint(o.tis)
 
     def nr_events(self) -> int:
         return len(self.events) // len(EV_FIELDS)
@@ -354,10 +477,17 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
     s_mt = [s["mt"] for s in log.slots]
     s_handle = [s["handle"] for s in log.slots]
     s_fhandle = [s["free_handle"] for s in log.slots]
+    s_lru = [s["lru"] for s in log.slots]
     nm = log.nr_mt
     used = log.used
     heap = log.heap
     held = log.held
+    lru = log.lru
+    dropped = log.dropped
+    dead = log.dead
+    rss = log.rss
+    lru_add, lru_del = vmscan.lru_add, vmscan.lru_del
+    log.recording = bool(record)
     push, pop = heapq.heappush, heapq.heappop
     evx = log.events.extend if record else None
     sec_zone = mm.section_zone
@@ -389,15 +519,22 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
             while next_s <= ft:
                 sample(next_s)
                 next_s += every
-            ft, _, pfn, o, ti, si, k = pop(heap)
+            ft, sq, pfn, o, ti, si, k = pop(heap)
+            if sq in dropped:           # reclaimed, or freed by an OOM kill
+                dropped.discard(sq)
+                continue
             mm.clock_ns = ft
             mm.comm = t_comm[ti]
             mm.pid = t_pid[ti]
             mm.tgid = t_tgid[ti]
             mm.comm_id = t_cid[ti]
             mm.current_handle = s_fhandle[si]
+            if pfn in lru:
+                del lru[pfn]
+                lru_del(mm, pfn)
             _free(mm, pfn, o)
             used[k] -= 1 << o
+            rss[ti] -= 1 << o
             c_free[ti] += 1             # ti may be a task of an earlier run
             if evx is not None:
                 evx((ft, EV_FREE, pfn, o, ti, si, k))
@@ -408,6 +545,8 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
         while next_s <= t:
             sample(next_s)
             next_s += every
+        if ti in dead:
+            continue                    # OOM-killed: it allocates nothing more
         o = s_order[si]
         mm.clock_ns = t
         mm.comm = t_comm[ti]
@@ -424,15 +563,25 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
         z = sec_zone[pfn >> shift]
         if z is None:
             z = mm.zone_of_pfn(pfn)
-        k = zcode[z] * nm + s_mt[si]
+        k = zcode.get(z)
+        if k is None:
+            k = log.zone_code(z)
+        k = k * nm + s_mt[si]
         used[k] += 1 << o
+        rss[ti] += 1 << o
         c_alloc[ti] += 1
         if life >= 0:
             push(heap, (t + life, seq, pfn, o, ti, si, k))
+            if s_lru[si]:
+                lru[pfn] = (seq, ti, k, si)
+                lru_add(mm, pfn, o, log)
             seq += 1
         else:
-            held[pfn] = k
+            held[pfn] = (k, ti, si)
             c_held[ti] += 1
+            if s_lru[si]:
+                lru[pfn] = (-1, ti, k, si)
+                lru_add(mm, pfn, o, log)
         if evx is not None:
             evx((t, EV_ALLOC, pfn, o, ti, si, k))
     free_due(end)
