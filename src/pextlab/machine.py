@@ -403,7 +403,8 @@ class Machine:
         compact_success, compact_fail, compact_migrate_scanned,
         compact_free_scanned, compact_isolated, compact_daemon_*,
         pgmigrate_success, pgmigrate_fail, pageoutrun,
-        pgsteal_fallback_claim/single (cumulative, machine-wide).
+        pgsteal_fallback_claim/single, pgscan/pgsteal_kswapd/direct, oom_kill
+        (cumulative, machine-wide).
         """
         return self.fragmentation.df_fragmentation(self.mm, current)
 

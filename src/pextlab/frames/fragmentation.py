@@ -33,7 +33,8 @@ VMSTAT_COLUMNS = ("compact_stall", "compact_success", "compact_fail", "compact_m
                   "compact_free_scanned", "compact_isolated", "compact_daemon_wake",
                   "compact_daemon_migrate_scanned", "compact_daemon_free_scanned",
                   "pgmigrate_success", "pgmigrate_fail", "pageoutrun",
-                  "pgsteal_fallback_claim", "pgsteal_fallback_single")
+                  "pgsteal_fallback_claim", "pgsteal_fallback_single",
+                  "pgscan_kswapd", "pgsteal_kswapd", "pgscan_direct", "pgsteal_direct", "oom_kill")
 
 
 def fragmentation_rows(mm, sample: int = 0, label: str | None = None) -> list[dict]:

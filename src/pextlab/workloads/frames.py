@@ -14,7 +14,7 @@ from . import runner
 __all__ = ["events_frame", "memory_usage_frame", "tasks_frame", "TASK_COLUMNS"]
 
 TASK_COLUMNS = ("run", "task", "comm", "pid", "tgid", "kind", "label", "nid", "allocs", "frees",
-                "failed", "held", "live_blocks")
+                "failed", "held", "reclaimed", "oom_killed", "live_blocks")
 
 
 def _cat_from_list(codes: np.ndarray, labels: list) -> pd.Categorical:

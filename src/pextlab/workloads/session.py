@@ -60,7 +60,9 @@ class WorkloadSession:
         DataFrame
             This run's tasks: run, task, comm, pid, tgid, kind, label, nid,
             allocs, frees, failed (allocations that returned NULL), held (blocks
-            never to be freed: hogs, pins, leaks) and live_blocks (cumulative).
+            never to be freed: hogs, pins, leaks), reclaimed (blocks reclaim took
+            back), oom_killed (1 when the OOM killer killed it) and live_blocks
+            (cumulative).
         """
         if seed is not None:
             self.rng = np.random.default_rng(seed)
