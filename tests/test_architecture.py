@@ -246,3 +246,9 @@ def test_top_level_names_resolve():
             "check_policy", "widgets"} <= set(pextlab.__all__)
     for name in pextlab.__all__:
         assert getattr(pextlab, name) is not None, name
+
+
+def test_docstring_examples_are_not_skipped():
+    """Docstring examples run in make test (--doctest-modules src/pextlab): none is skipped."""
+    skipped = [f"pextlab.{m}" for m, p in MODULES.items() if "doctest: +SKIP" in p.read_text()]
+    assert not skipped, "examples marked +SKIP in: " + ", ".join(skipped)

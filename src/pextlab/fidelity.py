@@ -37,9 +37,10 @@ Layering: this module sits beside the facades.  It imports :mod:`pextlab.machine
 not named ``compare.py``: importing a submodule binds its name on the package,
 which would hide the function ``pextlab.compare``.)
 
->>> cap = read_capture("data/real-kernel/b-1G")                # doctest: +SKIP
->>> df = compare(cap)                                            # doctest: +SKIP
->>> df.query("metric == 'spanned'").verdict.unique().tolist()   # doctest: +SKIP
+>>> from pextlab.capture import read_capture
+>>> cap = read_capture("data/real-kernel/b-1G")
+>>> df = compare(cap)
+>>> df.query("metric == 'spanned'").verdict.unique().tolist()
 ['exact']
 """
 from __future__ import annotations
