@@ -393,17 +393,23 @@ def test_detects_buddy_missing_from_lists():
     _reported(m.mm, f"PG_BUDDY head pfn {pfn:#x} (order {o}) is on no free list")
 
 
+def _move_free_block(src, dst, pfn: int, o: int, mt: int) -> None:
+    """Put ``src``'s free block at ``pfn`` on ``dst``'s list, counters and all: the
+    corruption the zone law must catch."""
+    del src.free_area[o][mt][pfn]
+    dst.free_area[o][mt][pfn] = None
+    for zz, sign in ((src, -1), (dst, 1)):
+        zz.nr_free[o] += sign
+        zz.free_pages += sign << o
+        zz.free_mt[mt] += sign << o
+
+
 def test_detects_block_on_another_zones_list():
     m = _boot()
     mm = m.mm
     dma, dma32 = mm.zone(0, "DMA"), mm.zone(0, "DMA32")
     z, pfn, o, mt = _free_head(mm, zone=dma)
-    del dma.free_area[o][mt][pfn]
-    dma32.free_area[o][mt][pfn] = None
-    for zz, sign in ((dma, -1), (dma32, 1)):
-        zz.nr_free[o] += sign
-        zz.free_pages += sign << o
-        zz.free_mt[mt] += sign << o
+    _move_free_block(dma, dma32, pfn, o, mt)
     _reported(mm, "node 0 zone DMA32", f"pfn {pfn:#x}", "is not in the zone")
 
 
@@ -592,12 +598,7 @@ def test_detects_free_block_of_another_zone_inside_the_span():
     assert normal.contains(movable.zone_start_pfn)
     assert check_invariants(mm) == []
     _, pfn, o, mt = _free_head(mm, zone=movable)
-    del movable.free_area[o][mt][pfn]           # Movable's free block put on Normal's list
-    normal.free_area[o][mt][pfn] = None
-    for zz, sign in ((movable, -1), (normal, 1)):
-        zz.nr_free[o] += sign
-        zz.free_pages += sign << o
-        zz.free_mt[mt] += sign << o
+    _move_free_block(movable, normal, pfn, o, mt)    # Movable's block on Normal's list
     _reported(mm, "node 0 zone Normal", f"pfn {pfn:#x}", "is not in the zone")
 
 

@@ -10,14 +10,8 @@ an empty line::
      ...
     <empty line>
 
-The header line changed six times (v3.19 ``mask 0x%x``; v4.6 ``mask %#x(%pGg)``;
-v5.11 ``, pid %d, ts %llu ns``; v5.13 ``, free_ts %llu ns``; v5.18 ``pid %d (%s)``;
-v5.19 ``pid %d, tgid %d (%s)``; v6.7 without ``free_ts``), the PFN line three
-times (v3.19's numeric ``PFN %lu Block %lu type %d %s Flags`` + 12 one-letter
-columns; v4.6 ``PFN %lu type %s Block %lu type %s Flags %#lx(%pGp)``; v5.14
-``Flags %pGp`` carrying ``node=N|zone=Z``; v6.5 hex ``PFN 0x%lx``) and the
-stack lines once (`` [<ffffffff8116147e>] sym+0x1de/0xb00`` until about v4.14,
-then `` sym+0x1de/0xb00``).  :func:`read_page_owner` accepts all of them, mixed
+Its header, PFN and stack lines changed over the kernel's history (the eras and
+their formats: :mod:`.variants`).  :func:`read_page_owner` accepts all of them, mixed
 freely; :func:`format_page_owner` prints any of them (see
 :data:`PAGE_OWNER_VARIANTS`).
 
