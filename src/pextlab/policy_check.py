@@ -17,6 +17,7 @@ import numpy as np
 
 from .kernel.compaction import compact_memory
 from .kernel.debug import check_invariants
+from .kernel.migrate import HeldBlocks
 from .kernel.mmzone import PG_HEAD
 from .kernel.page_alloc import alloc_pages, free_pages
 from .kernel.policy import FallbackPolicy, get_policy
@@ -84,12 +85,9 @@ def check_policy(policy, profile: str = "v6.12", mem: str = "128M", steps: int =
     m = boot(mem=mem, profile=profile, cmdline=cmdline, seed=seed, policy=checked)
     mm = m.mm
     errors = checked.errors
-    live: list[tuple[int, int]] = []
-
-    def follow(moved, reason):             # direct compaction moves movable blocks
-        rm = {old: new for old, new, _ in moved}
-        live[:] = [(rm.get(p, p), o) for p, o in live]
-    mm.migrate_notifiers.append(follow)
+    held = HeldBlocks()                    # follows direct compaction's migrations and is
+    mm.migrate_notifiers.append(held)      # itself checked by check_invariants
+    live = held.blocks
     rng = np.random.default_rng(seed)
     gfps = [mm.gfp(g) for g in ("GFP_KERNEL", "GFP_HIGHUSER_MOVABLE",
                                 "GFP_KERNEL|__GFP_RECLAIMABLE")]
@@ -97,11 +95,8 @@ def check_policy(policy, profile: str = "v6.12", mem: str = "128M", steps: int =
     try:
         for step in range(steps):
             if live and rng.random() < 0.35:
-                i = int(rng.integers(len(live)))
-                pfn, o = live[i]
-                live[i] = live[-1]
-                live.pop()
-                free_pages(mm, pfn, o)
+                pfn = list(live)[int(rng.integers(len(live)))]
+                free_pages(mm, pfn, live.pop(pfn))
             else:
                 o = int(min(10, rng.geometric(0.45) - 1))
                 pfn = alloc_pages(mm, gfps[int(rng.integers(3))], o, None)
@@ -110,7 +105,7 @@ def check_policy(policy, profile: str = "v6.12", mem: str = "128M", steps: int =
                     if not sec.flags[pfn & mm.section_mask] & PG_HEAD:
                         errors.append(f"allocation returned {pfn:#x} which is not an "
                                       f"allocated head")
-                    live.append((pfn, o))
+                    live[pfn] = o
             if step % 500 == 499:
                 errors.extend(f"step {step}: {e}" for e in check_invariants(mm))
                 if len(errors) > 50:
