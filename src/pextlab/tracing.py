@@ -65,7 +65,7 @@ from .workloads.spec import parse_duration
 __all__ = ["ReaderConfig", "reader", "Tracing", "setup_tracing", "owners_from_trace",
            "compare_with_page_owner", "OwnerComparison", "DEFAULT_PERIOD_NS"]
 
-DEFAULT_PERIOD_NS = 10_000_000        # a reader wakes every 10 ms (and the buffer is flushed)
+DEFAULT_PERIOD_NS = 100_000_000       # a reader wakes every 100 ms (and the buffer is flushed)
 FILE_PAGE = 4096
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmM]?)\s*(?:/\s*s|/sec|events/s)?\s*$")
 
@@ -98,7 +98,7 @@ class ReaderConfig:
 
 
 def reader(rate="200k/s", start="5s", comm: str = "trace-cmd", pid: int = 900,
-           period="10ms", buffer_kb: int = 128) -> ReaderConfig:
+           period="100ms", buffer_kb: int = 128) -> ReaderConfig:
     """A trace reader's configuration.
 
     Parameters

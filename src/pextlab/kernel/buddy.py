@@ -145,7 +145,7 @@ def __rmqueue_smallest(mm, zone, order: int, mt: int) -> int:
             if current != order:
                 expand(mm, zone, pfn, order, current, mt)
             tr = mm.trace
-            if tr is not None:
+            if tr is not None and tr.live[EV_ZONE_LOCKED]:
                 # mm/page_alloc.c __rmqueue_smallest: trace_mm_page_alloc_zone_locked,
                 # percpu_refill = pcp_allowed_order(order) && migratetype < MIGRATE_PCPTYPES
                 prof = mm.profile

@@ -588,7 +588,7 @@ def _free_source(cc, pfn: int, order: int) -> None:
     if cc.pcp is not None and order <= mm.profile.costly_order:
         # free_unref_page: page_owner/poison see the free now, the buddy lists later
         tr = mm.trace
-        if tr is not None:   # the source's free_pages_prepare: trace_mm_page_free
+        if tr is not None and tr.live[EV_FREE]:   # the source's free_pages_prepare: trace_mm_page_free
             tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
         sec = mm.sections[pfn >> mm.section_shift]
         sec.flags[pfn & mm.section_mask] = 0

@@ -123,7 +123,7 @@ def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
     kernel's own __free_pages_ok (make_alloc_exact frees the tail that way): straight
     to the buddy lists."""
     tr = mm.trace
-    if tr is not None:       # free_pages_prepare: trace_mm_page_free(page, order)
+    if tr is not None and tr.live[EV_FREE]:   # free_pages_prepare: trace_mm_page_free(page, order)
         tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
     sec = mm.sections[pfn >> mm.section_shift]
     off = pfn & mm.section_mask

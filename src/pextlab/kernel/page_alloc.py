@@ -81,7 +81,7 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
         if pfn < 0:
             count_vm_event(mm, "allocstall_fail")
             tr = mm.trace
-            if tr is not None:   # __alloc_pages_noprof traces after "out:", a NULL page too
+            if tr is not None and tr.live[EV_ALLOC]:   # __alloc_pages_noprof traces after "out:", a NULL page too
                 tr.event(mm, EV_ALLOC, -1, order, mt, gfp, 0)
             return -1
     # prep_new_page / post_alloc_hook (inlined: this is the hot path): unpoison and
@@ -97,7 +97,7 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
         hook(pfn, order, gfp)
     mm.nr_alloc_events += 1
     tr = mm.trace
-    if tr is not None:       # __alloc_pages_noprof: trace_mm_page_alloc(page, order, gfp, ac.migratetype)
+    if tr is not None and tr.live[EV_ALLOC]:   # __alloc_pages_noprof: trace_mm_page_alloc(page, order, gfp, ac.migratetype)
         tr.event(mm, EV_ALLOC, pfn, order, mt, gfp, 0)
     return pfn
 

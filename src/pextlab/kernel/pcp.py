@@ -200,7 +200,7 @@ def free_pcppages_bulk(mm, zone, pcp: PerCpuPages, count: int, pindex: int) -> N
             mt = sec.pageblock_mt[(pfn & mask) >> pb]
             free_one(mm, zone, pfn, order, mt)
             tr = mm.trace
-            if tr is not None:     # free_pcppages_bulk: trace_mm_page_pcpu_drain(page, order, mt)
+            if tr is not None and tr.live[EV_PCPU_DRAIN]:   # free_pcppages_bulk: trace_mm_page_pcpu_drain(page, order, mt)
                 tr.event(mm, EV_PCPU_DRAIN, pfn, order, mt, 0, 0)
             if count <= 0 or not lst:
                 break

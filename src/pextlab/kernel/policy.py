@@ -265,7 +265,7 @@ def trace_extfrag(mm, pfn: int, order: int, current_order: int, start_mt: int,
     fallback_migratetype): change_ownership is read when the event fires
     (alloc_migratetype == the pageblock's type then), include/trace/events/kmem.h."""
     tr = mm.trace
-    if tr is not None:
+    if tr is not None and tr.live[EV_EXTFRAG]:
         owner = int(get_pageblock_migratetype(mm, pfn) == start_mt)
         tr.event(mm, EV_EXTFRAG, pfn, order, start_mt, 0,
                  pack_extfrag(current_order, fallback_mt, owner))

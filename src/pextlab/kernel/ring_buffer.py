@@ -359,11 +359,12 @@ class Tracer:
 
     # --- the hot path ----------------------------------------------------------------------
     def event(self, mm, ev: int, pfn: int, order: int, mt: int, gfp: int, x: int) -> None:
-        """A tracepoint fires (trace_<event>): record it as the current task."""
-        if self.live[ev]:
-            pid = mm.pid
-            self.pending.extend((ev, mm.clock_ns, pid, pfn, order, mt, gfp, x))
-            self.comms[pid] = mm.comm
+        """A tracepoint fires (trace_<event>): record it as the current task.  The caller
+        tests ``live[ev]`` first (the tracepoint's static key), so a disabled event
+        costs no call."""
+        pid = mm.pid
+        self.pending.extend((ev, mm.clock_ns, pid, pfn, order, mt, gfp, x))
+        self.comms[pid] = mm.comm
 
     # --- bookkeeping -----------------------------------------------------------------------
     def flush(self, now: int | None = None) -> None:

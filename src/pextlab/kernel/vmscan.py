@@ -99,7 +99,7 @@ def shrink_node(mm, nid: int, nr_to_reclaim: int, kswapd: bool) -> int:
             free_pages(mm, pfn, order)
             freed += 1 << order
             tr = mm.trace
-            if tr is not None:
+            if tr is not None and tr.live[EV_FREE_BATCHED]:
                 # shrink_folio_list frees through free_unref_folios: free_pages_prepare
                 # traced mm_page_free above, then trace_mm_page_free_batched for a
                 # pcp order whose pageblock is not isolated

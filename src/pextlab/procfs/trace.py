@@ -135,57 +135,50 @@ _POW10 = np.array([10 ** i for i in range(1, 19)], dtype=np.int64)
 _POW16 = np.array([16 ** i for i in range(1, 16)], dtype=np.int64)
 
 
-def _dec(x: np.ndarray) -> np.ndarray:
-    return np.searchsorted(_POW10, x, side="right") + 1
-
-
-def _hex(x: np.ndarray) -> np.ndarray:
-    return np.searchsorted(_POW16, x, side="right") + 1
-
-
 def trace_text_bytes(rows: np.ndarray, markers, comms: dict, profile="v6.12") -> int:
     """Bytes :func:`format_trace` prints for these rows and markers, computed with numpy
     (what a reader writes to its file, without formatting millions of lines)."""
-    if not len(rows) and not markers:
-        return 0
+    total = sum(len(f"CPU:{cpu} [LOST {lost} EVENTS]\n") for _, cpu, lost in markers)
+    if not len(rows):
+        return total
     prof = get_profile(profile)
-    pb = prof.pageblock_order
     ev = rows[:, F_EV]
-    pid = rows[:, F_PID]
-    upid, pinv = np.unique(pid, return_inverse=True)
-    comm_len = np.array([max(16, len(_comm(int(p), comms))) for p in upid], np.int64)[pinv]
-    us = rows[:, F_TS] // 1000
-    n = (comm_len + 1 + np.maximum(7, _dec(pid)) + 1 + np.maximum(3, _dec(rows[:, NR_FIELDS])) + 2
-         + 1 + len(FLAGS) + 1 + np.maximum(5, _dec(us // 1_000_000)) + 1 + 6 + 2
-         + np.array([len(e) for e in EVENTS], np.int64)[ev] + 2 + 1)
-    pfn = np.maximum(rows[:, F_PFN], 0)
-    n += 5 + 16 + 7 + _hex(pfn)                       # "page=%p pfn=0x%lx"
-    order = rows[:, F_ORDER]
-    mt = rows[:, F_MT]
-    dord, dmt = _dec(order), _dec(mt)
-    add = np.zeros(len(rows), np.int64)
+    fo, fmt, _ = unpack_extfrag(rows[:, F_X])
+    # decimal digits of every printed number in one searchsorted:
+    # pid, cpu, seconds, order, migratetype, percpu_refill, fallback order and type
+    nums = np.stack([rows[:, F_PID], rows[:, NR_FIELDS], rows[:, F_TS] // 1_000_000_000,
+                     rows[:, F_ORDER], rows[:, F_MT], rows[:, F_X] & 1, fo, fmt])
+    d = np.searchsorted(_POW10, nums, side="right") + 1
+    dpid, dcpu, dsec, dord, dmt, dx, dfo, dfmt = d
+    n = (np.maximum(7, dpid) + np.maximum(3, dcpu) + np.maximum(5, dsec)
+         + _EV_LEN[ev] + _EV_FIXED[ev]
+         + np.searchsorted(_POW16, np.maximum(rows[:, F_PFN], 0), side="right") + 1)
+    n += np.where(ev == EV_ALLOC, dord + dmt, 0)
+    n += np.where((ev == EV_FREE) | (ev == EV_ZONE_LOCKED) | (ev == EV_PCPU_DRAIN), dord, 0)
+    n += np.where((ev == EV_ZONE_LOCKED) | (ev == EV_PCPU_DRAIN), dmt, 0)
+    n += np.where(ev == EV_ZONE_LOCKED, dx, 0)
+    n += np.where(ev == EV_EXTFRAG, dord + dfo + dmt + dfmt + len(str(prof.pageblock_order)), 0)
+    total += int(n.sum())
+    pids, counts = np.unique(rows[:, F_PID], return_counts=True)
+    total += sum(max(16, len(_comm(p, comms))) * c for p, c in zip(pids.tolist(), counts.tolist()))
     m = ev == EV_ALLOC
     if m.any():
-        g = rows[m, F_GFP]
-        ug, ginv = np.unique(g, return_inverse=True)
-        glen = np.array([len(trace_gfp_text(int(x), prof)) for x in ug], np.int64)[ginv]
-        add[m] = 7 + dord[m] + 13 + dmt[m] + 11 + glen
-    m = ev == EV_FREE
-    add[m] = 7 + dord[m]
-    add[ev == EV_FREE_BATCHED] = 8
-    m = ev == EV_ZONE_LOCKED
-    add[m] = 7 + dord[m] + 13 + dmt[m] + 15 + _dec(rows[m, F_X])
-    m = ev == EV_PCPU_DRAIN
-    add[m] = 7 + dord[m] + 13 + dmt[m]
-    m = ev == EV_EXTFRAG
-    if m.any():
-        fo, fmt, _ = unpack_extfrag(rows[m, F_X])
-        add[m] = (13 + dord[m] + 16 + _dec(fo) + 17 + len(str(pb)) + 19 + dmt[m] + 22
-                  + _dec(fmt) + 13 + 1 + 18 + 1)
-    total = int(n.sum() + add.sum())
-    for _, cpu, lost in markers:
-        total += len(f"CPU:{cpu} [LOST {lost} EVENTS]\n")
+        gs, gc = np.unique(rows[m, F_GFP], return_counts=True)
+        total += sum(len(trace_gfp_text(g, prof)) * c for g, c in zip(gs.tolist(), gc.tolist()))
     return total
+
+
+# per event: its name's length, and the fixed characters of a line: "-", " ", "[]", " ",
+# the flags, " ", ".", six microsecond digits, ": ", ": ", "\n" (18 + flags) and the
+# fixed text of its TP_printk ("page=" + 16 + " pfn=0x" = 28, then the field names)
+_EV_LEN = np.array([len(e) for e in EVENTS], np.int64)
+_EV_FIXED = np.array([18 + len(FLAGS) + 28 + f for f in (
+    7 + 13 + 11,                          # mm_page_alloc: order= migratetype= gfp_flags=
+    7,                                    # mm_page_free: order=
+    8,                                    # mm_page_free_batched: order=0
+    7 + 13 + 15,                          # zone_locked: order= migratetype= percpu_refill=
+    7 + 13,                               # pcpu_drain: order= migratetype=
+    13 + 16 + 17 + 19 + 22 + 13 + 1 + 18 + 1)], np.int64)   # extfrag
 
 
 def _bad(name, lineno, expected, line):
