@@ -12,6 +12,8 @@ simulator sees every event, so it can say exactly what a trace loses.
 ...                  "kmem:mm_page_free trace_buf_size=1M")
 >>> t = m.tracing(reader=pextlab.tracing.reader(rate="200k/s", start="0s"))
 >>> _ = m.run(W.anon("app", rate=2000, lifetime="1s"), duration="3s")
+>>> t.read(10**9) > 0         # what came after the reader's last wake-up
+True
 >>> cmp = pextlab.tracing.compare_with_page_owner(t, m.df_page_owner())
 >>> cmp.counts["wrong"], cmp.counts["unknown"]
 (0, 0)
