@@ -30,6 +30,8 @@ _LAZY = {
     "check_policy": ("pextlab.policy_check", "check_policy"),
     "studies": ("pextlab.studies", None),
     "workloads": ("pextlab.workloads", None),
+    "tracing": ("pextlab.tracing", None),
+    "read_trace": ("pextlab.procfs.trace", "read_trace"),
     "lab": ("pextlab.lab", None),
     "widgets": ("pextlab.widgets", None),
     "plot": ("pextlab.plot", None),

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import hotplug, vm
+from . import hotplug, tracing, vm
 from .errors import PextlabError
 from .frames import sim as frames
 from .frames.pageblock_map import df_pageblock_map
@@ -417,6 +417,13 @@ class Machine:
     def replay_report(self) -> pd.DataFrame | None:
         """``replay.report`` (None unless the machine came from :func:`pextlab.replay`)."""
         return None if self.replay is None else self.replay.report
+
+    # --- tracing (kernel/trace) ------------------------------------------------------------
+    def tracing(self, buffer_kb: int | None = None, overwrite: bool = True, reader=None,
+                events=None) -> "tracing.Tracing":
+        """Trace the page allocator's kmem events through the ring buffer, with an
+        optional reader task (:func:`pextlab.tracing.reader`); see :mod:`pextlab.tracing`."""
+        return tracing.setup_tracing(self, buffer_kb, overwrite, reader, events)
 
     @property
     def replay_conflicts(self) -> list | None:

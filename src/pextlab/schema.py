@@ -163,6 +163,62 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "managed": I64,                # zone managed pages (managed - sum(free) - sum(used):
                                        # pages the kernel holds outside workloads)
     },
+    # --- tracing (pextlab.tracing; read_trace gives "trace" from real ftrace text) -----------
+    # kmem page events as trace/trace_pipe print them, plus "CPU:N [LOST n EVENTS]" lines.
+    "trace": {
+        "time_ns": I64,                # time stamp as printed (microseconds, in ns)
+        "cpu": I16,
+        "pid": I32,
+        "comm": CAT,                   # saved_cmdlines name ("<idle>" for pid 0; NaN on LOST rows)
+        "event": CAT,                  # mm_page_alloc, mm_page_free, ... or "LOST"
+        "pfn": I64,                    # -1: no page (a failed mm_page_alloc, LOST rows)
+        "order": I8,                   # order (alloc_order of mm_page_alloc_extfrag); -1 n/a
+        "nr_pages": I64,               # 1 << order (0 on LOST rows)
+        "migratetype": I16,            # migratetype= (alloc_migratetype=); -1 n/a
+        "gfp_mask": I64,               # gfp_flags= as a mask (mm_page_alloc); -1 n/a
+        "gfp": CAT,                    # gfp_flags= text
+        "percpu_refill": I8,           # mm_page_alloc_zone_locked; -1 n/a
+        "fallback_order": I8,          # mm_page_alloc_extfrag; -1 n/a
+        "fallback_migratetype": I16,   # mm_page_alloc_extfrag; -1 n/a
+        "change_ownership": I8,        # mm_page_alloc_extfrag; -1 n/a
+        "lost": I64,                   # LOST rows: events lost (-1: "[LOST EVENTS]"); 0 otherwise
+    },
+    # Events a trace lost, per CPU and incident (simulator: Tracing.df_lost).
+    "trace_lost": {
+        "cpu": I16,
+        "kind": CAT,                   # "overrun" (overwrite mode: oldest page overwritten) or
+                                       # "dropped" (non-overwrite mode: new events refused)
+        "first_ns": I64, "last_ns": I64,   # time stamps of the first and last event lost
+        "nr_events": I64,
+        "nr_pages": I64,               # buffer pages overwritten (0 for dropped events)
+    },
+    # Who owns each block, reconstructed from a trace (pextlab.tracing.owners_from_trace).
+    "trace_owners": {
+        "pfn": I64, "order": I8,
+        "nr_pages": I64,               # pages of the block still owned (a part may be freed)
+        "pid": I32, "comm": CAT,
+        "gfp_mask": I64, "gfp": CAT,
+        "migratetype": I16,
+        "ts_ns": I64,                  # time stamp of the mm_page_alloc event
+    },
+    # Per block: the trace's owner against page_owner's (pextlab.tracing.compare_with_page_owner).
+    "trace_verdicts": {
+        "pfn": I64, "order": I8, "nr_pages": I64,
+        "verdict": CAT,                # right / wrong / unknown / early (page_owner's own
+                                       # early-boot record: neither side knows the owner)
+        "reason": CAT,
+        "pid": I32, "comm": CAT, "ts_ns": I64,              # page_owner (-1/NaN: none)
+        "trace_pid": I32, "trace_comm": CAT, "trace_ts_ns": I64,   # the trace (-1/NaN: none)
+    },
+    # The trace reader's progress and footprint at each of its wake-ups (Tracing.df_reader).
+    "trace_reader": {
+        "time_ns": I64,
+        "events_read": I64,            # cumulative
+        "bytes_written": I64,          # text written to its output file (cumulative)
+        "file_pages": I64,             # page cache pages of that file
+        "buffer_pages": I64,           # the reader's own buffers
+        "unread": I64,                 # events waiting in the ring buffers
+    },
 }
 
 

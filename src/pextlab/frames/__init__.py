@@ -5,7 +5,8 @@
   buddyinfo, pagetypeinfo, pageblocks, extfrag, meminfo, vmstat) and page_owner
   (``df_page_owner``, ``df_stacks``);
 * :mod:`.pageblock_map` -- one row per pageblock (what pagetypeinfo's counts are made of);
-* :mod:`.fragmentation` -- fragmentation metrics per sample, compaction runs.
+* :mod:`.fragmentation` -- fragmentation metrics per sample, compaction runs;
+* :mod:`.trace` -- the events a trace reader received, the events the ring buffer lost.
 
 Building a frame never changes the machine.  May import ``pextlab.kernel``,
 ``pextlab.procfs`` (formats), ``pextlab.schema`` and ``pextlab.errors``; nothing above.

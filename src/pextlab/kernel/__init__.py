@@ -10,6 +10,9 @@ Inside the package imports point one way too, from the bottom:
   window), ``stackdepot``, ``vmstat`` (the fragmentation maths of mm/vmstat.c);
 * ``state`` -- ``MM``, every piece of kernel state of one machine, declared in
   ``MM.__init__``;
+* ``ring_buffer`` -- the kmem page tracepoints and the ftrace ring buffer, below the
+  allocator that fires them (``mm.trace``); ``trace`` -- tracing control, which
+  allocates the buffers, above ``page_alloc``;
 * the allocator, in four one-way steps: ``buddy`` (free lists, ``__rmqueue``,
   ``__free_one_page``, watermark checks) -> ``pcp`` (per-cpu lists), ``policy``
   (the fallback generations) -> ``fastpath`` (``get_page_from_freelist``, the free

@@ -63,6 +63,7 @@ from .page_poison import PagePoison, page_poisoning_ops
 from .policy import set_policy
 from .profiles import KernelProfile, PAGE_SHIFT
 from .state import MM
+from .trace import trace_boot_init
 
 __all__ = ["BootParams", "parse_cmdline", "boot_kernel", "KNOWN_PARAMS"]
 
@@ -115,6 +116,8 @@ class BootParams:
     movable_node: bool = False
     memhp_default_state: str = "offline"
     pcp: bool = False        # pextlab.pcp=on: per-cpu page lists in the allocator (pextlab.kernel.pcp)
+    trace_event: str | None = None    # trace_event=: events enabled from boot (kernel/trace/trace_events.c)
+    trace_buf_size: int | None = None  # trace_buf_size=: bytes per CPU ring (kernel/trace/trace.c)
     unknown: tuple = ()
     messages: tuple = ()     # early messages in order (e.g. "Setting debug_guardpage_minorder to 1")
     errors: tuple = ()
@@ -200,6 +203,15 @@ def parse_cmdline(cmdline: str, profile: KernelProfile) -> BootParams:
                 kw["memhp_default_state"] = v
             else:
                 errs.append(f"memhp_default_state: unknown state {v!r}")
+        elif key == "trace_event":
+            # setup_trace_event: several occurrences are joined with ","
+            if v:
+                kw["trace_event"] = v if "trace_event" not in kw else kw["trace_event"] + "," + v
+        elif key == "trace_buf_size":
+            try:
+                kw["trace_buf_size"] = max(4096, parse_size(v or ""))   # set_buf_size
+            except LayoutError as e:
+                errs.append(f"trace_buf_size=: {e}")
         elif key == "pextlab.pcp":
             b = _kstrtobool(v if eq else "on")
             if b is None:
@@ -324,6 +336,7 @@ def boot_kernel(layout: Layout, cmdline: str = "", profile: KernelProfile = None
     init_per_zone_wmark_min(mm)
     if params.pcp:
         setup_pcp(mm)                 # setup_per_cpu_pageset
+    trace_boot_init(mm)               # early_trace_init + trace_init (trace_event=)
     mm.advance(220_000_000)
     _early_allocations(mm)
     if memory_model == "sparsemem":

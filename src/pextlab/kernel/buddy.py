@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import PextlabError
 from .mmzone import PG_BUDDY, PG_HEAD, PG_GUARD, MT_SHIFT, MT_MASK
+from .ring_buffer import EV_ZONE_LOCKED
 
 __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",
@@ -143,6 +144,13 @@ def __rmqueue_smallest(mm, zone, order: int, mt: int) -> int:
             zone.free_mt[mt] -= n
             if current != order:
                 expand(mm, zone, pfn, order, current, mt)
+            tr = mm.trace
+            if tr is not None and tr.live[EV_ZONE_LOCKED]:
+                # mm/page_alloc.c __rmqueue_smallest: trace_mm_page_alloc_zone_locked,
+                # percpu_refill = pcp_allowed_order(order) && migratetype < MIGRATE_PCPTYPES
+                prof = mm.profile
+                tr.event(mm, EV_ZONE_LOCKED, pfn, order, mt, 0,
+                         int(prof.pcp_allowed_order(order) and mt < len(prof.pcptypes)))
             return pfn
     return -1
 

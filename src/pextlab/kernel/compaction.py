@@ -65,6 +65,7 @@ from .fastpath import free_pages, prepare_alloc_pages
 from .gfp import direct_reclaim_flag
 from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
 from .pcp import PcpBuffer, drain_zone_pages
+from .ring_buffer import EV_FREE
 from .vmscan import balance_node
 from .vmstat import count_vm_event, extfrag_for_order, fragmentation_index
 
@@ -586,6 +587,9 @@ def _free_source(cc, pfn: int, order: int) -> None:
     mm = cc.mm
     if cc.pcp is not None and order <= mm.profile.costly_order:
         # free_unref_page: page_owner/poison see the free now, the buddy lists later
+        tr = mm.trace
+        if tr is not None and tr.live[EV_FREE]:   # the source's free_pages_prepare: trace_mm_page_free
+            tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
         sec = mm.sections[pfn >> mm.section_shift]
         sec.flags[pfn & mm.section_mask] = 0
         if mm.free_hook is not None:

@@ -28,6 +28,7 @@ from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, g
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD
 from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist, zone_pcp_update
 from .profiles import PAGE_SHIFT
+from .ring_buffer import EV_FREE
 
 __all__ = ["prepare_alloc_pages", "get_page_from_freelist", "free_pages", "__free_pages_ok",
            "free_pages_ok", "__free_pages_core", "free_pages_memory", "split_page", "nr_free_zone_pages",
@@ -121,6 +122,9 @@ def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
     pcp orders (pextlab.kernel.pcp), else __free_one_page.  ``to_pcp=False`` is the
     kernel's own __free_pages_ok (make_alloc_exact frees the tail that way): straight
     to the buddy lists."""
+    tr = mm.trace
+    if tr is not None and tr.live[EV_FREE]:   # free_pages_prepare: trace_mm_page_free(page, order)
+        tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
     sec = mm.sections[pfn >> mm.section_shift]
     off = pfn & mm.section_mask
     sec.flags[off] = 0

@@ -42,6 +42,7 @@ from .fastpath import (__free_pages_core, __free_pages_ok, free_pages,  # noqa: 
 from .gfp import ZONE_NORMAL, direct_reclaim_flag, retry_mayfail_flag
 from .mmzone import PG_HEAD, MT_SHIFT
 from .oom_kill import out_of_memory
+from .ring_buffer import EV_ALLOC
 from .vmscan import try_to_free_pages
 from .vmstat import count_vm_event
 
@@ -79,6 +80,9 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
         zone, pfn = __alloc_pages_slowpath(mm, gfp, order, mt, zones, high, flags)
         if pfn < 0:
             count_vm_event(mm, "allocstall_fail")
+            tr = mm.trace
+            if tr is not None and tr.live[EV_ALLOC]:   # __alloc_pages_noprof traces after "out:", a NULL page too
+                tr.event(mm, EV_ALLOC, -1, order, mt, gfp, 0)
             return -1
     # prep_new_page / post_alloc_hook (inlined: this is the hot path): unpoison and
     # check, mark the head, then the page_ext clients' hook (set_page_owner)
@@ -92,6 +96,9 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
     if hook is not None:
         hook(pfn, order, gfp)
     mm.nr_alloc_events += 1
+    tr = mm.trace
+    if tr is not None and tr.live[EV_ALLOC]:   # __alloc_pages_noprof: trace_mm_page_alloc(page, order, gfp, ac.migratetype)
+        tr.event(mm, EV_ALLOC, pfn, order, mt, gfp, 0)
     return pfn
 
 

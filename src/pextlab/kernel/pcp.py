@@ -61,6 +61,7 @@ from collections import deque
 
 from ..errors import PextlabError
 from .buddy import base_watermark, free_one_page, rmqueue_buddy
+from .ring_buffer import EV_PCPU_DRAIN
 
 __all__ = ["PcpBuffer", "PerCpuPages", "zone_batchsize", "pcp_high", "pcp_enabled",
            "setup_pcp", "zone_pcp_update", "free_unref_page_commit", "free_pcppages_bulk",
@@ -196,7 +197,11 @@ def free_pcppages_bulk(mm, zone, pcp: PerCpuPages, count: int, pindex: int) -> N
             count -= n
             pcp.count -= n
             sec = sections[pfn >> shift]
-            free_one(mm, zone, pfn, order, sec.pageblock_mt[(pfn & mask) >> pb])
+            mt = sec.pageblock_mt[(pfn & mask) >> pb]
+            free_one(mm, zone, pfn, order, mt)
+            tr = mm.trace
+            if tr is not None and tr.live[EV_PCPU_DRAIN]:   # free_pcppages_bulk: trace_mm_page_pcpu_drain(page, order, mt)
+                tr.event(mm, EV_PCPU_DRAIN, pfn, order, mt, 0, 0)
             if count <= 0 or not lst:
                 break
 

@@ -72,9 +72,10 @@ from .buddy import (change_pageblock_range, del_page_from_free_list,
                     move_freepages_block, set_pageblock_migratetype, get_pageblock_migratetype,
                     boost_watermark)
 from .mmzone import MT_SHIFT, MT_MASK
+from .ring_buffer import EV_EXTFRAG, pack_extfrag
 from .vmstat import count_vm_event
 
-__all__ = ["FallbackPolicy", "ClaimStealPolicy", "StealSuitablePolicy", "V319Policy",
+__all__ = ["FallbackPolicy", "trace_extfrag", "ClaimStealPolicy", "StealSuitablePolicy", "V319Policy",
            "NoMobilityGrouping", "POLICIES", "get_policy", "default_policy", "set_policy",
            "rmqueue_claim", "rmqueue_steal", "rmqueue_fallback_unsplit", "rmqueue_fallback_v319",
            "try_to_claim_block", "find_suitable_fallback"]
@@ -258,6 +259,18 @@ def _take_single(mm, zone, pfn: int, current_order: int, order: int, block_mt: i
     return pfn
 
 
+def trace_extfrag(mm, pfn: int, order: int, current_order: int, start_mt: int,
+                  fallback_mt: int) -> None:
+    """trace_mm_page_alloc_extfrag(page, alloc_order, fallback_order, alloc_migratetype,
+    fallback_migratetype): change_ownership is read when the event fires
+    (alloc_migratetype == the pageblock's type then), include/trace/events/kmem.h."""
+    tr = mm.trace
+    if tr is not None and tr.live[EV_EXTFRAG]:
+        owner = int(get_pageblock_migratetype(mm, pfn) == start_mt)
+        tr.event(mm, EV_EXTFRAG, pfn, order, start_mt, 0,
+                 pack_extfrag(current_order, fallback_mt, owner))
+
+
 # --- 6.12.y: __rmqueue_claim, then __rmqueue_steal ---------------------------------------------
 
 def try_to_claim_block(pol, mm, zone, pfn: int, current_order: int, order: int, start_mt: int,
@@ -295,6 +308,8 @@ def rmqueue_claim(pol, mm, zone, order: int, start_mt: int, alloc_flags: int) ->
             got = try_to_claim_block(pol, mm, zone, pfn, current, order, start_mt, fmt,
                                      alloc_flags)
             if got >= 0:
+                if mm.trace is not None:      # __rmqueue_claim
+                    trace_extfrag(mm, got, order, current, start_mt, fmt)
                 return got
             break                            # find_suitable_fallback returns the first type
     return -1
@@ -310,7 +325,10 @@ def rmqueue_steal(pol, mm, zone, order: int, start_mt: int) -> int:
         area = fa[current]
         for fmt in pol.fallbacks(mm, start_mt):
             if area[fmt]:
-                return _take_single(mm, zone, next(reversed(area[fmt])), current, order, fmt)
+                pfn = _take_single(mm, zone, next(reversed(area[fmt])), current, order, fmt)
+                if mm.trace is not None:      # __rmqueue_steal
+                    trace_extfrag(mm, pfn, order, current, start_mt, fmt)
+                return pfn
     return -1
 
 
@@ -365,7 +383,10 @@ def rmqueue_fallback_unsplit(pol, mm, zone, order: int, start_mt: int, alloc_fla
                 if fmt != -1:
                     break
         pfn = next(reversed(zone.free_area[current][fmt]))
-        return steal_suitable_fallback(pol, mm, zone, pfn, current, order, start_mt, fmt, steal)
+        got = steal_suitable_fallback(pol, mm, zone, pfn, current, order, start_mt, fmt, steal)
+        if mm.trace is not None:              # v6.10 __rmqueue_fallback
+            trace_extfrag(mm, got, order, current, start_mt, fmt)
+        return got
     return -1
 
 
@@ -403,5 +424,7 @@ def rmqueue_fallback_v319(pol, mm, zone, order: int, start_mt: int, alloc_flags:
                       & MT_MASK) >> MT_SHIFT
             del_page_from_free_list(mm, zone, pfn, current, cur_mt)
             expand(mm, zone, pfn, order, current, new_mt)
+            if mm.trace is not None:          # v3.19 __rmqueue_fallback
+                trace_extfrag(mm, pfn, order, current, start_mt, fmt)
             return pfn
     return -1

@@ -104,6 +104,13 @@ class KernelProfile:
     def pcptypes(self) -> tuple[int, int, int]:
         return (self.mt_unmovable, self.mt_movable, self.mt_reclaimable)
 
+    def pcp_allowed_order(self, order: int) -> bool:
+        """mm/page_alloc.c pcp_allowed_order: orders up to PAGE_ALLOC_COSTLY_ORDER and the
+        THP order (v5.13+); order 0 only before."""
+        if not self.pcp_high_orders:
+            return order == 0
+        return order <= self.costly_order or order == self.pageblock_order
+
     def migratetype(self, name: str) -> int:
         try:
             return self.migratetype_names.index(name)

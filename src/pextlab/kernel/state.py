@@ -139,6 +139,9 @@ class MM:
         # oom_kill: the tasks the OOM killer may choose, pid -> object with comm,
         # rss_pages() and oom_kill() (frees the task's blocks, returns the pages freed)
         self.oom_tasks: dict = {}
+        # ftrace: the trace instance (pextlab.kernel.ring_buffer.Tracer) once tracing is
+        # set up (trace_event= at boot, or later); None keeps every tracepoint one test
+        self.trace = None
 
     def __setstate__(self, state: dict) -> None:
         """A copy of the state (a snapshot, ``copy.deepcopy``): hooks that are closures

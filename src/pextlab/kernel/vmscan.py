@@ -26,6 +26,7 @@ from __future__ import annotations
 from .buddy import zone_watermark_ok
 from .fastpath import free_pages
 from .gfp import ZONE_NAMES
+from .ring_buffer import EV_FREE_BATCHED
 from .vmstat import count_vm_event
 
 __all__ = ["SWAP_CLUSTER_MAX", "RECLAIM_STACK", "KSWAPD_STACK", "DIRECT_STACK", "lru_add", "lru_del",
@@ -67,6 +68,14 @@ def _handle(mm, frames) -> int:
     return po.depot.stack_depot_save(frames) if po is not None else 0
 
 
+def _trace_free_batched(mm, tr, pfn: int, order: int) -> None:
+    prof = mm.profile
+    sec = mm.sections[pfn >> mm.section_shift]
+    mt = sec.pageblock_mt[(pfn & mm.section_mask) >> mm.pageblock_order]
+    if prof.pcp_allowed_order(order) and mt != prof.mt_isolate:
+        tr.event(mm, EV_FREE_BATCHED, pfn, 0, 0, 0, 0)
+
+
 def shrink_node(mm, nid: int, nr_to_reclaim: int, kswapd: bool) -> int:
     """mm/vmscan.c shrink_node: reclaim node ``nid``'s oldest blocks until
     ``nr_to_reclaim`` pages are freed or the list is empty.  Returns pages freed.
@@ -89,6 +98,12 @@ def shrink_node(mm, nid: int, nr_to_reclaim: int, kswapd: bool) -> int:
             holder.reclaimed(pfn, order)
             free_pages(mm, pfn, order)
             freed += 1 << order
+            tr = mm.trace
+            if tr is not None and tr.live[EV_FREE_BATCHED]:
+                # shrink_folio_list frees through free_unref_folios: free_pages_prepare
+                # traced mm_page_free above, then trace_mm_page_free_batched for a
+                # pcp order whose pageblock is not isolated
+                _trace_free_batched(mm, tr, pfn, order)
     finally:
         mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = saved
     who = "kswapd" if kswapd else "direct"

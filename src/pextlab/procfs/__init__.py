@@ -4,7 +4,8 @@ One module per kernel file: :mod:`.buddyinfo`, :mod:`.pagetypeinfo`,
 :mod:`.zoneinfo`, :mod:`.extfrag` (debugfs ``extfrag/*``), :mod:`.meminfo`,
 :mod:`.vmstat`, :mod:`.iomem`, :mod:`.dmesg`, :mod:`.memory_blocks`
 (``/sys/devices/system/memory``), :mod:`.stacks` (``page_owner_stacks``) and
-the package :mod:`.page_owner` (``/sys/kernel/debug/page_owner``, every
+:mod:`.trace` (ftrace ``trace``/``trace_pipe`` text of the kmem page events), the package
+:mod:`.page_owner` (``/sys/kernel/debug/page_owner``, every
 variant since v3.19) with its record grammar :mod:`.page_owner_grammar`.
 Each ``read_*`` returns the frames of :mod:`pextlab.schema` (the same the
 simulator's ``df_*`` build) and each ``format_*`` prints them back in the

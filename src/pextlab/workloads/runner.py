@@ -396,7 +396,8 @@ def _plan_task(rng, cat: Catalogue, log: RunLog, t: Task, lo: int, hi: int):
 # --- the run ------------------------------------------------------------------------------------
 
 def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool = False,
-        sample_every_ns: int | None = None, log: RunLog | None = None) -> RunLog:
+        sample_every_ns: int | None = None, log: RunLog | None = None,
+        hooks=()) -> RunLog:
     """Run ``workload`` on ``mm`` for ``duration_ns`` simulated ns from ``mm.clock_ns``.
 
     Parameters
@@ -413,6 +414,11 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
         every ``sample_every_ns`` up to and including the end.
     log : RunLog, optional
         The machine's log to continue (a new one otherwise).
+    hooks : sequence of (period_ns, fn)
+        Per-step hooks: ``fn(t)`` is called at every multiple ``t`` of ``period_ns``
+        in (start, end], in time order with the workload's events (before the
+        events at ``t``).  What runs beside the workload -- a trace reader --
+        registers here; a hook may allocate (it sets its own task first).
 
     Returns
     -------
@@ -504,6 +510,22 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
             for mt in range(nm):
                 smp((ts, zc, mt, fm[mt], used[b + mt], z.managed_pages))
 
+    hook_list = [(int(p), fn) for p, fn in hooks]
+    if any(p <= 0 for p, _ in hook_list):
+        raise PextlabError("a step hook's period must be > 0 ns")
+    hook_next = [(t0 // p + 1) * p for p, _ in hook_list]
+    next_h = min(hook_next) if hook_next else _INF
+
+    def hooks_due(limit: int) -> None:
+        nonlocal next_h
+        while next_h <= limit:
+            now = next_h
+            for i, (p, fn) in enumerate(hook_list):
+                if hook_next[i] == now:
+                    fn(now)
+                    hook_next[i] += p
+            next_h = min(hook_next)
+
     if sample_every_ns is not None:
         every = int(sample_every_ns)
         # the previous run's end sample already shows the state at t0
@@ -519,6 +541,9 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
             while next_s <= ft:
                 sample(next_s)
                 next_s += every
+            if next_h <= ft:
+                hooks_due(ft)
+                continue                # a hook may have changed the heap
             ft, sq, pfn, o, ti, si, k = pop(heap)
             if sq in dropped:           # reclaimed, or freed by an OOM kill
                 dropped.discard(sq)
@@ -545,6 +570,10 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
         while next_s <= t:
             sample(next_s)
             next_s += every
+        if next_h <= t:
+            hooks_due(t)
+            if heap and heap[0][0] <= t:
+                free_due(t)
         if ti in dead:
             continue                    # OOM-killed: it allocates nothing more
         o = s_order[si]
@@ -584,6 +613,8 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
                 lru_add(mm, pfn, o, log)
         if evx is not None:
             evx((t, EV_ALLOC, pfn, o, ti, si, k))
+    free_due(end)
+    hooks_due(end)
     free_due(end)
     while next_s <= end:
         sample(next_s)

@@ -38,6 +38,8 @@ class WorkloadSession:
         self.mm = mm
         self.log: runner.RunLog | None = None
         self.rng = np.random.default_rng(seed)
+        # (period_ns, fn(t)) called by the runner as simulated time passes (a trace reader)
+        self.step_hooks: list = []
 
     def run(self, workload, duration="60s", record: bool = False, sample="1s",
             seed: int | None = None) -> pd.DataFrame:
@@ -73,7 +75,7 @@ class WorkloadSession:
         if self.log is None:
             self.log = runner.RunLog(self.mm)         # it follows migrations itself
         runner.run(self.mm, workload, dur, self.rng, record=record, sample_every_ns=every,
-                   log=self.log)
+                   log=self.log, hooks=self.step_hooks)
         return tasks_frame(self.log, run=len(self.log.runs) - 1)
 
     def df_events(self) -> pd.DataFrame:
