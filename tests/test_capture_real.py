@@ -1,8 +1,6 @@
 """Real captures read into the same frames as the simulator's (data/real-kernel)."""
 import gzip
 
-import numpy as np
-import pandas as pd
 import pytest
 
 import pextlab

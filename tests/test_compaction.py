@@ -142,7 +142,7 @@ def test_workload_runner_follows_migration():
 
 def test_direct_compaction_on_a_costly_allocation():
     m = pextlab.boot("512M", cmdline="page_owner=on")
-    tr = fragment(m, fill=0.9, free_frac=0.5)
+    fragment(m, fill=0.9, free_frac=0.5)
     mm = m.mm
     # use up every free order >= 9 block
     held = []

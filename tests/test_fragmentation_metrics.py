@@ -9,8 +9,6 @@ import pytest
 matplotlib.use("Agg")
 
 import pextlab
-from pextlab.kernel import page_alloc
-from pextlab.frames.pageblock_map import df_pageblock_map
 from pextlab.plot.fragmentation import (plot_fragmentation_timeseries, plot_free_orders,
                                         plot_pageblock_map)
 
@@ -19,9 +17,7 @@ from pextlab.plot.fragmentation import (plot_fragmentation_timeseries, plot_free
 def machine():
     m = pextlab.boot("512M", cmdline="page_owner=on")
     m.sample_fragmentation("boot")
-    mm = m.mm
     rng = np.random.default_rng(5)
-    g = [mm.gfp("GFP_HIGHUSER_MOVABLE"), mm.gfp("GFP_KERNEL"), mm.gfp("GFP_KERNEL|__GFP_RECLAIMABLE")]
     live = []
     for _ in range(1500):
         k = int(rng.choice(3, p=[0.7, 0.15, 0.15]))

@@ -1,6 +1,5 @@
 """Memory hotplug in the simulated kernel: failures leave no trace, notifier vetoes,
 migration keeps page_owner records, page_ext tables follow the online sections."""
-import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 

@@ -8,7 +8,7 @@ bit-identical; migrated pages keep their owner (memory_hotplug reason).
 from __future__ import annotations
 
 from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from pandas.testing import assert_frame_equal
 
 import pextlab

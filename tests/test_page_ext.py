@@ -1,6 +1,6 @@
 """The page_ext core (mm/page_ext.c): tables, vmalloc fallback, the hotplug notifier."""
 import pextlab
-from pextlab.kernel import page_alloc, page_ext
+from pextlab.kernel import page_ext
 from pextlab.kernel.page_ext import MEM_CANCEL_ONLINE, MEM_GOING_ONLINE, MEM_OFFLINE, ENOMEM
 
 

@@ -1,5 +1,4 @@
 """The README's Python example runs as written (from the repository root)."""
-import os
 import re
 from pathlib import Path
 

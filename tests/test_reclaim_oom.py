@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 import time
 
-import numpy as np
-import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import pextlab

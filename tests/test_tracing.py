@@ -310,7 +310,7 @@ def test_older_and_trace_cmd_variants_parse():
     ("  bash-1 [000] ..... 1.000000: mm_page_alloc: page=0000000000000001 pfn=0x10 order=0 "
      "migratetype=0 gfp_flags=GFP_NONSENSE", "gfp_flags= names"),
     ("  bash-1 [000] ..... 1.000000: mm_page_free: page=0000000000000001 pfn=0x10 order=99",
-     "order= in [0, 63]"),
+     "order= a number in [0, 63]"),
 ])
 def test_malformed_traces_raise_parse_errors_with_the_line(line, what):
     with pytest.raises(ParseError) as e:

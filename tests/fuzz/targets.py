@@ -25,9 +25,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from pextlab import tracing, workloads as W
 from pextlab.capture import Capture
 from pextlab.cli import main as cli_main
 from pextlab.errors import ParseError, PextlabError
+from pextlab.machine import boot
 from pextlab.procfs.buddyinfo import read_buddyinfo
 from pextlab.procfs.dmesg import read_dmesg
 from pextlab.procfs.extfrag import read_extfrag, read_index_file
@@ -37,6 +39,7 @@ from pextlab.procfs.memory_blocks import format_memory_blocks, read_memory_block
 from pextlab.procfs.page_owner import format_page_owner, iter_page_owner_chunks, read_page_owner
 from pextlab.procfs.pagetypeinfo import read_pagetypeinfo
 from pextlab.procfs.stacks import read_show_stacks
+from pextlab.procfs.trace import read_trace
 from pextlab.procfs.vmstat import read_vmstat
 from pextlab.procfs.zoneinfo import read_zoneinfo
 
@@ -130,6 +133,33 @@ def _stacks_base(rng: random.Random) -> tuple[str, bytes]:
     corpus = _stacks_corpus()
     name = rng.choice(sorted(corpus))
     return name, _slice(rng, corpus[name]).encode()
+
+
+def _trace_corpus() -> list[str]:
+    """Lines of a simulated machine's trace (every kmem event, lost-event markers) and of
+    hand-written 6.12 ftrace text with its header."""
+    if "trace" not in _CACHE:
+        m = boot(mem="256M", cmdline="page_owner=on", seed=1)
+        t = m.tracing(buffer_kb=8, events="kmem:*",
+                      reader=tracing.reader(rate="20k/s", start="200ms"))
+        m.run(W.mix(W.anon("app", rate=4000, lifetime="300ms"), W.thp("qemu", rate=20, lifetime="1s")),
+              duration="1s")
+        lines = t.text().splitlines(keepends=True)
+        header = ("# tracer: nop\n#\n# entries-in-buffer/entries-written: 7/9   #P:2\n#\n"
+                  "#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n")
+        hand = ("  kworker/u8:2-77      [000] d..1.  4411.123457: mm_page_alloc_zone_locked: "
+                "page=000000007e1c2b3a pfn=0x20400 order=3 migratetype=0 percpu_refill=1\n"
+                "CPU:0 [LOST 12 EVENTS]\n"
+                "     kcompactd0-45      [000] d..1.  4411.400000: mm_page_alloc_extfrag: "
+                "page=0000000011223344 pfn=0x3e00 alloc_order=0 fallback_order=9 pageblock_order=9 "
+                "alloc_migratetype=0 fallback_migratetype=1 fragmenting=0 change_ownership=1\n"
+                "CPU:1 [LOST EVENTS]\n")
+        _CACHE["trace"] = [header] + lines + hand.splitlines(keepends=True)
+    return _CACHE["trace"]
+
+
+def _trace_base(rng: random.Random) -> tuple[str, bytes]:
+    return "trace", _slice(rng, _trace_corpus()).encode()
 
 
 def _file_base(pattern: str):
@@ -329,6 +359,7 @@ TARGETS: dict[str, Target] = {
     "iomem": Target(_file_base("*/iomem*.txt"), reader_target(_iomem)),
     "dmesg": Target(_file_base("*/dmesg*.txt"), reader_target(read_dmesg)),
     "memory_blocks": Target(_file_base("*/memory_blocks*.txt"), reader_target(_memory_blocks)),
+    "trace": Target(_trace_base, reader_target(read_trace)),
     "capture_layout": Target(None, _capture(_layout), ("cmdline", "iomem", "dmesg", "cpuinfo_summary")),
     "cli_sort": Target(_page_owner_base, _cli(lambda path, tmp: ["sort", str(path)])),
     "cli_report": Target(None, _cli(lambda d, tmp: ["report", str(d)])),
@@ -338,7 +369,7 @@ TARGETS: dict[str, Target] = {
 #: Share of the inputs each target gets.
 WEIGHTS = {"page_owner": 14, "show_stacks": 6, "buddyinfo": 7, "pagetypeinfo": 8, "zoneinfo": 8,
            "unusable_index": 4, "extfrag_index": 4, "meminfo": 5, "vmstat": 5, "iomem": 6, "dmesg": 7,
-           "memory_blocks": 7, "capture_layout": 4, "cli_sort": 3, "cli_report": 1, "cli_boot": 1}
+           "memory_blocks": 7, "trace": 6, "capture_layout": 4, "cli_sort": 3, "cli_report": 1, "cli_boot": 1}
 
 
 def make_input(target: str, seed: int) -> Input:

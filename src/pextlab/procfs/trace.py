@@ -47,6 +47,7 @@ from ..kernel.ring_buffer import (EVENTS, EV_ALLOC, EV_EXTFRAG, EV_FREE, EV_FREE
                                   F_PFN, F_PID, F_TS, F_X, NR_FIELDS, unpack_extfrag)
 from ..schema import conform, empty
 from ._common import load_text
+from .limits import NR_CPUS_LIMIT, PFN_LIMIT, PID_MAX_LIMIT, TS_NS_LIMIT, bounded_int
 
 __all__ = ["read_trace", "format_trace", "trace_text_bytes", "trace_gfp_text", "VMEMMAP_START",
            "LOST_EVENT"]
@@ -186,12 +187,17 @@ def _bad(name, lineno, expected, line):
 
 
 def _field_int(fields: dict, k: str, lo: int, hi: int, name, lineno: int, line: str) -> int:
-    try:
-        v = int(fields[k], 0)
-    except ValueError:
-        _bad(name, lineno, f"{k}= a number", line)
-    if not lo <= v <= hi:
-        _bad(name, lineno, f"{k}= in [{lo}, {hi}]", line)
+    v = bounded_int(fields[k], lo, hi, 0)
+    if v is None:
+        _bad(name, lineno, f"{k}= a number in [{lo}, {hi}]", line)
+    return v
+
+
+def _line_int(text: str, lo: int, hi: int, what: str, name, lineno: int, line: str) -> int:
+    """A number of ftrace's line prefix (cpu, pid, seconds) within the kernel's bounds."""
+    v = bounded_int(text, lo, hi)
+    if v is None:
+        _bad(name, lineno, f"{what} in [{lo}, {hi}]", line)
     return v
 
 
@@ -242,16 +248,20 @@ def read_trace(src, profile="v6.12") -> pd.DataFrame:
             continue
         m = _LOST.match(s)
         if m:
-            n = -1 if m.group("n") is None else int(m.group("n"))
+            # kernel/trace/trace.c print_trace_line: "CPU:%d [LOST %lu EVENTS]"
+            n = -1 if m.group("n") is None else _line_int(m.group("n"), 0, (1 << 63) - 1,
+                                                          "a lost-event count", name, lineno, line)
+            cpu = _line_int(m.group("cpu"), 0, NR_CPUS_LIMIT - 1, "a cpu", name, lineno, line)
             pending_lost.append(len(cols["time_ns"]))
-            add(cpu=int(m.group("cpu")), comm=None, event=LOST_EVENT, gfp=None, lost=n)
+            add(cpu=cpu, comm=None, event=LOST_EVENT, gfp=None, lost=n)
             continue
         m = _LINE.match(line)
         if not m:
             _bad(name, lineno, "an ftrace event line 'comm-pid [cpu] flags secs.usecs: event: "
                  "fields' or 'CPU:N [LOST n EVENTS]'", line)
         ev = m.group("event")
-        ts = int(m.group("secs")) * 1_000_000_000 + int(m.group("usecs")) * 1000
+        ts = (_line_int(m.group("secs"), 0, TS_NS_LIMIT // 1_000_000_000 - 1, "seconds", name,
+                        lineno, line) * 1_000_000_000 + int(m.group("usecs")) * 1000)
         for i in pending_lost:               # a LOST line belongs to the next event's time
             cols["time_ns"][i] = ts
         pending_lost.clear()
@@ -269,11 +279,9 @@ def read_trace(src, profile="v6.12") -> pd.DataFrame:
         def num(k, lo=0, hi=63, fields=fields, lineno=lineno, line=line):
             return _field_int(fields, k, lo, hi, name, lineno, line)
 
-        pid = int(m.group("pid"))
-        cpu = int(m.group("cpu"))
-        if cpu > 8191 or pid > 4194304:      # NR_CPUS, PID_MAX_LIMIT
-            _bad(name, lineno, "a cpu <= 8191 and a pid <= 4194304", line)
-        pfn = num("pfn", 0, (1 << 52) - 1)
+        pid = _line_int(m.group("pid"), 0, PID_MAX_LIMIT, "a pid", name, lineno, line)
+        cpu = _line_int(m.group("cpu"), 0, NR_CPUS_LIMIT - 1, "a cpu", name, lineno, line)
+        pfn = num("pfn", 0, PFN_LIMIT - 1)
         if fields["page"] in _NULL_PAGES or fields["page"].strip("0") == "":
             pfn = -1
         row = dict(time_ns=ts, cpu=cpu, pid=pid, comm=m.group("comm").strip(), event=ev,
