@@ -148,9 +148,8 @@ def _write_manifest(folder: Path, records: list[dict]) -> None:
     with open(path, "a", encoding="utf-8", newline="\n") as fh:
         if new:
             fh.write("\t".join(MANIFEST_COLUMNS) + "\n")
-        for r in records:
-            fh.write("\t".join(str(r[c]).replace("\t", " ").replace("\n", " ")
-                               for c in MANIFEST_COLUMNS) + "\n")
+        fh.writelines("\t".join(str(r[c]).replace("\t", " ").replace("\n", " ")
+                               for c in MANIFEST_COLUMNS) + "\n" for r in records)
 
 
 def write_capture(machine, folder, label: str | None = None) -> list[dict]:

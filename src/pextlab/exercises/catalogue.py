@@ -72,23 +72,23 @@ def _leaker(comm: str, sid: str, pages_per_s: float, fraction: float, *, lifetim
                   label=label, **kw)
 
 
-def _background(rng, comm: str, rate=(600, 1000)):
+def _background(rng, comm: str, rate=(300, 500)):
     """Ordinary life: a churning user process, shell page tables, pipes."""
-    return [W.anon(comm, rate=int(rng.integers(*rate)), lifetime="2s"),
+    return [W.anon(comm, rate=int(rng.integers(*rate)), lifetime="3s"),
             W.page_tables("bash", rate=20, lifetime="5s", stacks=BG_PAGE_TABLES),
             W.pipe_buffers("cat", rate=100)]
 
 
-def _hog(rng, comm: str, pages: int, huge: bool | None = None):
+def _hog(rng, comm: str, pages: int, huge: bool | None = None, order: int = 2):
     """A by-design owner that takes ``pages`` in the first seconds and keeps them: a
-    hugetlb pool (order 9) or anonymous memory."""
+    hugetlb pool (order 9) or anonymous memory (16 KiB folios, order 2, by default)."""
     if huge is None:
         huge = bool(rng.integers(2))
     if huge:
         return W.hog(comm, pages=(pages // 512) * 512, ramp="2s", kind="huge", order=9,
                      label="decoy")
-    return W.hog(comm, pages=pages, ramp="3s", kind="anon", stacks=("anon-0", "anon-1"),
-                 label="decoy")
+    return W.hog(comm, pages=(pages >> order) << order, ramp="3s", kind="anon", order=order,
+                 stacks=("anon-0", "anon-1"), label="decoy")
 
 
 def _steps(workload, times, once=()):
@@ -124,18 +124,19 @@ def _beside_hog(seed, rng):
 def _slow_churn(seed, rng):
     culprit, churn, cache = pick(rng, DAEMONS), pick(rng, CHURNERS), pick(rng, READERS)
     sid = pick(rng, USER_STACKS)
-    w = W.mix(W.anon(churn, rate=int(rng.integers(1100, 1400)), lifetime="8s",
+    # the churn faults in 16 KiB anonymous folios (mTHP, order 2): many pages, few events
+    w = W.mix(W.anon(churn, rate=int(rng.integers(350, 450)), lifetime="8s", order=2,
                      lifetime_dist="lognormal", lifetime_sigma=0.3),
               W.page_cache(cache, rate=int(rng.integers(200, 400)), lifetime="10s"),
               W.page_tables("bash", rate=20, lifetime="5s", stacks=BG_PAGE_TABLES),
-              _leaker(culprit, sid, float(rng.uniform(60, 150)), float(rng.uniform(0.05, 0.2))))
+              _leaker(culprit, sid, float(rng.uniform(60, 150)), float(rng.uniform(0.2, 0.5))))
     return Scenario(_steps(w, (15, 30, 45)),
                     decoys=(f"{churn}: heavy churn, bigger than the leak in every dump",
                             f"{cache}: page cache churn"))
 
 
 def _worker_pool(seed, rng):
-    pool, churn = pick(rng, POOLS), pick(rng, CHURNERS)
+    pool = pick(rng, POOLS)
     n = int(rng.integers(5, 9))
     pids = sorted(int(p) for p in rng.choice(np.arange(2000, 9000), size=n, replace=False))
     leakers = sample(rng, pids, int(rng.integers(2, 4)))
@@ -187,7 +188,7 @@ def _high_order(seed, rng):
     else:
         leak = _leaker(culprit, sid, pages, float(rng.uniform(0.2, 0.5)), order=order)
     w = W.mix(*_background(rng, churn), leak)
-    once = [_hog(rng, hog, int(rng.integers(8_000, 12_000)), huge=False)]
+    once = [_hog(rng, hog, int(rng.integers(8_000, 12_000)), huge=False, order=0)]
     return Scenario(_steps(w, (20, 40), once), decoys=(f"{hog}: more pages, in order-0 blocks",))
 
 
@@ -198,8 +199,10 @@ def _false_alarm(seed, rng):
         reader, hungry = pick(rng, READERS), pick(rng, HOGS)
         cache = W.page_cache(reader, rate=int(rng.integers(250, 400)), lifetime=None,
                              stacks=("page_cache-0",), label=CULPRIT, stop="40s")
-        burst = W.burst(hungry, pages=int(rng.integers(96_000, 100_000)), at="3s", within="2s",
-                        lifetime="6s", stacks=("anon-0", "anon-1"), label="decoy")
+        # more than is free: kswapd, then direct reclaim, take page cache back
+        burst = W.burst(hungry, pages=4 * int(rng.integers(27_500, 28_500)), at="3s",
+                        within="2s", lifetime="5s", lifetime_dist="fixed", order=2,
+                        stacks=("anon-0", "anon-1"), label="decoy")
         bg = _background(rng, churn)
         steps = (Run(W.mix(*bg, cache), 20), Dump(), Run(W.mix(*bg, cache), 20), Dump(),
                  Run(W.mix(*bg, burst), 20), Dump())
@@ -242,7 +245,12 @@ def _compaction(seed, rng):
               _leaker(culprit, "populate-0", float(rng.uniform(100, 220)),
                       float(rng.uniform(0.2, 0.5))))
     hog_task = _hog(rng, hog, int(rng.integers(12_000, 18_000)), huge=False)
-    steps = (Run(W.mix(hog_task, w), 15), Dump(), Run(w, 15), Compact(), Dump())
+    # a build that fills most of memory for a while: the leak's pages of that time land low
+    # in the zone, where compaction's migrate scanner starts
+    build = W.burst(pick(rng, ("make", "cc1", "ld", "rustc")), pages=4 * int(rng.integers(16_000, 18_000)),
+                    at="2s", within="6s", lifetime="6s", lifetime_dist="fixed", order=2,
+                    stacks=("anon-0", "anon-1"), label="decoy")
+    steps = (Run(W.mix(hog_task, build, w), 15), Dump(), Run(w, 15), Compact(), Dump())
     return Scenario(steps, decoys=(f"{hog}: a bigger owner by design",
                                    f"{kw}: unmovable slab that fragments memory"))
 
@@ -291,7 +299,7 @@ BUILTIN = (
         question="Slab or vmalloc memory creeps up while user space looks steady. Which task "
                  "(kernel thread) leaks, through which stack, and how many pages does it hold?",
         build=_kthread, fields=("comm", "top_frame", "pages"),
-        hints=(_LOOK, _DIFF, "Kernel threads have names like kworker/0:1 or jbd2/sda1-8; "
+        hints=(_LOOK, _DIFF, "Kernel threads have names like kworker/<cpu>:<n> or <what>/<device>; "
                "unmovable slab and vmalloc stacks are where kernel leaks show.", _FRAME)),
     ExerciseSpec(
         name="numa-node-leak", level=2, skills=("NUMA nodes", "growth per node"),

@@ -53,7 +53,7 @@ ALIASES = {"stack": "top_frame", "frame": "top_frame", "function": "top_frame",
            "rate": "pages_per_s", "pages_per_second": "pages_per_s", "growth": "pages_per_s",
            "nid": "node", "leaked_pages": "pages", "migrated": "migrated_pages",
            "task": "comm", "leaks": "leak"}
-_PID_TAIL = re.compile(r"\s*(?:\[\s*\d+\s*\]|\(\s*(?:pid\s*)?\d+\s*\)|\s(?:pid\s*)?\d+)$", re.I)
+_PID_TAIL = re.compile(r"\s*(?:\[\s*\d+\s*\]|\(\s*(?:pid\s*)?\d+\s*\)|\s(?:pid\s*)?\d+)$", re.IGNORECASE)
 _SUFFIX = re.compile(r"(?:\.(?:isra|constprop|part|cold|llvm)\.\d+)+$")
 _YES = {"yes", "y", "true", "1", "leak", "leaks"}
 _NO = {"no", "n", "false", "0", "no leak", "none"}
@@ -61,7 +61,7 @@ _NO = {"no", "n", "false", "0", "no leak", "none"}
 
 def digest(salt: str, name: str, value: str) -> str:
     """``sha256("<salt>|<name>|<value>")`` in hex."""
-    return hashlib.sha256(f"{salt}|{name}|{value}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{salt}|{name}|{value}".encode()).hexdigest()
 
 
 def normalise_function(name: str) -> str:
@@ -74,8 +74,7 @@ def normalise_function(name: str) -> str:
     """
     f = frame_function(str(name))
     f = _SUFFIX.sub("", f)
-    if f.endswith("_noprof"):
-        f = f[:-len("_noprof")]
+    f = f.removesuffix("_noprof")
     return f.lstrip("_")
 
 
@@ -145,7 +144,7 @@ def _number(field: str, value) -> float:
 
 def _integer(field: str, value) -> int:
     if isinstance(value, str):
-        value = re.sub(rf"^\s*{field}\s*", "", value.strip(), flags=re.I)
+        value = re.sub(rf"^\s*{field}\s*", "", value.strip(), flags=re.IGNORECASE)
     v = _number(field, value)
     if v != int(v):
         raise PextlabError(f"{field}: an integer, got {value!r}")

@@ -39,7 +39,14 @@ from ..errors import PextlabError
 from ..machine import boot
 from ..workloads.catalogue import load_catalogue
 from .catalogue import get_spec
-from .check import EXERCISE_FILE, FORMAT, check, read_exercise, stack_functions, truth_digests
+from .check import (
+    EXERCISE_FILE,
+    FORMAT,
+    check,
+    read_exercise,
+    stack_functions,
+    truth_digests,
+)
 from .spec import CULPRIT, FIELDS, Compact, Dump, Run, Scenario
 
 __all__ = ["make", "Exercise", "run_scenario", "SOLUTION_FORMAT"]
@@ -155,7 +162,7 @@ def _readme(meta: dict) -> str:
             f"or pextlab.exercises.Exercise(FOLDER).check(field=value, ...).\n")
 
 
-def make(name: str, seed: int = 0, folder=None, solution=None) -> "Exercise":
+def make(name: str, seed: int = 0, folder=None, solution=None) -> Exercise:
     """Make exercise ``name`` with ``seed`` and write its hand-out.
 
     Parameters

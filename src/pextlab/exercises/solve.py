@@ -114,9 +114,10 @@ def _fields(meta, frames, uptimes, P, stack: str, leak: bool) -> dict:
     return ans
 
 
-def reference_answer(folder) -> dict:
-    """The answer the spec's strategy finds in the hand-out ``folder`` (field -> value)."""
-    meta, frames, uptimes = load_dumps(folder)
+def reference_answer(folder, dumps=None) -> dict:
+    """The answer the spec's strategy finds in the hand-out ``folder`` (field -> value);
+    ``dumps`` is what :func:`load_dumps` returned for it, when already read."""
+    meta, frames, uptimes = dumps or load_dumps(folder)
     P = pages_by_stack(frames)
     leak = True
     if meta["solver"] == "partial":
@@ -132,10 +133,10 @@ def reference_answer(folder) -> dict:
     return _fields(meta, frames, uptimes, P, stack, leak)
 
 
-def naive_answer(folder) -> dict:
+def naive_answer(folder, dumps=None) -> dict:
     """The last dump's biggest owner (by comm when the dump has comms, else by stack),
     reported as the culprit."""
-    meta, frames, uptimes = load_dumps(folder)
+    meta, frames, uptimes = dumps or load_dumps(folder)
     last = frames[-1]
     P = pages_by_stack(frames)
     comms = last["comm"].astype(object)
