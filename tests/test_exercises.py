@@ -265,3 +265,30 @@ def test_bad_specs():
         ex.Scenario(steps=(ex.Run(W.anon("a", label=ex.CULPRIT), 1), ex.Dump()))
     with pytest.raises(PextlabError, match="culprit's stack"):
         ex.Scenario(steps=(ex.Run(W.mix(leak, W.pipe_buffers("cat")), 1), ex.Dump()))
+
+
+def test_command_line(tmp_path, capsys):
+    from pextlab.cli import main
+    assert main(["exercise", "list"]) == 0
+    assert "slow-leak-under-churn" in capsys.readouterr().out
+    out, sol = tmp_path / "h", tmp_path / "sol.json"
+    assert main(["exercise", "make", "numa-node-leak", "--seed", "7", str(out),
+                 "--solution", str(sol)]) == 0
+    assert "numa-node-leak seed 7" in capsys.readouterr().out
+    a = json.loads(sol.read_text())["answer"]
+    assert main(["exercise", "check", str(out), "--comm", "collectd", "--node", "3"]) == 1
+    text = capsys.readouterr().out
+    assert "0 of 3 right" in text and "missing" in text
+    assert main(["exercise", "check", str(out), "--comm", a["comm"], "--node", str(a["node"]),
+                 "--pages-per-s", str(a["pages_per_s"])]) == 0
+    assert "solved" in capsys.readouterr().out
+    assert main(["exercise", "hint", str(out), "--n", "2"]) == 0
+    assert capsys.readouterr().out.count("hint ") == 2
+    assert main(["exercise", "check", str(out), "--order", "3"]) == 2
+    assert "does not ask for 'order'" in capsys.readouterr().err
+    assert main(["exercise", "make", "nope", str(tmp_path / "x")]) == 2
+    assert "unknown exercise 'nope'" in capsys.readouterr().err
+
+
+def test_top_level_name():
+    assert pextlab.exercises is ex

@@ -334,7 +334,7 @@ BUILTIN = (
                _FRAME)),
     ExerciseSpec(
         name="slow-leak-under-churn", level=3, skills=("churn vs leak", "two dumps", "growth rate"),
-        question="The machine is busy: thousands of allocations a second come and go. Something "
+        question="The machine is busy: hundreds of allocations a second come and go. Something "
                  "leaks slowly underneath. Which task, through which stack, at how many pages "
                  "per second?",
         build=_slow_churn, fields=("comm", "top_frame", "pages_per_s"),
