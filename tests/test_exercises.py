@@ -292,3 +292,58 @@ def test_command_line(tmp_path, capsys):
 
 def test_top_level_name():
     assert pextlab.exercises is ex
+
+
+def test_exercise_lab_controller():
+    lab = pextlab.lab.ExerciseLab("numa-node-leak", seed=5)
+    assert lab.fields == () and lab.check() is None and "generate" in lab.error
+    assert "Generate" in lab.question_text()
+    lab.seed = -3
+    assert lab.generate() is None and "seed" in lab.error
+    lab.seed = "5"                                     # a text box gives text
+    e = lab.generate()
+    assert e is not None and lab.error is None and lab.fields == ("comm", "node", "pages_per_s")
+    assert "numa-node-leak (seed 5, level 2)" in lab.question_text()
+    assert str(e.files) in lab.files_text()
+    ref = reference_answer(e.files)
+    lab.set_answer("node", "lots")
+    assert lab.check() is None and "node" in lab.error
+    for f, v in ref.items():
+        lab.set_answer(f, str(v))
+    r = lab.check()
+    assert r.ok and lab.result_table()["verdict"].tolist() == ["right"] * 3
+    lab.set_answer("comm", "")
+    assert lab.check().verdicts["verdict"].tolist()[0] == "missing"
+    h1, h2 = lab.hint(), lab.hint()
+    assert lab.hints == [h1, h2] and h1 != h2
+    with pytest.raises(PextlabError, match="not asked"):
+        lab.set_answer("order", "3")
+    assert [n for _, n in lab.options()] == NAMES
+
+
+def test_exercise_lab_view():
+    pytest.importorskip("ipywidgets")
+    import pextlab.widgets
+    lab = pextlab.lab.ExerciseLab("plain-leak", seed=4)
+    v = pextlab.widgets.ExerciseLabView(lab)
+    assert "pextlab-exercise-lab" in v._dom_classes and not v.inputs
+    v.name.value = "kernel-thread-leak"
+    v.seed.value = 2
+    v.generate_button.click()
+    assert lab.exercise.name == "kernel-thread-leak" and lab.exercise.seed == 2
+    assert set(v.inputs) == {"comm", "top_frame", "pages"}
+    assert "pextlab-answer-top-frame" in v.inputs["top_frame"]._dom_classes
+    assert "kernel-thread-leak" in v.question.value
+    ref = reference_answer(lab.exercise.files)
+    v.inputs["comm"].value = ref["comm"]
+    v.check_button.click()
+    assert "1 of 3 right" in v.result.value and "missing" in v.result.value
+    v.inputs["top_frame"].value = ref["top_frame"]
+    v.inputs["pages"].value = str(ref["pages"])
+    v.check_button.click()
+    assert "solved" in v.result.value
+    v.inputs["pages"].value = "a lot"
+    v.check_button.click()
+    assert "pages" in v.result.value and "#c62828" in v.result.value
+    v.hint_button.click()
+    assert "hint 1/" in v.hints.value

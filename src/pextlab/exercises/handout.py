@@ -16,7 +16,7 @@ generator and the salt come from them, and every file is written without host
 paths or dates.
 
 >>> e = make("plain-leak", seed=1)
->>> sorted(p.name for p in e.files.glob("page_owner*"))
+>>> sorted(p.name for p in e.files.glob("page_owner.*"))
 ['page_owner.t10s.txt.gz', 'page_owner.t20s.txt.gz', 'page_owner.txt.gz']
 >>> e.fields
 ('comm', 'top_frame', 'pages')
