@@ -347,3 +347,17 @@ def test_exercise_lab_view():
     assert "pages" in v.result.value and "#c62828" in v.result.value
     v.hint_button.click()
     assert "hint 1/" in v.hints.value
+
+
+def test_readme_exercises_example_runs(monkeypatch):
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    section = text.split("## Leak-hunting exercises", 1)[1]
+    block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    monkeypatch.chdir(root)
+    ns: dict = {}
+    exec(compile(block, "README.md", "exec"), ns)
+    assert ns["e"].fields == ("comm", "top_frame", "pages_per_s")
+    assert ns["e"].snapshots == ["t15s", "t30s", "t45s"]
+    assert not ns["r"].ok and len(ns["r"].verdicts) == 3
