@@ -260,7 +260,7 @@ class CheckResult:
             f"<tr><td><code>{html.escape(r.field)}</code></td><td>{html.escape(str(r.answer))}</td>"
             f"<td style='color:{colour[r.verdict]};font-weight:bold'>{r.verdict}</td>"
             f"<td>{html.escape(r.note)}</td></tr>" for r in self.verdicts.itertuples())
-        return (f"<div class='pextlab-check'><p><b>{html.escape(self.name)}</b>: "
+        return (f"<div class='pextlab-check-result'><p><b>{html.escape(self.name)}</b>: "
                 f"{html.escape(self.feedback)}</p><table><tr><th>field</th><th>your answer</th>"
                 f"<th>verdict</th><th>note</th></tr>{rows}</table></div>")
 
