@@ -88,8 +88,15 @@ def test_no_answer_in_the_clear(made, name, seed):
     c = m.solution["culprit"]
     words = [c["comm"]] if "comm" in m.e.fields else []
     words += [c["stack_id"]] + c["distinguishing_frames"]
-    numbers = {str(c["pages"]), str(c["migrated_pages"]), str(int(c["pages_per_s"])),
-               f"{c['pages_per_s']:.1f}"} - {"0"}
+    # the asked numbers, in the forms an answer file would print them (a short number such
+    # as the whole part of a rate can be a dump's time, legitimately)
+    numbers = set()
+    if "pages" in m.e.fields:
+        numbers.add(str(c["pages"]))
+    if "migrated_pages" in m.e.fields and c["migrated_pages"] >= 100:
+        numbers.add(str(c["migrated_pages"]))
+    if "pages_per_s" in m.e.fields:
+        numbers |= {f"{c['pages_per_s']:.1f}", f"{c['pages_per_s']:.2f}"}
     for p in sorted(m.folder.iterdir()):
         if EVIDENCE.match(p.name):
             continue
@@ -354,7 +361,7 @@ def test_readme_exercises_example_runs(monkeypatch):
     root = Path(__file__).resolve().parents[1]
     text = (root / "README.md").read_text()
     section = text.split("## Leak-hunting exercises", 1)[1]
-    block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    block = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)[0]
     monkeypatch.chdir(root)
     ns: dict = {}
     exec(compile(block, "README.md", "exec"), ns)

@@ -183,12 +183,13 @@ def _high_order(seed, rng):
     sid, order = pick(rng, (("slab-0", 3), ("kmalloc_large-0", 3), ("huge-0", 9)))
     pages = float(rng.uniform(80, 160))
     if order == 9:
-        # huge pages: a handful of blocks, each held for good
-        leak = W.task(culprit, "huge", pages / 512, None, stacks=(sid,), order=9, label=CULPRIT)
+        # huge pages: a few blocks a second (so every interval gains some), held for good
+        leak = W.task(culprit, "huge", float(rng.uniform(150, 250)) / 512, None, stacks=(sid,),
+                      order=9, label=CULPRIT)
     else:
         leak = _leaker(culprit, sid, pages, float(rng.uniform(0.2, 0.5)), order=order)
     w = W.mix(*_background(rng, churn), leak)
-    once = [_hog(rng, hog, int(rng.integers(8_000, 12_000)), huge=False, order=0)]
+    once = [_hog(rng, hog, int(rng.integers(14_000, 18_000)), huge=False, order=0)]
     return Scenario(_steps(w, (20, 40), once), decoys=(f"{hog}: more pages, in order-0 blocks",))
 
 
