@@ -19,10 +19,11 @@ def main():
     first = time.perf_counter() - t
     res = {}
     for name in names:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         ex.make(name, seed=0, folder=tempfile.mkdtemp())
         res[name] = time.perf_counter() - t
-        print(f"make {name:24s} {res[name]:5.2f} s")
+        # CPU time too: on a shared machine the wall time includes waiting for a core
+        print(f"make {name:24s} {res[name]:5.2f} s wall, {time.process_time() - c:5.2f} s CPU")
     worst = max(res.values())
     print(f"first make (imports included) {first:.2f} s; mean {sum(res.values()) / len(res):.2f} s, "
           f"worst {worst:.2f} s (target <= 5 s)")

@@ -201,8 +201,8 @@ def _false_alarm(seed, rng):
         cache = W.page_cache(reader, rate=int(rng.integers(250, 400)), lifetime=None,
                              stacks=("page_cache-0",), label=CULPRIT, stop="40s")
         # more than is free: kswapd, then direct reclaim, take page cache back
-        burst = W.burst(hungry, pages=4 * int(rng.integers(27_500, 28_500)), at="3s",
-                        within="2s", lifetime="5s", lifetime_dist="fixed", order=2,
+        burst = W.burst(hungry, pages=8 * int(rng.integers(13_750, 14_250)), at="3s",
+                        within="2s", lifetime="5s", lifetime_dist="fixed", order=3,
                         stacks=("anon-0", "anon-1"), label="decoy")
         bg = _background(rng, churn)
         steps = (Run(W.mix(*bg, cache), 20), Dump(), Run(W.mix(*bg, cache), 20), Dump(),
