@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: lab report test setup clean bench fuzz soak
+.PHONY: lab report test setup clean bench fuzz soak exercises
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,11 @@ fuzz: $(STAMP)
 SOAK_OPS ?= 1000000
 soak: $(STAMP)
 	$(BIN)/python tools/soak.py --ops $(SOAK_OPS)
+
+## make exercises: every leak-hunting exercise over 20 seeds (make test runs 3): the reference
+## solver accepted, the naive one rejected above level 1, no answer in the clear
+exercises: $(STAMP)
+	PEXTLAB_EXERCISE_SEEDS=20 $(BIN)/python -m pytest -q tests/test_exercises.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

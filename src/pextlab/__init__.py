@@ -36,6 +36,7 @@ _LAZY = {
     "widgets": ("pextlab.widgets", None),
     "plot": ("pextlab.plot", None),
     "analysis": ("pextlab.analysis", None),
+    "exercises": ("pextlab.exercises", None),
     "Layout": ("pextlab.kernel.layout", "Layout"),
     "layout_from_spec": ("pextlab.kernel.layout", "layout_from_spec"),
     "PROFILES": ("pextlab.kernel.profiles", "PROFILES"),

@@ -8,6 +8,7 @@
     pextlab report CAPTURE [--snapshot LABEL] [--html OUT.html] [--top N]
     pextlab replay CAPTURE                # replay a capture's page_owner dump, compare with its /proc files
     pextlab compare CAPTURE [--snapshot LABEL] [--differences]   # the simulator booted from a capture vs the real machine
+    pextlab exercise list | make NAME [--seed N] OUTDIR [--solution FILE] | check OUTDIR --comm ... | hint OUTDIR [--n N]
 """
 # ``pextlab sort`` must start without numpy or pandas (its engine is standard library
 # only): this is a fast-start module (tests/test_architecture.py FAST_START), so the
@@ -107,6 +108,51 @@ def _compare(argv) -> int:
     return 0
 
 
+def _exercise(argv) -> int:
+    ap = argparse.ArgumentParser(prog="pextlab exercise", description="Leak-hunting exercises: "
+                                 "list them, make a hand-out folder, check an answer, get a hint.")
+    sub = ap.add_subparsers(dest="verb", required=True)
+    sub.add_parser("list", help="the exercises: name, level, skills, what they ask")
+    mk = sub.add_parser("make", help="run an exercise and write its hand-out folder")
+    mk.add_argument("name")
+    mk.add_argument("outdir")
+    mk.add_argument("--seed", type=int, default=0, help="the variant (default 0)")
+    mk.add_argument("--solution", metavar="FILE", help="also write the instructor's solution (JSON)")
+    ck = sub.add_parser("check", help="grade an answer against a hand-out folder")
+    ck.add_argument("outdir")
+    for flag, kind in (("comm", str), ("top-frame", str), ("stack", str), ("node", int),
+                       ("order", int), ("pages", float), ("pages-per-s", float),
+                       ("migrated-pages", float), ("leak", str)):
+        ck.add_argument(f"--{flag}", type=kind, help=f"your answer's {flag.replace('-', '_')}")
+    ht = sub.add_parser("hint", help="the hints of a hand-out, up to the n-th")
+    ht.add_argument("outdir")
+    ht.add_argument("--n", type=int, default=1, help="how many hints (default 1)")
+    a = ap.parse_args(argv)
+    from . import exercises as ex
+    if a.verb == "list":
+        import pandas as pd
+        with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+            print(ex.catalogue()[["name", "level", "asks", "skills", "machine", "profile"]]
+                  .to_string(index=False))
+        return 0
+    if a.verb == "make":
+        e = ex.make(a.name, seed=a.seed, folder=a.outdir, solution=a.solution)
+        print(f"{e.name} seed {e.seed} (level {e.level}): {e.files}\n{e.question}\n"
+              f"asks: {', '.join(e.fields)}; dumps: {', '.join(e.snapshots)}")
+        return 0
+    e = ex.Exercise(a.outdir)
+    if a.verb == "hint":
+        for _ in range(max(1, a.n)):
+            print(e.hint())
+        return 0
+    answer = {k: v for k, v in vars(a).items()
+              if k not in ("verb", "outdir") and v is not None}
+    r = e.check(**answer)
+    print(r.feedback)
+    print(r.verdicts.to_string(index=False))
+    return 0 if r.ok else 1
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -127,10 +173,12 @@ def main(argv=None) -> int:
             return _replay(rest)
         if cmd == "compare":
             return _compare(rest)
+        if cmd == "exercise":
+            return _exercise(rest)
     except PextlabError as e:
         print(f"pextlab {cmd}: {e}", file=sys.stderr)
         return 2
-    print(f"pextlab: unknown command {cmd!r}; commands: boot, sort, capture, report, replay, compare",
+    print(f"pextlab: unknown command {cmd!r}; commands: boot, sort, capture, report, replay, compare, exercise",
           file=sys.stderr)
     return 2
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import hotplug, tracing, vm
+from . import capture_writer, hotplug, tracing, vm
 from .errors import PextlabError
 from .frames import sim as frames
 from .frames.pageblock_map import df_pageblock_map
@@ -411,6 +411,13 @@ class Machine:
     def df_free_area_history(self) -> pd.DataFrame:
         """Free blocks and pages per sample, zone, migratetype and order."""
         return self.fragmentation.df_free_area_history(self.mm)
+
+    # --- the machine as a capture folder (pextlab.capture_writer) ---------------------------
+    def write_capture(self, folder, label: str | None = None) -> list[dict]:
+        """Write the kernel files of this machine into a capture folder that
+        ``pextlab.read_capture(folder, snapshot=label)`` reads; the manifest rows
+        (:func:`pextlab.capture_writer.write_capture`)."""
+        return capture_writer.write_capture(self, folder, label)
 
     # --- replay (pextlab.replay) ------------------------------------------------------------
     @property

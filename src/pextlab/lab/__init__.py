@@ -20,14 +20,15 @@ The ipywidgets views live one layer up, in :mod:`pextlab.widgets`, and take a co
     import pextlab.widgets
     view = pextlab.widgets.HotplugLabView(lab)  # last expression of a cell: the widget
 
-What this package may import: the facades (:mod:`pextlab.machine`), :mod:`pextlab.plot`,
+What this package may import: the facades (:mod:`pextlab.machine`, :mod:`pextlab.exercises`), :mod:`pextlab.plot`,
 :mod:`pextlab.workloads`, :mod:`pextlab.errors`, the kernel's layout helpers, matplotlib
 (the figures), numpy and pandas.  Never :mod:`pextlab.widgets` or ipywidgets: widgets
 import labs, not the reverse.
 """
 from .boot_lab import CLIENTS, BootLab
+from .exercise_lab import ExerciseLab
 from .hotplug_lab import (I_HOTPLUG_STEPS, ONLINE_TYPES, HotplugLab, LogEntry, blocked_by,
                           merge_table_runs)
 
-__all__ = ["BootLab", "HotplugLab", "LogEntry", "blocked_by", "merge_table_runs", "CLIENTS",
+__all__ = ["BootLab", "HotplugLab", "ExerciseLab", "LogEntry", "blocked_by", "merge_table_runs", "CLIENTS",
            "ONLINE_TYPES", "I_HOTPLUG_STEPS"]

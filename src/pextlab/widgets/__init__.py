@@ -19,6 +19,7 @@ ipywidgets and matplotlib (to render a figure to PNG).  Nothing imports it back:
 never import widgets.
 """
 from .boot import BootLabView
+from .exercise import ExerciseLabView
 from .hotplug import HotplugLabView
 
-__all__ = ["BootLabView", "HotplugLabView"]
+__all__ = ["BootLabView", "HotplugLabView", "ExerciseLabView"]
