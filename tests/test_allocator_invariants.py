@@ -13,6 +13,7 @@ import pytest
 import pextlab
 from pextlab import PextlabError
 from pextlab.kernel import buddy, page_alloc
+from pextlab.kernel.cma import CMA
 from pextlab.kernel.debug import assert_invariants, check_invariants
 from pextlab.kernel.migrate import HeldBlocks
 from pextlab.kernel.mmzone import MT_SHIFT, PG_BUDDY, PG_GUARD, PG_HEAD, PG_RESERVED
@@ -435,7 +436,7 @@ def test_unmergeable_pageblocks_are_not_reported():
     buddy.add_to_free_list(mm, z, pfn + 512, 9, mt)
     _reported(mm, "were not merged")
     cma = mm.profile.mt_cma                      # a CMA pageblock never merges with a movable one
-    mm.cma_areas.append((pfn + 512, pfn + 1024))
+    mm.cma_areas.append(CMA("test", pfn + 512, 512))
     z.cma_pages += 512
     page_alloc.set_pageblock_migratetype(mm, pfn + 512, cma)
     buddy.del_page_from_free_list(mm, z, pfn + 512, 9, mt)
@@ -481,7 +482,7 @@ def test_detects_guard_counter_desync():
 def test_detects_cma_violations():
     m = _boot(cmdline="cma=64M")
     mm = m.mm
-    s, e = mm.cma_areas[0]
+    s, e = mm.cma_areas[0].base_pfn, mm.cma_areas[0].end_pfn
     pfn = kalloc(m, 0, "GFP_KERNEL")
     # pretend an unmovable allocation landed in the CMA area: mark its pageblock CMA
     page_alloc.set_pageblock_migratetype(mm, pfn, mm.profile.mt_cma)
@@ -673,7 +674,7 @@ def test_detects_a_holder_that_missed_a_migration():
 def test_detects_cma_area_laws():
     m = _boot(cmdline="cma=64M", mem="1G")
     mm = m.mm
-    s, e = mm.cma_areas[0]
+    s, e = mm.cma_areas[0].base_pfn, mm.cma_areas[0].end_pfn
     z = mm.zone_of_pfn(s)
     page_alloc.set_pageblock_migratetype(mm, s + 512, mm.profile.mt_movable)
     _reported(mm, "cma: section", "pageblocks of a CMA area that are not MIGRATE_CMA",

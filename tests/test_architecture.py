@@ -31,7 +31,7 @@ LAYERS = {
     "frames": 2, "procfs": 2,
     "workloads": 3, "plot": 3, "analysis": 3,
     "machine": 4, "capture": 4, "snapshot": 4, "replay": 4, "sweep": 4, "hotplug": 4, "vm": 4,
-    "policy_check": 4, "studies": 4, "fidelity": 4, "exercises": 4, "tracing": 4,
+    "policy_check": 4, "studies": 4, "fidelity": 4, "exercises": 4, "tracing": 4, "cma": 4,
     "capture_writer": 4,
     "cli": 5, "report": 5, "capture_tool": 5,
     "lab": 6,

@@ -76,6 +76,24 @@ def build_fake_root(src: Path, dst: Path, *, debugfs: bool = True) -> Path:
         if (src / "page_owner_stacks_show_stacks.txt").exists():
             (dbg / "page_owner_stacks").mkdir()
             shutil.copy(src / "page_owner_stacks_show_stacks.txt", dbg / "page_owner_stacks" / "show_stacks")
+    # CMA: the directories a 6.12 kernel with CONFIG_CMA_DEBUGFS/SYSFS has (empty without
+    # an area), and the areas' files from the capture's cma_debugfs/cma_sysfs
+    cma_dirs = [dst / "sys" / "kernel" / "mm" / "cma"] + ([dbg / "cma"] if debugfs else [])
+    for d in cma_dirs:
+        d.mkdir(parents=True)
+    for name in ("cma_debugfs", "cma_sysfs"):
+        if not debugfs and name == "cma_debugfs":
+            continue
+        text = read_text(src / f"{name}.txt") if (src / f"{name}.txt").exists() else ""
+        for block in text.split("### ")[1:]:
+            path, _, value = block.partition("\n")
+            p = dst / path.lstrip("/")
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if value.startswith("cat: read error"):
+                p.write_text("")
+                p.chmod(0o200)          # write-only (alloc, free): the tool must not read it
+            else:
+                p.write_text(value.rstrip("\n") + "\n")
     # /sys/devices/system/node from node_info.txt
     node = dst / "sys" / "devices" / "system" / "node"
     node.mkdir(parents=True)
@@ -133,6 +151,25 @@ def _assert_same_capture(got, want, frames=FRAMES):
     assert got.nr_cpus == want.nr_cpus
     assert got.layout.ram == want.layout.ram
     assert got.dmesg_info == want.dmesg_info
+
+
+def test_collect_cma_files_read_back_equal(tmp_path):
+    # the real capture's CMA area, collected from a machine tree holding its files
+    src = REAL / "h-1G-cma64M"
+    root = build_fake_root(src, tmp_path / "root")
+    out = tmp_path / "cap"
+    res = collect(out, root=root, page_owner=False)
+    assert res.record("cma_debugfs").ok and res.record("cma_sysfs").ok
+    pdt.assert_frame_equal(pextlab.read_capture(out).df_cma(), pextlab.read_capture(src).df_cma())
+    text = (out / "cma_debugfs.txt").read_text()
+    assert "/alloc" not in text and "/free" not in text      # write-only: never opened
+    assert (out / "cma_sysfs.txt").read_text() == read_text(src / "cma_sysfs.txt")
+
+
+def test_collect_without_cma_area_keeps_an_empty_file(fake_b1g, tmp_path):
+    res = collect(tmp_path / "cap", root=fake_b1g, page_owner=False)
+    assert res.record("cma_debugfs").ok and res.record("cma_debugfs").bytes == 0
+    assert pextlab.read_capture(tmp_path / "cap").df_cma().empty
 
 
 @pytest.mark.parametrize("scenario", ["b-1G", "f-numa2"])

@@ -55,10 +55,15 @@ def test_machine_frames_follow_their_schema(machine, name):
     assert dict(df.dtypes.astype(str)) == SCHEMAS[FRAMES[name][0]]
 
 
+#: frames only some captures have (the others give an empty frame): the capture that has it
+CAPTURE_OF = {"df_cma": "h-1G-cma64M"}
+
+
 @pytest.mark.parametrize("name", sorted(n for n, (sch, s) in FRAMES.items()
                                         if sch is not None and "capture" in s))
 def test_capture_frames_follow_their_schema(capture, name):
-    df = getattr(capture, name)()
+    cap = pextlab.read_capture(DATA / CAPTURE_OF[name]) if name in CAPTURE_OF else capture
+    df = getattr(cap, name)()
     assert len(df)
     assert dict(df.dtypes.astype(str)) == SCHEMAS[FRAMES[name][0]]
 

@@ -240,7 +240,7 @@ def test_memory_offline_cannot_isolate_a_cma_pageblock():
     # the isolation is CMA's own; offlining it would re-online it MIGRATE_MOVABLE
     m = pextlab.boot("1G", cmdline="cma=64M")
     mm = m.mm
-    s, _ = mm.cma_areas[0]
+    s = mm.cma_areas[0].base_pfn
     zone = mm.zone_of_pfn(s)
     assert page_isolation.has_unmovable_pages(mm, zone, s, s + 512) == s
     assert page_isolation.start_isolate_page_range(mm, zone, s, s + 512) == (None, s)
@@ -254,7 +254,7 @@ def test_cma_area_straddling_a_section_is_released_whole():
     # boundary; cma_init_reserved_areas must clear PG_reserved in both sections
     m = pextlab.boot("1G", cmdline="page_owner=on cma=64M", maxmem="2G")
     mm = m.mm
-    s, e = mm.cma_areas[0]
+    s, e = mm.cma_areas[0].base_pfn, mm.cma_areas[0].end_pfn
     assert s >> mm.section_shift != (e - 1) >> mm.section_shift
     assert sum(z.free_mt[mm.profile.mt_cma] for z in mm.all_zones()) == e - s
     assert check_invariants(mm) == []

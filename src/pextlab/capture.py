@@ -5,7 +5,8 @@ Capture folder convention (what ``pextlab capture`` writes and
 ``iomem``, ``zoneinfo``, ``buddyinfo``, ``pagetypeinfo``, ``meminfo``,
 ``vmstat``, ``cmdline``, ``dmesg``, ``page_owner``,
 ``page_owner_stacks_show_stacks``, ``extfrag_index``, ``unusable_index``,
-``memory_blocks``, ``node_info``, ``kpageflags.bin`` -- each with an optional
+``memory_blocks``, ``node_info``, ``kpageflags.bin``, ``cma_debugfs``,
+``cma_sysfs`` -- each with an optional
 ``.txt`` and an optional ``.gz``, and an optional ``.<snapshot>`` label before
 them (``buddyinfo.after_compact.txt``).  ``read_capture(path,
 snapshot="after_compact")`` prefers the labelled files and falls back to the
@@ -27,6 +28,7 @@ from .errors import ParseError, PextlabError
 from .fidelity import compare as compare_with_simulator
 from .kernel.layout import Layout, NumaMemblk, layout_from_iomem
 from .procfs.buddyinfo import read_buddyinfo
+from .procfs.cma import read_cma, zone_nr_free_cma
 from .procfs.dmesg import read_dmesg
 from .procfs.extfrag import read_extfrag
 from .procfs.iomem import read_iomem, system_ram_ranges
@@ -188,6 +190,16 @@ class Capture:
         if threshold:
             df = df[df["nr_base_pages"] >= int(threshold)].reset_index(drop=True)
         return df
+
+    def df_cma(self) -> pd.DataFrame:
+        """The CMA areas (``cma_debugfs`` and ``cma_sysfs`` files; zone and free CMA pages
+        from zoneinfo); an empty frame when the capture has no CMA files."""
+        if not self.has("cma_debugfs"):
+            return empty("cma")
+        zones = None
+        if self.has("zoneinfo"):
+            zones = zone_nr_free_cma(self.path("zoneinfo"), self.df_zones())
+        return read_cma(self.path("cma_debugfs"), self.path("cma_sysfs", False), zones)
 
     def compare(self, cmdline: str | None = None, profile: str = "v6.12") -> pd.DataFrame:
         """The simulator booted from this capture vs the real machine, figure by figure

@@ -414,6 +414,37 @@ def _debugfs(root: Path, rel: str, what: str, disabled_hint: str | None = None):
         raise
 
 
+def _cma_tree(root: Path, rel: str):
+    """Every readable file of every CMA area under /sys/kernel/<rel> (``debug/cma``: the
+    debugfs files of mm/cma_debug.c; ``mm/cma``: the sysfs counters of mm/cma_sysfs.c),
+    sorted by path, each as ``### <path>``, its text and a blank line (the format of
+    procfs/cma.py).  Write-only files (``alloc``, ``free``) are left out."""
+    d = root / "sys/kernel" / rel
+    if rel.startswith("debug/"):
+        dbg = root / "sys/kernel/debug"
+        try:
+            mounted = dbg.is_dir() and next(iter(os.scandir(dbg)), None) is not None
+        except OSError as e:
+            raise _Skip(_why(e, "/sys/kernel/debug")) from None
+        if not mounted:
+            raise _Skip("debugfs is not mounted on /sys/kernel/debug "
+                        "(mount -t debugfs none /sys/kernel/debug)")
+    if not d.is_dir():
+        raise _Skip(f"/sys/kernel/{rel} does not exist (no CMA area, or a kernel without "
+                    f"{'CONFIG_CMA_DEBUGFS' if rel.startswith('debug/') else 'CONFIG_CMA_SYSFS'})")
+    out = []
+    try:
+        for area in sorted(p for p in d.iterdir() if p.is_dir()):
+            for f in sorted(p for p in area.iterdir() if p.is_file()):
+                if not f.stat().st_mode & 0o444:
+                    continue
+                out.append(f"### /sys/kernel/{rel}/{area.name}/{f.name}\n"
+                           f"{f.read_text(errors='replace').rstrip(chr(10))}\n\n")
+    except OSError as e:
+        raise _Skip(_why(e, f"/sys/kernel/{rel}")) from None
+    yield "".join(out).encode()        # empty: the kernel has no CMA area
+
+
 def _iomem_check(data: bytes) -> str:
     """A note when /proc/iomem was read without privileges (every address printed as 0)."""
     addrs = re.findall(rb"^\s*([0-9a-fA-F]+)-([0-9a-fA-F]+) :", data, flags=re.M)
@@ -442,6 +473,8 @@ def _plan(root: Path, page_owner: bool, kpageflags: bool):
         ("unusable_index", ".txt", lambda: _debugfs(root, "extfrag/unusable_index", "unusable_index")),
         ("memory_blocks", ".txt", lambda: _memory_blocks(root)),
         ("node_info", ".txt", lambda: _node_info(root)),
+        ("cma_debugfs", ".txt", lambda: _cma_tree(root, "debug/cma")),
+        ("cma_sysfs", ".txt", lambda: _cma_tree(root, "mm/cma")),
     ]
     if kpageflags:
         plan.append(("kpageflags", ".bin", P("kpageflags", "/proc/kpageflags")))
@@ -532,7 +565,8 @@ def collect(outdir, root="/", snapshot: str | None = None, page_owner: bool = Tr
                 if name == "iomem" and not first:
                     first = chunk
                 sink.write(chunk)
-            if sink.nbytes == 0 and name not in ("page_owner", "page_owner_stacks_show_stacks"):
+            if sink.nbytes == 0 and name not in ("page_owner", "page_owner_stacks_show_stacks",
+                                                 "cma_debugfs", "cma_sysfs"):
                 raise _Skip(f"{name}: the kernel returned an empty file")
             fname = sink.finish()
             note = _iomem_check(first) if name == "iomem" else ""

@@ -13,6 +13,7 @@ df_* of kernel state      :mod:`pextlab.frames.sim` (same schemas as a Capture)
 proc, debugfs             :mod:`pextlab.procfs` writers
 run, df_events, ...       :mod:`pextlab.workloads` (:class:`WorkloadSession`)
 hot_add, online, ...      :mod:`pextlab.hotplug`
+cma_alloc, cma_release    :mod:`pextlab.cma`
 sysctl, compact_memory,   :mod:`pextlab.vm`
 nr_hugepages, probes,
 fragmentation samples
@@ -30,8 +31,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import capture_writer, hotplug, tracing, vm
+from . import capture_writer, cma, hotplug, tracing, vm
 from .errors import PextlabError
+from .frames import cma as cma_frames
 from .frames import sim as frames
 from .frames.pageblock_map import df_pageblock_map
 from .kernel import page_alloc
@@ -213,6 +215,8 @@ class Machine:
         po = self.mm.page_owner
         if name.startswith("extfrag/"):
             return writers.proc_text(self, name.split("/", 1)[1])
+        if name.startswith("cma/"):
+            return writers.cma_file(self.mm, name, "debugfs")
         if name in ("page_owner", "page_owner_stacks/show_stacks", "page_owner_stacks/count_threshold"):
             if po is None:
                 raise PextlabError(f"/sys/kernel/debug/{name}: no such file (page_owner is disabled; "
@@ -227,7 +231,7 @@ class Machine:
             return format_show_stacks(self.df_stacks(), threshold=po.count_threshold)
         raise PextlabError(f"unknown debugfs file {name!r}; known: page_owner, "
                            f"page_owner_stacks/show_stacks, page_owner_stacks/count_threshold, "
-                           f"extfrag/unusable_index, extfrag/extfrag_index")
+                           f"extfrag/unusable_index, extfrag/extfrag_index, cma/<area>/<file>")
 
     def set_count_threshold(self, n: int) -> None:
         """``echo n > /sys/kernel/debug/page_owner_stacks/count_threshold``."""
@@ -418,6 +422,32 @@ class Machine:
         ``pextlab.read_capture(folder, snapshot=label)`` reads; the manifest rows
         (:func:`pextlab.capture_writer.write_capture`)."""
         return capture_writer.write_capture(self, folder, label)
+
+    # --- CMA (pextlab.cma) -------------------------------------------------------------------
+    def cma_alloc(self, count: int, align=None, name: str | None = None,
+                  no_warn: bool = False) -> cma.CmaOutcome:
+        """Allocate ``count`` contiguous pages from a CMA area (:func:`pextlab.cma.cma_alloc`)."""
+        return cma.cma_alloc(self.mm, count, align, name, no_warn)
+
+    def cma_release(self, result_or_pfn, count: int | None = None, name: str | None = None) -> bool:
+        """Give back what cma_alloc handed out (:func:`pextlab.cma.cma_release`)."""
+        return cma.cma_release(self.mm, result_or_pfn, count, name)
+
+    def df_cma(self) -> pd.DataFrame:
+        """One row per CMA area: the debugfs and sysfs figures."""
+        return cma_frames.df_cma(self.mm)
+
+    def df_cma_allocs(self) -> pd.DataFrame:
+        """Every cma_alloc request: result, errno, pages migrated, first busy page and its owner."""
+        return cma_frames.df_cma_allocs(self.mm)
+
+    def df_cma_map(self) -> pd.DataFrame:
+        """Every page of every CMA area: free, movable, pinned, handed out by CMA, other."""
+        return cma_frames.df_cma_map(self.mm)
+
+    def sysfs(self, name: str) -> str:
+        """Text of a /sys/kernel file the model keeps: ``mm/cma/<area>/<file>``."""
+        return writers.cma_file(self.mm, name, "sysfs")
 
     # --- replay (pextlab.replay) ------------------------------------------------------------
     @property

@@ -219,6 +219,48 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "buffer_pages": I64,           # the reader's own buffers
         "unread": I64,                 # events waiting in the ring buffers
     },
+    # CMA areas (/sys/kernel/debug/cma/<name>/*, /sys/kernel/mm/cma/<name>/*), one row per area.
+    "cma": {
+        "name": CAT,                   # the area's name ("reserved" for cma=, "pernuma0", "numa1")
+        "base_pfn": I64,               # debugfs base_pfn
+        "count": I64,                  # debugfs count: pages of the area
+        "end_pfn": I64,                # base_pfn + count
+        "order_per_bit": I8,           # debugfs order_per_bit: pages per bitmap bit = 2^this
+        "nid": I16,                    # node the area was declared for (-1: any; unknown in captures)
+        "zone": CAT,                   # zone holding the area (NaN when unknown)
+        "used": I64,                   # debugfs used: pages whose bit is set (handed out by cma_alloc)
+        "maxchunk": I64,               # debugfs maxchunk: longest run of clear bits, in pages
+        "alloc_pages_success": I64,    # sysfs counters, in pages (-1 without the files)
+        "alloc_pages_fail": I64,
+        "release_pages_success": I64,
+        "free_cma_pages": I64,         # free CMA pages of the area's zone (zoneinfo nr_free_cma;
+                                       # shared by the areas of one zone; -1 unknown)
+    },
+    # Every cma_alloc request of a simulated machine, in order (simulator only).
+    "cma_allocs": {
+        "time_ns": I64,
+        "name": CAT,                   # the area
+        "count": I64,                  # pages asked for
+        "align": I8,                   # alignment order (pages aligned to 2^align)
+        "ok": BOOL,
+        "errno": CAT,                  # "" when ok, else "EBUSY", "ENOMEM", ...
+        "pfn": I64,                    # first page handed out (-1 on failure)
+        "migrated": I64,               # base pages migrated out of the windows tried
+        "retries": I64,                # windows found busy before the result
+        "first_busy_pfn": I64,         # first page in use of the last busy window (-1 none)
+        "owner_comm": CAT,             # page_owner record of that page: task (NaN when none)
+        "owner_pid": I32,              # (-1 when none)
+        "owner_stack_top": CAT,        # first frame outside the allocator (NaN when none)
+    },
+    # One row per page of every CMA area of a simulated machine (simulator only).
+    "cma_map": {
+        "name": CAT,                   # the area
+        "pfn": I64,
+        "offset": I64,                 # pfn - base_pfn
+        "state": CAT,                  # "free" (buddy), "movable" (allocated, migratable),
+                                       # "pinned" (allocated, pinned: cannot move), "cma" (handed
+                                       # out by cma_alloc), "other" (per-cpu list, isolated...)
+    },
 }
 
 
@@ -252,6 +294,9 @@ FRAMES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "df_compaction_stats": (None, ("machine",)),
     "df_hugetlb": (None, ("machine",)),
     "df_snapshots": (None, ("machine",)),
+    "df_cma": ("cma", ("machine", "capture")),
+    "df_cma_allocs": ("cma_allocs", ("machine",)),
+    "df_cma_map": ("cma_map", ("machine",)),
 }
 
 

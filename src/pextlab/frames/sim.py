@@ -397,7 +397,7 @@ def df_meminfo(mm) -> pd.DataFrame:
     prof = mm.profile
     pool = mm.hugetlb
     kb = 1 << (prof.pageblock_order + 2)       # HPAGE_PMD_SIZE in kB: 2048 on x86-64
-    cma_total = sum(e - s for s, e in mm.cma_areas)
+    cma_total = sum(a.count for a in mm.cma_areas)           # totalcma_pages
     cma_free = sum(z.free_mt[prof.mt_cma] for z in mm.all_zones())
     free = sum(z.free_pages for z in mm.all_zones())
     nr_huge = pool.nr_hugepages

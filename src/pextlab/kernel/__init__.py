@@ -18,16 +18,20 @@ Inside the package imports point one way too, from the bottom:
   (the fallback generations) -> ``fastpath`` (``get_page_from_freelist``, the free
   path) -> ``migrate``, ``vmscan`` (the LRU of reclaimable pages, ``shrink_node``),
   ``oom_kill`` -> ``compaction`` (with kswapd) -> ``page_alloc`` (``__alloc_pages``
-  and the slow path: reclaim, compaction, the OOM killer);
+  and the slow path: reclaim, compaction, the OOM killer; ``alloc_contig_range``,
+  which uses ``page_isolation`` and ``migrate``, both below it);
 * ``page_ext`` (the framework) -> its clients ``page_owner``, ``debug_page_alloc``,
   ``page_poison``; ``hugetlb``, ``page_isolation``, ``debug`` (``dump_page``,
   ``check_invariants``);
+* ``gup`` (pins, above ``migrate``: FOLL_LONGTERM migrates first), ``cma`` (areas,
+  ``cma_alloc`` over ``alloc_contig_range``);
 * ``memory_hotplug``, and ``boot`` (the command line and the init order) at the top.
 
 The kernel reaches code above a module only through objects it was given: the
 fallback policy (``mm.policy``), page_ext clients' hooks (``mm.alloc_hook``...),
 migration followers (``mm.migrate_notifiers``), the holders of reclaimable pages
-(``mm.lru``) and the tasks the OOM killer may kill (``mm.oom_tasks``) -- never by
+(``mm.lru``), the tasks the OOM killer may kill (``mm.oom_tasks``) and the hugetlb
+pool (``mm.hugetlb``, which alloc_contig_range asks to replace a free huge page) -- never by
 importing upwards.
 """
 

@@ -46,7 +46,7 @@ import shlex
 from dataclasses import dataclass
 
 from ..errors import LayoutError, PextlabError
-from .buddy import set_pageblock_migratetype
+from .cma import cma_init_reserved_areas, dma_contiguous_reserve
 from .compaction import CompactionState
 from .hugetlb import HugetlbPool
 from .fastpath import free_pages_memory, init_per_zone_wmark_min
@@ -73,7 +73,8 @@ GiB = 1 << 30
 # reported as "Unknown kernel command line parameters", like init/main.c does).
 KNOWN_PARAMS = {
     "page_owner", "debug_pagealloc", "debug_guardpage_minorder", "page_poison", "mem",
-    "movablecore", "kernelcore", "cma", "numa", "early_page_ext", "movable_node",
+    "movablecore", "kernelcore", "cma", "cma_pernuma", "numa_cma", "numa", "early_page_ext",
+    "movable_node",
     "memhp_default_state", "console", "root", "ro", "rw", "quiet", "loglevel", "init", "rdinit",
     "earlyprintk", "nokaslr", "panic", "hugepages", "hugepagesz", "default_hugepagesz",
     "transparent_hugepage", "memmap", "nosmp", "maxcpus", "nr_cpus", "ignore_loglevel",
@@ -107,7 +108,11 @@ class BootParams:
     kernelcore: int | None = None
     movablecore_percent: int | None = None
     kernelcore_percent: int | None = None
-    cma: int | None = None
+    cma: int | None = None   # cma=size[@base[-limit]] (kernel/dma/contiguous.c early_cma), bytes
+    cma_base: int = 0
+    cma_limit: int = 0
+    cma_pernuma: int = 0     # cma_pernuma=size: an area "pernuma<N>" on every node
+    numa_cma: tuple = ()     # numa_cma=<node>:size[,...]: ((nid, bytes), ...), areas "numa<N>"
     memmap: tuple = ()       # parsed memmap= entries, in command-line order (layout.parse_memmap)
     numa_fake: str | None = None
     numa_off: bool = False
@@ -158,11 +163,23 @@ def parse_cmdline(cmdline: str, profile: KernelProfile) -> BootParams:
                 msgs.append(f"Setting debug_guardpage_minorder to {n}")
         elif key == "page_poison":
             kw["page_poison"] = bool(_kstrtobool(v))
-        elif key in ("mem", "cma"):
+        elif key == "mem":
             try:
                 kw[key] = parse_size(v or "")
             except LayoutError as e:
                 errs.append(f"{key}=: {e}")
+        elif key == "cma":
+            try:
+                kw.update(_early_cma(v or ""))
+            except LayoutError as e:
+                errs.append(f"cma=: {e}")
+        elif key == "cma_pernuma":
+            try:
+                kw["cma_pernuma"] = parse_size(v or "")
+            except LayoutError as e:
+                errs.append(f"cma_pernuma=: {e}")
+        elif key == "numa_cma":
+            kw["numa_cma"] = _early_numa_cma(v or "")
         elif key in ("movablecore", "kernelcore"):
             if v and v.endswith("%"):
                 try:
@@ -227,6 +244,41 @@ def parse_cmdline(cmdline: str, profile: KernelProfile) -> BootParams:
     kw["messages"] = tuple(msgs)
     kw["errors"] = tuple(errs)
     return BootParams(**kw)
+
+
+def _early_cma(v: str) -> dict:
+    """kernel/dma/contiguous.c early_cma: ``size[@base[-limit]]``; without a limit the
+    area is fixed at base (limit = base + size).
+
+    >>> _early_cma("64M@256M")
+    {'cma': 67108864, 'cma_base': 268435456, 'cma_limit': 335544320}
+    """
+    size, _, rest = v.partition("@")
+    out = {"cma": parse_size(size)}
+    if rest:
+        base, dash, limit = rest.partition("-")
+        out["cma_base"] = parse_size(base)
+        out["cma_limit"] = parse_size(limit) if dash else out["cma_base"] + out["cma"]
+    return out
+
+
+def _early_numa_cma(v: str) -> tuple:
+    """kernel/dma/contiguous.c early_numa_cma: ``<node>:size[,<node>:size...]``, parsed
+    until the first item that does not fit (nodes >= MAX_NUMNODES end it too).
+
+    >>> _early_numa_cma("0:16M,1:32M")
+    ((0, 16777216), (1, 33554432))
+    """
+    out = []
+    for item in v.split(","):
+        nid, colon, size = item.partition(":")
+        if not colon or not nid.isdigit() or int(nid) >= 1024:
+            break
+        try:
+            out.append((int(nid), parse_size(size)))
+        except LayoutError:
+            break
+    return tuple(out)
 
 
 # --- ≈ calibrated boot-time costs of the 6.12 build in data/real-kernel ------------------------
@@ -369,17 +421,9 @@ def _setup_memblock(mm: MM) -> None:
         base = mb.alloc((64 << 20) >> PAGE_SHIFT, "swiotlb", align=512,
                         limit_pfn=(4 * GiB) >> PAGE_SHIFT)
         mm.swiotlb = base
-    # CMA (mm/cma.c cma_declare_contiguous_nid): top-down below 4 GiB, pageblock aligned
-    if mm.params.cma:
-        nr = mm.params.cma >> PAGE_SHIFT
-        align = mm.profile.pageblock_nr_pages
-        base = mb.alloc(nr, "cma", align=align, limit_pfn=(4 * GiB) >> PAGE_SHIFT)
-        if base < 0:
-            mm.printk(f"cma: Failed to reserve {mm.params.cma >> 20} MiB")
-        else:
-            mm.cma_areas.append((base, base + nr))
-            mm.printk(f"cma: Reserved {mm.params.cma >> 20} MiB at {base << PAGE_SHIFT:#018x} "
-                      f"on node -1")
+    # CMA areas (kernel/dma/contiguous.c dma_contiguous_reserve -> mm/cma.c
+    # cma_declare_contiguous_nid): pageblock aligned, see pextlab.kernel.cma
+    dma_contiguous_reserve(mm)
 
 
 def _sparse_init(mm: MM) -> None:
@@ -711,7 +755,7 @@ def _memblock_free_all(mm: MM) -> None:
     mm.totalram_pages = sum(z.managed_pages for z in mm.all_zones())
     physpages = mm.layout.total_pages
     reserved = physpages - mm.totalram_pages
-    cma = sum(e - s for s, e in mm.cma_areas)
+    cma = sum(a.count for a in mm.cma_areas)
     ki = KERNEL_IMAGE
     mm.printk(f"Memory: {mm.totalram_pages * 4}K/{physpages * 4}K available "
               f"(6144K kernel code, 7608K rwdata, "
@@ -754,23 +798,8 @@ def _early_allocations(mm: MM) -> None:
 
 
 def _late_init(mm: MM) -> None:
-    prof = mm.profile
     # CMA activation (cma_init_reserved_areas, core_initcall): pageblocks become MIGRATE_CMA
-    for s, e in mm.cma_areas:
-        for pb in range(s, e, prof.pageblock_nr_pages):
-            set_pageblock_migratetype(mm, pb, prof.mt_cma)
-        mm.memblock.reserved = [r for r in mm.memblock.reserved if r[2] != "cma"]
-        zone = mm.zone_of_pfn(s)
-        p = s
-        while p < e:                  # section by section (an area may straddle sections)
-            sec = mm.section_of(p)
-            lo = p - sec.start_pfn
-            hi = min(e, sec.start_pfn + mm.pages_per_section) - sec.start_pfn
-            sec.flags_np()[lo:hi] &= ~PG_RESERVED & 0xFF
-            p = sec.start_pfn + hi
-        free_pages_memory(mm, zone, s, e)
-        zone.managed_pages += e - s
-        zone.cma_pages += e - s
+    cma_init_reserved_areas(mm)
     # free_initmem and the rodata/data gap (mark_rodata_ro)
     ks, ke = mm.layout.kernel_image
     ki = KERNEL_IMAGE

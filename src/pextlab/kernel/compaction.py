@@ -63,7 +63,7 @@ from .buddy import (ALLOC_CMA, ALLOC_WMARK_MIN, __free_one_page, base_watermark,
                     zone_watermark_ok)
 from .fastpath import free_pages, prepare_alloc_pages
 from .gfp import direct_reclaim_flag
-from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
+from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK, pinned_heads
 from .pcp import PcpBuffer, drain_zone_pages
 from .ring_buffer import EV_FREE
 from .vmscan import balance_node
@@ -404,6 +404,10 @@ def isolate_migratepages(cc, zc) -> list:
             mts = (f[heads] & MT_MASK) >> MT_SHIFT
             ords = od[s:][heads]
             sel = (mts == mov) & (ords < limit)
+            if sel.any() and sec.pincount is not None:
+                # isolate_migratepages_block: a pinned folio (more references than
+                # mappings) is not isolated -- its migration would fail
+                sel &= ~pinned_heads(sec, heads + (start - sec.start_pfn))
             if sel.any():
                 src = list(zip((heads[sel] + start).tolist(), ords[sel].tolist()))
         cc.total_migrate_scanned += hi - start

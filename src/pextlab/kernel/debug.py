@@ -41,7 +41,12 @@ buddy (per zone)
 CMA areas
     * every online pageblock of a CMA area (``mm.cma_areas``) is MIGRATE_CMA and
       every MIGRATE_CMA pageblock lies in an area; ``zone.cma_pages`` equals the
-      pages of the areas in the zone.
+      pages of the areas in the zone;
+    * an area's bitmap is exactly the bits of what cma_alloc handed out
+      (``allocations``), and those pages are allocated order-0 pages -- the only
+      non-movable allocations a MIGRATE_CMA pageblock may hold.
+pins (gup)
+    * a pin count is never negative and only an allocated head holds pins.
 holders of pfns (the followers of migrations)
     * every page of the hugetlb pool is an allocated head of the pool's order
       in an online section of the node it is listed under, listed once;
@@ -73,11 +78,13 @@ from collections import defaultdict
 import numpy as np
 
 from .migrate import HeldBlocks
-from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, PG_HOLE, MT_SHIFT, MT_MASK
+from .page_isolation import section_slices
+from .mmzone import (PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, PG_HOLE, MT_SHIFT, MT_MASK,
+                     GUP_PIN_COUNTING_BIAS)
 from .page_ext import PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
 from .page_owner import R_ORDER, R_HANDLE
 
-__all__ = ["check_invariants", "assert_invariants", "dump_page"]
+__all__ = ["check_invariants", "assert_invariants", "dump_page", "dump_page_lines"]
 
 # per-page state codes of the coverage map
 S_ORPHAN, S_FREE, S_ALLOC, S_GUARD, S_RESERVED, S_HOLE, S_CONFLICT, S_PCP = range(8)
@@ -329,14 +336,59 @@ def _check_merged(mm, rep: _Report, heads: dict) -> None:
                     f"{what} buddy at pfn {bpfn:#x} were not merged")
 
 
+def _cma_handed_out(mm, rep: _Report) -> dict:
+    """Per section, a mask of the pages cma_alloc handed out; checks each is an
+    allocated order-0 page and that every area's bitmap is exactly its allocations."""
+    out: dict = {}
+    for a in mm.cma_areas:
+        want = np.zeros(len(a.bitmap), dtype=bool)
+        step = 1 << a.order_per_bit
+        for pfn, count in a.allocations.items():
+            bit = (pfn - a.base_pfn) >> a.order_per_bit
+            want[bit:bit + -(-count // step)] = True
+            for sec, lo, hi in section_slices(mm, pfn, pfn + count):
+                fl, od = sec.flags_np()[lo:hi], sec.order_np()[lo:hi]
+                bad = np.flatnonzero(((fl & PG_HEAD) == 0) | (od != 0))
+                if len(bad):
+                    rep.add("cma", f"area {a.name}: pfn {sec.start_pfn + lo + int(bad[0]):#x} of the "
+                            f"allocation at {pfn:#x}+{count} is not an allocated order-0 page")
+                m = out.setdefault(sec.nr, np.zeros(mm.pages_per_section, dtype=bool))
+                m[lo:hi] = True
+        diff = np.flatnonzero(want != a.bitmap)
+        if len(diff):
+            rep.add("cma", f"area {a.name}: bitmap bit {int(diff[0])} is {bool(a.bitmap[diff[0]])}, "
+                    f"the allocations say {bool(want[diff[0]])} ({len(diff)} bit(s) differ)")
+    return out
+
+
+def _check_pins(mm, rep: _Report) -> None:
+    """Pin counts (gup): never negative, only on allocated heads."""
+    for sec in mm.sections:
+        if sec is None or sec.pincount is None:
+            continue
+        pc = sec.pincount
+        neg = np.flatnonzero(pc < 0)
+        if len(neg):
+            rep.add("pin", f"pfn {sec.start_pfn + int(neg[0]):#x} has pin count {int(pc[neg[0]])}")
+        on = np.flatnonzero(pc > 0)
+        stray = on[(sec.flags_np()[on] & PG_HEAD) == 0]
+        for i in stray[:_MAX_PER_LAW]:
+            rep.add("pin", f"pfn {sec.start_pfn + int(i):#x} holds {int(pc[i])} pin(s) but is not "
+                    f"an allocated head (flags {int(sec.flags[i]):#x}: {_kind_name(sec.flags[i])})")
+
+
 def _check_cma_allocations(mm, rep: _Report, heads: dict) -> None:
-    """Only movable allocations may take pages of MIGRATE_CMA pageblocks."""
+    """Only movable allocations may take pages of MIGRATE_CMA pageblocks -- besides the
+    pages cma_alloc handed out."""
     cma, mov, pb = mm.profile.mt_cma, mm.profile.mt_movable, mm.pageblock_order
+    handed = _cma_handed_out(mm, rep)
     for nr, (_, aidx, _) in heads.items():
         if not len(aidx):
             continue
         sec = mm.sections[nr]
         in_cma = sec.pageblock_np()[aidx >> pb] == cma
+        if nr in handed:
+            in_cma &= ~handed[nr][aidx]
         if not in_cma.any():
             continue
         fl = sec.flags_np()
@@ -545,9 +597,9 @@ def _check_cma_areas(mm, rep: _Report) -> None:
     """CMA areas and MIGRATE_CMA pageblocks agree; zone.cma_pages counts the areas."""
     cma = mm.profile.mt_cma
     pb = mm.pageblock_order
-    areas = mm.cma_areas
-    starts = np.array([s for s, _ in areas], dtype=np.int64)
-    ends = np.array([e for _, e in areas], dtype=np.int64)
+    areas = [a for a in mm.cma_areas if a.count]
+    starts = np.array([a.base_pfn for a in areas], dtype=np.int64)
+    ends = np.array([a.end_pfn for a in areas], dtype=np.int64)
     for sec in mm.sections:
         if sec is None or not sec.present or not sec.online:
             continue
@@ -564,8 +616,8 @@ def _check_cma_areas(mm, rep: _Report) -> None:
             rep.add("cma", f"section {sec.nr}: pageblocks of a CMA area that are not MIGRATE_CMA "
                     f"at pfn {', '.join(hex(int(p)) for p in pbs[lost][:3])}")
     want: dict = defaultdict(int)
-    for s, e in areas:
-        want[mm.zone_of_pfn(s)] += e - s
+    for a in areas:
+        want[mm.zone_of_pfn(a.base_pfn)] += a.count
     for z in mm.all_zones():
         if z.cma_pages != want.get(z, 0):
             rep.add("cma", f"{_zone_label(z)}: cma_pages = {z.cma_pages}, its CMA areas hold "
@@ -636,6 +688,7 @@ def check_invariants(mm, owner_exempt=()) -> list[str]:
     _check_merged(mm, rep, heads)
     _check_cma_allocations(mm, rep, heads)
     _check_cma_areas(mm, rep)
+    _check_pins(mm, rep)
     _check_holders(mm, rep)
     _check_page_ext(mm, rep, states)
     _check_page_owner(mm, rep, states, heads, owner_exempt)
@@ -660,6 +713,13 @@ _NODES_PGSHIFT = 58
 def dump_page(mm, pfn: int, reason: str) -> None:
     """Print the kernel's dump of one page (the first lines of __dump_page, then
     dump_page_owner).  The ``raw:`` struct-page words are not modelled."""
+    for line in dump_page_lines(mm, pfn, reason):
+        mm.printk(line)
+
+
+def dump_page_lines(mm, pfn: int, reason: str) -> list[str]:
+    """The lines :func:`dump_page` prints (a pinned order-0 page's refcount carries
+    GUP_PIN_COUNTING_BIAS per pin, as the kernel's does)."""
     sec = mm.section_of(pfn)
     off = pfn & mm.section_mask
     f = sec.flags[off]
@@ -671,14 +731,14 @@ def dump_page(mm, pfn: int, reason: str) -> None:
         value |= 1 << _PG_reserved_bit
         names.append("reserved")
     names += [f"node={sec.nid}", f"zone={zidx}"]
-    mm.printk(f"page: refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}")
-    mm.printk(f"flags: {value:#x}({'|'.join(names)})")
-    mm.printk(f"page dumped because: {reason}")
-    _dump_page_owner(mm, pfn)
-
-
-def _dump_page_owner(mm, pfn: int) -> None:
+    refcount = 1
+    if sec.pincount is not None and sec.pincount[off]:
+        pins = int(sec.pincount[off])
+        refcount += pins * GUP_PIN_COUNTING_BIAS if not sec.order[off] else pins
+    out = [f"page: refcount:{refcount} mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}",
+           f"flags: {value:#x}({'|'.join(names)})",
+           f"page dumped because: {reason}"]
     po = mm.page_owner
     if po is not None:
-        for line in po.dump_page_owner(pfn):
-            mm.printk(line)
+        out.extend(po.dump_page_owner(pfn))
+    return out

@@ -114,6 +114,11 @@ def free_pages(mm, pfn: int, order: int) -> None:
     if sec.order[off] != order:
         raise PextlabError(f"free_pages: pfn {pfn:#x} was allocated with order {sec.order[off]}, "
                            f"freed with order {order}")
+    pc = sec.pincount
+    if pc is not None and pc[off]:
+        # the pins hold references: put_page would not free it (unpin_user_pages first)
+        raise PextlabError(f"free_pages: pfn {pfn:#x} is pinned ({int(pc[off])} pin(s)); "
+                           f"unpin it first (unpin_user_pages)")
     __free_pages_ok(mm, pfn, order)
 
 

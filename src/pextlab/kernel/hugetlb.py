@@ -24,9 +24,9 @@ dissolves them (``dissolve_free_hugetlb_folios``: each one leaves the pool,
 offlined), so the pool shrinks by the pages the block held.  Compaction skips
 them too (blocks of order >= pageblock_order).  The pool therefore never holds
 a pfn that moved; ``debug.check_invariants`` checks that every pool pfn is an
-allocated head of HUGETLB_PAGE_ORDER on its node.  (Replacing a free huge page
-by a new one, ``isolate_or_dissolve_huge_page`` / ``alloc_and_dissolve_hugetlb_folio``,
-belongs to alloc_contig_range, which the model does not have.)
+allocated head of HUGETLB_PAGE_ORDER on its node.  alloc_contig_range (CMA)
+replaces a free pool page in its range by a new one
+(``HugetlbPool.alloc_and_dissolve_hugetlb_folio``).
 
 The page_owner record of a pool page is the real one: order 9, the mask above,
 the current task, and the stack of the write (``HUGETLB_ALLOC_STACK``, from the
@@ -37,7 +37,7 @@ from __future__ import annotations
 from .gfp import retry_mayfail_flag
 from .page_alloc import alloc_pages, free_pages
 
-__all__ = ["HUGETLB_ALLOC_STACK", "HugetlbPool", "hugetlb_pool", "set_max_huge_pages",
+__all__ = ["HUGETLB_ALLOC_STACK", "HUGETLB_REPLACE_STACK", "HugetlbPool", "hugetlb_pool", "set_max_huge_pages",
            "htlb_alloc_mask", "dissolve_free_hugetlb_folios"]
 
 # 6.12.117 (frag-s1 page_owner.after_probe): the pool pages' allocation stack
@@ -54,6 +54,14 @@ HUGETLB_ALLOC_STACK = (
     "ksys_write+0x5a/0xd0",
     "do_syscall_64+0x3b/0xc0",
     "entry_SYSCALL_64_after_hwframe+0x4b/0x53",
+)
+
+# alloc_contig_range replacing a free pool page (no offsets: unknown in the captured build)
+HUGETLB_REPLACE_STACK = (
+    "get_page_from_freelist", "__alloc_pages_noprof", "__folio_alloc_noprof",
+    "alloc_buddy_hugetlb_folio", "alloc_fresh_hugetlb_folio", "alloc_and_dissolve_hugetlb_folio",
+    "isolate_or_dissolve_huge_page", "isolate_migratepages_block", "isolate_migratepages_range",
+    "__alloc_contig_migrate_range", "alloc_contig_range_noprof", "__cma_alloc", "cma_alloc",
 )
 
 
@@ -81,6 +89,27 @@ class HugetlbPool:
     def __contains__(self, pfn: int) -> bool:
         """PageHuge: is ``pfn`` the head of one of the pool's pages?"""
         return any(pfn in d for d in self.pages.values())
+
+    def alloc_and_dissolve_hugetlb_folio(self, pfn: int) -> int:
+        """mm/hugetlb.c alloc_and_dissolve_hugetlb_folio, for alloc_contig_range: the
+        free pool page at ``pfn`` is replaced by a fresh one on its node
+        (alloc_fresh_hugetlb_folio with htlb_alloc_mask | __GFP_THISNODE; it cannot
+        come from the isolated range) and freed to the buddy allocator.  0, or
+        -ENOMEM (the kernel's -ENOMEM) when no new page can be had."""
+        mm = self.mm
+        nid = next(n for n, d in self.pages.items() if pfn in d)
+        gfp = htlb_alloc_mask(mm) | mm.profile.gfp_bits["__GFP_THISNODE"]
+        saved = mm.current_handle
+        if mm.page_owner is not None:
+            mm.current_handle = mm.page_owner.depot.stack_depot_save(HUGETLB_REPLACE_STACK)
+        new = alloc_pages(mm, gfp, self.order, nid)
+        mm.current_handle = saved
+        if new < 0:
+            return -12
+        del self.pages[nid][pfn]
+        self.pages[nid][new] = None          # enqueue_hugetlb_folio
+        free_pages(mm, pfn, self.order)
+        return 0
 
 
 def hugetlb_pool(mm) -> HugetlbPool:

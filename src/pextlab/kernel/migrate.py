@@ -1,13 +1,21 @@
-"""Page migration (mm/migrate.c, v6.12) as memory offlining uses it.
+"""Page migration (mm/migrate.c, v6.12) as memory offlining, alloc_contig_range
+and long-term pins use it.
 
 ``migrate_pages(mm, sources, reason, nid)`` moves allocated blocks to new
 pages: for each source a target of the same order is allocated with
 ``alloc_migration_target``'s mask (GFP_USER | __GFP_MOVABLE |
-__GFP_RETRY_MAYFAIL, plus __GFP_HIGHMEM when the source sits in ZONE_MOVABLE,
-__GFP_COMP for compound pages), preferring another node than the source's when
-one exists (mm/memory_hotplug.c do_migrate_range clears the source node from
-the nodemask unless it is the only node).  Targets can never come from the
-range being offlined: its free pages sit on the MIGRATE_ISOLATE lists.
+__GFP_RETRY_MAYFAIL by default, plus __GFP_HIGHMEM when the source sits in
+ZONE_MOVABLE, __GFP_COMP for compound pages).  Memory offlining prefers another
+node than the source's when one exists (mm/memory_hotplug.c do_migrate_range
+clears the source node from the nodemask unless it is the only node,
+``exclude_nid``); alloc_contig_range and gup prefer the source's node.  Targets
+can never come from a range being offlined or allocated contiguously: its free
+pages sit on the MIGRATE_ISOLATE lists.
+
+A pinned block (``folio_maybe_dma_pinned``: pin_user_pages holds it, see
+:mod:`pextlab.kernel.gup`) is never moved: its refcount is higher than the
+mapping explains, so folio_migrate_mapping returns -EAGAIN, migrate_pages
+retries it NR_MAX_MIGRATE_PAGES_RETRY (10) times and reports it failed.
 
 page_owner (mm/page_owner.c __folio_copy_owner, v6.10+): the target takes the
 source's record (stack, order, gfp, pid, tgid, comm, ts, free info) and the
@@ -32,7 +40,7 @@ from __future__ import annotations
 from .buddy import ALLOC_WMARK_MIN, __rmqueue
 from .fastpath import free_pages, get_page_from_freelist, prepare_alloc_pages
 from .gfp import ZONE_MOVABLE, retry_mayfail_flag
-from .mmzone import PG_HEAD, MT_SHIFT
+from .mmzone import PG_HEAD, MT_SHIFT, folio_maybe_dma_pinned
 
 __all__ = ["MIGRATE_TARGET_STACK", "alloc_migration_target", "migrate_pages", "free_sources",
            "drop_sources", "notify_moved", "HeldBlocks"]
@@ -85,15 +93,23 @@ def alloc_migration_target(mm, ctx, order: int) -> int:
     return pfn
 
 
-def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int):
+def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int, *, gfp: int | None = None,
+                  exclude_nid: bool = True, stack=MIGRATE_TARGET_STACK):
     """Migrate ``sources`` [(pfn, order)].
+
+    ``gfp``: the migration_target_control mask (default GFP_USER | __GFP_MOVABLE |
+    __GFP_RETRY_MAYFAIL); ``exclude_nid``: targets avoid node ``nid`` when another
+    node exists (memory offlining), else they prefer it; ``stack``: the allocation
+    stack of the targets (page_owner).
 
     Returns (moved [(old, new, order)], failed [(pfn, order)], counted) where
     ``counted`` is the base pages now counted on the migration stack (the
     sources' records), which freeing or dropping the sources takes back.
     """
     bits = mm.profile.gfp_bits
-    base = mm.gfp("GFP_USER") | bits["__GFP_MOVABLE"] | retry_mayfail_flag(mm.profile)
+    if gfp is None:
+        gfp = mm.gfp("GFP_USER") | bits["__GFP_MOVABLE"] | retry_mayfail_flag(mm.profile)
+    base = gfp
     if src_zone_idx == ZONE_MOVABLE:
         base |= bits["__GFP_HIGHMEM"]
     ctxs = {}
@@ -106,10 +122,15 @@ def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int):
     sections, shift, mask = mm.sections, mm.section_shift, mm.section_mask
     rmqueue = __rmqueue
     for pfn, order in sources:
+        if folio_maybe_dma_pinned(sections[pfn >> shift], pfn & mask):
+            # folio_migrate_mapping: -EAGAIN (unexpected references), retried, then failed
+            failed.append((pfn, order))
+            continue
         ctx = ctxs.get(order)
         if ctx is None:
-            gfp = base | (bits.get("__GFP_COMP", 0) if order else 0)
-            ctx = ctxs[order] = _target_context(mm, gfp, nid)
+            g = base | (bits.get("__GFP_COMP", 0) if order else 0)
+            ctx = ctxs[order] = (_target_context(mm, g, nid) if exclude_nid
+                                 else prepare_alloc_pages(mm, g, nid))
         if order == 0 and fast_zone is not None and fast_zone.free_pages > fast_limit:
             new = rmqueue(mm, fast_zone, 0, ctx[0], ctx[3])
             if new >= 0:
@@ -133,7 +154,7 @@ def migrate_pages(mm, sources, reason: str, nid: int, src_zone_idx: int):
                 fast_zone, fast_limit, fast_head = z, wm, PG_HEAD | (mt << MT_SHIFT)
     counted = 0
     if moved and mm.page_owner is not None:
-        counted = mm.page_owner.folio_copy_owners(moved, reason, MIGRATE_TARGET_STACK)
+        counted = mm.page_owner.folio_copy_owners(moved, reason, stack)
     return moved, failed, counted
 
 

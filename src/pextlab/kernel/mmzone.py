@@ -17,7 +17,11 @@ bit   name         meaning
 7     PG_HOLE      no RAM behind this pfn (also PG_RESERVED)
 ====  ===========  =============================================================
 
-Tail pages of an allocated block have flags 0.  Pageblock migratetypes are one
+Tail pages of an allocated block have flags 0.  Pins (``pin_user_pages``,
+:mod:`pextlab.kernel.gup`) are counted per allocated head in ``MemSection.pincount``,
+an int32 array created with a section's first pin (the kernel's
+``GUP_PIN_COUNTING_BIAS`` in an order-0 page's refcount, ``_pincount`` of a large
+folio): ``folio_maybe_dma_pinned`` reads it.  Pageblock migratetypes are one
 byte per pageblock in ``MemSection.pageblock_mt`` (the kernel's
 ``usage->pageblock_flags``).  Touch these bytearrays per item in hot paths
 (fast) and through ``numpy.frombuffer`` views for whole-section work.
@@ -30,7 +34,8 @@ import numpy as np
 
 from .gfp import ZONE_NAMES
 
-__all__ = ["covered_by_free", "PG_BUDDY", "PG_RESERVED", "PG_HEAD", "PG_GUARD", "PG_HOLE", "MT_SHIFT", "MT_MASK",
+__all__ = ["covered_by_free", "folio_maybe_dma_pinned", "pinned_heads", "GUP_PIN_COUNTING_BIAS",
+           "PG_BUDDY", "PG_RESERVED", "PG_HEAD", "PG_GUARD", "PG_HOLE", "MT_SHIFT", "MT_MASK",
            "MemSection", "Zone", "PglistData"]
 
 PG_BUDDY = 0x01
@@ -41,12 +46,15 @@ MT_SHIFT = 4
 MT_MASK = 0x70
 PG_HOLE = 0x80
 
+# include/linux/mm.h: an order-0 page's refcount grows by this much per FOLL_PIN
+GUP_PIN_COUNTING_BIAS = 1 << 10
+
 
 class MemSection:
     """One memory section (include/linux/mmzone.h ``struct mem_section``)."""
 
     __slots__ = ("nr", "start_pfn", "nid", "nids", "present", "online", "flags", "order",
-                 "pageblock_mt", "page_ext", "nr_present_pages", "early")
+                 "pageblock_mt", "page_ext", "nr_present_pages", "early", "pincount")
 
     def __init__(self, nr: int, pages_per_section: int, pageblocks_per_section: int, nid: int):
         self.nr = nr
@@ -63,6 +71,7 @@ class MemSection:
         self.page_ext = None        # section->page_ext (pextlab.kernel.page_ext.PageExtTable)
         self.nr_present_pages = 0
         self.early = True           # boot memory (not hot-added)
+        self.pincount = None        # int32 per page, FOLL_PIN count of allocated heads (gup)
 
     def flags_np(self) -> np.ndarray:
         return np.frombuffer(self.flags, dtype=np.uint8)
@@ -138,6 +147,21 @@ class PglistData:
     @property
     def node_end_pfn(self) -> int:
         return self.node_start_pfn + self.node_spanned_pages
+
+
+def folio_maybe_dma_pinned(sec, off: int) -> bool:
+    """include/linux/mm.h folio_maybe_dma_pinned: the block whose head is ``off`` in
+    ``sec`` holds at least one FOLL_PIN pin."""
+    pc = sec.pincount
+    return pc is not None and pc[off] > 0
+
+
+def pinned_heads(sec, idx: np.ndarray) -> np.ndarray:
+    """Boolean mask over head offsets ``idx`` of ``sec``: pinned ones."""
+    pc = sec.pincount
+    if pc is None:
+        return np.zeros(len(idx), dtype=bool)
+    return pc[idx] > 0
 
 
 def covered_by_free(flags: np.ndarray, order: np.ndarray, bits: int = PG_BUDDY) -> np.ndarray:

@@ -22,12 +22,22 @@ page_alloc.c reads from its free lists up to its slow path:
 The names of the lower modules that callers above the allocator use are
 re-exported here (``page_alloc.free_pages``, ``page_alloc.zone_watermark_ok``).
 
+It also has ``alloc_contig_range`` (CONFIG_CONTIG_ALLOC), CMA's way to a
+range of pages: isolate (:mod:`~pextlab.kernel.page_isolation`), migrate the
+movable pages out (:mod:`~pextlab.kernel.migrate`, reason ``contig_range``),
+check the range is free, take its pages; ``free_contig_range`` gives them back.
+
 Not modelled (documented so nobody is surprised): the highatomic reserve,
 ALLOC_NOFRAGMENT (machines with ZONE_NORMAL above DMA32).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
+
 from ..errors import PextlabError
+from . import migrate, page_isolation
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,  # noqa: F401
                     ALLOC_WMARK_HIGH, ALLOC_WMARK_LOW, ALLOC_WMARK_MIN, __free_one_page,
                     __rmqueue, __rmqueue_smallest, base_watermark, expand,
@@ -40,7 +50,9 @@ from .fastpath import (__free_pages_core, __free_pages_ok, free_pages,  # noqa: 
                        get_page_from_freelist, init_per_zone_wmark_min, nr_free_zone_pages,
                        prepare_alloc_pages, split_page)
 from .gfp import ZONE_NORMAL, direct_reclaim_flag, retry_mayfail_flag
-from .mmzone import PG_HEAD, MT_SHIFT
+from .mmzone import PG_HEAD, MT_SHIFT, MT_MASK, covered_by_free, pinned_heads
+from .buddy import del_page_from_free_list, find_free_block
+from .pcp import drain_zone_pages
 from .oom_kill import out_of_memory
 from .ring_buffer import EV_ALLOC
 from .vmscan import try_to_free_pages
@@ -51,7 +63,8 @@ __all__ = [
     "ALLOC_MIN_RESERVE", "ALLOC_NON_BLOCK", "ALLOC_CMA", "MAX_COMPACT_RETRIES",
     "__alloc_pages", "alloc_pages", "__alloc_pages_slowpath", "__alloc_pages_direct_compact",
     "__alloc_pages_direct_reclaim",
-    "alloc_pages_exact_nid", "free_pages_exact",
+    "alloc_pages_exact_nid", "free_pages_exact", "alloc_contig_range", "free_contig_range",
+    "ContigRange", "ERRNO_NAMES", "CONTIG_TARGET_STACK",
     # re-exported from the lower modules of the allocator
     "expand", "__rmqueue_smallest", "__rmqueue", "__free_one_page", "zone_watermark_ok",
     "zone_watermark_boost", "base_watermark", "get_page_from_freelist", "prepare_alloc_pages",
@@ -268,3 +281,190 @@ def __alloc_pages_slowpath(mm, gfp: int, order: int, mt: int, zones, high: int,
 
 # a plain alias: ``__alloc_pages`` is mangled when called from a class body
 alloc_pages = __alloc_pages
+
+
+# --- alloc_contig_range (CONFIG_CONTIG_ALLOC) ----------------------------------------------
+
+EINVAL, ENOMEM, EBUSY, EINTR = 22, 12, 16, 4
+ERRNO_NAMES = {EINVAL: "EINVAL", ENOMEM: "ENOMEM", EBUSY: "EBUSY", EINTR: "EINTR"}
+
+#: the allocation of a migration target by alloc_contig_range (v6.12 call chain;
+#: no offsets: unknown in the captured build)
+CONTIG_TARGET_STACK = (
+    "get_page_from_freelist", "__alloc_pages_noprof", "__folio_alloc_noprof",
+    "alloc_migration_target", "migrate_pages_batch", "migrate_pages",
+    "__alloc_contig_migrate_range", "alloc_contig_range_noprof", "__cma_alloc", "cma_alloc",
+)
+
+
+@dataclass
+class ContigRange:
+    """What alloc_contig_range did: ``ret`` (0 or -errno), ``migrated`` (base pages
+    moved out), ``busy_pfns`` (the pages still in use after migration, the first
+    being test_pages_isolated's), ``failed`` (blocks whose migration failed)."""
+    ret: int
+    migrated: int = 0
+    busy_pfns: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+
+
+def _verify_gfp(mm, gfp: int):
+    """mm/page_alloc.c __alloc_contig_verify_gfp_mask: (ok, the compaction mask)."""
+    b = mm.profile.gfp_bits
+    g = lambda n: b.get(n, 0)  # noqa: E731
+    zonemask = g("__GFP_DMA") | g("__GFP_HIGHMEM") | g("__GFP_DMA32") | g("__GFP_MOVABLE")
+    gfp &= ~(zonemask | g("__GFP_RECLAIMABLE") | g("__GFP_WRITE") | g("__GFP_HARDWALL")
+             | g("__GFP_THISNODE") | g("__GFP_MOVABLE"))
+    reclaim = g("__GFP_IO") | g("__GFP_FS") | g("__GFP_DIRECT_RECLAIM") | g("__GFP_KSWAPD_RECLAIM")
+    action = (g("__GFP_COMP") | retry_mayfail_flag(mm.profile) | g("__GFP_NOWARN") | g("__GFP_ZERO")
+              | g("__GFP_ZEROTAGS") | g("__GFP_SKIP_ZERO") | g("__GFP_SKIP_KASAN"))
+    if gfp & ~(reclaim | action):
+        return False, 0
+    cc = ((gfp & (reclaim | retry_mayfail_flag(mm.profile) | g("__GFP_NOWARN")))
+          | g("__GFP_HARDWALL") | g("__GFP_MOVABLE") | retry_mayfail_flag(mm.profile))
+    return True, cc
+
+
+def _movable_in(mm, start: int, end: int):
+    """isolate_migratepages_range with cc->alloc_contig: the movable blocks that
+    overlap [start, end) -- a block whose head lies before ``start`` is taken whole --
+    minus pinned ones (an anonymous folio with more references than mappings is not
+    isolated) and free huge pages (replaced, not migrated).  Returns (sources, huge)."""
+    mov = mm.profile.mt_movable
+    pool = mm.hugetlb
+    lo_pfn = max(start - (1 << mm.profile.max_page_order), 0)
+    sources, huge = [], []
+    for sec, lo, hi in page_isolation.section_slices(mm, lo_pfn, end):
+        f = sec.flags_np()[lo:hi]
+        od = sec.order_np()[lo:hi]
+        idx = np.flatnonzero(((f & PG_HEAD) != 0) & (((f & MT_MASK) >> MT_SHIFT) == mov))
+        if not len(idx):
+            continue
+        idx = idx[lo + idx + (np.int64(1) << od[idx].astype(np.int64)) > start - sec.start_pfn]
+        idx = idx[~pinned_heads(sec, lo + idx)]
+        for p, o in zip((sec.start_pfn + lo + idx).tolist(), od[idx].tolist()):
+            if pool is not None and o == pool.order and p in pool:
+                huge.append(p)
+            else:
+                sources.append((p, o))
+    return sources, huge
+
+
+def _busy_pfns(mm, start: int, end: int) -> list[int]:
+    """Pages of [start, end) that are not free (test_pages_isolated's first is [0])."""
+    out = []
+    for sec, lo, hi in page_isolation.section_slices(mm, start, end):
+        free = covered_by_free(sec.flags_np(), sec.order_np())[lo:hi]
+        out.extend((sec.start_pfn + lo + np.flatnonzero(~free)).tolist())
+    return out
+
+
+def alloc_contig_range(mm, start: int, end: int, migratetype: int, gfp: int) -> ContigRange:
+    """mm/page_alloc.c alloc_contig_range_noprof (v6.12): take the pages [start, end).
+
+    Isolate the pageblocks of the range (start_isolate_page_range with
+    ``migratetype``: MIGRATE_CMA pageblocks are taken as movable), drain the per-cpu
+    lists (drain_all_pages), migrate the movable blocks out
+    (__alloc_contig_migrate_range: alloc_migration_target with the compaction mask,
+    reason MR_CONTIG_RANGE; -ENOMEM when a target cannot be had; a free hugetlb page
+    is replaced by a new one, alloc_and_dissolve_hugetlb_folio), then check the
+    range is free from the free block holding ``start`` (find_large_buddy,
+    test_pages_isolated: -EBUSY naming the first page in use), take the free blocks
+    off the lists (isolate_freepages_range), split them into order-0 pages
+    (split_free_pages: post_alloc_hook with ``gfp``, so page_owner records each) and
+    free the head and tail outside the range; finally undo the isolation.
+    Returns a :class:`ContigRange` (``ret`` 0 on success).
+
+    The migration passes of the kernel (chunks of 32 pages, five tries of the pages
+    that failed) are one pass here: the model's only migration failures are pinned
+    pages, which fail every try, and missing targets, which end it with -ENOMEM.
+    """
+    ok, cc_gfp = _verify_gfp(mm, gfp)
+    if not ok:
+        return ContigRange(-EINVAL)
+    zone = mm.zone_of_pfn(start)
+    pb = mm.pageblock_order
+    istart = (start >> pb) << pb
+    iend = ((end + (1 << pb) - 1) >> pb) << pb
+    saved, bad = page_isolation.start_isolate_page_range(mm, zone, istart, iend, migratetype)
+    if saved is None:
+        return ContigRange(-EBUSY, busy_pfns=[bad])
+    res = ContigRange(0)
+    try:
+        if zone.pcp is not None:
+            drain_zone_pages(mm, zone)
+        sources, huge = _movable_in(mm, start, end)
+        for p in huge:
+            if mm.hugetlb.alloc_and_dissolve_hugetlb_folio(p) < 0:
+                res.ret = -ENOMEM
+                return res
+        if sources:
+            moved, failed, _ = migrate.migrate_pages(mm, sources, "contig_range", zone.nid, zone.idx,
+                                                     gfp=cc_gfp, exclude_nid=False,
+                                                     stack=CONTIG_TARGET_STACK)
+            migrate.notify_moved(mm, moved, "contig_range")
+            migrate.free_sources(mm, moved)
+            pages = sum(1 << o for _, _, o in moved)
+            res.migrated = pages
+            count_vm_event(mm, "pgmigrate_success", pages)
+            if failed:
+                count_vm_event(mm, "pgmigrate_fail", sum(1 << o for _, o in failed))
+                res.failed = [p for p, _ in failed]
+                res.ret = -ENOMEM          # migrate_pages: no target page
+                return res
+        # find_large_buddy: the free block holding start (if any) starts the check
+        fb = find_free_block(mm, start)
+        outer_start = fb[0] if fb is not None else start
+        busy = _busy_pfns(mm, outer_start, end)
+        if busy:
+            res.ret = -EBUSY
+            res.busy_pfns = busy
+            return res
+        _take_range(mm, zone, outer_start, start, end, gfp)
+        return res
+    finally:
+        page_isolation.undo_isolate_page_range(mm, zone, istart, iend, saved)
+
+
+def _take_range(mm, zone, outer_start: int, start: int, end: int, gfp: int) -> None:
+    """isolate_freepages_range + split_free_pages + freeing the head and tail."""
+    outer_end = end
+    for pfn, order, mt in page_isolation.free_heads(mm, outer_start, end):
+        del_page_from_free_list(mm, zone, pfn, order, mt)
+        outer_end = max(outer_end, pfn + (1 << order))
+    mt_alloc = prepare_alloc_pages(mm, gfp, zone.nid)[0]
+    head = PG_HEAD | (mt_alloc << MT_SHIFT)
+    for sec, lo, hi in page_isolation.section_slices(mm, start, end):
+        sec.flags[lo:hi] = bytes([head]) * (hi - lo)
+        sec.order[lo:hi] = bytes(hi - lo)
+    hook = mm.alloc_hook
+    if mm.poison is not None or hook is not None:
+        for p in range(start, end):
+            if mm.poison is not None:
+                mm.poison.unpoison_pages(p, 0)
+            if hook is not None:
+                hook(p, 0, gfp)
+    mm.nr_alloc_events += end - start
+    for a, b in ((outer_start, start), (end, outer_end)):
+        _free_range_to_buddy(mm, zone, a, b)
+
+
+def _free_range_to_buddy(mm, zone, a: int, b: int) -> None:
+    """Free pages that were never handed out back to their (isolated) pageblocks' lists,
+    in maximal aligned blocks (what freeing them page by page merges into)."""
+    pb = mm.pageblock_order
+    pfn = a
+    while pfn < b:
+        order = min(mm.profile.max_page_order, (pfn & -pfn).bit_length() - 1 if pfn else 64)
+        while pfn + (1 << order) > b:
+            order -= 1
+        sec = mm.sections[pfn >> mm.section_shift]
+        mt = sec.pageblock_mt[(pfn & mm.section_mask) >> pb]
+        __free_one_page(mm, zone, pfn, order, mt)
+        pfn += 1 << order
+
+
+def free_contig_range(mm, pfn: int, nr_pages: int) -> None:
+    """mm/page_alloc.c free_contig_range: free each page of the range."""
+    for p in range(pfn, pfn + nr_pages):
+        free_pages(mm, p, 0)

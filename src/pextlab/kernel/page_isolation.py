@@ -20,6 +20,17 @@ hand out its free pages while the movable pages are migrated away:
   reverts that.
 * ``test_pages_isolated``: every page of the range is a free buddy page.
 
+alloc_contig_range (CMA, :func:`pextlab.kernel.page_alloc.alloc_contig_range`)
+isolates with ``migratetype=MIGRATE_CMA``: has_unmovable_pages then takes a
+MIGRATE_CMA pageblock as movable without looking at its pages ("CMA allocations
+(alloc_contig_range) really need to mark isolate CMA pageblocks even when they
+are not movable in fact").  Its range need not end on MAX_PAGE_ORDER
+boundaries: a free block larger than a pageblock that straddles an end of the
+range is split into pageblocks first (move_freepages_block_isolate's
+split_large_buddy), and undo frees each isolated block of pageblock order or
+more back through ``__free_one_page`` so it merges again
+(unset_migratetype_isolate's __putback_isolated_page).
+
 One deliberate difference: the kernel isolates pageblock after pageblock and,
 when it meets an unmovable page, un-isolates the ones done so far with
 ``undo_isolate_page_range(..., MIGRATE_MOVABLE)`` -- which turns their
@@ -34,11 +45,12 @@ import numpy as np
 
 from .gfp import ZONE_MOVABLE
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, MT_SHIFT, MT_MASK
-from .buddy import add_to_free_list, del_page_from_free_list
+from .buddy import __free_one_page, add_to_free_list, del_page_from_free_list
 from .mmzone import covered_by_free
 
 __all__ = ["unmovable_pages", "has_unmovable_pages", "start_isolate_page_range",
-           "undo_isolate_page_range", "test_pages_isolated", "free_heads", "section_slices"]
+           "undo_isolate_page_range", "test_pages_isolated", "free_heads", "section_slices",
+           "split_large_buddy"]
 
 
 def section_slices(mm, start: int, end: int):
@@ -52,12 +64,13 @@ def section_slices(mm, start: int, end: int):
         pfn = hi
 
 
-def unmovable_pages(mm, zone, start: int, end: int) -> np.ndarray:
+def unmovable_pages(mm, zone, start: int, end: int, migratetype: int | None = None) -> np.ndarray:
     """Every pfn in [start, end) that ``has_unmovable_pages`` would stop at, ascending.
 
-    The first page of every MIGRATE_CMA pageblock; reserved pages always; outside
-    ZONE_MOVABLE also heads of non-movable allocations and in-use pages that belong
-    to no block (taken off the buddy).
+    The first page of every MIGRATE_CMA pageblock (none when ``migratetype`` is
+    MIGRATE_CMA: those pageblocks are skipped whole); reserved pages always;
+    outside ZONE_MOVABLE also heads of non-movable allocations and in-use pages
+    that belong to no block (taken off the buddy).
     """
     mov = mm.profile.mt_movable
     cma = mm.profile.mt_cma
@@ -66,24 +79,30 @@ def unmovable_pages(mm, zone, start: int, end: int) -> np.ndarray:
     for sec, lo, hi in section_slices(mm, start, end):
         fl = sec.flags_np()
         bad = (fl[lo:hi] & PG_RESERVED) != 0
-        cma_blocks = np.flatnonzero(sec.pageblock_np() == cma) << pb
-        cma_blocks = cma_blocks[(cma_blocks >= lo) & (cma_blocks < hi)]
-        bad[cma_blocks - lo] = True
+        is_cma = np.repeat(sec.pageblock_np() == cma, 1 << pb)[lo:hi]
+        if migratetype == cma:
+            skip = is_cma
+        else:
+            skip = np.zeros(hi - lo, dtype=bool)
+            cma_blocks = np.flatnonzero(sec.pageblock_np() == cma) << pb
+            cma_blocks = cma_blocks[(cma_blocks >= lo) & (cma_blocks < hi)]
+            bad[cma_blocks - lo] = True
         if zone.idx != ZONE_MOVABLE:
             f = fl[lo:hi]
             mt = (f & MT_MASK) >> MT_SHIFT
             bad |= ((f & PG_HEAD) != 0) & (mt != mov)
             covered = covered_by_free(fl, sec.order_np(), PG_HEAD | PG_BUDDY | PG_GUARD)[lo:hi]
             bad |= (f == 0) & ~covered
+        bad &= ~skip
         idx = np.flatnonzero(bad)
         if len(idx):
             out.append(sec.start_pfn + lo + idx)
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def has_unmovable_pages(mm, zone, start: int, end: int) -> int:
+def has_unmovable_pages(mm, zone, start: int, end: int, migratetype: int | None = None) -> int:
     """The first unmovable pfn of [start, end), or -1."""
-    bad = unmovable_pages(mm, zone, start, end)
+    bad = unmovable_pages(mm, zone, start, end, migratetype)
     return int(bad[0]) if len(bad) else -1
 
 
@@ -121,16 +140,40 @@ def _set_pageblock_types(mm, start: int, end: int, types) -> None:
         i += b - a
 
 
-def start_isolate_page_range(mm, zone, start: int, end: int):
+def split_large_buddy(mm, zone, pfn: int) -> None:
+    """A free block of order > pageblock_order that covers ``pfn`` (a pageblock
+    boundary) without starting there is split into pageblock-order blocks, each on
+    its pageblock's list (mm/page_alloc.c split_large_buddy)."""
+    pb = mm.pageblock_order
+    sec = mm.section_of(pfn)
+    if sec is None:
+        return
+    for order in range(pb + 1, mm.nr_orders):
+        head = pfn & ~((1 << order) - 1)
+        if head == pfn or (head >> mm.section_shift) != sec.nr:
+            continue
+        off = head & mm.section_mask
+        f = sec.flags[off]
+        if f & PG_BUDDY and sec.order[off] == order:
+            del_page_from_free_list(mm, zone, head, order, (f & MT_MASK) >> MT_SHIFT)
+            for p in range(head, head + (1 << order), 1 << pb):
+                add_to_free_list(mm, zone, p, pb, sec.pageblock_mt[(p & mm.section_mask) >> pb])
+            return
+
+
+def start_isolate_page_range(mm, zone, start: int, end: int, migratetype: int | None = None):
     """Isolate [start, end) (pageblock aligned).
 
     Returns ``(saved_types, -1)`` on success, where ``saved_types`` are the
     previous pageblock migratetypes (for undo), or ``(None, pfn)`` with the
     first unmovable pfn -- the page the kernel dumps as "unmovable page".
+    ``migratetype``: MIGRATE_CMA when alloc_contig_range isolates a CMA range.
     """
-    bad = has_unmovable_pages(mm, zone, start, end)
+    bad = has_unmovable_pages(mm, zone, start, end, migratetype)
     if bad >= 0:
         return None, bad
+    split_large_buddy(mm, zone, start)
+    split_large_buddy(mm, zone, end)
     saved = _pageblock_types(mm, start, end)
     iso = mm.profile.mt_isolate
     _set_pageblock_types(mm, start, end, iso)
@@ -151,9 +194,17 @@ def undo_isolate_page_range(mm, zone, start: int, end: int, saved_types: bytes) 
         if mt != iso:
             continue
         sec = mm.sections[pfn >> mm.section_shift]
-        new_mt = sec.pageblock_mt[(pfn & mm.section_mask) >> pb]
+        off = pfn & mm.section_mask
+        f = sec.flags[off]
+        if not f & PG_BUDDY or sec.order[off] != order or (f & MT_MASK) >> MT_SHIFT != iso:
+            continue                   # merged into a block put back before it
+        new_mt = sec.pageblock_mt[off >> pb]
         del_page_from_free_list(mm, zone, pfn, order, iso)
-        add_to_free_list(mm, zone, pfn, order, new_mt)
+        if order >= pb:
+            # __putback_isolated_page: merges with a free buddy of the same type again
+            __free_one_page(mm, zone, pfn, order, new_mt)
+        else:
+            add_to_free_list(mm, zone, pfn, order, new_mt)
 
 
 def test_pages_isolated(mm, start: int, end: int) -> int:

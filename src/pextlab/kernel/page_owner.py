@@ -491,3 +491,21 @@ def _dump_page_owner(self, pfn: int) -> list[str]:
 
 
 PageOwner.dump_page_owner = _dump_page_owner
+
+
+def _owner_of(self, pfn: int):
+    """(comm, pid, stack handle) of the record page_owner holds for ``pfn`` as
+    allocated, or None (no page_ext, no record, or the page is not allocated)."""
+    mm = self.mm
+    t = mm.sections[pfn >> self._shift].page_ext if mm.section_of(pfn) else None
+    if t is None or t.owner is None:
+        return None
+    off = pfn & self._mask
+    row = int(t.owner[off])
+    if row < 0 or not int(t.flags[off]) & PAGE_EXT_OWNER_ALLOCATED:
+        return None
+    return (self.records.comms[self.records.get(row, R_COMM)], self.records.get(row, R_PID),
+            self.records.get(row, R_HANDLE))
+
+
+PageOwner.owner_of = _owner_of

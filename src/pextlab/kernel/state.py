@@ -67,6 +67,28 @@ class Memblock:
                         return start
         return -1
 
+    def alloc_range(self, nr_pages: int, label: str, start: int, end: int, nid: int | None = None,
+                    align: int = 1, bottom_up: bool = False) -> int:
+        """memblock_alloc_range_nid with exact_nid: ``nr_pages`` aligned to ``align`` in
+        [start, end) on node ``nid`` (None: any), top-down or bottom-up.  Returns the
+        first pfn, or -1 if nothing fits."""
+        ranges = sorted((max(rs, start), min(re_, end)) for rnid, rs, re_ in self.memory
+                        if (nid is None or rnid == nid) and rs < end and start < re_)
+        gaps = [g for rs, re_ in ranges for g in self.free_ranges(rs, re_)]
+        gaps.sort(reverse=not bottom_up)
+        for gs, ge in gaps:
+            if bottom_up:
+                s = -(-gs // align) * align
+                if s + nr_pages <= ge:
+                    self.reserve(s, s + nr_pages, label)
+                    return s
+            else:
+                s = ((ge - nr_pages) // align) * align
+                if s >= gs:
+                    self.reserve(s, s + nr_pages, label)
+                    return s
+        return -1
+
 
 class MM:
     """The whole simulated kernel state of one machine."""
@@ -116,7 +138,8 @@ class MM:
         self.totalram_pages = 0
         self.dmesg_lines: list[str] = []
         self._ac_cache: dict = {}
-        self.cma_areas: list = []
+        self.cma_areas: list = []             # pextlab.kernel.cma.CMA, in declaration order
+        self.cma_log: list = []               # one dict per cma_alloc request (kernel.cma)
         self.swiotlb = -1
         self.hotplug_blocks: dict = {}
         self.hotplug_devices: dict = {}       # memory_hotplug: DIMM id -> range, node, blocks

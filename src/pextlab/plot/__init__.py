@@ -15,6 +15,7 @@ Modules:
   pages per order;
 * :mod:`~pextlab.plot.owners` -- pages per owner over time, memory usage, top owners;
 * :mod:`~pextlab.plot.owner_map` -- physical memory coloured by owner;
+* :mod:`~pextlab.plot.cma` -- a CMA area page by page (free, movable, pinned, CMA's own);
 * :mod:`~pextlab.plot.colors` -- the one colour table of zones, migratetypes and
   memory-block states, used by every picture (plots, report, labs).
 
@@ -24,6 +25,7 @@ What this package may import: matplotlib, numpy, pandas, and from pextlab only
 ``lab`` or ``widgets``; those import it.
 """
 from .blocks import block_of_pfn, plot_memory_blocks
+from .cma import plot_cma
 from .colors import MEMORY_BLOCK_STATE_COLORS, MIGRATETYPE_COLORS, ZONE_COLORS
 from .fragmentation import plot_fragmentation_timeseries, plot_free_orders, plot_pageblock_map
 from .memory import plot_buddyinfo, plot_memory_map, plot_page_ext_cost, plot_pageblocks
@@ -34,4 +36,4 @@ __all__ = ["plot_memory_map", "plot_page_ext_cost", "plot_buddyinfo", "plot_page
            "plot_memory_blocks", "block_of_pfn", "plot_fragmentation_timeseries",
            "plot_pageblock_map", "plot_free_orders", "plot_owners_over_time",
            "plot_memory_usage", "plot_top_owners", "owners_over_time", "plot_owner_map",
-           "ZONE_COLORS", "MIGRATETYPE_COLORS", "MEMORY_BLOCK_STATE_COLORS"]
+           "ZONE_COLORS", "MIGRATETYPE_COLORS", "MEMORY_BLOCK_STATE_COLORS", "plot_cma"]

@@ -44,6 +44,13 @@ Anonymous memory and every other kind are never reclaimed (no swap).  Each task
 :class:`OomTask`); a killed task's blocks are freed by the kill, as the task,
 and the task allocates nothing more.  The log only ever frees blocks it holds.
 
+Pinning tasks (``Task.pin``, :func:`pextlab.workloads.pin`) pin each user page
+they allocate right after faulting it in (:func:`pextlab.kernel.gup.pin_user_pages`,
+long-term or short-term) and unpin it before freeing it; their page-table pages
+are not pinned.  A long-term pin may move the page first (out of CMA and
+ZONE_MOVABLE); the log follows that migration like any other.  A pin that fails
+(no page to migrate to) leaves the page allocated, unpinned, and is counted.
+
 Honest limits: "used per migratetype" counts live workload blocks by their gfp
 migratetype, not by the pageblock they landed in; recorded events keep the
 pfn each event happened at (a block freed after a migration is freed at its
@@ -58,7 +65,7 @@ from array import array
 import numpy as np
 
 from ..errors import PextlabError
-from ..kernel import page_alloc, vmscan
+from ..kernel import gup, page_alloc, vmscan
 from ..kernel.gfp import gfp_migratetype
 from .catalogue import Catalogue, load_catalogue
 from .spec import Task, Workload
@@ -131,6 +138,8 @@ class RunLog:
         # task, zone_mt, slot); sequence numbers of pending frees reclaim or a kill did
         self.lru: dict[int, tuple[int, int, int, int]] = {}
         self.dropped: set[int] = set()
+        # pinned blocks the log holds: pfn -> task index (gup pins, dropped before the free)
+        self.pins: dict[int, int] = {}
         # live pages per task index; OOM-killed task indices; the OOM killer's view
         self.rss: list[int] = []
         self.dead: set[int] = set()
@@ -153,6 +162,11 @@ class RunLog:
         it at its new pfn, as the newest.
         """
         remap = {old: new for old, new, _ in moved}
+        pins = self.pins
+        if pins:
+            for old, new, _ in moved:
+                if old in pins:
+                    pins[new] = pins.pop(old)
         held = self.held
         if held:
             for old, new, order in moved:
@@ -235,6 +249,8 @@ class RunLog:
                 d = self.tasks[ti]
                 mm.comm, mm.pid, mm.tgid, mm.comm_id = d["comm"], d["pid"], d["tgid"], d["comm_id"]
                 mm.current_handle = slots[si]["free_handle"]
+                if self.pins.pop(pfn, None) is not None:
+                    gup.unpin_user_pages(mm, (pfn,))
                 _free(mm, pfn, o)
                 self.used[k] -= 1 << o
                 self.rss[ti] -= 1 << o
@@ -299,7 +315,7 @@ class RunLog:
         self.tasks.append({"run": run_idx, "comm": t.comm, "pid": pid, "tgid": tgid,
                            "kind": t.kind, "label": t.label, "nid": nid, "comm_id": comm_id,
                            "allocs": 0, "frees": 0, "failed": 0, "held": 0, "reclaimed": 0,
-                           "oom_killed": 0})
+                           "oom_killed": 0, "pin": t.pin, "pinned": 0, "pin_failed": 0})
         self.rss.append(0)
         ti = len(self.tasks) - 1
         o = self.oom.get(pid)
@@ -473,6 +489,9 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
     t_tgid = [x["tgid"] for x in tasks]
     t_cid = [x["comm_id"] for x in tasks]
     t_nid = [x["nid"] for x in tasks]
+    t_pin = [x.get("pin", "") for x in tasks]
+    mov = mm.profile.mt_movable
+    pins = log.pins
     n_tasks = len(tasks)
     c_alloc = [0] * n_tasks
     c_free = [0] * n_tasks
@@ -557,6 +576,8 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
             if pfn in lru:
                 del lru[pfn]
                 lru_del(mm, pfn)
+            if pins and pins.pop(pfn, None) is not None:
+                gup.unpin_user_pages(mm, (pfn,))
             _free(mm, pfn, o)
             used[k] -= 1 << o
             rss[ti] -= 1 << o
@@ -613,6 +634,13 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
                 lru_add(mm, pfn, o, log)
         if evx is not None:
             evx((t, EV_ALLOC, pfn, o, ti, si, k))
+        if t_pin[ti] and s_mt[si] == mov:
+            got = gup.pin_user_pages(mm, ((pfn, o),), longterm=t_pin[ti] == "longterm")
+            if got is None:
+                tasks[ti]["pin_failed"] += 1
+            else:
+                pins[got[0]] = ti
+                tasks[ti]["pinned"] += 1
     free_due(end)
     hooks_due(end)
     free_due(end)

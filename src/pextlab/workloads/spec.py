@@ -30,10 +30,11 @@ from ..errors import PextlabError
 
 __all__ = ["Task", "Workload", "mix", "task", "anon", "page_cache", "slab", "page_tables",
            "kernel_stacks", "thp", "pipe_buffers", "burst", "hog", "pin", "leak", "load",
-           "parse_duration", "LIFETIME_DISTS"]
+           "parse_duration", "LIFETIME_DISTS", "PIN_KINDS"]
 
 NS_PER_S = 1_000_000_000
 LIFETIME_DISTS = ("exp", "lognormal", "fixed")
+PIN_KINDS = ("", "longterm", "shortterm")
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": NS_PER_S, "sec": NS_PER_S,
           "m": 60 * NS_PER_S, "min": 60 * NS_PER_S, "h": 3600 * NS_PER_S}
 _DUR = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*$")
@@ -102,6 +103,9 @@ class Task:
     label : str
         Free text kept with the task (``"hog"``, ``"leak"``...): ground truth
         for exercises, never used by the simulation.
+    pin : {"", "longterm", "shortterm"}
+        Pin each user page the task allocates (mm/gup.c pin_user_pages, with
+        FOLL_LONGTERM for ``"longterm"``) until the task frees it.
     """
     comm: str
     kind: str
@@ -121,6 +125,7 @@ class Task:
     tgid: int | None = None
     nid: int | None = None
     label: str = ""
+    pin: str = ""
 
     def __post_init__(self):
         if not isinstance(self.comm, str) or not self.comm:
@@ -141,6 +146,8 @@ class Task:
             raise PextlabError(f"{self.comm}: batch must be >= 1")
         if self.stop_ns is not None and self.stop_ns < self.start_ns:
             raise PextlabError(f"{self.comm}: stop is before start")
+        if self.pin not in PIN_KINDS:
+            raise PextlabError(f"{self.comm}: pin must be one of {PIN_KINDS}, got {self.pin!r}")
         object.__setattr__(self, "stacks", tuple(self.stacks))
 
     def to_dict(self) -> dict:
@@ -288,13 +295,22 @@ def hog(comm: str = "hog", pages: int = 100_000, ramp="5s", at=0, kind: str = "a
                 label=kw.pop("label", "hog"), **kw)
 
 
-def pin(comm: str = "rdma_app", pages: int = 10_000, ramp="1s", at=0, **kw) -> Task:
-    """Long-term pinned user memory: pages faulted in by get_user_pages and never released.
+def pin(comm: str = "rdma_app", pages: int = 10_000, ramp="1s", at=0, longterm: bool = True,
+        hold=None, **kw) -> Task:
+    """User memory faulted in and pinned (mm/gup.c pin_user_pages), ``pages`` over ``ramp``.
 
-    Stacks are the dumps' ``__mm_populate``/``__get_user_pages`` ones (mlock,
-    MAP_POPULATE); the simulator has no migration, so pinning is "never freed".
+    ``longterm=True`` (FOLL_LONGTERM: RDMA, vfio): each page is first migrated out
+    of CMA and ZONE_MOVABLE if it landed there, then pinned.  ``longterm=False``: a
+    short-term pin (I/O in flight) of the page where it is -- in CMA too, where it
+    makes cma_alloc fail while held.  ``hold``: how long each page stays pinned
+    (then it is unpinned and freed); ``None``: for good, past the end of the run.
+    Stacks are the dumps' ``__mm_populate``/``__get_user_pages`` ones; the task's
+    page-table pages are allocated too, and never pinned.
     """
-    return hog(comm, pages, ramp, at, kind="populate", label=kw.pop("label", "pin"), **kw)
+    n = _events(pages, kw)
+    return task(comm, "populate", n / max(parse_duration(ramp) / NS_PER_S, 1e-9), hold, at=at,
+                count=n, label=kw.pop("label", "pin"),
+                pin="longterm" if longterm else "shortterm", **kw)
 
 
 def leak(comm: str = "leaky", pages: int = 20_000, fraction: float = 0.25, over="30s",
