@@ -39,8 +39,9 @@ def digest_frame(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def digest_machine(m) -> dict[str, str]:
-    out = {}
+def digest_machine(m, extra: dict | None = None) -> dict[str, str]:
+    """Digests of every Machine frame, of ``extra`` frames, and of the kernel's text files."""
+    out = {name: digest_frame(df) for name, df in (extra or {}).items()}
     for name, (_schema, sources) in FRAMES.items():
         if "machine" in sources:
             out[name] = digest_frame(getattr(m, name)())
@@ -149,10 +150,40 @@ def real_layout():
     return m
 
 
+def cma_pins():
+    """Movable memory spills into CMA, short- and long-term pins, cma_alloc fails then succeeds."""
+    m = pextlab.boot(mem="1G", cmdline="page_owner=on cma=64M", seed=12)
+    m.run(W.mix(W.hog("java", pages=212_000, ramp="1s"), W.anon("app", rate=4000, lifetime="20s"),
+                W.pin("rdma", pages=2000, longterm=True, at="1s"),
+                W.pin("dio", pages=300, longterm=False, hold="3s", at="1s")), duration="2s")
+    m.cma_alloc(count=16384)
+    m.run(W.anon("app", rate=500, lifetime="1s"), duration="4s")
+    r = m.cma_alloc(count=8192, align=512)
+    if r.ok:
+        m.cma_release(r)
+    m.cma_alloc(count=1024)
+    m.compact_memory()
+    return m
+
+
+def traced():
+    """Every kmem event through a small ring buffer and a slow reader (the Tracing frames too)."""
+    m = pextlab.boot(mem="512M", cmdline="page_owner=on trace_event=kmem:mm_page_alloc,"
+                     "kmem:mm_page_free trace_buf_size=64K", seed=13)
+    t = m.tracing(buffer_kb=64, reader=pextlab.tracing.reader(rate="50k/s", start="1s"),
+                  events="kmem:*")
+    m.run(W.mix(W.anon("app", rate=3000, lifetime="500ms"), W.slab("kworker/0:1", rate=300),
+                W.thp("qemu", rate=5, lifetime="2s")), duration="4s")
+    return m, {f"tracing.{name}": getattr(t, name)() for name in
+               ("df_trace", "df_buffer", "df_lost", "df_reader", "df_stats")}
+
+
 SCENARIOS = {f.__name__: f for f in (
     boot_churn, numa_workload, frag_s1, hotplug, cma_boot, pressure_oom, v319, guard_and_poison,
-    hugetlb_compaction, no_mobility_grouping, real_layout)}
+    hugetlb_compaction, no_mobility_grouping, real_layout, cma_pins, traced)}
 
 
 def run_scenario(name: str) -> dict[str, str]:
-    return digest_machine(SCENARIOS[name]())
+    """A scenario returns its machine, or (machine, {name: frame}) for frames of other objects."""
+    got = SCENARIOS[name]()
+    return digest_machine(*got) if isinstance(got, tuple) else digest_machine(got)
