@@ -31,6 +31,7 @@ from pextlab.cli import main as cli_main
 from pextlab.errors import ParseError, PextlabError
 from pextlab.machine import boot
 from pextlab.procfs.buddyinfo import read_buddyinfo
+from pextlab.procfs.cma import read_cma
 from pextlab.procfs.dmesg import read_dmesg
 from pextlab.procfs.extfrag import read_extfrag, read_index_file
 from pextlab.procfs.iomem import read_iomem, system_ram_ranges
@@ -360,6 +361,9 @@ TARGETS: dict[str, Target] = {
     "dmesg": Target(_file_base("*/dmesg*.txt"), reader_target(read_dmesg)),
     "memory_blocks": Target(_file_base("*/memory_blocks*.txt"), reader_target(_memory_blocks)),
     "trace": Target(_trace_base, reader_target(read_trace)),
+    "cma_debugfs": Target(_file_base("*/cma_debugfs*.txt"), reader_target(read_cma)),
+    "cma_sysfs": Target(_file_base("*/cma_sysfs*.txt"),
+                        reader_target(lambda p: read_cma(REAL / "h-1G-cma64M" / "cma_debugfs.txt", p))),
     "capture_layout": Target(None, _capture(_layout), ("cmdline", "iomem", "dmesg", "cpuinfo_summary")),
     "cli_sort": Target(_page_owner_base, _cli(lambda path, tmp: ["sort", str(path)])),
     "cli_report": Target(None, _cli(lambda d, tmp: ["report", str(d)])),
@@ -369,7 +373,7 @@ TARGETS: dict[str, Target] = {
 #: Share of the inputs each target gets.
 WEIGHTS = {"page_owner": 14, "show_stacks": 6, "buddyinfo": 7, "pagetypeinfo": 8, "zoneinfo": 8,
            "unusable_index": 4, "extfrag_index": 4, "meminfo": 5, "vmstat": 5, "iomem": 6, "dmesg": 7,
-           "memory_blocks": 7, "trace": 6, "capture_layout": 4, "cli_sort": 3, "cli_report": 1, "cli_boot": 1}
+           "memory_blocks": 7, "trace": 6, "cma_debugfs": 3, "cma_sysfs": 2, "capture_layout": 4, "cli_sort": 3, "cli_report": 1, "cli_boot": 1}
 
 
 def make_input(target: str, seed: int) -> Input:

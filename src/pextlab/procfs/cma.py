@@ -94,11 +94,14 @@ def read_cma(debugfs, sysfs=None, zones: dict | None = None) -> pd.DataFrame:
     """
     name, secs = _sections(debugfs, "cma_debugfs")
     areas: dict[str, dict] = {}
+    where: dict[tuple[str, str], int] = {}     # (area, file or "") -> line of its header
     for sec in secs:
         lineno, kind, area, file, lines, header = sec
         if kind != "debug/cma":
             raise ParseError(name, lineno, "a /sys/kernel/debug/cma path in the debugfs file", header)
         a = areas.setdefault(area, {})
+        where.setdefault((area, ""), lineno)
+        where[(area, file)] = lineno
         if file in _WRITE_ONLY or file not in DEBUGFS_FILES:
             continue                  # write-only (the reader's error), or a later kernel's file
         if file == "bitmap":
@@ -116,12 +119,14 @@ def read_cma(debugfs, sysfs=None, zones: dict | None = None) -> pd.DataFrame:
     rows = []
     for area, a in areas.items():
         for need in ("base_pfn", "count"):
-            if need not in a:
-                raise ParseError(name, None, f"/sys/kernel/debug/cma/{area}/{need}")
+            if need not in a:      # named at the area's first file
+                raise ParseError(name, where.get((area, ""), 1),
+                                 f"a /sys/kernel/debug/cma/{area}/{need} file for area {area!r}")
         opb = a.get("order_per_bit", 0)
         for f in ("used", "maxchunk"):
             if a.get(f, 0) > a["count"]:
-                raise ParseError(name, None, f"{area}/{f} at most count ({a['count']})", str(a[f]))
+                raise ParseError(name, where[(area, f)], f"{area}/{f} at most count ({a['count']})",
+                                 str(a[f]))
         if "bitmap" in a:
             sec, (words,) = a["bitmap"]
             want = -(-(a["count"] >> opb) // 32)
