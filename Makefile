@@ -24,7 +24,8 @@ report: $(STAMP)
 	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
 	    --output-dir build/report notebooks/*.ipynb
 
-## make test: set up and run every test (unit, property, notebooks under nbval, browser)
+## make test: set up and run every test (unit, property, notebooks under nbval, browser), one
+## pytest-xdist worker per core (--dist loadfile: a file's tests, a notebook's cells, stay together)
 ## The browser test (tests/browser) drives JupyterLab in Debian's chromium.  When
 ## $(CHROMIUM) is missing and we run as root with apt-get (CI), it is installed here;
 ## if that install fails, make test fails.  Otherwise the browser tests skip with a reason.
@@ -36,7 +37,7 @@ test: $(STAMP)
 	    { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends chromium fonts-dejavu-core >/dev/null; } \
 	        || { echo "make test: apt-get install chromium failed" >&2; exit 1; }; \
 	fi
-	PEXTLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -rs tests --nbval-lax notebooks --doctest-modules src/pextlab
+	PEXTLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -rs -n auto --dist loadfile tests --nbval-lax notebooks --doctest-modules src/pextlab
 
 ## make fuzz: 100,000 damaged kernel files through every reader and command (tests/fuzz);
 ## prints a table per reader and fails on any uncaught exception, traceback or hang
