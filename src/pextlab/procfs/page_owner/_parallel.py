@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gc
 import io
+import itertools
 import multiprocessing
 import os
 import re
@@ -42,7 +43,7 @@ from ._fast import scan_bytes
 from ._scan import is_text, open_source, pieces, scan
 
 __all__ = ["MIN_BYTES", "CHUNK_BYTES", "MIN_CHUNK_BYTES", "default_workers", "plan_workers",
-           "cut_points", "read_parallel", "scan_file_range", "scan_piece"]
+           "cut_points", "plain_file", "read_parallel", "scan_file_range", "scan_piece"]
 
 #: Inputs smaller than this are read serially when ``workers`` is None.
 MIN_BYTES = 32 << 20
@@ -91,7 +92,7 @@ def plan_workers(src, workers: int | None) -> int:
     return default_workers()
 
 
-def _plain_file(src) -> int | None:
+def plain_file(src) -> int | None:
     """The size of ``src`` when it is a path to an uncompressed file, else None."""
     if is_text(src) or not isinstance(src, (str, os.PathLike)):
         return None
@@ -204,29 +205,38 @@ class _Merger:
 
 def read_parallel(src, workers: int, cols: Columns, *, strict: bool, skipped: list) -> str:
     """Read ``src`` with ``workers`` processes into ``cols`` (and ``skipped``), as
-    :func:`~._scan.records` would read it; returns the name errors give the input."""
-    size = _plain_file(src)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as ex:
-        if size is not None:
-            name = str(src)
-            merger = _Merger(cols, skipped, name)
-            kw = {"zone_names": cols.zone_names, "strict": strict, "name": name}
-            cuts = cut_points(src, size, _chunk(size, workers))
-            futures = [ex.submit(scan_file_range, src, a, z, **kw) for a, z in zip(cuts, cuts[1:])]
+    :func:`~._scan.records` would read it; returns the name errors give the input.
+
+    With one worker a plain file is read range by range in this process (the
+    bytes are scanned as they are, without decoding the whole text).
+    """
+    size = plain_file(src)
+    if size is not None:
+        name = str(src)
+        merger = _Merger(cols, skipped, name)
+        kw = {"zone_names": cols.zone_names, "strict": strict, "name": name}
+        ranges = list(itertools.pairwise(cut_points(src, size, _chunk(size, workers))))
+        if workers == 1:
+            for a, z in ranges:
+                merger.add(scan_file_range(src, a, z, **kw))
+            return name
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as ex:
+            futures = [ex.submit(scan_file_range, src, a, z, **kw) for a, z in ranges]
             try:
                 for f in futures:
                     merger.add(f.result())
             finally:
                 for f in futures:
                     f.cancel()
-            return name
-        fh, name, close = open_source(src)
-        try:
+        return name
+    fh, name, close = open_source(src)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as ex:
             _read_pieces(fh, _input_size(src), ex, workers, _Merger(cols, skipped, name),
                          {"zone_names": cols.zone_names, "strict": strict, "name": name})
-        finally:
-            if close:
-                fh.close()
+    finally:
+        if close:
+            fh.close()
     return name
 
 

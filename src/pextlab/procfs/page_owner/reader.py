@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..page_owner_grammar import ZONE_NAMES
 from ._frame import Builder
-from ._parallel import plan_workers, read_parallel
+from ._parallel import plain_file, plan_workers, read_parallel
 from ._scan import BLOCK_CHARS, open_source, records
 
 __all__ = ["read_page_owner", "iter_page_owner_chunks"]
@@ -79,7 +79,7 @@ def read_page_owner(src, *, strict: bool = True, pageblock_order: int = 9, secti
     way the pieces' results are merged in file order.
     """
     n = plan_workers(src, workers)
-    if n > 1:
+    if n > 1 or plain_file(src) is not None:
         b = Builder(pageblock_order=pageblock_order, section_size_bits=section_size_bits,
                     sections_per_block=sections_per_block, zone_names=zone_names)
         skipped: list[int] = []
