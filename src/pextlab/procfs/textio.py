@@ -20,7 +20,7 @@ from typing import IO, Iterable, Iterator
 
 from ..errors import ParseError
 
-__all__ = ["open_text", "iter_text", "read_text", "find_capture_file", "source_name"]
+__all__ = ["open_text", "iter_text", "read_text", "read_range", "find_capture_file", "source_name"]
 
 #: Characters per read (the granularity at which a damaged gzip stream is noticed).
 _PIECE_CHARS = 1 << 16
@@ -82,6 +82,19 @@ def iter_text(fh: IO[str], block_chars: int, name: str) -> Iterator[str]:
         if have >= block_chars:
             yield "".join(parts)
             parts, have = [], 0
+
+
+def read_range(path, start: int, stop: int) -> str:
+    """The text of bytes ``start:stop`` of a plain file, as :func:`open_text` reads it
+    (UTF-8 with replacement characters, universal newlines); ``start`` and ``stop``
+    must fall just after a newline (or at the ends of the file)."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(stop - start)
+    text = data.decode("utf-8", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def read_text(src) -> str:

@@ -1,11 +1,11 @@
 """Reading a big page_owner dump in worker processes (private to the reader).
 
-The dump is cut at :data:`~._scan.CUT` places (an empty line before a
+The dump is cut at :data:`~pextlab.procfs.page_owner_grammar.CUT` places (an empty line before a
 header: no record spans one), the pieces are scanned in worker processes,
 each into its own :class:`~._columns.Columns`, and the parent merges them in
 file order (:meth:`~._columns.Columns.merge`), adding to each piece's line
 numbers the lines of the pieces before it.  Scanning pieces cut at such places
-in order gives what scanning the whole text gives (see ``CUT``), so the frame,
+in order gives what scanning the whole text gives, so the frame,
 its ``attrs``, its warnings and, in strict mode, the first
 :class:`~pextlab.errors.ParseError` and its line are those of the serial read,
 whatever the number of workers.
@@ -30,38 +30,27 @@ import io
 import itertools
 import multiprocessing
 import os
-import re
 import struct
 import threading
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 
 from ...errors import ParseError
-from ..page_owner_grammar import MAX_RECORD_CHARS
+from ..page_owner_grammar import MAX_RECORD_CHARS, PARALLEL_MIN_BYTES, cut_points, default_workers
+from ..textio import read_range
 from ._columns import Columns
 from ._fast import scan_bytes
 from ._scan import is_text, open_source, pieces, scan
 
-__all__ = ["MIN_BYTES", "CHUNK_BYTES", "MIN_CHUNK_BYTES", "default_workers", "plan_workers",
-           "cut_points", "plain_file", "read_parallel", "scan_file_range", "scan_piece"]
+__all__ = ["MIN_BYTES", "CHUNK_BYTES", "MIN_CHUNK_BYTES", "plan_workers", "plain_file", "read_parallel",
+           "scan_file_range", "scan_piece"]
 
 #: Inputs smaller than this are read serially when ``workers`` is None.
-MIN_BYTES = 32 << 20
+MIN_BYTES = PARALLEL_MIN_BYTES
 #: The largest piece a worker scans at a time.
 CHUNK_BYTES = 8 << 20
 #: The smallest piece (inputs are cut in about four pieces per worker).
 MIN_CHUNK_BYTES = 64 << 10
-#: A cut in bytes: an empty line (LF or CRLF line ends) before a header.
-_BYTE_CUT = re.compile(rb"\n\r?\nPage allocated via ")
-_CUT_WINDOW = 1 << 20
-
-
-def default_workers() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:          # not on Linux
-        return os.cpu_count() or 1
 
 
 def _input_size(src) -> int | None:
@@ -106,28 +95,6 @@ def _chunk(size: int, workers: int) -> int:
     return max(MIN_CHUNK_BYTES, min(CHUNK_BYTES, size // (4 * workers)))
 
 
-def cut_points(path, size: int, chunk: int) -> list[int]:
-    """Byte offsets ``[0, ..., size]`` cutting a plain file about ``chunk`` bytes apart,
-    each just after an empty line that a header follows."""
-    cuts = [0]
-    pos = chunk
-    with open(path, "rb") as fh:
-        while pos < size:
-            fh.seek(pos)
-            window = fh.read(_CUT_WINDOW)
-            m = _BYTE_CUT.search(window)
-            if m is None:
-                if len(window) < _CUT_WINDOW:
-                    break
-                pos += len(window) - 32
-                continue
-            cut = pos + m.start() + m.group().index(b"P")
-            cuts.append(cut)
-            pos = cut + chunk
-    cuts.append(size)
-    return cuts
-
-
 def _context():
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
@@ -158,10 +125,10 @@ def scan_file_range(path, start: int, stop: int, *, zone_names, strict: bool, na
     from the range's first line; ``error`` is ``(line, expected, got)`` of the
     first bad line in strict mode (``columns`` is then None).
     """
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(stop - start)
-    if len(data) <= MAX_RECORD_CHARS:
+    if stop - start <= MAX_RECORD_CHARS:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(stop - start)
         cols = Columns(zone_names)
         enabled = gc.isenabled()
         gc.disable()
@@ -172,11 +139,7 @@ def scan_file_range(path, start: int, stop: int, *, zone_names, strict: bool, na
                 gc.enable()
         if n is not None:
             return cols, n, [], None
-    # as open_text reads it: UTF-8 with replacement, universal newlines
-    text = data.decode("utf-8", "replace")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _scan_text(text, zone_names=zone_names, strict=strict, name=name, at_eof=None)
+    return _scan_text(read_range(path, start, stop), zone_names=zone_names, strict=strict, name=name, at_eof=None)
 
 
 def scan_piece(data: bytes, at_eof: bool, *, zone_names, strict: bool, name: str) -> tuple:

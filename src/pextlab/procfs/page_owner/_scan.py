@@ -20,23 +20,16 @@ import numpy as np
 from ...errors import ParseError
 from ..page_owner_grammar import (
     G_EXTRA, G_FREE, G_PFN, G_PREFIX, G_PREFIX_OLD, G_REST, G_STACK, G_TS, MAX_RECORD_CHARS, RECORD,
-    RECORD_GROUPS, close_last_record, pfn_value, ts_value, HEADER)
+    RECORD_GROUPS, close_last_record, pfn_value, ts_value, HEADER, CUT)
 from ..textio import iter_text, open_text, source_name
 from ._columns import Columns
 from ._diagnose import diagnose
 from ._fast import scan_bytes
 
-__all__ = ["BLOCK_CHARS", "CUT", "is_text", "open_source", "scan", "pieces", "records"]
+__all__ = ["BLOCK_CHARS", "is_text", "open_source", "scan", "pieces", "records"]
 
 #: Characters read per block (the unit of work of the fast scan).
 BLOCK_CHARS = 8 << 20
-#: Where text may be cut: after an empty line that a header follows.  No record
-#: spans such a place, and a bad record's text (what a non-strict read skips)
-#: ends there, so cutting a dump at any of them and scanning the pieces in
-#: order gives the same records, skipped lines and first error as scanning it
-#: whole: how blocks, chunks and worker processes split a dump.
-CUT = "\n\n" + HEADER[:-len("order ")]
-
 
 def is_text(src) -> bool:
     """``src`` is a dump's text itself rather than a path (a str with a newline, or a header)."""
@@ -200,7 +193,10 @@ def _scan_slow(text: str, *, base_line: int, strict: bool, at_eof: bool,
 
 
 def pieces(fh: IO[str], name: str, block_chars: int = BLOCK_CHARS) -> Iterator[tuple[str, bool]]:
-    """The text of ``fh`` cut into pieces at :data:`CUT` places: ``(text, at_eof)``.
+    """The text of ``fh`` cut into pieces at ``CUT`` places: ``(text, at_eof)``.
+
+    (:data:`pextlab.procfs.page_owner_grammar.CUT`: an empty line before a
+    header; pieces cut there read as the whole text does.)
 
     Each block read is cut at the last such place it holds.  Text with none in
     its first :data:`MAX_RECORD_CHARS` characters is cut at its last line end
