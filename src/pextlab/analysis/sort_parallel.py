@@ -17,7 +17,6 @@ submission order, errors reach the caller), forked where the platform allows.
 """
 from __future__ import annotations
 
-import io
 import itertools
 import multiprocessing
 import os
@@ -36,7 +35,7 @@ CHUNK_BYTES = 8 << 20
 def sort_range(path, start: int, stop: int, options: dict) -> tuple:
     """Worker: the :meth:`~pextlab.analysis.sort_text.SortEngine.partial` of bytes ``start:stop``."""
     engine = SortEngine(**options)
-    engine.feed(io.StringIO(read_range(path, start, stop)))
+    engine.feed_blocks([read_range(path, start, stop)])
     return engine.partial()
 
 

@@ -125,11 +125,11 @@ def _num(m) -> int:
 
 # --------------------------------------------------------------------------- reading
 
-def _blocks(fh, chunk_chars: int = _CHUNK_CHARS):
-    """Yield lists of record texts (each without its final newline and empty line)."""
+def _blocks(reads):
+    """Yield lists of record texts (each without its final newline and empty line)
+    from the text blocks ``reads``."""
     carry = ""
-    while True:
-        block = fh.read(chunk_chars)
+    for block in reads:
         if not block:
             break
         buf = carry + block if carry else block
@@ -225,6 +225,10 @@ class SortEngine:
 
     def feed(self, fh) -> None:
         """Read the records of the text file ``fh`` (see :func:`sort_text` for what is refused)."""
+        self.feed_blocks(iter(lambda: fh.read(self.chunk_chars), ""))
+
+    def feed_blocks(self, reads) -> None:
+        """Read the records of the text given in blocks (an iterable of str)."""
         cull_idx = [{"stacktrace": 0, "pid": 1, "tgid": 2, "comm": 3, "allocator": 4}[k] for k in self.cull_keys]
         cull_get = itemgetter(*cull_idx) if cull_idx else None
         keep_ts, want_ts, debug = self.keep_ts, self.want_ts, self.debug
@@ -235,7 +239,7 @@ class SortEngine:
         tssearch = _TS.search
         loaded = no_ts = n_pid = n_tgid = 0
         try:
-            for blocks in _blocks(fh, self.chunk_chars):
+            for blocks in _blocks(reads):
                 toks = []
                 add_tok = toks.append
                 for b in blocks:

@@ -44,8 +44,13 @@ _HEXDIGIT = _DIGIT.copy()
 _HEXDIGIT[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
 _HEXDIGIT[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
 _POW10 = 10 ** np.arange(_TS_DIGITS + 1, dtype=np.int64)
-_POW16 = np.left_shift(np.int64(1), 4 * np.arange(_PFN_WINDOW, dtype=np.int64))
-_POW10_PFN = _POW10[:_PFN_WINDOW]
+#: Decimal place of each byte of the timestamp window, and its weight (0 beyond 18 digits).
+_TS_PLACE = np.arange(_TS_WINDOW - 1, -1, -1)
+_TS_WEIGHT = np.where(_TS_PLACE <= _TS_DIGITS, 10 ** np.minimum(_TS_PLACE, _TS_DIGITS), 0).astype(np.int64)
+#: Weight of each byte of the PFN window for a token ending at column 14 (at most
+#: 13 hex digits after "0x", 15 decimal digits: the sums stay below 2**63).
+_PFN_WEIGHT16 = np.array([16 ** max(0, 14 - c) if c <= 14 else 0 for c in range(_PFN_WINDOW)], np.int64)
+_PFN_WEIGHT10 = np.array([10 ** max(0, 14 - c) if c <= 14 else 0 for c in range(_PFN_WINDOW)], np.int64)
 
 
 def _gather(a: np.ndarray, at: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -114,9 +119,8 @@ def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None
     ndig = np.argmin(isdig[:, ::-1], axis=1)             # trailing digits
     if not (ndig >= 1).all() or (ndig > _TS_DIGITS).any() or isdig.all(axis=1).any():
         return None
-    power = np.arange(_TS_WINDOW - 1, -1, -1)            # decimal position of each window byte
-    used = power[None, :] < ndig[:, None]
-    ts = (np.where(used, win, 0) * _POW10[np.where(used, power, 0)]).sum(axis=1)
+    used = _TS_PLACE[None, :] < ndig[:, None]
+    ts = np.where(used, win, 0) @ _TS_WEIGHT
     tss = he - 3 - ndig
     if ((tss - 5) < hs + len(_HEADER)).any() or not (_gather(a, tss, -5, 0) == _TS).all():
         return None
@@ -139,8 +143,10 @@ def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None
     val = np.where(hexa[:, None], _HEXDIGIT[win], _DIGIT[win])
     if not (sp > lead).all() or (inside & (val < 0)).any():
         return None
-    power = np.where(inside, sp[:, None] - 1 - col[None, :], 0)
-    pfn = (np.where(inside, val, 0) * np.where(hexa[:, None], _POW16[power], _POW10_PFN[power])).sum(axis=1)
+    # digits weighted as if the token ended at the window's last column, then scaled down
+    digits = np.where(inside, val, 0)
+    shift = _PFN_WINDOW - 1 - sp
+    pfn = np.where(hexa, (digits @ _PFN_WEIGHT16) >> (4 * shift), (digits @ _PFN_WEIGHT10) // _POW10[shift])
 
     # the parts that repeat, interned once per distinct value
     prefixes, prefix_code = _factorize(_slices(data, hs + len(_HEADER), tss - 5))
