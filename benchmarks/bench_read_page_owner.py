@@ -50,7 +50,9 @@ for _ in range(repeat):
         n = sum(len(c) for c in iter_page_owner_chunks(path, chunk_records=200_000))
     times.append(time.perf_counter() - t)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({{"records": n, "best_s": min(times), "times": times, "peak_rss": rss}}))
+cpu = sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF,
+                                                                    resource.RUSAGE_CHILDREN)))
+print(json.dumps({{"records": n, "best_s": min(times), "times": times, "peak_rss": rss, "cpu_s": cpu}}))
 """
 
 
@@ -113,11 +115,14 @@ def side_by_side(tmp: Path, size_mb: int, repeat: int) -> None:
     print(f"{size_mb} MB dump: {nbytes / 1e6:.0f} MB, {nrec} records, {cores} cores; best / median of "
           f"{repeat} runs, interleaved")
     times: dict[str, list[float]] = {"serial": [], "all": [], "tool": []}
+    cpu: dict[str, list[float]] = {"serial": [], "all": []}
+    load = os.getloadavg()[0]
     for _ in range(repeat):
         for mode in ("serial", "all"):
             r = _child(path, "workers=1" if mode == "serial" else "workers=all")
             assert r["records"] == nrec, (r["records"], nrec)
             times[mode].append(r["best_s"])
+            cpu[mode].append(r["cpu_s"])
         if tool is not None:
             times["tool"].append(_cold([str(tool), str(path), str(tmp / "sorted.txt")]))
     best = {k: min(v) for k, v in times.items() if v}
@@ -125,6 +130,9 @@ def side_by_side(tmp: Path, size_mb: int, repeat: int) -> None:
     for mode, label in (("serial", "read_page_owner(workers=1)"), ("all", "read_page_owner (every core)")):
         print(f"{label:32s} best {best[mode]:.2f} s {nbytes / best[mode] / 1e6:4.0f} MB/s, median "
               f"{med[mode]:.2f} s {nbytes / med[mode] / 1e6:4.0f} MB/s")
+    print(f"{'':32s} CPU of the whole child process (imports, read, workers): one worker "
+          f"{min(cpu['serial']):.2f} s, every core {min(cpu['all']):.2f} s; load average before "
+          f"{load:.1f}, after {os.getloadavg()[0]:.1f} on {cores} cores")
     mbps = nbytes / best["all"] / 1e6
     print(f"{'':32s} before: 107-148 MB/s, one core; target >= 300 MB/s: "
           f"{'OK' if mbps >= 300 else 'MISSED'}")

@@ -9,6 +9,7 @@ lines, the last record without its empty line or its newline, CRLF line ends,
 old formats mixed in, bytes that are not UTF-8.
 """
 import gzip
+import re
 import warnings
 
 import pandas as pd
@@ -18,6 +19,9 @@ from conftest import REAL
 import pextlab.procfs.page_owner._parallel as parallel
 from pextlab.errors import ParseError
 from pextlab.procfs.page_owner import iter_page_owner_chunks, read_page_owner
+from pextlab.procfs.page_owner._columns import Columns
+from pextlab.procfs.page_owner._fast import scan_bytes
+from pextlab.procfs.page_owner_grammar import ZONE_NAMES
 
 WORKERS = (1, 2, 3, 7)
 REAL_DUMPS = sorted(REAL.glob("*/page_owner*.txt.gz"))
@@ -256,3 +260,50 @@ def test_sort_of_unusual_dumps_same_bytes_for_every_worker_count(case, tmp_path,
 def test_sort_workers_option(tmp_path, capsys):
     rc, _, err = _sort(["--workers", "0", str(tmp_path / "x")], capsys)
     assert rc == 1 and "--workers wants a positive number, got '0'" in err
+
+
+# --------------------------------------------------------------------------- the numpy scan
+
+def _with_free_ts(text: str) -> str:
+    """v5.13-v6.6 headers: ", free_ts N ns" after the ts (0: never freed)."""
+    n = iter(range(10**9))
+    return re.sub(r", ts \d+ ns(?=\n)", lambda m: f"{m.group()}, free_ts {next(n) % 3 * 10**12} ns", text)
+
+
+@pytest.mark.parametrize("dump", REAL_DUMPS[:3] + ["synthetic", "free_ts"], ids=str)
+def test_numpy_scan_equals_the_regular_expression_scan(dump):
+    # a blank after each header's "ns" is in the grammar but not in the kernel's
+    # plain layout: the same dump then goes through the regular expression
+    synthetic = _dump(3000, inserts={7: _record(7, comm="kwörker"), 9: MIGRATED})
+    text = synthetic if dump == "synthetic" else _with_free_ts(synthetic) if dump == "free_ts" else \
+        gzip.decompress(dump.read_bytes()).decode()
+    assert scan_bytes(text.encode(), Columns(ZONE_NAMES)) is not None          # the numpy scan takes it
+    fast = read_page_owner(text)
+    slow = read_page_owner(text.replace(" ns\nPFN", " ns \nPFN"))
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    for col in fast.columns:
+        if isinstance(fast[col].dtype, pd.CategoricalDtype):
+            assert list(fast[col].cat.categories) == list(slow[col].cat.categories), col
+    assert fast.attrs == slow.attrs
+    if dump == "free_ts":
+        assert (fast["free_ts_ns"] == -1).sum() == 1001 and (fast["free_ts_ns"] == 2 * 10**12).sum() == 1000
+
+
+def _read_in_daemon(path, queue):
+    df = read_page_owner(path, workers=3)
+    queue.put((len(df), df.attrs["skipped"]))
+
+
+def test_a_daemonic_process_reads_in_place(tmp_path):
+    # daemonic processes (a multiprocessing pool's workers) may not start
+    # processes: the reader then does the work itself, with the same result
+    import multiprocessing
+    p = tmp_path / "d.txt"
+    p.write_text(_dump(500))
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_read_in_daemon, args=(p, queue), daemon=True)
+    proc.start()
+    got = queue.get(timeout=120)
+    proc.join(timeout=60)
+    assert proc.exitcode == 0 and got == (500, 0)

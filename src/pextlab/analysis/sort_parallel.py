@@ -45,6 +45,10 @@ def sort_text_parallel(path, workers: int, **options) -> TextSortResult:
     size = os.path.getsize(path)
     chunk = max(64 << 10, min(CHUNK_BYTES, size // (4 * workers)))
     ranges = list(itertools.pairwise(cut_points(path, size, chunk)))
+    if multiprocessing.current_process().daemon:     # may not start processes: same work here
+        for a, z in ranges:
+            engine.merge(sort_range(path, a, z, options))
+        return engine.result()
     ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
         futures = [ex.submit(sort_range, path, a, z, options) for a, z in ranges]

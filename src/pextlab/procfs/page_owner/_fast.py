@@ -1,7 +1,7 @@
 """Scanning well-formed page_owner text with numpy (private to the reader).
 
 Most dumps are the kernel's own output: every record is a header with a
-timestamp, a PFN line, stack lines and optional extra lines, ended by one
+timestamp (v5.11+; with ``free_ts`` in v5.13-v6.6), a PFN line, stack lines and optional extra lines, ended by one
 empty line.  For such text the record layout can be found with array
 operations on the bytes instead of a regular expression walking every
 character: the line ends give the records (the empty lines), fixed byte
@@ -10,7 +10,7 @@ parts that repeat (header prefix, PFN line tail, stack) are cut out as
 strings, to be interned and checked once per distinct value.
 
 :func:`scan_bytes` returns None as soon as the text is anything else (no
-timestamp, a ``free_ts``, trailing blanks, a CR, two empty lines in a row, a
+timestamp, ``free_ts`` in some headers only, trailing blanks, a CR, two empty lines in a row, a
 record cut short, a value out of bounds, a header, PFN tail or stack that
 fails the grammar of :mod:`pextlab.procfs.page_owner_grammar` ...); the caller
 then scans it with the regular expression, which names what is wrong.  When it
@@ -32,13 +32,14 @@ _HEADER = np.frombuffer(HEADER.encode(), np.uint8)     # "Page allocated via ord
 _PFN = np.frombuffer(b"PFN ", np.uint8)
 _NS = np.frombuffer(b" ns", np.uint8)
 _TS = np.frombuffer(b", ts ", np.uint8)
+_FREE_TS = np.frombuffer(b", free_ts ", np.uint8)
 #: Bytes examined before `` ns`` for the timestamp (at most 18 digits: below 2**63).
 _TS_WINDOW = 20
 _TS_DIGITS = 18
 #: Bytes examined after ``PFN `` (a token of at most 15 characters: below 2**52, then a space).
 _PFN_WINDOW = 16
 
-_DIGIT = np.full(256, -1, np.int64)
+_DIGIT = np.full(256, -1, np.int8)
 _DIGIT[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
 _HEXDIGIT = _DIGIT.copy()
 _HEXDIGIT[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
@@ -57,6 +58,20 @@ def _gather(a: np.ndarray, at: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """``a[at[i] + lo : at[i] + hi]`` for every i, as an (len(at), hi - lo) array
     (rows of a sliding window view: a copy of the bytes, no index matrix)."""
     return sliding_window_view(a, hi - lo)[at + lo]
+
+
+def _time_before(a: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``N`` of the ``N ns`` ending at each of ``end`` and where its digits start,
+    or None unless every one has 1 to 18 digits (below 2**63 ns)."""
+    if not (_gather(a, end, -3, 0) == _NS).all():
+        return None
+    win = _DIGIT[_gather(a, end, -3 - _TS_WINDOW, -3)]     # the bytes before " ns"
+    isdig = win >= 0
+    ndig = np.argmin(isdig[:, ::-1], axis=1)             # trailing digits
+    if not (ndig >= 1).all() or (ndig > _TS_DIGITS).any() or isdig.all(axis=1).any():
+        return None
+    used = _TS_PLACE[None, :] < ndig[:, None]
+    return np.where(used, win, 0) @ _TS_WEIGHT, end - 3 - ndig
 
 
 def _factorize(items: list) -> tuple[list, np.ndarray]:
@@ -112,16 +127,21 @@ def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None
         return None
     if not (_gather(a, hs, 0, len(_HEADER)) == _HEADER).all():
         return None
-    if not (_gather(a, he, -3, 0) == _NS).all():
+    last = _time_before(a, he)
+    if last is None:
         return None
-    win = _DIGIT[_gather(a, he, -3 - _TS_WINDOW, -3)]      # digits before " ns"
-    isdig = win >= 0
-    ndig = np.argmin(isdig[:, ::-1], axis=1)             # trailing digits
-    if not (ndig >= 1).all() or (ndig > _TS_DIGITS).any() or isdig.all(axis=1).any():
-        return None
-    used = _TS_PLACE[None, :] < ndig[:, None]
-    ts = np.where(used, win, 0) @ _TS_WEIGHT
-    tss = he - 3 - ndig
+    ts, tss = last
+    free_ts = np.full(len(ts), -1, np.int64)
+    freed = (tss - len(_FREE_TS) >= hs + len(_HEADER)) & \
+        (_gather(a, np.maximum(tss, len(_FREE_TS)), -len(_FREE_TS), 0) == _FREE_TS).all(axis=1)
+    if freed.any():                                      # v5.13-v6.6: ", ts N ns, free_ts M ns"
+        if not freed.all():
+            return None
+        free_ts = ts
+        last = _time_before(a, tss - len(_FREE_TS))
+        if last is None:
+            return None
+        ts, tss = last
     if ((tss - 5) < hs + len(_HEADER)).any() or not (_gather(a, tss, -5, 0) == _TS).all():
         return None
 
@@ -140,21 +160,38 @@ def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None
     lead = np.where(hexa, 2, 0)
     col = np.arange(_PFN_WINDOW)
     inside = (col[None, :] >= lead[:, None]) & (col[None, :] < sp[:, None])
-    val = np.where(hexa[:, None], _HEXDIGIT[win], _DIGIT[win])
+    all_hex, any_hex = bool(hexa.all()), bool(hexa.any())
+    val = _HEXDIGIT[win] if all_hex else _DIGIT[win] if not any_hex else \
+        np.where(hexa[:, None], _HEXDIGIT[win], _DIGIT[win])
     if not (sp > lead).all() or (inside & (val < 0)).any():
         return None
     # digits weighted as if the token ended at the window's last column, then scaled down
     digits = np.where(inside, val, 0)
     shift = _PFN_WINDOW - 1 - sp
-    pfn = np.where(hexa, (digits @ _PFN_WEIGHT16) >> (4 * shift), (digits @ _PFN_WEIGHT10) // _POW10[shift])
+    if all_hex:
+        pfn = (digits @ _PFN_WEIGHT16) >> (4 * shift)
+    elif not any_hex:
+        pfn = (digits @ _PFN_WEIGHT10) // _POW10[shift]
+    else:
+        pfn = np.where(hexa, (digits @ _PFN_WEIGHT16) >> (4 * shift), (digits @ _PFN_WEIGHT10) // _POW10[shift])
 
     # the parts that repeat, interned once per distinct value
     prefixes, prefix_code = _factorize(_slices(data, hs + len(_HEADER), tss - 5))
-    rests, rest_code = _factorize(_slices(data, ps + 4 + sp + 1, pe))
-    bodies, body_code = _factorize(_slices(data, starts[first + 2], ends[empty - 1]))
     prefixes = [p.decode("utf-8", errors) for p in prefixes]
-    rests = [r.decode("utf-8", errors) for r in rests]
-    split = [_split_body(b.decode("utf-8", errors)) for b in bodies]
+    # the PFN line's tail and the stack are cut out together (one string per
+    # record) unless that makes too many distinct values, then apart
+    tails, tail_code = _factorize(_slices(data, ps + 4 + sp + 1, ends[empty - 1]))
+    if 4 * len(tails) <= len(ps):
+        pairs = [t.decode("utf-8", errors).partition("\n") for t in tails]
+        rests, rest_local = _factorize([r for r, _, _ in pairs])
+        bodies, body_local = _factorize([b for _, _, b in pairs])
+        rest_code, body_code = rest_local[tail_code], body_local[tail_code]
+    else:
+        rests, rest_code = _factorize(_slices(data, ps + 4 + sp + 1, pe))
+        bodies, body_code = _factorize(_slices(data, starts[first + 2], ends[empty - 1]))
+        rests = [r.decode("utf-8", errors) for r in rests]
+        bodies = [b.decode("utf-8", errors) for b in bodies]
+    split = [_split_body(b) for b in bodies]
     if None in split:
         return None
     known = cols.prefix.index
@@ -166,7 +203,7 @@ def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None
 
     stack_lut = cols.intern("stack", [s for s, _ in split])
     extra_lut = cols.intern("extra", [e for _, e in split])
-    cols.add_arrays(ts, np.full(len(ts), -1, np.int64), pfn,
+    cols.add_arrays(ts, free_ts, pfn,
                     cols.intern("prefix", prefixes)[prefix_code], cols.intern("rest", rests)[rest_code],
                     stack_lut[body_code], extra_lut[body_code])
     return len(ends)

@@ -70,15 +70,17 @@ def _input_size(src) -> int | None:
 
 def plan_workers(src, workers: int | None) -> int:
     """How many processes read ``src``: ``workers``, or with None every core when
-    the input is at least :data:`MIN_BYTES`, else 1."""
+    the input is at least :data:`MIN_BYTES` (a gzip file: as its trailer says),
+    else 1; always 1 inside a daemonic process (which may not have children)."""
     if workers is not None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive int or None, got {workers!r}")
-        return workers
-    size = _input_size(src)
-    if size is None or size < MIN_BYTES:
-        return 1
-    return default_workers()
+    else:
+        size = _input_size(src)
+        workers = 1 if size is None or size < MIN_BYTES else default_workers()
+    if workers > 1 and multiprocessing.current_process().daemon:
+        return 1            # a daemonic process may not start processes: read here, same result
+    return workers
 
 
 def plain_file(src) -> int | None:
