@@ -17,7 +17,7 @@ import pytest
 from conftest import REAL
 
 import pextlab.procfs.page_owner._parallel as parallel
-from pextlab.errors import ParseError
+from pextlab.errors import ParseError, PextlabError
 from pextlab.procfs.page_owner import iter_page_owner_chunks, read_page_owner
 from pextlab.procfs.page_owner._columns import Columns
 from pextlab.procfs.page_owner._fast import scan_bytes
@@ -205,7 +205,7 @@ def test_workers_argument():
     assert parallel.plan_workers(DUMPS["plain"], None) == 1          # small input: serial
     assert parallel.plan_workers(DUMPS["plain"], 3) == 3
     for bad in (0, -1, 1.5, "2", True):
-        with pytest.raises(ValueError, match="workers"):
+        with pytest.raises(PextlabError, match="workers"):
             read_page_owner(DUMPS["plain"], workers=bad)
 
 

@@ -23,7 +23,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 from ..procfs.page_owner_grammar import cut_points
-from ..procfs.textio import read_range
+from ..procfs.textio import open_text_range
 from .sort_text import SortEngine, TextSortResult
 
 __all__ = ["CHUNK_BYTES", "sort_range", "sort_text_parallel"]
@@ -35,7 +35,8 @@ CHUNK_BYTES = 8 << 20
 def sort_range(path, start: int, stop: int, options: dict) -> tuple:
     """Worker: the :meth:`~pextlab.analysis.sort_text.SortEngine.partial` of bytes ``start:stop``."""
     engine = SortEngine(**options)
-    engine.feed_blocks([read_range(path, start, stop)])
+    with open_text_range(path, start, stop) as fh:
+        engine.feed(fh)
     return engine.partial()
 
 

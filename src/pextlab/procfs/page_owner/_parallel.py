@@ -21,12 +21,13 @@ standard library: results come back in submission order, a worker's exception
 reaches the caller, and pending work is cancelled on the first error.  Workers
 are forked where the platform allows it and the process runs a single thread
 (no re-import of numpy and pandas), else started by the platform's default
-method.  Starting them costs tens of milliseconds, hence :data:`MIN_BYTES`.
+method.  Starting them costs tens of milliseconds, hence the size below which
+the default reads in this process
+(:data:`~pextlab.procfs.page_owner_grammar.PARALLEL_MIN_BYTES`).
 """
 from __future__ import annotations
 
 import gc
-import io
 import itertools
 import multiprocessing
 import os
@@ -35,18 +36,16 @@ import threading
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 
-from ...errors import ParseError
+from ...errors import ParseError, PextlabError
 from ..page_owner_grammar import MAX_RECORD_CHARS, PARALLEL_MIN_BYTES, cut_points, default_workers
-from ..textio import read_range
+from ..textio import open_text_range
 from ._columns import Columns
 from ._fast import scan_bytes
 from ._scan import is_text, open_source, pieces, scan
 
-__all__ = ["MIN_BYTES", "CHUNK_BYTES", "MIN_CHUNK_BYTES", "plan_workers", "plain_file", "read_parallel",
+__all__ = ["CHUNK_BYTES", "MIN_CHUNK_BYTES", "plan_workers", "plain_file", "read_parallel",
            "scan_file_range", "scan_piece"]
 
-#: Inputs smaller than this are read serially when ``workers`` is None.
-MIN_BYTES = PARALLEL_MIN_BYTES
 #: The largest piece a worker scans at a time.
 CHUNK_BYTES = 8 << 20
 #: The smallest piece (inputs are cut in about four pieces per worker).
@@ -70,14 +69,14 @@ def _input_size(src) -> int | None:
 
 def plan_workers(src, workers: int | None) -> int:
     """How many processes read ``src``: ``workers``, or with None every core when
-    the input is at least :data:`MIN_BYTES` (a gzip file: as its trailer says),
+    the input is at least ``PARALLEL_MIN_BYTES`` (a gzip file: as its trailer says),
     else 1; always 1 inside a daemonic process (which may not have children)."""
     if workers is not None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive int or None, got {workers!r}")
+            raise PextlabError(f"workers must be a positive int or None, got {workers!r}")
     else:
         size = _input_size(src)
-        workers = 1 if size is None or size < MIN_BYTES else default_workers()
+        workers = 1 if size is None or size < PARALLEL_MIN_BYTES else default_workers()
     if workers > 1 and multiprocessing.current_process().daemon:
         return 1            # a daemonic process may not start processes: read here, same result
     return workers
@@ -103,18 +102,14 @@ def _context():
     return None
 
 
-def _scan_text(text: str, *, zone_names, strict: bool, name: str, at_eof: bool | None) -> tuple:
-    """Scan one piece's text (``at_eof`` None: cut it into pieces first)."""
+def _scan_pieces(fh, *, zone_names, strict: bool, name: str) -> tuple:
+    """Scan the text of ``fh`` piece by piece, as :func:`~._scan.records` does."""
     cols = Columns(zone_names)
     skipped: list[int] = []
     lines = 0
     try:
-        if at_eof is None:
-            for piece, eof in pieces(io.StringIO(text), name):
-                lines += scan(piece, cols, base_line=lines, name=name, strict=strict, at_eof=eof,
-                              skipped=skipped)
-        else:
-            lines = scan(text, cols, base_line=0, name=name, strict=strict, at_eof=at_eof, skipped=skipped)
+        for piece, eof in pieces(fh, name):
+            lines += scan(piece, cols, base_line=lines, name=name, strict=strict, at_eof=eof, skipped=skipped)
     except ParseError as e:
         return None, lines, skipped, (e.line, e.expected, e.got)
     return cols, lines, skipped, None
@@ -141,14 +136,21 @@ def scan_file_range(path, start: int, stop: int, *, zone_names, strict: bool, na
                 gc.enable()
         if n is not None:
             return cols, n, [], None
-    return _scan_text(read_range(path, start, stop), zone_names=zone_names, strict=strict, name=name, at_eof=None)
+    with open_text_range(path, start, stop) as fh:
+        return _scan_pieces(fh, zone_names=zone_names, strict=strict, name=name)
 
 
 def scan_piece(data: bytes, at_eof: bool, *, zone_names, strict: bool, name: str) -> tuple:
     """Worker: scan one piece of text cut by the parent (UTF-8, surrogates passed);
     returns as :func:`scan_file_range`."""
-    return _scan_text(data.decode("utf-8", "surrogatepass"), zone_names=zone_names, strict=strict,
-                      name=name, at_eof=at_eof)
+    cols = Columns(zone_names)
+    skipped: list[int] = []
+    try:
+        lines = scan(data.decode("utf-8", "surrogatepass"), cols, base_line=0, name=name, strict=strict,
+                     at_eof=at_eof, skipped=skipped)
+    except ParseError as e:
+        return None, 0, skipped, (e.line, e.expected, e.got)
+    return cols, lines, skipped, None
 
 
 class _Merger:

@@ -55,8 +55,8 @@ def read_page_owner(src, *, strict: bool = True, pageblock_order: int = 9, secti
         Zone index -> name for ``zone=Z`` in the ``%pGp`` flags.
     workers : int or None
         Processes that parse the dump: None reads inputs of 32 MB or more
-        (``_parallel.MIN_BYTES``) with one process per core and smaller ones
-        in this process; 1 reads serially; N uses N processes.  The result
+        (``page_owner_grammar.PARALLEL_MIN_BYTES``) with one process per core
+        and smaller ones in this process; 1 reads serially; N uses N processes.  The result
         does not depend on it: the same rows, dtypes, ``attrs`` and warnings,
         and in strict mode the same error naming the same line.
 
