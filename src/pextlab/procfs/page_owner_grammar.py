@@ -27,6 +27,7 @@ lines, to name the first bad line of a record.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -137,6 +138,7 @@ def _pid(text: str | None) -> int | None:
     return -1 if text is None else bounded_int(text, -1, PID_MAX_LIMIT - 1)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_prefix(text: str, with_ts: bool):
     """The repeating part of a header, checked.
 
@@ -167,6 +169,7 @@ def parse_prefix(text: str, with_ts: bool):
     return order, mask, g[2], pid, tgid, g[5]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_rest(text: str, nr_zones: int = len(ZONE_NAMES)):
     """The PFN line after ``PFN <number> ``, checked.
 

@@ -10,6 +10,8 @@ the scanner then reports or skips its records.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...schema import top_frame_of
@@ -21,6 +23,14 @@ __all__ = ["Interner", "Lut", "Columns", "ints", "KINDS"]
 
 #: The per-record parts kept as codes into per-distinct-value tables.
 KINDS = ("prefix", "rest", "stack", "extra")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stack_fields(s: str) -> tuple[str, str, int]:
+    """(frames without their leading space, top frame, lines) of stack lines ``s``;
+    cached: every piece of a dump and every worker process meets the same stacks."""
+    frames = [ln[1:].rstrip() for ln in s[:-1].split("\n")]
+    return "\n".join(frames), top_frame_of(frames), s.count("\n")
 
 
 class Interner:
@@ -130,8 +140,8 @@ class Columns:
                              num=num, fallback=fallback, bad=False, why="")
 
     def _parse_stack(self, s: str):
-        frames = [ln[1:].rstrip() for ln in s[:-1].split("\n")]
-        self.stack_lut.append(text="\n".join(frames), top=top_frame_of(frames), nl=s.count("\n"))
+        text, top, nl = _stack_fields(s)
+        self.stack_lut.append(text=text, top=top, nl=nl)
 
     def _parse_extra(self, e):
         reason = None

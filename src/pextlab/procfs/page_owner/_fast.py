@@ -20,6 +20,8 @@ order.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -60,12 +62,21 @@ def _gather(a: np.ndarray, at: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return sliding_window_view(a, hi - lo)[at + lo]
 
 
+def _matches(a: np.ndarray, at: np.ndarray, text: np.ndarray) -> np.ndarray:
+    """Per position of ``at``: ``a`` holds ``text`` there (one byte column at a time)."""
+    ok = a[at] == text[0]
+    for k in range(1, len(text)):
+        ok &= a[at + k] == text[k]
+    return ok
+
+
 def _time_before(a: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The ``N`` of the ``N ns`` ending at each of ``end`` and where its digits start,
     or None unless every one has 1 to 18 digits (below 2**63 ns)."""
-    if not (_gather(a, end, -3, 0) == _NS).all():
+    win = _gather(a, end, -3 - _TS_WINDOW, 0)            # " ns" and the bytes before it
+    if not (win[:, -3:] == _NS).all():
         return None
-    win = _DIGIT[_gather(a, end, -3 - _TS_WINDOW, -3)]     # the bytes before " ns"
+    win = _DIGIT[win[:, :-3]]
     isdig = win >= 0
     ndig = np.argmin(isdig[:, ::-1], axis=1)             # trailing digits
     if not (ndig >= 1).all() or (ndig > _TS_DIGITS).any() or isdig.all(axis=1).any():
@@ -86,6 +97,7 @@ def _slices(data: bytes, start: np.ndarray, stop: np.ndarray) -> list:
     return list(map(data.__getitem__, map(slice, start.tolist(), stop.tolist())))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _split_body(body: str) -> tuple[str, str | None] | None:
     """(stack lines, extra lines or None), each line ending in a newline, as the
     regular expression groups them; None when the body is not in the grammar."""
@@ -132,8 +144,9 @@ def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None
         return None
     ts, tss = last
     free_ts = np.full(len(ts), -1, np.int64)
-    freed = (tss - len(_FREE_TS) >= hs + len(_HEADER)) & \
-        (_gather(a, np.maximum(tss, len(_FREE_TS)), -len(_FREE_TS), 0) == _FREE_TS).all(axis=1)
+    freed = (tss - len(_FREE_TS) >= hs + len(_HEADER)) & (a[tss - 4] == 95)    # "_ts "
+    if freed.any():
+        freed &= _matches(a, tss - len(_FREE_TS), _FREE_TS)
     if freed.any():                                      # v5.13-v6.6: ", ts N ns, free_ts M ns"
         if not freed.all():
             return None
@@ -142,16 +155,19 @@ def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None
         if last is None:
             return None
         ts, tss = last
-    if ((tss - 5) < hs + len(_HEADER)).any() or not (_gather(a, tss, -5, 0) == _TS).all():
+    if ((tss - 5) < hs + len(_HEADER)).any() or not _matches(a, tss - 5, _TS).all():
         return None
 
     # PFN line: "PFN <0x hex | decimal> <rest>"
     ps, pe = starts[first + 1], ends[first + 1]
-    if ((pe - ps) < 6).any() or not (_gather(a, ps, 0, 4) == _PFN).all():
+    if ((pe - ps) < 6).any():
         return None
     if ps[-1] + 4 + _PFN_WINDOW > len(a):               # a tiny last record: pad the text
         a = np.concatenate([a, np.zeros(_PFN_WINDOW, np.uint8)])
-    win = _gather(a, ps, 4, 4 + _PFN_WINDOW)
+    win = _gather(a, ps, 0, 4 + _PFN_WINDOW)
+    if not (win[:, :4] == _PFN).all():
+        return None
+    win = win[:, 4:]
     space = win == 32
     sp = np.argmax(space, axis=1)                        # token length
     if not space[np.arange(len(sp)), sp].all() or (ps + 4 + sp >= pe).any():
