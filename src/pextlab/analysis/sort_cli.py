@@ -1,7 +1,7 @@
 """The ``pextlab sort`` command: ``tools/mm/page_owner_sort`` on a page_owner dump.
 
     pextlab sort [-a|-m|-n|-p|-P|-s|-t] [-d] [--pid L] [--tgid L] [--name L]
-                 [--cull RULES] [--sort KEYS] <input> [output]
+                 [--cull RULES] [--sort KEYS] [--workers N] <input> [output]
 
 Options are spelled as the kernel tool's (:mod:`pextlab.analysis.sort_options`).
 The work is done by the standard-library engine :func:`~pextlab.analysis.sort_text.sort_text`,
@@ -12,22 +12,28 @@ laid out) goes to the frame path, :func:`main_frames`, which reads it with
 the file, line and what was expected.  That path is the only one that
 imports pandas, so its imports are inside :func:`main_frames`.
 
+A plain (not gzipped) input of 32 MB or more is read by one process per core
+(:mod:`pextlab.analysis.sort_parallel`); ``--workers N`` sets the number
+(1: this process only).  The output does not depend on it.
+
 Differences from the 6.12 C tool: the output file is optional (stdout by
-default), and the progress lines (``loaded N``, ``sorting ....``,
-``culling``) go to stderr, only when writing to a file.
+default), the progress lines (``loaded N``, ``sorting ....``, ``culling``) go
+to stderr, only when writing to a file, and ``--workers`` is ours.
 """
 from __future__ import annotations
 
 import getopt
+import os
 import sys
 
 from ..errors import ParseError
+from ..procfs.page_owner_grammar import PARALLEL_MIN_BYTES, default_workers
 from .sort_options import FLAG_SORT, USAGE, SortArgumentError, explode, parse_cull, parse_num_list, parse_sort
 from .sort_text import NotPlainDump, render_text, sort_text
 
 __all__ = ["main", "main_frames"]
 
-_LONG_OPTS = ["pid=", "tgid=", "name=", "cull=", "sort=", "help"]
+_LONG_OPTS = ["pid=", "tgid=", "name=", "cull=", "sort=", "workers=", "help"]
 
 
 def _err(msg: str) -> None:
@@ -55,6 +61,7 @@ def main(argv=None) -> int:
 
     flags: list[str] = []
     debug = False
+    workers = None
     kw: dict = {}
     try:
         for opt, val in opts:
@@ -78,6 +85,10 @@ def main(argv=None) -> int:
             elif opt == "--sort":
                 kw["sort"] = val
                 parse_sort(val)
+            elif opt == "--workers":
+                if not val.isdigit() or int(val) < 1:
+                    raise SortArgumentError(f"pextlab sort: --workers wants a positive number, got {val!r}")
+                workers = int(val)
     except SortArgumentError as e:
         _err(str(e))
         return 1
@@ -95,13 +106,19 @@ def main(argv=None) -> int:
         kw["flag"] = flags[0]
     src, dst = args[0], (args[1] if len(args) == 2 else None)
 
+    n = _plan_workers(src, workers)
     try:
-        result = sort_text(src, debug=debug, **kw)
+        if n > 1:
+            # multiprocessing costs more to import than a small dump takes to sort
+            from .sort_parallel import sort_text_parallel
+            result = sort_text_parallel(src, n, debug=debug, **kw)
+        else:
+            result = sort_text(src, debug=debug, **kw)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
         _err(f"pextlab sort: cannot open {src}: {e.strerror}")
         return 1
     except NotPlainDump:
-        return main_frames(src, dst, kw, debug)
+        return main_frames(src, dst, kw, debug, workers=workers)
 
     if dst is not None:
         sys.stderr.write(f"loaded {result.loaded}\nsorting ....\nculling\n")
@@ -112,11 +129,25 @@ def main(argv=None) -> int:
     return _write(render_text(result), dst)
 
 
-def main_frames(src, dst, options: dict, debug: bool) -> int:
+def _plan_workers(src, workers: int | None) -> int:
+    """Processes for ``src``: ``workers``, or with None every core for a file of
+    at least ``PARALLEL_MIN_BYTES``; 1 unless ``src`` is a plain (not gzipped) file."""
+    if workers == 1 or not os.path.isfile(src):
+        return 1
+    with open(src, "rb") as fh:
+        if fh.read(2) == b"\x1f\x8b":
+            return 1
+    if workers is not None:
+        return workers
+    return default_workers() if os.path.getsize(src) >= PARALLEL_MIN_BYTES else 1
+
+
+def main_frames(src, dst, options: dict, debug: bool, workers: int | None = None) -> int:
     """The command's frame path: read ``src`` into a frame, sort, write ``dst``.
 
     ``options`` are :func:`~pextlab.analysis.page_owner_sort.page_owner_sort`'s
-    keyword arguments.  Returns the exit status as :func:`main`.
+    keyword arguments; ``workers`` is :func:`~pextlab.procfs.page_owner.read_page_owner`'s.
+    Returns the exit status as :func:`main`.
     """
     # The frame path needs pandas; importing it here keeps it off the command's
     # normal path (``pextlab sort`` must start without numpy or pandas).
@@ -124,7 +155,7 @@ def main_frames(src, dst, options: dict, debug: bool) -> int:
     from .page_owner_sort import page_owner_sort, render_page_owner_sort
 
     try:
-        df = read_page_owner(src)
+        df = read_page_owner(src, workers=workers)
     except ParseError as e:
         _err(f"pextlab sort: cannot parse page_owner input: {e}")
         return 2

@@ -51,6 +51,8 @@ USAGE = (
     "\t\t\targument in the form of a comma-separated list with some\n"
     "\t\t\tcommon fields predefined (pid, tgid, comm, stacktrace, allocator)\n"
     "--sort <order>\t\tSpecify sort order as: [+|-]key[,[+|-]key[,...]]\n"
+    "--workers <n>\t\tParse with n processes (default: one per core for a\n"
+    "\t\t\tplain file of 32 MB or more; the output is the same).\n"
 )
 
 #: ``--sort`` key (and alias) -> result column.

@@ -71,7 +71,7 @@ from .sort_options import (
     ALLOCATOR_CMA, ALLOCATOR_OTHERS, ALLOCATOR_SLAB, ALLOCATOR_VMALLOC, allocator_names, parse_cull,
     resolve_sort)
 
-__all__ = ["NotPlainDump", "TextSortResult", "sort_text", "render_text"]
+__all__ = ["NotPlainDump", "TextSortResult", "SortEngine", "sort_text", "render_text"]
 
 class NotPlainDump(ValueError):
     """The input is not a dump this engine takes apart itself (see the module docstring)."""
@@ -125,11 +125,11 @@ def _num(m) -> int:
 
 # --------------------------------------------------------------------------- reading
 
-def _blocks(fh, chunk_chars: int = _CHUNK_CHARS):
-    """Yield lists of record texts (each without its final newline and empty line)."""
+def _blocks(reads):
+    """Yield lists of record texts (each without its final newline and empty line)
+    from the text blocks ``reads``."""
     carry = ""
-    while True:
-        block = fh.read(chunk_chars)
+    for block in reads:
         if not block:
             break
         buf = carry + block if carry else block
@@ -167,6 +167,204 @@ class TextSortResult:
         self.missing = {} if missing is None else missing
 
 
+class SortEngine:
+    """:func:`sort_text`'s state: per-distinct-value tables, one accumulator per group.
+
+    :meth:`feed` reads text; :meth:`partial` and :meth:`merge` carry the groups
+    of a piece of the dump read elsewhere (a worker process) into this engine,
+    in file order; :meth:`result` selects nothing more and sorts.  Group keys
+    hold the stack text itself (one object per distinct stack), so the groups
+    of pieces read by different engines merge by key.
+    """
+
+    def __init__(self, *, sort=None, cull=None, pid=None, tgid=None, name=None, flag: str | None = None,
+                 keep_ts: bool | None = None, debug: bool = False, chunk_chars: int = _CHUNK_CHARS):
+        self.cull_keys = parse_cull(cull)
+        self.sort_keys = resolve_sort(sort, flag)
+        self.keep_ts = self.sort_keys[0][0] == "ts_ns" if keep_ts is None else keep_ts
+        self.want_ts = any(k == "ts_ns" for k, _ in self.sort_keys)
+        self.pids = None if pid is None else {int(x) for x in ([pid] if isinstance(pid, (int, str)) else pid)}
+        self.tgids = None if tgid is None else {
+            int(x) for x in ([tgid] if isinstance(tgid, (int, str)) else tgid)}
+        self.names = None if name is None else {str(x) for x in ([name] if isinstance(name, str) else name)}
+        self.filters = tuple(f for f, v in (("pid", self.pids), ("tgid", self.tgids), ("comm", self.names))
+                             if v is not None)
+        self.debug = debug
+        self.chunk_chars = chunk_chars
+        self.groups: dict = {}
+        self.loaded = self.no_ts = self.n_pid = self.n_tgid = 0
+        # per distinct value tables
+        self.hdr_pos: dict[str, int] = {}     # stripped header -> position of the ts digits (-1: bad)
+        self.old_hdr: dict[str, bool] = {}    # header without a ts match -> in grammar
+        self.rests: dict[str, int] = {}       # PFN line tail -> allocator bits (-1: bad)
+        self.bodies: dict[str, str] = {}      # stack (+ extra lines) as read -> canonical body
+        self.fields: dict[tuple, tuple] = {}  # (header, body) -> (pages, pid, tgid, comm, vmalloc bits)
+
+    def _body(self, body: str) -> str:
+        """The canonical body (no final newline), the one object used for equal bodies."""
+        canon = body.rstrip("\n")            # "...\n\n\n" runs leave newlines at the end
+        if BODY.fullmatch(canon + "\n") is None:
+            raise NotPlainDump("a record's stack is not in the reader's grammar")
+        canon = self.bodies.setdefault(canon, canon)
+        self.bodies[body] = canon
+        return canon
+
+    @staticmethod
+    def _header_pos(hs: str, s: int) -> int:
+        ok, span = header_in_grammar(hs[:s] + "0" + hs[s:])
+        return s if ok and span == (s, s + 1) else -1
+
+    @staticmethod
+    def _parse_fields(hs: str, body: str) -> tuple:
+        text = hs + "\n" + body
+        order = _num(_ORDER.search(text))
+        pages = 1 << order if 0 <= order <= 64 else 0
+        c = _COMM.search(text)
+        vm = ALLOCATOR_VMALLOC if _vmalloc(text) else 0
+        return pages, _num(_PID.search(text)), _num(_TGID.search(text)), c.group(1) if c else "", vm
+
+    def feed(self, fh) -> None:
+        """Read the records of the text file ``fh`` (see :func:`sort_text` for what is refused)."""
+        self.feed_blocks(iter(lambda: fh.read(self.chunk_chars), ""))
+
+    def feed_blocks(self, reads) -> None:
+        """Read the records of the text given in blocks (an iterable of str)."""
+        cull_idx = [{"stacktrace": 0, "pid": 1, "tgid": 2, "comm": 3, "allocator": 4}[k] for k in self.cull_keys]
+        cull_get = itemgetter(*cull_idx) if cull_idx else None
+        keep_ts, want_ts, debug = self.keep_ts, self.want_ts, self.debug
+        pids, tgids, names = self.pids, self.tgids, self.names
+        selecting = bool(self.filters)
+        hdr_pos, old_hdr, rests, bodies, fields, groups = (
+            self.hdr_pos, self.old_hdr, self.rests, self.bodies, self.fields, self.groups)
+        tssearch = _TS.search
+        loaded = no_ts = n_pid = n_tgid = 0
+        try:
+            for blocks in _blocks(reads):
+                toks = []
+                add_tok = toks.append
+                for b in blocks:
+                    if not b.startswith(HEADER):
+                        b = b.lstrip(" \t\n")         # empty lines between records
+                        if not b:
+                            continue
+                        if not b.startswith(HEADER):
+                            raise NotPlainDump("a record does not start with a header")
+                    h, _, r = b.partition("\n")
+                    p, _, body = r.partition("\n")
+                    m = tssearch(h)
+                    if m is not None:
+                        s, e = m.span(1)
+                        hs = h[:s] + h[e:]
+                        pos = hdr_pos.get(hs)
+                        if pos is None:
+                            pos = hdr_pos[hs] = self._header_pos(hs, s)
+                        if pos != s or e == s or (e - s > 18 and ts_value(h[s:e]) is None):
+                            raise NotPlainDump("a header is not in the reader's grammar")
+                    else:
+                        ok = old_hdr.get(h)
+                        if ok is None:
+                            ok = old_hdr[h] = header_in_grammar(h)[0]
+                        if not ok:
+                            raise NotPlainDump("a header is not in the reader's grammar")
+                        hs = h
+                    if p[:4] != "PFN ":
+                        raise NotPlainDump("a record's second line is not a PFN line")
+                    sp = p.find(" ", 4)
+                    rest = p[sp + 1:] if sp > 0 else ""
+                    bits = rests.get(rest)
+                    if bits is None:
+                        bits = rests[rest] = _pfn_bits(rest)
+                    if bits < 0 or sp < 0:
+                        raise NotPlainDump("a PFN line is not in the reader's grammar")
+                    add_tok(p[4:sp])
+                    st = bodies.get(body)
+                    if st is None:
+                        st = self._body(body)
+                    if m is None:
+                        # no timestamp in the header: the tool searches the whole record
+                        m = tssearch(st)
+                        if m is None:
+                            no_ts += 1
+                        elif not keep_ts:
+                            st = self._body(st[:m.start(1)] + st[m.end(1):])
+                    fk = (hs, st)
+                    f = fields.get(fk)
+                    if f is None:
+                        f = fields[fk] = self._parse_fields(hs, st)
+                    loaded += 1
+                    if debug:
+                        n_pid += f[1] < 0
+                        n_tgid += f[2] < 0
+                    if selecting and ((pids is not None and f[1] not in pids)
+                                      or (tgids is not None and f[2] not in tgids)
+                                      or (names is not None and f[3] not in names)):
+                        continue
+                    alloc = bits | f[4] or ALLOCATOR_OTHERS
+                    if cull_get is None:
+                        key = (h, st) if keep_ts else fk
+                    else:
+                        key = cull_get((st, f[1], f[2], f[3], alloc))
+                    g = groups.get(key)
+                    if g is None:
+                        ts = _num(m) if want_ts else None
+                        groups[key] = [1, f[0], f[1], f[2], f[3], alloc, ts, st, h if keep_ts else hs]
+                    else:
+                        g[0] += 1
+                        g[1] += f[0]
+                if toks and (PFN_TOKENS.fullmatch(" ".join(toks) + " ") is None or (
+                        max(map(len, toks)) > 15 and any(pfn_value(t) is None for t in toks if len(t) > 15))):
+                    raise NotPlainDump("a PFN number is not in the reader's grammar")
+        except (EOFError, OSError, zlib.error, UnicodeError) as e:
+            if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
+                raise
+            raise NotPlainDump(f"{type(e).__name__}: {e}") from e
+        finally:
+            self.loaded += loaded
+            self.no_ts += no_ts
+            self.n_pid += n_pid
+            self.n_tgid += n_tgid
+
+    def partial(self) -> tuple:
+        """The groups (in order of first appearance) and counts, for :meth:`merge`."""
+        return list(self.groups.items()), self.loaded, self.no_ts, self.n_pid, self.n_tgid
+
+    def merge(self, partial: tuple) -> None:
+        """Add the :meth:`partial` of an engine that read the text following ours."""
+        items, loaded, no_ts, n_pid, n_tgid = partial
+        groups = self.groups
+        for key, g in items:
+            mine = groups.get(key)
+            if mine is None:
+                groups[key] = g
+            else:
+                mine[0] += g[0]
+                mine[1] += g[1]
+        self.loaded += loaded
+        self.no_ts += no_ts
+        self.n_pid += n_pid
+        self.n_tgid += n_tgid
+
+    def result(self) -> TextSortResult:
+        """The groups sorted: requested keys, then the cull comparison keys (ascending); stable."""
+        cull_keys = self.cull_keys
+        missing = {"pid": self.n_pid, "tgid": self.n_tgid, "ts_ns": self.no_ts} if self.debug else {}
+        rows = [(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7] + "\n", g[8] + "\n" + g[7] + "\n")
+                for g in self.groups.values()]
+        col = {"times": 0, "pages": 1, "pid": 2, "tgid": 3, "comm": 4, "allocator": 5, "ts_ns": 6,
+               "stacktrace": 7, "text": 8}
+        compare = list(cull_keys) if cull_keys else ["text"]
+        by: list[tuple[int, bool]] = []
+        seen = set()
+        for c, asc in list(self.sort_keys) + [(c, True) for c in compare]:
+            if c not in seen:
+                seen.add(c)
+                by.append((col[c], asc))
+        for i, asc in reversed(by):
+            rows.sort(key=itemgetter(i), reverse=not asc)
+        return TextSortResult(rows=rows, loaded=self.loaded, cull=cull_keys, filters=self.filters,
+                              missing=missing)
+
+
 def sort_text(src, *, sort=None, cull=None, pid=None, tgid=None, name=None, flag: str | None = None,
               keep_ts: bool | None = None, debug: bool = False,
               chunk_chars: int = _CHUNK_CHARS) -> TextSortResult:
@@ -178,162 +376,20 @@ def sort_text(src, *, sort=None, cull=None, pid=None, tgid=None, name=None, flag
     the reader would reject or that this engine does not take apart (see the
     module docstring), and :class:`SortArgumentError` for bad arguments.
     ``debug`` counts the records without pid / tgid / ts (``missing``).
+    :func:`pextlab.analysis.sort_parallel.sort_text_parallel` reads a plain
+    file the same way with several processes.
     """
-    cull_keys = parse_cull(cull)
-    sort_keys = resolve_sort(sort, flag)
-    if keep_ts is None:
-        keep_ts = sort_keys[0][0] == "ts_ns"
-    want_ts = any(k == "ts_ns" for k, _ in sort_keys)
-    pids = None if pid is None else {int(x) for x in ([pid] if isinstance(pid, (int, str)) else pid)}
-    tgids = None if tgid is None else {int(x) for x in ([tgid] if isinstance(tgid, (int, str)) else tgid)}
-    names = None if name is None else {str(x) for x in ([name] if isinstance(name, str) else name)}
-    filters = tuple(f for f, v in (("pid", pids), ("tgid", tgids), ("comm", names)) if v is not None)
-    selecting = bool(filters)
-
-    # per distinct value tables
-    hdr_pos: dict[str, int] = {}          # stripped header -> position of the ts digits (-1: bad)
-    old_hdr: dict[str, bool] = {}         # header without a ts match -> in grammar
-    rests: dict[str, int] = {}            # PFN line tail -> allocator bits (-1: bad)
-    bodies: dict[str, int] = {}           # stack (+ extra lines) -> body id
-    body_text: list[str] = []             # body id -> canonical body (no final newline)
-    fields: dict[tuple, tuple] = {}       # (header, body id) -> (pages, pid, tgid, comm, vmalloc bits)
-    groups: dict = {}
-    loaded = no_ts = n_pid = n_tgid = 0
-
-    # cull key = fields of (body id, pid, tgid, comm, allocator)
-    cull_idx = [{"stacktrace": 0, "pid": 1, "tgid": 2, "comm": 3, "allocator": 4}[k] for k in cull_keys]
-    cull_get = itemgetter(*cull_idx) if cull_idx else None
-
-    def body_id(body: str) -> int:
-        canon = body.rstrip("\n")            # "...\n\n\n" runs leave newlines at the end
-        if BODY.fullmatch(canon + "\n") is None:
-            raise NotPlainDump("a record's stack is not in the reader's grammar")
-        bid = bodies.get(canon)
-        if bid is None:
-            bid = len(body_text)
-            body_text.append(canon)
-            bodies[canon] = bid
-        bodies[body] = bid
-        return bid
-
-    def header_pos(hs: str, s: int) -> int:
-        ok, span = header_in_grammar(hs[:s] + "0" + hs[s:])
-        return s if ok and span == (s, s + 1) else -1
-
-    def parse_fields(hs: str, bid: int) -> tuple:
-        text = hs + "\n" + body_text[bid]
-        order = _num(_ORDER.search(text))
-        pages = 1 << order if 0 <= order <= 64 else 0
-        c = _COMM.search(text)
-        vm = ALLOCATOR_VMALLOC if _vmalloc(text) else 0
-        return pages, _num(_PID.search(text)), _num(_TGID.search(text)), c.group(1) if c else "", vm
-
-    tssearch = _TS.search
+    engine = SortEngine(sort=sort, cull=cull, pid=pid, tgid=tgid, name=name, flag=flag, keep_ts=keep_ts,
+                        debug=debug, chunk_chars=chunk_chars)
     fh = open_text(src)
     try:
-        for blocks in _blocks(fh, chunk_chars):
-            toks = []
-            add_tok = toks.append
-            for b in blocks:
-                if not b.startswith(HEADER):
-                    b = b.lstrip(" \t\n")         # empty lines between records
-                    if not b:
-                        continue
-                    if not b.startswith(HEADER):
-                        raise NotPlainDump("a record does not start with a header")
-                h, _, r = b.partition("\n")
-                p, _, body = r.partition("\n")
-                m = tssearch(h)
-                if m is not None:
-                    s, e = m.span(1)
-                    hs = h[:s] + h[e:]
-                    pos = hdr_pos.get(hs)
-                    if pos is None:
-                        pos = hdr_pos[hs] = header_pos(hs, s)
-                    if pos != s or e == s or (e - s > 18 and ts_value(h[s:e]) is None):
-                        raise NotPlainDump("a header is not in the reader's grammar")
-                else:
-                    ok = old_hdr.get(h)
-                    if ok is None:
-                        ok = old_hdr[h] = header_in_grammar(h)[0]
-                    if not ok:
-                        raise NotPlainDump("a header is not in the reader's grammar")
-                    hs = h
-                if p[:4] != "PFN ":
-                    raise NotPlainDump("a record's second line is not a PFN line")
-                sp = p.find(" ", 4)
-                rest = p[sp + 1:] if sp > 0 else ""
-                bits = rests.get(rest)
-                if bits is None:
-                    bits = rests[rest] = _pfn_bits(rest)
-                if bits < 0 or sp < 0:
-                    raise NotPlainDump("a PFN line is not in the reader's grammar")
-                add_tok(p[4:sp])
-                bid = bodies.get(body)
-                if bid is None:
-                    bid = body_id(body)
-                if m is None:
-                    # no timestamp in the header: the tool searches the whole record
-                    t = body_text[bid]
-                    m = tssearch(t)
-                    if m is None:
-                        no_ts += 1
-                    elif not keep_ts:
-                        bid = body_id(t[:m.start(1)] + t[m.end(1):])
-                fk = (hs, bid)
-                f = fields.get(fk)
-                if f is None:
-                    f = fields[fk] = parse_fields(hs, bid)
-                loaded += 1
-                if debug:
-                    n_pid += f[1] < 0
-                    n_tgid += f[2] < 0
-                if selecting and ((pids is not None and f[1] not in pids)
-                                  or (tgids is not None and f[2] not in tgids)
-                                  or (names is not None and f[3] not in names)):
-                    continue
-                alloc = bits | f[4] or ALLOCATOR_OTHERS
-                if cull_get is None:
-                    key = (h, bid) if keep_ts else fk
-                else:
-                    key = cull_get((bid, f[1], f[2], f[3], alloc))
-                g = groups.get(key)
-                if g is None:
-                    ts = _num(m) if want_ts else None
-                    groups[key] = [1, f[0], f[1], f[2], f[3], alloc, ts, bid, h if keep_ts else hs]
-                else:
-                    g[0] += 1
-                    g[1] += f[0]
-            if toks and (PFN_TOKENS.fullmatch(" ".join(toks) + " ") is None or (
-                    max(map(len, toks)) > 15 and any(pfn_value(t) is None for t in toks if len(t) > 15))):
-                raise NotPlainDump("a PFN number is not in the reader's grammar")
-    except (EOFError, OSError, zlib.error, UnicodeError) as e:
-        if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
-            raise
-        raise NotPlainDump(f"{type(e).__name__}: {e}") from e
+        engine.feed(fh)
     finally:
         if not hasattr(src, "read"):
             fh.close()
         elif fh is not src:
             fh.detach()         # our wrapper around the caller's binary file: leave it open
-
-    missing = {"pid": n_pid, "tgid": n_tgid, "ts_ns": no_ts} if debug else {}
-    rows = [(g[0], g[1], g[2], g[3], g[4], g[5], g[6], body_text[g[7]] + "\n",
-             g[8] + "\n" + body_text[g[7]] + "\n") for g in groups.values()]
-
-    # sort: requested keys, then the cull comparison keys (ascending); stable
-    col = {"times": 0, "pages": 1, "pid": 2, "tgid": 3, "comm": 4, "allocator": 5, "ts_ns": 6,
-           "stacktrace": 7, "text": 8}
-    compare = list(cull_keys) if cull_keys else ["text"]
-    by: list[tuple[int, bool]] = []
-    seen = set()
-    for c, asc in list(sort_keys) + [(c, True) for c in compare]:
-        if c not in seen:
-            seen.add(c)
-            by.append((col[c], asc))
-    for i, asc in reversed(by):
-        rows.sort(key=itemgetter(i), reverse=not asc)
-    return TextSortResult(rows=rows, loaded=loaded, cull=cull_keys, filters=filters, missing=missing)
+    return engine.result()
 
 
 def render_text(result: TextSortResult) -> str:

@@ -27,6 +27,8 @@ lines, to name the first bad line of a record.
 """
 from __future__ import annotations
 
+import functools
+import os
 import re
 
 from .limits import (
@@ -42,6 +44,7 @@ __all__ = [
     "HEADER_EXPECT", "PFN_EXPECT", "MAX_RECORD_CHARS",
     "parse_prefix", "parse_rest", "pfn_value", "ts_value",
     "header_in_grammar", "pfn_rest_in_grammar", "close_last_record",
+    "CUT", "BYTE_CUT", "PARALLEL_MIN_BYTES", "cut_points", "default_workers",
 ]
 
 #: v3.19's ``migratetype_names[]`` (index = the number the v3.19 PFN line prints).
@@ -135,6 +138,7 @@ def _pid(text: str | None) -> int | None:
     return -1 if text is None else bounded_int(text, -1, PID_MAX_LIMIT - 1)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_prefix(text: str, with_ts: bool):
     """The repeating part of a header, checked.
 
@@ -165,6 +169,7 @@ def parse_prefix(text: str, with_ts: bool):
     return order, mask, g[2], pid, tgid, g[5]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_rest(text: str, nr_zones: int = len(ZONE_NAMES)):
     """The PFN line after ``PFN <number> ``, checked.
 
@@ -256,3 +261,49 @@ def close_last_record(tail: str) -> str | None:
     if FULL_FRAME.fullmatch(last) or EXTRA_LINE.match(last):
         return tail + "\n\n"
     return None
+
+
+# --------------------------------------------------------------------------- cutting a dump
+
+#: Where a dump's text may be cut: after an empty line that a header follows.
+#: No record spans such a place, and a bad record's text (what a non-strict
+#: read skips, up to the next header) ends there, so cutting a dump at any of
+#: them and reading the pieces in order gives the same records, skipped lines
+#: and first error as reading it whole: how both readers cut blocks, and how
+#: they share a dump between worker processes.
+CUT = "\n\n" + HEADER[:-len("order ")]
+#: :data:`CUT` in a file's bytes, with LF or CRLF line ends (the cut goes before ``P``).
+BYTE_CUT = re.compile(rb"\n\r?\nPage allocated via ")
+#: Inputs at least this big are read by every core when the caller lets the reader choose.
+PARALLEL_MIN_BYTES = 32 << 20
+_CUT_WINDOW = 1 << 20
+
+
+def cut_points(path, size: int, chunk: int) -> list[int]:
+    """Byte offsets ``[0, ..., size]`` cutting the plain file ``path`` about
+    ``chunk`` bytes apart, each at a :data:`BYTE_CUT` (a few small reads)."""
+    cuts = [0]
+    pos = chunk
+    with open(path, "rb") as fh:
+        while pos < size:
+            fh.seek(pos)
+            window = fh.read(_CUT_WINDOW)
+            m = BYTE_CUT.search(window)
+            if m is None:
+                if len(window) < _CUT_WINDOW:
+                    break
+                pos += len(window) - 32
+                continue
+            cut = pos + m.start() + m.group().index(b"P")
+            cuts.append(cut)
+            pos = cut + chunk
+    cuts.append(size)
+    return cuts
+
+
+def default_workers() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:          # not on Linux
+        return os.cpu_count() or 1

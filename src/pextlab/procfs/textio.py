@@ -20,7 +20,7 @@ from typing import IO, Iterable, Iterator
 
 from ..errors import ParseError
 
-__all__ = ["open_text", "iter_text", "read_text", "find_capture_file", "source_name"]
+__all__ = ["open_text", "iter_text", "read_text", "open_text_range", "find_capture_file", "source_name"]
 
 #: Characters per read (the granularity at which a damaged gzip stream is noticed).
 _PIECE_CHARS = 1 << 16
@@ -82,6 +82,35 @@ def iter_text(fh: IO[str], block_chars: int, name: str) -> Iterator[str]:
         if have >= block_chars:
             yield "".join(parts)
             parts, have = [], 0
+
+
+class _Window(io.RawIOBase):
+    """Bytes ``start:stop`` of a file, as a raw stream."""
+
+    def __init__(self, path, start: int, stop: int):
+        super().__init__()
+        self._fh = open(path, "rb", buffering=0)
+        self._fh.seek(start)
+        self._left = stop - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = self._fh.readinto(memoryview(b)[:min(len(b), self._left)]) or 0
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def open_text_range(path, start: int, stop: int) -> IO[str]:
+    """Bytes ``start:stop`` of a plain file as text, read as :func:`open_text` reads
+    the whole file (UTF-8 with replacement characters, universal newlines, streamed);
+    ``start`` and ``stop`` must fall just after a newline or at the ends of the file."""
+    return io.TextIOWrapper(io.BufferedReader(_Window(path, start, stop)), encoding="utf-8", errors="replace")
 
 
 def read_text(src) -> str:

@@ -58,9 +58,11 @@ Modules
 :mod:`pextlab.procfs.page_owner_grammar` (a sibling module, standard library
 only, which ``pextlab sort`` shares) defines a record; in this package
 :mod:`.variants` names the formats, :mod:`.reader` reads dumps (:mod:`._scan`
-cuts them into blocks and records, :mod:`._diagnose` names a bad line,
-:mod:`._columns` keeps records as compact columns, :mod:`._frame` builds the
-frames) and :mod:`.writer` prints frames back in any variant.  Imports:
+cuts them into blocks and records, :mod:`._fast` parses the kernel's plain
+layout with numpy, :mod:`._diagnose` names a bad line, :mod:`._columns` keeps
+records as compact columns, :mod:`._parallel` shares a dump between worker
+processes, :mod:`._frame` builds the frames) and :mod:`.writer` prints frames
+back in any variant.  Imports:
 numpy, pandas, :mod:`pextlab.errors`, :mod:`pextlab.schema` and the sibling
 procfs modules.
 """

@@ -10,15 +10,27 @@ the scanner then reports or skips its records.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-import pandas as pd
 
 from ...schema import top_frame_of
 from ..page_owner_grammar import (
     G_EXTRA, G_FREE, G_PFN, G_PREFIX, G_PREFIX_OLD, G_REST, G_STACK, G_TS, MIGRATE_PREFIX,
     parse_prefix, parse_rest)
 
-__all__ = ["Interner", "Lut", "Columns", "ints"]
+__all__ = ["Interner", "Lut", "Columns", "ints", "KINDS"]
+
+#: The per-record parts kept as codes into per-distinct-value tables.
+KINDS = ("prefix", "rest", "stack", "extra")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stack_fields(s: str) -> tuple[str, str, int]:
+    """(frames without their leading space, top frame, lines) of stack lines ``s``;
+    cached: every piece of a dump and every worker process meets the same stacks."""
+    frames = [ln[1:].rstrip() for ln in s[:-1].split("\n")]
+    return "\n".join(frames), top_frame_of(frames), s.count("\n")
 
 
 class Interner:
@@ -40,17 +52,17 @@ class Interner:
         return g
 
     def codes(self, items) -> tuple[np.ndarray, int]:
-        """Global codes for ``items`` (None -> -1) and the number of values before."""
+        """Global codes for ``items`` (None -> -1) and the number of values before.
+
+        A dict keeps the distinct items in order of first appearance (about five
+        times faster than ``pandas.factorize`` on short lists of strings).
+        """
         before = len(self.values)
-        arr = np.empty(len(items), dtype=object)
-        arr[:] = items
-        local, uniques = pd.factorize(arr, use_na_sentinel=True)
-        lut = np.empty(len(uniques) + 1, dtype=np.int64)
-        lut[-1] = -1
+        local = dict.fromkeys(items)
         code = self.code
-        for i, u in enumerate(uniques):
-            lut[i] = code(u)
-        return lut[local], before
+        for k in local:
+            local[k] = code(k)
+        return np.fromiter(map(local.__getitem__, items), np.int64, len(items)), before
 
 
 def ints(items, *, hexa: bool = False, missing: int = -1) -> np.ndarray:
@@ -128,8 +140,8 @@ class Columns:
                              num=num, fallback=fallback, bad=False, why="")
 
     def _parse_stack(self, s: str):
-        frames = [ln[1:].rstrip() for ln in s[:-1].split("\n")]
-        self.stack_lut.append(text="\n".join(frames), top=top_frame_of(frames), nl=s.count("\n"))
+        text, top, nl = _stack_fields(s)
+        self.stack_lut.append(text=text, top=top, nl=nl)
 
     def _parse_extra(self, e):
         reason = None
@@ -146,6 +158,29 @@ class Columns:
         """Lines per record (header, PFN, frames, extras, empty line)."""
         return 3 + self.stack_lut.array("nl")[stack_codes] + self.extra_lut.array("nl")[extra_codes]
 
+    def intern(self, kind: str, keys) -> np.ndarray:
+        """Codes of distinct ``keys`` of one of :data:`KINDS`, parsing new ones in order.
+
+        ``"extra"`` codes index ``extra_lut``, whose slot 0 is "no extra lines"
+        (key None).
+        """
+        interner = getattr(self, kind)
+        parse = {"prefix": self._parse_prefix, "rest": self._parse_rest, "stack": self._parse_stack,
+                 "extra": self._parse_extra}[kind]
+        if kind == "extra" and not self.extra_lut.cols["nl"]:
+            self._parse_extra(None)
+        out = np.empty(len(keys), dtype=np.int64)
+        for i, k in enumerate(keys):
+            if k is None:
+                out[i] = -1
+                continue
+            before = len(interner.values)
+            g = interner.code(k)
+            if g == before:
+                parse(k)
+            out[i] = g
+        return out + 1 if kind == "extra" else out
+
     def encode(self, groups: list[tuple], cols: list | None = None):
         """Intern the repeating parts of ``groups``; returns the per-record code arrays.
 
@@ -158,22 +193,15 @@ class Columns:
             keys = [a if t else "\0" + b for a, t, b in zip(cols[G_PREFIX], ts, cols[G_PREFIX_OLD])]
         else:
             keys = cols[G_PREFIX]
-        prefix, p0 = self.prefix.codes(keys)
-        for k in self.prefix.values[p0:]:
-            self._parse_prefix(k)
-        rest, r0 = self.rest.codes(cols[G_REST])
-        for k in self.rest.values[r0:]:
-            self._parse_rest(k)
-        stack, s0 = self.stack.codes(cols[G_STACK])
-        for k in self.stack.values[s0:]:
-            self._parse_stack(k)
-        extra, e0 = self.extra.codes([e or None for e in cols[G_EXTRA]])
-        extra_lut_codes = np.where(extra < 0, 0, extra + 1)   # slot 0 = no extra lines
-        if not self.extra_lut.cols["nl"]:
-            self._parse_extra(None)
-        for k in self.extra.values[e0:]:
-            self._parse_extra(k)
-        return cols, prefix, rest, stack, extra_lut_codes
+        codes = []
+        for kind, items in (("prefix", keys), ("rest", cols[G_REST]), ("stack", cols[G_STACK]),
+                            ("extra", [e or None for e in cols[G_EXTRA]])):
+            local = dict.fromkeys(items)
+            lut = self.intern(kind, list(local))
+            for k, g in zip(local, lut.tolist()):
+                local[k] = g
+            codes.append(np.fromiter(map(local.__getitem__, items), np.int64, len(items)))
+        return (cols, *codes)
 
     def add(self, cols, prefix, rest, stack, extra, keep=None) -> None:
         """Append records (``keep``: the ones to keep) whose pfn and times were checked."""
@@ -190,6 +218,27 @@ class Columns:
         for k, v in arrays.items():
             self.parts[k].append(v)
         self.n += len(arrays["pfn"])
+
+    def add_arrays(self, ts, free_ts, pfn, prefix, rest, stack, extra) -> None:
+        """Append records given as arrays (``extra``: codes into ``extra_lut``)."""
+        for k, v in (("ts", ts), ("free_ts", free_ts), ("pfn", pfn), ("prefix", prefix), ("rest", rest),
+                     ("stack", stack), ("extra", extra)):
+            self.parts[k].append(v)
+        self.n += len(pfn)
+
+    def merge(self, other: "Columns") -> None:
+        """Append the records of ``other`` (read from the text that follows ours).
+
+        ``other``'s distinct values are interned here in their order of first
+        appearance there, so codes, handles and categories come out as if one
+        :class:`Columns` had read both texts.
+        """
+        luts = {kind: self.intern(kind, getattr(other, kind).values) for kind in KINDS}
+        luts["extra"] = np.concatenate([[0], luts["extra"]])
+        for k, parts in other.parts.items():
+            lut = luts.get(k)
+            self.parts[k].extend(parts if lut is None else [lut[p] for p in parts])
+        self.n += other.n
 
     def bad_codes(self, prefix, rest):
         """Per-record flags: header part or PFN part failed its checks."""

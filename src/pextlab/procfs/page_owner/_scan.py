@@ -10,6 +10,8 @@ a :class:`~._columns.Columns`.
 from __future__ import annotations
 
 import gc
+import io
+import os
 from itertools import repeat
 from typing import IO, Iterator
 
@@ -18,23 +20,44 @@ import numpy as np
 from ...errors import ParseError
 from ..page_owner_grammar import (
     G_EXTRA, G_FREE, G_PFN, G_PREFIX, G_PREFIX_OLD, G_REST, G_STACK, G_TS, MAX_RECORD_CHARS, RECORD,
-    RECORD_GROUPS, close_last_record, pfn_value, ts_value)
-from ..textio import iter_text
+    RECORD_GROUPS, close_last_record, pfn_value, ts_value, HEADER, CUT)
+from ..textio import iter_text, open_text, source_name
 from ._columns import Columns
 from ._diagnose import diagnose
+from ._fast import scan_bytes
 
-__all__ = ["BLOCK_CHARS", "scan", "records"]
+__all__ = ["BLOCK_CHARS", "is_text", "open_source", "scan", "pieces", "records"]
 
 #: Characters read per block (the unit of work of the fast scan).
 BLOCK_CHARS = 8 << 20
 
+def is_text(src) -> bool:
+    """``src`` is a dump's text itself rather than a path (a str with a newline, or a header)."""
+    return isinstance(src, str) and (src == "" or "\n" in src or src.startswith(HEADER[:-len("order ")]))
+
+
+def open_source(src) -> tuple[IO[str], str, bool]:
+    """(text file object, name for errors, must close) for a path, file object or literal text."""
+    if is_text(src):
+        return io.StringIO(src), "<text>", True
+    return open_text(src), source_name(src), isinstance(src, (str, os.PathLike))
+
 
 def scan(text: str, cols: Columns, **kw) -> int:
-    """:func:`_scan_block` with the cyclic GC paused (the scan creates many small
-    tuples and no cycles; collections during it cost a third of the time)."""
+    """Parse the records of ``text`` into ``cols``; the number of lines in ``text``.
+
+    The kernel's plain layout goes through :func:`~._fast.scan_bytes`, anything
+    else through :func:`_scan_block` (same records, and the errors named).  The
+    cyclic GC is paused (the scan creates many small objects and no cycles;
+    collections during it cost a third of the time).
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
+        if text.endswith("\n\n"):
+            n = scan_bytes(text.encode("utf-8", "surrogatepass"), cols, "surrogatepass")
+            if n is not None:
+                return n
         return _scan_block(text, cols, **kw)
     finally:
         if enabled:
@@ -169,35 +192,46 @@ def _scan_slow(text: str, *, base_line: int, strict: bool, at_eof: bool,
     return groups, np.asarray(starts, dtype=np.int64), None
 
 
-def records(fh: IO[str], cols: Columns, *, name: str, strict: bool, skipped: list,
-            block_chars: int = BLOCK_CHARS) -> Iterator[int]:
-    """Read ``fh`` in blocks, scan complete records; yields the record count after each block.
+def pieces(fh: IO[str], name: str, block_chars: int = BLOCK_CHARS) -> Iterator[tuple[str, bool]]:
+    """The text of ``fh`` cut into pieces at ``CUT`` places: ``(text, at_eof)``.
 
-    Blocks are cut at the last record boundary (an empty line) they hold.  Text
-    with no boundary in its first :data:`MAX_RECORD_CHARS` characters is cut at
-    its last line end before that, and the scan names the line where the record
-    is cut; the cut depends on the file only, not on ``block_chars``, so every
-    block size reads a file the same way (a damaged gzip stream too: :func:`iter_text`).
+    (:data:`pextlab.procfs.page_owner_grammar.CUT`: an empty line before a
+    header; pieces cut there read as the whole text does.)
+
+    Each block read is cut at the last such place it holds.  Text with none in
+    its first :data:`MAX_RECORD_CHARS` characters is cut at its last line end
+    before that, and the scan names the line where the record is cut; the cut
+    depends on the file only, not on ``block_chars``, so every block size reads
+    a file the same way (a damaged gzip stream too: :func:`iter_text` raises
+    after the pieces before the damage).  The last piece (``at_eof``) gets the
+    empty line a dump cut after a complete line lacks (``close_last_record``).
     """
     carry = ""
-    base_line = 0
     for block in iter_text(fh, block_chars, name):
         buf = carry + block if carry else block
-        if len(buf) >= MAX_RECORD_CHARS and buf.find("\n\n", 0, MAX_RECORD_CHARS) < 0:
+        if len(buf) >= MAX_RECORD_CHARS and buf.find(CUT, 0, MAX_RECORD_CHARS) < 0:
             cut = buf.rfind("\n", 0, MAX_RECORD_CHARS) + 1 or MAX_RECORD_CHARS
         else:
-            cut = buf.rfind("\n\n")
+            cut = buf.rfind(CUT)
             if cut < 0:
                 carry = buf
                 continue
             cut += 2
         head, carry = buf[:cut], buf[cut:]
-        base_line += scan(head, cols, base_line=base_line, name=name, strict=strict, at_eof=False,
-                          skipped=skipped)
-        yield cols.n
+        yield head, False
     tail = close_last_record(carry)
     if tail is None:
         tail = carry          # stops inside a record: the scan names the line
     if tail:
-        scan(tail, cols, base_line=base_line, name=name, strict=strict, at_eof=True, skipped=skipped)
+        yield tail, True
+
+
+def records(fh: IO[str], cols: Columns, *, name: str, strict: bool, skipped: list,
+            block_chars: int = BLOCK_CHARS) -> Iterator[int]:
+    """Scan the :func:`pieces` of ``fh``; yields the record count after each piece."""
+    base_line = 0
+    for text, at_eof in pieces(fh, name, block_chars):
+        base_line += scan(text, cols, base_line=base_line, name=name, strict=strict, at_eof=at_eof,
+                          skipped=skipped)
+        yield cols.n
     yield cols.n

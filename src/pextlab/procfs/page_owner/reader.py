@@ -1,27 +1,17 @@
 """Reading page_owner dumps into ``page_owner`` frames, whole or in chunks."""
 from __future__ import annotations
 
-import io
-import os
 import warnings
 from typing import Iterator
 
 import pandas as pd
 
 from ..page_owner_grammar import ZONE_NAMES
-from ..textio import open_text, source_name
 from ._frame import Builder
-from ._scan import BLOCK_CHARS, records
+from ._parallel import plain_file, plan_workers, read_parallel
+from ._scan import BLOCK_CHARS, open_source, records
 
 __all__ = ["read_page_owner", "iter_page_owner_chunks"]
-
-
-def _open(src):
-    """(file object, name, must_close) for a path, file object or literal text."""
-    if isinstance(src, str) and (src == "" or "\n" in src or src.startswith("Page allocated via")):
-        return io.StringIO(src), "<text>", True
-    fh = open_text(src)
-    return fh, source_name(src), isinstance(src, (str, os.PathLike))
 
 
 def _finish(df: pd.DataFrame, b: Builder, skipped: list, name: str) -> pd.DataFrame:
@@ -37,7 +27,7 @@ def _finish(df: pd.DataFrame, b: Builder, skipped: list, name: str) -> pd.DataFr
 
 
 def read_page_owner(src, *, strict: bool = True, pageblock_order: int = 9, section_size_bits: int = 27,
-                    sections_per_block: int = 1, zone_names=ZONE_NAMES) -> pd.DataFrame:
+                    sections_per_block: int = 1, zone_names=ZONE_NAMES, workers: int | None = None) -> pd.DataFrame:
     """Read a ``/sys/kernel/debug/page_owner`` dump of any kernel version into a frame.
 
     Parameters
@@ -63,6 +53,12 @@ def read_page_owner(src, *, strict: bool = True, pageblock_order: int = 9, secti
         Sections per memory block: ``memory_block = section // sections_per_block``.
     zone_names : sequence of str
         Zone index -> name for ``zone=Z`` in the ``%pGp`` flags.
+    workers : int or None
+        Processes that parse the dump: None reads inputs of 32 MB or more
+        (``page_owner_grammar.PARALLEL_MIN_BYTES``) with one process per core
+        and smaller ones in this process; 1 reads serially; N uses N processes.  The result
+        does not depend on it: the same rows, dtypes, ``attrs`` and warnings,
+        and in strict mode the same error naming the same line.
 
     Returns
     -------
@@ -72,11 +68,23 @@ def read_page_owner(src, *, strict: bool = True, pageblock_order: int = 9, secti
 
     Notes
     -----
-    The file is read in blocks of a few MB, cut at record boundaries and
-    matched with one regular expression per block; only compact numpy columns
-    and interned strings (stacks, comms, gfp names) are kept, so a multi-GB dump
-    needs memory in proportion to its record count, not its size.
+    The file is read in blocks of a few MB, cut at record boundaries (an empty
+    line before a header) and parsed with array operations where a block has
+    the kernel's plain layout, else with one regular expression per block; only
+    compact numpy columns and interned strings (stacks, comms, gfp names) are
+    kept, so a multi-GB dump needs memory in proportion to its record count,
+    not its size.  With several workers, a plain file is cut into byte ranges
+    that the workers read themselves; a gzip file is decompressed once, as a
+    stream, by this process, which sends the pieces to the workers.  Either
+    way the pieces' results are merged in file order.
     """
+    n = plan_workers(src, workers)
+    if n > 1 or plain_file(src) is not None:
+        b = Builder(pageblock_order=pageblock_order, section_size_bits=section_size_bits,
+                    sections_per_block=sections_per_block, zone_names=zone_names)
+        skipped: list[int] = []
+        name = read_parallel(src, n, b.cols, strict=strict, skipped=skipped)
+        return _finish(b.frame(), b, skipped, name)
     parts = list(iter_page_owner_chunks(src, chunk_records=None, strict=strict,
                                         pageblock_order=pageblock_order,
                                         section_size_bits=section_size_bits,
@@ -99,7 +107,7 @@ def iter_page_owner_chunks(src, chunk_records: int | None = 100_000, *, strict: 
     """
     b = Builder(pageblock_order=pageblock_order, section_size_bits=section_size_bits,
                  sections_per_block=sections_per_block, zone_names=zone_names)
-    fh, name, close = _open(src)
+    fh, name, close = open_source(src)
     skipped: list[int] = []
     try:
         pending = 0
