@@ -24,7 +24,7 @@ import numpy as np
 
 from .page_ext import PageExtOperations, PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
 from .gfp import format_gfp, gfp_migratetype
-from .mmzone import PG_RESERVED, covered_by_free
+from .mmzone import PG_BUDDY, PG_RESERVED, covered_by_free
 from .stackdepot import StackDepot
 
 __all__ = ["PageOwner", "OwnerRecords", "page_owner_ops", "REC_FIELDS"]
@@ -422,6 +422,10 @@ class PageOwner:
                 hi = min(z1, sec.start_pfn + pps) - sec.start_pfn
                 fl = sec.flags_np()[lo:hi]
                 od = sec.order_np()[lo:hi]
+                heads = np.flatnonzero((fl & PG_BUDDY) != 0)
+                nfree = int((np.int64(1) << od[heads].astype(np.int64)).sum())
+                if nfree + np.count_nonzero(fl & PG_RESERVED) == hi - lo:
+                    continue        # every page free or reserved (most of a fresh machine)
                 free = covered_by_free(fl, od)
                 cand = ~free & ((fl & PG_RESERVED) == 0)
                 ext = t.flags[lo:hi]
