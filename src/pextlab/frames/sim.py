@@ -254,7 +254,8 @@ def _owner_heads(mm):
         if sec is None or not sec.present or sec.page_ext is None:
             continue
         t = sec.page_ext
-        if getattr(t, "owner", None) is None or t.state != "online":
+        owner = t.owner_if_written()
+        if owner is None or t.state != "online":
             continue
         # the read skips PageBuddy blocks (their pages keep stale records)
         live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
@@ -262,7 +263,7 @@ def _owner_heads(mm):
             continue
         live &= ~covered_by_free(sec.flags_np(), sec.order_np())
         idx = np.flatnonzero(live)
-        rows = t.owner[idx]
+        rows = owner[idx]
         keep = rows >= 0
         out_pfn.append(sec.start_pfn + idx[keep])
         out_row.append(rows[keep].astype(np.int64))

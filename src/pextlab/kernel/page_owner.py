@@ -197,13 +197,16 @@ class PageOwner:
             if sec is None or not sec.present:
                 continue
             t = sec.page_ext
-            if t is None or t.owner is None or t.state != "online":
+            if t is None or t.state != "online":
+                continue
+            owner = t.owner_if_written()
+            if owner is None:
                 continue
             live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
             if not live.any():
                 continue
             live &= ~covered_by_free(sec.flags_np(), sec.order_np())
-            rows = t.owner[live]
+            rows = owner[live]
             rows = rows[rows >= 0]
             if not len(rows):
                 continue
@@ -254,7 +257,9 @@ class PageOwner:
                 return
             omv = t.omv
             if omv is None:
-                return
+                omv = t.owner_mv()          # the table's first record: make its array
+                if omv is None:
+                    return
             row = recs.n
             if row == recs.cap:
                 recs.grow()
@@ -276,7 +281,9 @@ class PageOwner:
                 return
             omv = t.omv
             if omv is None:
-                return
+                omv = t.owner_mv()
+                if omv is None:
+                    return
             off = pfn & mask
             row = omv[off]
             n = 1 << order
@@ -320,7 +327,7 @@ class PageOwner:
         sec = self._sections[pfn >> self._shift]
         t = sec.page_ext
         if t is None or t.omv is None:
-            return
+            return                          # no table, or no record ever stored in it
         off = pfn & self._mask
         row = t.omv[off]
         if row < 0:
@@ -356,7 +363,7 @@ class PageOwner:
         old_rows = np.full(len(moved), -1, dtype=np.int64)
         for i, (old, _, _) in enumerate(moved):
             t = sections[old >> shift].page_ext
-            if t is not None and t.owner is not None:
+            if t is not None and t.owner_if_written() is not None:
                 old_rows[i] = t.omv[old & mask]
         have = old_rows >= 0
         block = recs.gather(old_rows[have])
@@ -464,7 +471,8 @@ def _dump_page_owner(self, pfn: int) -> list[str]:
         return ["There is not page extension available."]
     off = pfn & self._mask
     flags = int(t.flags[off])
-    row = int(t.owner[off]) if t.owner is not None else -1
+    owner = t.owner_if_written()
+    row = int(owner[off]) if owner is not None else -1
     if not flags & PAGE_EXT_OWNER or row < 0:
         return ["page_owner info is not present (never set?)"]
     out = []
@@ -502,10 +510,11 @@ def _owner_of(self, pfn: int):
     allocated, or None (no page_ext, no record, or the page is not allocated)."""
     mm = self.mm
     t = mm.sections[pfn >> self._shift].page_ext if mm.section_of(pfn) else None
-    if t is None or t.owner is None:
+    owner = None if t is None else t.owner_if_written()
+    if owner is None:
         return None
     off = pfn & self._mask
-    row = int(t.owner[off])
+    row = int(owner[off])
     if row < 0 or not int(t.flags[off]) & PAGE_EXT_OWNER_ALLOCATED:
         return None
     return (self.records.comms[self.records.get(row, R_COMM)], self.records.get(row, R_PID),
