@@ -1,8 +1,9 @@
-"""Boot time and simulator memory per simulated page (issue: foundation).
+"""Boot time and simulator memory per simulated page (issues: foundation, 15).
 
-Targets: 64 GiB 2-node page_owner=on boot <= 2 s; 1 TiB 8-node <= 30 s using
-<= 16 bytes of RAM per simulated page.  Each size runs in a fresh process so the
-RSS growth is the boot's own.
+Targets: 64 GiB 2-node page_owner=on boot <= 2 s; 1 TiB 8-node <= 5 s using
+<= 8 bytes of RAM per simulated page (issue 15; before it: 14.4 s, 7.3 B/page).
+Each boot runs in a fresh process so the RSS growth is the boot's own, and the
+time includes importing the lab, as a user's first boot does.  Best of ``REPS``.
 
     python benchmarks/bench_boot.py
 """
@@ -33,12 +34,31 @@ def run(mem, nodes):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+REPS = 3
+# issue 15's table: the figures measured before the bulk boot, and its targets
+BEFORE = {"1T": (14.4, 7.3)}
+TARGET = {"64G": (2.0, None), "1T": (5.0, 8.0)}
+
+
+def best(mem, nodes, reps=REPS):
+    runs = [run(mem, nodes) for _ in range(reps)]
+    return min(runs, key=lambda r: r["seconds"]) | {
+        "bytes_per_page": min(r["bytes_per_page"] for r in runs)}
+
+
 def main():
-    results = [run("64G", 2), run("1T", 8)]
+    results = [best("64G", 2), best("1T", 8)]
+    ok = True
     for r in results:
-        print(f"boot {r['mem']:>4} {r['nodes']} nodes page_owner=on: {r['seconds']:.2f} s, "
-              f"RSS +{r['rss_growth_mib']} MiB = {r['bytes_per_page']} B/simulated page")
-    ok = results[0]["seconds"] <= 2 and results[1]["seconds"] <= 30 and results[1]["bytes_per_page"] <= 16
+        line = (f"boot {r['mem']:>4} {r['nodes']} nodes page_owner=on: {r['seconds']:.2f} s, "
+                f"RSS +{r['rss_growth_mib']} MiB = {r['bytes_per_page']} B/simulated page")
+        if r["mem"] in BEFORE:
+            s0, b0 = BEFORE[r["mem"]]
+            line += f"  (before: {s0} s, {b0} B/page)"
+        ts, tb = TARGET[r["mem"]]
+        line += f"  [target <= {ts} s" + (f", <= {tb} B/page]" if tb else "]")
+        ok &= r["seconds"] <= ts and (tb is None or r["bytes_per_page"] <= tb)
+        print(line)
     print("targets met" if ok else "TARGETS MISSED")
     return results
 

@@ -79,12 +79,15 @@ def section_mixed_blocks(mm, sec, lo: int, hi: int) -> np.ndarray:
     pb_mt = sec.pageblock_np()
     out = np.zeros(len(pb_mt), dtype=np.int8)
     fl, od, ext = sec.flags_np(), sec.order_np(), sec.page_ext
+    owner = ext.owner_if_written()
+    if owner is None:
+        return out                      # no record was ever stored in this section
     ok = (~covered_by_free(fl, od) & ((fl & PG_RESERVED) == 0)
           & ((ext.flags & PAGE_EXT_OWNER_ALLOCATED) != 0))
     ok[:lo] = False
     ok[hi:] = False
     idx = np.flatnonzero(ok)
-    rows = ext.owner[idx]
+    rows = owner[idx]
     idx, rows = idx[rows >= 0], rows[rows >= 0]
     if not len(idx):
         return out

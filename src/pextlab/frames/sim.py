@@ -244,17 +244,24 @@ def df_extfrag(mm) -> pd.DataFrame:
     return conform(df, "extfrag")
 
 
+# the record fields df_page_owner shows, each gathered straight into its column's dtype
+_OWNER_FIELDS = {R_ORDER: np.int8, R_GFP: np.int64, R_HANDLE: np.int64, R_TS: np.int64,
+                 R_FREE_TS: np.int64, R_PID: np.int32, R_TGID: np.int32, R_REASON: np.int8}
+
+
 def _owner_heads(mm):
-    """(pfns, record rows, gathered records) of the heads the page_owner read prints:
-    OWNER_ALLOCATED set, not inside a free buddy block, aligned to the record's
-    order, non-zero stack handle.  pfns come out sorted."""
+    """(pfns, {field: values}) of the heads the page_owner read prints: OWNER_ALLOCATED
+    set, not inside a free buddy block, aligned to the record's order, non-zero stack
+    handle.  pfns come out sorted; the fields are those of ``_OWNER_FIELDS`` and the
+    comm id (in the smallest code dtype for ``records.comms``)."""
     po = mm.page_owner
     out_pfn, out_row = [], []
     for sec in mm.sections:
         if sec is None or not sec.present or sec.page_ext is None:
             continue
         t = sec.page_ext
-        if getattr(t, "owner", None) is None or t.state != "online":
+        owner = t.owner_if_written()
+        if owner is None or t.state != "online":
             continue
         # the read skips PageBuddy blocks (their pages keep stale records)
         live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
@@ -262,45 +269,80 @@ def _owner_heads(mm):
             continue
         live &= ~covered_by_free(sec.flags_np(), sec.order_np())
         idx = np.flatnonzero(live)
-        rows = t.owner[idx]
+        rows = owner[idx]
         keep = rows >= 0
         out_pfn.append(sec.start_pfn + idx[keep])
-        out_row.append(rows[keep].astype(np.int64))
-    if not out_pfn:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pfn = np.concatenate(out_pfn)
-    rows = np.concatenate(out_row)
+        out_row.append(rows[keep])
     recs = po.records
-    orders = recs.column(rows, R_ORDER)
-    sel = ((pfn & ((np.int64(1) << orders) - 1)) == 0) & (recs.column(rows, R_HANDLE) != 0)
-    if not sel.all():
-        pfn, rows = pfn[sel], rows[sel]
-    return pfn, rows
+    pfn = np.concatenate(out_pfn) if out_pfn else np.zeros(0, np.int64)
+    rows = np.concatenate(out_row).astype(np.int64) if out_row else np.zeros(0, np.int64)
+    fields = dict(_OWNER_FIELDS)
+    fields[R_COMM] = np.int8 if len(recs.comms) < 127 else np.int32
+    f = recs.fields(rows, fields)
+    del rows
+    # heads only: a pfn aligned to its record's order (higher orders only can fail)
+    hi = np.flatnonzero(f[R_ORDER] != 0)
+    bad = np.zeros(len(pfn), dtype=bool) if len(hi) else None
+    if len(hi):
+        bad[hi] = (pfn[hi] & ((np.int64(1) << f[R_ORDER][hi].astype(np.int64)) - 1)) != 0
+    nohandle = f[R_HANDLE] == 0
+    if nohandle.any():
+        bad = nohandle if bad is None else bad | nohandle
+    del nohandle
+    if bad is not None and bad.any():
+        sel = ~bad
+        pfn = pfn[sel]
+        f = {k: v[sel] for k, v in f.items()}
+    return pfn, f
+
+
+def _codes_dtype(n: int):
+    """The dtype pandas keeps the codes of a categorical with ``n`` categories in."""
+    return np.int8 if n < 127 else np.int16 if n < 32767 else np.int32
+
+
+def _factorize_small(values: np.ndarray, bound: int):
+    """(codes, sorted uniques) of non-negative ints below ``bound`` (stack handles),
+    counted rather than hashed: pd.factorize(values, sort=True) in its result."""
+    present = np.bincount(values, minlength=bound) > 0
+    uniq = np.flatnonzero(present)
+    lut = (np.cumsum(present) - 1).astype(_codes_dtype(len(uniq)))
+    return lut[values], uniq
 
 
 def df_page_owner(mm) -> pd.DataFrame:
-    """One row per allocated block, as /sys/kernel/debug/page_owner prints them."""
+    """One row per allocated block, as /sys/kernel/debug/page_owner prints them.
+
+    Built from the record table: each record is read once (``OwnerRecords.fields``),
+    categorical columns come from codes per unique value (stack handles counted,
+    gfp masks hashed once), pageblock types and zones per section slice."""
     po = mm.page_owner
     if po is None:
         return empty("page_owner")
     prof = mm.profile
-    pfn, rows = _owner_heads(mm)
-    col = po.records.column
-    order = col(rows, R_ORDER, np.int8)
-    gfp = col(rows, R_GFP)
+    pfn, f = _owner_heads(mm)
+    n = len(pfn)
+    order, gfp, handle = f[R_ORDER], f[R_GFP], f[R_HANDLE]
     names = prof.migratetype_names
-    page_mt = gfp_migratetype_vec(gfp, prof, mm.mobility_grouping)
+    # gfp: codes per unique mask; the page's migratetype is a property of the mask
+    ginv, ug = pd.factorize(gfp, sort=True)
+    gcodes = ginv.astype(_codes_dtype(len(ug)))
+    del ginv
+    gfp_names = [format_gfp(int(g), prof) for g in ug]
+    ug_mt = gfp_migratetype_vec(np.asarray(ug, dtype=np.int64), prof, mm.mobility_grouping)
+    page_mt = ug_mt.astype(np.int8)[gcodes] if n else np.zeros(0, np.int8)
     # pageblock types and zones, per section: pfns are sorted, so each section's
-    # rows are one slice (searchsorted), never a mask over all rows
+    # rows are one slice, never a mask over all rows
     pbo = mm.pageblock_order
     secnr = pfn >> mm.section_shift
-    pb_mt = np.zeros(len(pfn), dtype=np.int64)
-    node = np.zeros(len(pfn), dtype=np.int16)
-    zone_idx = np.zeros(len(pfn), dtype=np.int8)
-    present = np.unique(secnr)
-    bounds = np.searchsorted(secnr, np.append(present, present[-1] + 1 if len(present) else 0))
-    for i, nr in enumerate(present.tolist()):
+    pb_mt = np.zeros(n, dtype=np.int8)
+    node = np.zeros(n, dtype=np.int16)
+    zone_idx = np.zeros(n, dtype=np.int8)
+    starts = np.flatnonzero(np.diff(secnr) != 0) + 1 if n else np.zeros(0, np.int64)
+    bounds = np.concatenate(([0], starts, [n])) if n else np.zeros(1, np.int64)
+    for i in range(len(bounds) - 1):
         a, b = int(bounds[i]), int(bounds[i + 1])
+        nr = int(secnr[a])
         sec = mm.sections[nr]
         p = pfn[a:b]
         pb_mt[a:b] = sec.pageblock_np()[(p & mm.section_mask) >> pbo]
@@ -315,24 +357,20 @@ def df_page_owner(mm) -> pd.DataFrame:
                     inz = (p >= zz.zone_start_pfn) & (p < zz.zone_end_pfn)
                     zone_idx[a:b][inz] = zz.idx
                     node[a:b][inz] = zz.nid
-    # categoricals from unique codes
-    ginv, ug = pd.factorize(gfp, sort=True)
-    gfp_names = [format_gfp(int(g), prof) for g in ug]
-    handle = col(rows, R_HANDLE)
-    hinv, uh = pd.factorize(handle, sort=True)
+    # stacks: handles are small depot indices, so counted, not hashed
+    hcodes, uh = _factorize_small(handle, len(po.depot.stacks))
     stacks = [po.depot.text(int(h)) for h in uh]
     tops = [top_frame_of(list(po.depot.fetch(int(h)))) for h in uh]
     comms = po.records.comms
-    reason = col(rows, R_REASON, np.int8)
     spb = mm.memory_block_size >> (mm.section_shift + 12)
-    free_ts = col(rows, R_FREE_TS)
+    free_ts = f[R_FREE_TS]
     free_ts[free_ts <= 0] = -1
     df = pd.DataFrame({
         "pfn": pfn,
         "order": order,
         "nr_pages": np.left_shift(np.int64(1), order, dtype=np.int64),
         "gfp_mask": gfp,
-        "gfp": _codes_cat(ginv.ravel(), gfp_names),
+        "gfp": _codes_cat(gcodes, gfp_names),
         "migratetype": pd.Categorical.from_codes(page_mt, list(names)),
         "pageblock": pfn >> pbo,
         "pageblock_migratetype": pd.Categorical.from_codes(pb_mt, list(names)),
@@ -342,14 +380,14 @@ def df_page_owner(mm) -> pd.DataFrame:
         "section": secnr,
         "memory_block": secnr // spb,
         "stack_handle": handle,
-        "stack": _codes_cat(hinv.ravel(), stacks),
-        "top_frame": _codes_cat(hinv.ravel(), tops),
-        "pid": col(rows, R_PID, np.int32),
-        "tgid": col(rows, R_TGID, np.int32),
-        "comm": pd.Categorical.from_codes(col(rows, R_COMM, np.int32), comms) if len(rows) else _cat([]),
-        "ts_ns": col(rows, R_TS),
+        "stack": _codes_cat(hcodes, stacks),
+        "top_frame": _codes_cat(hcodes, tops),
+        "pid": f[R_PID],
+        "tgid": f[R_TGID],
+        "comm": pd.Categorical.from_codes(f[R_COMM], comms) if n else _cat([]),
+        "ts_ns": f[R_TS],
         "free_ts_ns": free_ts,
-        "last_migrate_reason": pd.Categorical.from_codes(reason, list(MIGRATE_REASONS)),
+        "last_migrate_reason": pd.Categorical.from_codes(f[R_REASON], list(MIGRATE_REASONS)),
     }, copy=False)
     return conform(df, "page_owner")          # pfns are already in order
 
@@ -364,8 +402,10 @@ def _uniq_cats(names):
 def _codes_cat(codes, labels):
     """Categorical from per-unique codes whose labels may repeat (e.g. top frames)."""
     cats = _uniq_cats(labels)
+    if len(cats) == len(labels):            # no label repeats: the codes are already right
+        return pd.Categorical.from_codes(codes, cats)
     pos = {c: i for i, c in enumerate(cats)}
-    remap = np.array([pos[l] for l in labels], dtype=np.int64) if labels else np.zeros(0, np.int64)
+    remap = np.array([pos[l] for l in labels], dtype=_codes_dtype(len(cats)))
     return pd.Categorical.from_codes(remap[codes] if len(codes) else codes, cats)
 
 

@@ -167,9 +167,11 @@ def pinned_heads(sec, idx: np.ndarray) -> np.ndarray:
 def covered_by_free(flags: np.ndarray, order: np.ndarray, bits: int = PG_BUDDY) -> np.ndarray:
     """Boolean mask of pages inside free buddy blocks (``bits``: also PG_GUARD)."""
     n = len(flags)
-    heads = np.flatnonzero(flags & bits)
+    heads = np.flatnonzero((flags & bits) != 0)      # nonzero of a bool array: the fast one
     if not len(heads):
         return np.zeros(n, dtype=bool)
     ends = np.minimum(heads + (np.int64(1) << order[heads].astype(np.int64)), n)
-    cover = np.bincount(heads, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
-    return np.cumsum(cover[:n]) > 0
+    cover = np.zeros(n + 1, dtype=np.int32)
+    cover[heads] = 1
+    np.subtract.at(cover, ends, 1)
+    return np.cumsum(cover[:n], dtype=np.int32) > 0

@@ -54,7 +54,7 @@ from .mmzone import PG_HEAD, MT_SHIFT, MT_MASK, covered_by_free, pinned_heads
 from .buddy import del_page_from_free_list, find_free_block
 from .pcp import drain_zone_pages
 from .oom_kill import out_of_memory
-from .ring_buffer import EV_ALLOC
+from .ring_buffer import EV_ALLOC, EV_FREE
 from .vmscan import try_to_free_pages
 from .vmstat import count_vm_event
 
@@ -63,7 +63,7 @@ __all__ = [
     "ALLOC_MIN_RESERVE", "ALLOC_NON_BLOCK", "ALLOC_CMA", "MAX_COMPACT_RETRIES",
     "__alloc_pages", "alloc_pages", "__alloc_pages_slowpath", "__alloc_pages_direct_compact",
     "__alloc_pages_direct_reclaim",
-    "alloc_pages_exact_nid", "free_pages_exact", "alloc_contig_range", "free_contig_range",
+    "alloc_pages_exact_nid", "make_alloc_exact", "free_pages_exact", "alloc_contig_range", "free_contig_range",
     "ContigRange", "ERRNO_NAMES", "CONTIG_TARGET_STACK",
     # re-exported from the lower modules of the allocator
     "expand", "__rmqueue_smallest", "__rmqueue", "__free_one_page", "zone_watermark_ok",
@@ -131,11 +131,52 @@ def alloc_pages_exact_nid(mm, nid: int, size: int, gfp: int) -> int:
     pfn = __alloc_pages(mm, gfp & ~comp, order, nid)
     if pfn < 0:
         return -1
+    make_alloc_exact(mm, pfn, order, size)
+    return pfn
+
+
+def make_alloc_exact(mm, pfn: int, order: int, size: int) -> None:
+    """mm/page_alloc.c make_alloc_exact: split the order-``order`` block at ``pfn`` and
+    free its pages past ``size`` one at a time, lowest first (__free_pages_ok, no pcp).
+
+    Freed one by one in ascending order, the tail coalesces into its maximal aligned
+    blocks, each finished (and put on its list) when its last page is freed; every
+    page in between was briefly a free head of lower order.  When no free-side hook
+    watches the pages (page_owner, page poisoning, the mm_page_free tracepoint), the
+    same end state -- lists, counters, the stale order bytes those brief heads
+    leave -- is made with one ``__free_one_page`` per final block; a page_ext table
+    per memory section at boot makes this the bulk of boot time.
+    """
     nr = (size + 4095) >> 12
     split_page(mm, pfn, order)
-    for p in range(pfn + nr, pfn + (1 << order)):
-        __free_pages_ok(mm, p, 0, False)     # make_alloc_exact: __free_pages_ok, no pcp
-    return pfn
+    start, end = pfn + nr, pfn + (1 << order)
+    tr = mm.trace
+    if (mm.free_hook is not None or mm.poison is not None or order - 1 > mm.pageblock_order
+            or (tr is not None and tr.live[EV_FREE])):
+        for p in range(start, end):
+            __free_pages_ok(mm, p, 0, False)
+        return
+    if start >= end:
+        return
+    sec = mm.sections[pfn >> mm.section_shift]
+    base = pfn & mm.section_mask
+    flags, orders = sec.flags_np(), sec.order_np()
+    flags[base + nr:base + (1 << order)] = 0                 # free_pages_prepare
+    k = np.arange(1 << order, dtype=np.int64)
+    stale = np.maximum(np.log2((k & -k) | (k == 0)).astype(np.int64) - 1, 0).astype(np.uint8)
+    zone = mm.zone_of_pfn(start)
+    p = start
+    while p < end:
+        o = min(order - 1, (p & -p).bit_length() - 1)
+        while p + (1 << o) > end:
+            o -= 1
+        off = p & mm.section_mask
+        # a page at offset j (j > 0) of the block was last a head of order tz(j) - 1
+        orders[off:off + (1 << o)] = stale[:1 << o]
+        mt = sec.pageblock_mt[off >> mm.pageblock_order]
+        __free_one_page(mm, zone, p, o, mt)
+        p += 1 << o
+    mm.nr_free_events += end - start
 
 
 def free_pages_exact(mm, pfn: int, size: int) -> None:

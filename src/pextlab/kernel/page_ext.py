@@ -77,10 +77,17 @@ class PageExtOperations:
 
 
 class PageExtTable:
-    """One page_ext table: a section's (SPARSEMEM) or a node's (FLATMEM)."""
+    """One page_ext table: a section's (SPARSEMEM) or a node's (FLATMEM).
+
+    ``owner`` (page_owner's record row per page, -1 for none; None without
+    page_owner) is made on first use: a table that never held a record costs the
+    simulator no memory, as most of a big machine's tables at boot.  Code that
+    only reads records asks ``owner_if_written()`` so as not to make it.
+    """
 
     __slots__ = ("nid", "section", "start_pfn", "nr_pages", "bytes", "pages", "via",
-                 "table_pfn", "vmalloc_pfns", "state", "flags", "owner", "fmv", "omv")
+                 "table_pfn", "vmalloc_pfns", "state", "flags", "with_owner", "_owner",
+                 "fmv", "omv")
 
     def __init__(self, nid, section, start_pfn, nr_pages, nbytes, via, table_pfn,
                  with_owner: bool, storage_pages: int):
@@ -97,38 +104,75 @@ class PageExtTable:
         # simulator storage (zeroed, as __GFP_ZERO / vzalloc give)
         self.flags = np.zeros(storage_pages, dtype=np.uint8)
         self.fmv = memoryview(self.flags)
-        if with_owner:
-            self.owner = np.full(storage_pages, -1, dtype=np.int32)
-            self.omv = memoryview(self.owner)
-        else:
-            self.owner = None
-            self.omv = None
+        self.with_owner = with_owner
+        self._owner = None
+        self.omv = None             # memoryview of ``owner`` once made
+
+    @property
+    def owner(self):
+        """int32 record row per page, -1 where none (made now if not yet)."""
+        o = self._owner
+        if o is None and self.with_owner:
+            o = self._owner = np.full(len(self.flags), -1, dtype=np.int32)
+            self.omv = memoryview(o)
+        return o
+
+    @owner.setter
+    def owner(self, value) -> None:
+        self._owner = value
+        self.omv = None if value is None else memoryview(value)
+
+    def owner_if_written(self):
+        """``owner`` if any record was ever stored in this table, else None."""
+        return self._owner
+
+    def owner_mv(self):
+        """A memoryview of ``owner``, made now if not yet (None without page_owner)."""
+        if self.omv is None and self.with_owner:
+            self.owner      # noqa: B018 -- the property makes the array and its view
+        return self.omv
 
     # memoryviews cannot be copied or pickled: a copy (a snapshot) gets its own views
     def __getstate__(self):
         return {k: getattr(self, k) for k in self.__slots__ if k not in ("fmv", "omv")}
 
     def __setstate__(self, state):
+        if "owner" in state:                    # a copy made before owner was lazy
+            state = dict(state)
+            state["_owner"] = state.pop("owner")
+            state.setdefault("with_owner", state["_owner"] is not None)
         for k, v in state.items():
             setattr(self, k, v)
         self.fmv = memoryview(self.flags)
-        self.omv = None if self.owner is None else memoryview(self.owner)
+        self.omv = None if self._owner is None else memoryview(self._owner)
 
 
 class _SectionView:
     """FLATMEM: a section-sized window on a node table, so lookups stay uniform."""
-    __slots__ = ("table", "flags", "owner", "fmv", "omv", "state")
+    __slots__ = ("table", "flags", "owner", "with_owner", "fmv", "omv", "state")
 
     def __init__(self, table: PageExtTable, lo: int, n: int):
         self.table = table
         self.flags = table.flags[lo:lo + n]
         self.fmv = memoryview(self.flags)
+        self.with_owner = table.with_owner
         self.owner = None if table.owner is None else table.owner[lo:lo + n]
         self.omv = None if self.owner is None else memoryview(self.owner)
         self.state = "online"
 
+    def owner_if_written(self):
+        return self.owner
+
+    def owner_mv(self):
+        return self.omv
+
     __getstate__ = PageExtTable.__getstate__
-    __setstate__ = PageExtTable.__setstate__
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            setattr(self, k, v)
+        self.fmv = memoryview(self.flags)
+        self.omv = None if self.owner is None else memoryview(self.owner)
 
 
 class PageExt:

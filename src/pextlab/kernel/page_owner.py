@@ -24,7 +24,7 @@ import numpy as np
 
 from .page_ext import PageExtOperations, PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
 from .gfp import format_gfp, gfp_migratetype
-from .mmzone import PG_RESERVED, covered_by_free
+from .mmzone import PG_BUDDY, PG_RESERVED, covered_by_free
 from .stackdepot import StackDepot
 
 __all__ = ["PageOwner", "OwnerRecords", "page_owner_ops", "REC_FIELDS"]
@@ -150,6 +150,31 @@ class OwnerRecords:
             out -= 1
         return out
 
+    def fields(self, rows, dtypes: dict, chunk: int = 1 << 14) -> dict:
+        """Several decoded fields of ``rows`` at once: {field: array of its dtype}.
+
+        Rows are copied a cache-sized chunk at a time and each field taken from
+        the chunk, so every record is read from memory once however many fields
+        are wanted, and no (rows x 12) temporary is made.  A narrower dtype keeps
+        the low bytes of the field, as ``column`` does.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        k = len(rows)
+        out = {f: np.empty(k, dtype=dt) for f, dt in dtypes.items()}
+        view = np.frombuffer(self.buf, dtype=np.int64).reshape(-1, _NF)
+        tmp = np.empty((min(chunk, k), _NF), dtype=np.int64)
+        for a in range(0, k, chunk):
+            r = rows[a:a + chunk]
+            t = tmp[:len(r)]
+            np.take(view, r, axis=0, out=t, mode="clip")
+            for f, o in out.items():
+                np.copyto(o[a:a + len(r)], t[:, f], casting="unsafe")
+        del view, tmp
+        for f, o in out.items():
+            if f in _BIASED:
+                o -= 1
+        return out
+
     def as_numpy(self) -> np.ndarray:
         """Every row as an (n, 12) int64 array (a copy, decoded)."""
         return self.gather(np.arange(self.n, dtype=np.int64))
@@ -197,13 +222,16 @@ class PageOwner:
             if sec is None or not sec.present:
                 continue
             t = sec.page_ext
-            if t is None or t.owner is None or t.state != "online":
+            if t is None or t.state != "online":
+                continue
+            owner = t.owner_if_written()
+            if owner is None:
                 continue
             live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
             if not live.any():
                 continue
             live &= ~covered_by_free(sec.flags_np(), sec.order_np())
-            rows = t.owner[live]
+            rows = owner[live]
             rows = rows[rows >= 0]
             if not len(rows):
                 continue
@@ -254,7 +282,9 @@ class PageOwner:
                 return
             omv = t.omv
             if omv is None:
-                return
+                omv = t.owner_mv()          # the table's first record: make its array
+                if omv is None:
+                    return
             row = recs.n
             if row == recs.cap:
                 recs.grow()
@@ -276,7 +306,9 @@ class PageOwner:
                 return
             omv = t.omv
             if omv is None:
-                return
+                omv = t.owner_mv()
+                if omv is None:
+                    return
             off = pfn & mask
             row = omv[off]
             n = 1 << order
@@ -320,7 +352,7 @@ class PageOwner:
         sec = self._sections[pfn >> self._shift]
         t = sec.page_ext
         if t is None or t.omv is None:
-            return
+            return                          # no table, or no record ever stored in it
         off = pfn & self._mask
         row = t.omv[off]
         if row < 0:
@@ -356,7 +388,7 @@ class PageOwner:
         old_rows = np.full(len(moved), -1, dtype=np.int64)
         for i, (old, _, _) in enumerate(moved):
             t = sections[old >> shift].page_ext
-            if t is not None and t.owner is not None:
+            if t is not None and t.owner_if_written() is not None:
                 old_rows[i] = t.omv[old & mask]
         have = old_rows >= 0
         block = recs.gather(old_rows[have])
@@ -422,6 +454,10 @@ class PageOwner:
                 hi = min(z1, sec.start_pfn + pps) - sec.start_pfn
                 fl = sec.flags_np()[lo:hi]
                 od = sec.order_np()[lo:hi]
+                heads = np.flatnonzero((fl & PG_BUDDY) != 0)
+                nfree = int((np.int64(1) << od[heads].astype(np.int64)).sum())
+                if nfree + np.count_nonzero(fl & PG_RESERVED) == hi - lo:
+                    continue        # every page free or reserved (most of a fresh machine)
                 free = covered_by_free(fl, od)
                 cand = ~free & ((fl & PG_RESERVED) == 0)
                 ext = t.flags[lo:hi]
@@ -460,7 +496,8 @@ def _dump_page_owner(self, pfn: int) -> list[str]:
         return ["There is not page extension available."]
     off = pfn & self._mask
     flags = int(t.flags[off])
-    row = int(t.owner[off]) if t.owner is not None else -1
+    owner = t.owner_if_written()
+    row = int(owner[off]) if owner is not None else -1
     if not flags & PAGE_EXT_OWNER or row < 0:
         return ["page_owner info is not present (never set?)"]
     out = []
@@ -498,10 +535,11 @@ def _owner_of(self, pfn: int):
     allocated, or None (no page_ext, no record, or the page is not allocated)."""
     mm = self.mm
     t = mm.sections[pfn >> self._shift].page_ext if mm.section_of(pfn) else None
-    if t is None or t.owner is None:
+    owner = None if t is None else t.owner_if_written()
+    if owner is None:
         return None
     off = pfn & self._mask
-    row = int(t.owner[off])
+    row = int(owner[off])
     if row < 0 or not int(t.flags[off]) & PAGE_EXT_OWNER_ALLOCATED:
         return None
     return (self.records.comms[self.records.get(row, R_COMM)], self.records.get(row, R_PID),

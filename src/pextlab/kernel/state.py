@@ -8,6 +8,8 @@ the clock.  Mechanism modules (``page_alloc``, ``page_ext``, ``page_owner``,
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 import numpy as np
 
 from .gfp import ZONE_NAMES, parse_gfp
@@ -18,11 +20,44 @@ __all__ = ["MM", "Memblock"]
 
 
 class Memblock:
-    """memblock: boot-time RAM and reservations (mm/memblock.c), top-down allocation."""
+    """memblock: boot-time RAM and reservations (mm/memblock.c), top-down allocation.
+
+    ``reserved`` keeps every reservation as made, in order, with its label.  Queries
+    go through a sorted index of their union (disjoint, adjacent ones merged, as
+    mm/memblock.c memblock_merge_regions keeps ``memblock.reserved``), kept up to date
+    by ``reserve`` and rebuilt after ``reserved`` is replaced: a boot that reserves a
+    memmap for each of thousands of sections stays linear.
+    """
 
     def __init__(self):
         self.memory: list[tuple[int, int, int]] = []      # (nid, start_pfn, end_pfn)
-        self.reserved: list[tuple[int, int, str]] = []    # (start_pfn, end_pfn, label)
+        self._reserved: list[tuple[int, int, str]] = []   # (start_pfn, end_pfn, label)
+        self._union: tuple[list[int], list[int]] | None = ([], [])   # merged (starts, ends)
+
+    @property
+    def reserved(self) -> list[tuple[int, int, str]]:
+        """Every reservation (start_pfn, end_pfn, label), in the order made."""
+        return self._reserved
+
+    @reserved.setter
+    def reserved(self, value) -> None:
+        self._reserved = list(value)
+        self._union = None
+
+    def _index(self) -> tuple[list[int], list[int]]:
+        if self._union is None:
+            starts: list[int] = []
+            ends: list[int] = []
+            for s, e, _ in sorted(self._reserved):
+                if e <= s:
+                    continue
+                if ends and s <= ends[-1]:
+                    ends[-1] = max(ends[-1], e)
+                else:
+                    starts.append(s)
+                    ends.append(e)
+            self._union = (starts, ends)
+        return self._union
 
     def add(self, nid: int, start: int, end: int) -> None:
         self.memory.append((nid, start, end))
@@ -30,24 +65,38 @@ class Memblock:
 
     def reserve(self, start: int, end: int, label: str) -> None:
         if end > start:
-            self.reserved.append((start, end, label))
+            self._reserved.append((start, end, label))
+            if self._union is not None:
+                starts, ends = self._union
+                i = bisect_left(ends, start)        # first with end >= start: touches or overlaps
+                j = bisect_right(starts, end)       # those with start <= end come before j
+                if i < j:
+                    start, end = min(start, starts[i]), max(end, ends[j - 1])
+                starts[i:j] = [start]
+                ends[i:j] = [end]
 
     def is_reserved_range(self, start: int, end: int) -> bool:
-        return any(s < end and start < e for s, e, _ in self.reserved)
+        return any(s < end and start < e for s, e, _ in self._reserved)
+
+    def _gaps_desc(self, start: int, end: int):
+        """Unreserved sub-ranges of [start, end), highest first, one at a time."""
+        if start >= end:
+            return
+        starts, ends = self._index()
+        i = bisect_left(starts, end) - 1            # the highest starting below end
+        cur = end
+        while i >= 0 and ends[i] > start and cur > start:
+            if ends[i] < cur:
+                yield ends[i], cur
+            cur = starts[i]
+            i -= 1
+        if cur > start:
+            yield start, cur
 
     def free_ranges(self, start: int, end: int) -> list[tuple[int, int]]:
         """Unreserved sub-ranges of [start, end), highest first (for_each_free_mem_range
         walked in reverse)."""
-        cuts = sorted((max(s, start), min(e, end)) for s, e, _ in self.reserved
-                      if s < end and start < e)
-        gaps, cur = [], start
-        for s, e in cuts:
-            if s > cur:
-                gaps.append((cur, s))
-            cur = max(cur, e)
-        if cur < end:
-            gaps.append((cur, end))
-        return gaps[::-1]
+        return list(self._gaps_desc(start, end))
 
     def alloc(self, nr_pages: int, label: str, nid: int | None = None, align: int = 1,
               limit_pfn: int | None = None) -> int:
@@ -60,7 +109,7 @@ class Memblock:
                 if want_nid is not None and rnid != want_nid:
                     continue
                 hi = re_ if limit_pfn is None else min(re_, limit_pfn)
-                for gs, ge in self.free_ranges(rs, hi):
+                for gs, ge in self._gaps_desc(rs, hi):
                     start = ((ge - nr_pages) // align) * align
                     if start >= gs:
                         self.reserve(start, start + nr_pages, label)
