@@ -68,7 +68,7 @@ def _reset_allocator(mm) -> None:
         t = sec.page_ext
         if t is not None:
             t.flags[:] = 0
-            if t.owner is not None:
+            if t.owner_if_written() is not None:
                 t.owner[:] = -1
     mm.nr_guard_pages = 0
     pe = mm.page_ext

@@ -499,8 +499,11 @@ def _check_page_owner(mm, rep: _Report, states: dict, heads: dict, exempt) -> No
     for nr, (_, aidx, _) in heads.items():
         sec = mm.sections[nr]
         t = sec.page_ext
-        if t is None or t.state != "online" or t.owner is None:
+        if t is None or t.state != "online" or not t.with_owner:
             continue
+        owner = t.owner_if_written()          # None: no record was ever stored here
+        if owner is None:
+            owner = np.full(len(t.flags), -1, dtype=np.int32)
         base = sec.start_pfn
         od = sec.order_np()
         if exempt is not None and len(aidx):
@@ -511,7 +514,7 @@ def _check_page_owner(mm, rep: _Report, states: dict, heads: dict, exempt) -> No
             for i in aidx[lack][:_MAX_PER_LAW]:
                 rep.add("page_owner", f"allocated head pfn {base + int(i):#x} (order {od[i]}) lacks "
                         f"{bitname}")
-            rows = t.owner[aidx].astype(np.int64)
+            rows = owner[aidx].astype(np.int64)
             norec = (rows < 0) | (rows >= nrec)
             for i in aidx[norec & ~lack][:_MAX_PER_LAW]:
                 rep.add("page_owner", f"allocated head pfn {base + int(i):#x} has no owner record")
@@ -531,7 +534,7 @@ def _check_page_owner(mm, rep: _Report, states: dict, heads: dict, exempt) -> No
                 # init_page_owner marks guard pages as early allocated (they are not
                 # PageBuddy); merging them into a free block later keeps that bit
                 sidx = np.flatnonzero(stale)
-                rows = t.owner[sidx].astype(np.int64)
+                rows = owner[sidx].astype(np.int64)
                 okrow = (rows >= 0) & (rows < nrec)
                 early = np.zeros(len(sidx), dtype=bool)
                 early[okrow] = recs[rows[okrow], R_HANDLE] == po.early_handle

@@ -129,7 +129,7 @@ class PageExtTable:
     def owner_mv(self):
         """A memoryview of ``owner``, made now if not yet (None without page_owner)."""
         if self.omv is None and self.with_owner:
-            self.owner      # noqa: B018 -- the property makes the array and its view
+            self.owner = np.full(len(self.flags), -1, dtype=np.int32)
         return self.omv
 
     # memoryviews cannot be copied or pickled: a copy (a snapshot) gets its own views
