@@ -57,7 +57,11 @@ soak: $(STAMP)
 exercises: $(STAMP)
 	PEXTLAB_EXERCISE_SEEDS=20 $(BIN)/python -m pytest -q tests/test_exercises.py
 
+## make bench: every benchmark; first builds the kernel's own page_owner_sort into build/
+## (tools/build_page_owner_sort.sh, from Debian's linux-source-6.12) so the sort and parsing rows
+## run side by side with it -- if that build fails, those rows say the tool is missing
 bench: $(STAMP)
+	@[ -x build/page_owner_sort ] || tools/build_page_owner_sort.sh || echo "make bench: kernel page_owner_sort not built; its rows are skipped" >&2
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
