@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import PextlabError
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
                     ALLOC_WMARK_LOW, WMARK_NAMES, __free_one_page, __rmqueue,
@@ -28,10 +30,13 @@ from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, g
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD
 from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist, zone_pcp_update
 from .profiles import PAGE_SHIFT
-from .ring_buffer import EV_FREE
+from .ring_buffer import EV_FREE, EV_FREE_BATCHED
+
+FOLIO_BATCH_SIZE = 31           # include/linux/pagevec.h PAGEVEC_SIZE
 
 __all__ = ["prepare_alloc_pages", "get_page_from_freelist", "free_pages", "__free_pages_ok",
-           "free_pages_ok", "__free_pages_core", "free_pages_memory", "split_page", "nr_free_zone_pages",
+           "release_pages", "free_unref_folios", "FOLIO_BATCH_SIZE",
+           "free_pages_ok", "check_free", "__free_pages_core", "free_pages_memory", "split_page", "nr_free_zone_pages",
            "setup_per_zone_wmarks", "setup_per_zone_lowmem_reserve", "thp_enabled",
            "init_per_zone_wmark_min"]
 def prepare_alloc_pages(mm, gfp: int, nid: int):
@@ -99,6 +104,12 @@ def free_pages(mm, pfn: int, order: int) -> None:
     Raises PextlabError (naming the pfn and what it is) if the pfn is not the head
     of an allocated block of that order -- the kernel would report a bad page.
     """
+    check_free(mm, pfn, order)
+    __free_pages_ok(mm, pfn, order)
+
+
+def check_free(mm, pfn: int, order: int) -> None:
+    """free_pages' checks (the kernel's bad-page report) without freeing."""
     sec = mm.sections[pfn >> mm.section_shift] if 0 <= pfn < mm.max_section_pfn else None
     if sec is None:
         raise PextlabError(f"free_pages: pfn {pfn:#x} is outside the memory map")
@@ -119,7 +130,6 @@ def free_pages(mm, pfn: int, order: int) -> None:
         # the pins hold references: put_page would not free it (unpin_user_pages first)
         raise PextlabError(f"free_pages: pfn {pfn:#x} is pinned ({int(pc[off])} pin(s)); "
                            f"unpin it first (unpin_user_pages)")
-    __free_pages_ok(mm, pfn, order)
 
 
 def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
@@ -148,6 +158,75 @@ def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
     else:
         __free_one_page(mm, zone, pfn, order, mt)
     mm.nr_free_events += 1
+
+
+def release_pages(mm, pfns, order: int = 0) -> None:
+    """mm/swap.c release_pages: free many blocks of one order (the last reference of
+    each), in folio batches of FOLIO_BATCH_SIZE through ``free_unref_folios``.
+
+    Every block is checked first (as ``free_pages`` checks one): a bad pfn, or one
+    given twice, raises PextlabError before anything is freed.
+    """
+    pfns = np.asarray(pfns, dtype=np.int64).ravel()
+    order = int(order)
+    if len(np.unique(pfns)) != len(pfns):
+        _, idx, cnt = np.unique(pfns, return_index=True, return_counts=True)
+        raise PextlabError(f"release_pages: pfn {int(pfns[idx[cnt > 1][0]]):#x} is given "
+                           f"more than once")
+    lst = pfns.tolist()
+    for pfn in lst:
+        check_free(mm, pfn, order)
+    for i in range(0, len(lst), FOLIO_BATCH_SIZE):
+        free_unref_folios(mm, lst[i:i + FOLIO_BATCH_SIZE], order)
+
+
+def free_unref_folios(mm, pfns, order: int) -> None:
+    """mm/page_alloc.c free_unref_folios (v6.12): free a batch of checked blocks.
+
+    First free_pages_prepare for each (mm_page_free, page_owner, poison), blocks of
+    an order the pcp lists do not take going straight to ``free_one_page``; then
+    each of the others, re-reading its pageblock's type: mm_page_free_batched, and
+    onto the pcp list (pextlab.pcp=on; an isolated pageblock's go to the buddy), or
+    without pcp lists to ``__free_one_page``, in the batch's order.
+    """
+    sections, shift, mask, pb = mm.sections, mm.section_shift, mm.section_mask, mm.pageblock_order
+    tr = mm.trace
+    hook = mm.free_hook
+    poison = mm.poison
+    to_pcp = mm.profile.pcp_allowed_order(order)
+    later = []
+    for pfn in pfns:
+        if tr is not None and tr.live[EV_FREE]:
+            tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
+        sections[pfn >> shift].flags[pfn & mask] = 0
+        if hook is not None:
+            hook(pfn, order)
+        if poison is not None:
+            poison.poison_pages(pfn, order)
+        if to_pcp:
+            later.append(pfn)
+        else:
+            sec = sections[pfn >> shift]
+            __free_one_page(mm, mm.zone_of_pfn(pfn), pfn, order,
+                            sec.pageblock_mt[(pfn & mask) >> pb])
+    isolate = mm.profile.mt_isolate
+    for pfn in later:
+        sec = sections[pfn >> shift]
+        off = pfn & mask
+        mt = sec.pageblock_mt[off >> pb]
+        zone = mm.zone_of_pfn(pfn)
+        if mt == isolate:
+            __free_one_page(mm, zone, pfn, order, mt)
+            continue
+        if tr is not None and tr.live[EV_FREE_BATCHED]:
+            tr.event(mm, EV_FREE_BATCHED, pfn, 0, 0, 0, 0)
+        pcp = zone.pcp
+        if pcp is not None:
+            sec.order[off] = order
+            free_unref_page_commit(mm, zone, pcp, pfn, order, mt)
+        else:
+            __free_one_page(mm, zone, pfn, order, mt)
+    mm.nr_free_events += len(pfns)
 
 
 def __free_pages_core(mm, zone, pfn: int, order: int) -> None:

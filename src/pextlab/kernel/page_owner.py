@@ -236,6 +236,28 @@ class PageOwner:
         """__reset_page_owner (free_pages_prepare)."""
         self._hooks[1](pfn, order)
 
+    def set_page_owner_run(self, pfn: int, n: int, gfp: int) -> None:
+        """__set_page_owner of ``n`` order-0 allocations in a row at pfn, pfn+1, ...
+        (one section): what ``n`` calls of the set hook write, with the rows in
+        allocation order, written as one block."""
+        t = self._sections[pfn >> self._shift].page_ext
+        if t is None or t.omv is None:
+            return
+        mm = self.mm
+        recs = self.records
+        first = recs.n
+        if first + n > recs.cap:
+            recs.grow(n)
+        rows = np.frombuffer(recs.buf, dtype=np.int64, count=n * _NF,
+                             offset=first * _ROW).reshape(n, _NF)
+        rows[:, :R_REASON] = (0, gfp, mm.current_handle, mm.clock_ns, mm.pid, mm.tgid, mm.comm_id)
+        rows[:, R_REASON:] = 0       # biased: never migrated, never freed
+        del rows
+        recs.n = first + n
+        off = pfn & self._mask
+        t.owner[off:off + n] = np.arange(first, first + n, dtype=np.int32)
+        t.flags[off:off + n] |= 3
+
     def fast_hooks(self):
         """(set, reset) hook closures: the page_owner work of the allocator's hot path.
 
@@ -304,6 +326,7 @@ class PageOwner:
         mm = self.mm
         self._hooks = self.fast_hooks()
         mm.alloc_hook, mm.free_hook = self._hooks
+        mm.alloc_run_hook = (mm.alloc_hook, self.set_page_owner_run)
         mm.split_hook = self.split_page_owner
 
     def reset_records(self) -> None:

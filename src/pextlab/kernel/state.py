@@ -126,6 +126,8 @@ class MM:
         # hooks set by page_ext clients (page_owner, page_poison, v3.19 guard bit)
         self.alloc_hook = None
         self.free_hook = None
+        # (the alloc_hook it stands for, fn(pfn, n, gfp)): n order-0 allocations in a row
+        self.alloc_run_hook = None
         self.split_hook = None
         self.page_ext_guard_hook = None
         self.page_ext = None                  # pextlab.kernel.page_ext.PageExt
