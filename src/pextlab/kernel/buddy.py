@@ -323,7 +323,16 @@ def __free_one_page(mm, zone, pfn: int, order: int, mt: int) -> None:
                 sec.pageblock_mt[off >> pb] = mt
         pfn &= buddy
         order += 1
-    add_to_free_list(mm, zone, pfn, order, mt)
+    # add_to_free_list, inlined for the hot path
+    sec = sections[pfn >> shift]
+    off = pfn & mask
+    sec.flags[off] = PG_BUDDY | (mt << MT_SHIFT)
+    sec.order[off] = order
+    zone.free_area[order][mt][pfn] = None
+    zone.nr_free[order] += 1
+    n = 1 << order
+    zone.free_pages += n
+    zone.free_mt[mt] += n
 
 
 def find_free_block(mm, pfn: int):

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import PextlabError
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
-                    ALLOC_WMARK_LOW, WMARK_NAMES, __free_one_page, __rmqueue,
+                    ALLOC_WMARK_LOW, WMARK_NAMES, __free_one_page, __rmqueue, __rmqueue_smallest,
                     get_pageblock_migratetype, zone_watermark_ok)
 from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
                   ZONE_MOVABLE, ZONE_NORMAL)
@@ -91,6 +91,12 @@ def get_page_from_freelist(mm, order: int, mt: int, zones, high: int, alloc_flag
             pfn = rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags)
             if pfn < 0:
                 pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
+        elif not alloc_flags & ALLOC_CMA or not zone.free_mt[mm.mt_cma]:
+            # __rmqueue without free CMA pages to consider: __rmqueue_smallest, then
+            # (it failed, changing nothing) the whole of __rmqueue with its fallback
+            pfn = __rmqueue_smallest(mm, zone, order, mt)
+            if pfn < 0:
+                pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
         else:
             pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
         if pfn >= 0:
@@ -104,8 +110,15 @@ def free_pages(mm, pfn: int, order: int) -> None:
     Raises PextlabError (naming the pfn and what it is) if the pfn is not the head
     of an allocated block of that order -- the kernel would report a bad page.
     """
-    check_free(mm, pfn, order)
-    __free_pages_ok(mm, pfn, order)
+    sec = mm.sections[pfn >> mm.section_shift] if 0 <= pfn < mm.max_section_pfn else None
+    if sec is not None:
+        off = pfn & mm.section_mask
+        pc = sec.pincount
+        if (sec.flags[off] & PG_HEAD and sec.order[off] == order
+                and (pc is None or not pc[off])):
+            __free_pages_ok(mm, pfn, order)
+            return
+    check_free(mm, pfn, order)          # raises, naming what is wrong
 
 
 def check_free(mm, pfn: int, order: int) -> None:
@@ -148,7 +161,9 @@ def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
         hook(pfn, order)
     if mm.poison is not None:
         mm.poison.poison_pages(pfn, order)
-    zone = mm.zone_of_pfn(pfn)
+    zone = mm.section_zone[pfn >> mm.section_shift]
+    if zone is None:
+        zone = mm.zone_of_pfn(pfn)
     mt = sec.pageblock_mt[off >> mm.pageblock_order]
     pcp = zone.pcp
     if to_pcp and pcp is not None and pcp.allowed[order] and mt != pcp.mt_isolate:
@@ -169,15 +184,43 @@ def release_pages(mm, pfns, order: int = 0) -> None:
     """
     pfns = np.asarray(pfns, dtype=np.int64).ravel()
     order = int(order)
-    if len(np.unique(pfns)) != len(pfns):
+    srt = np.sort(pfns)
+    if len(srt) > 1 and (srt[1:] == srt[:-1]).any():
         _, idx, cnt = np.unique(pfns, return_index=True, return_counts=True)
         raise PextlabError(f"release_pages: pfn {int(pfns[idx[cnt > 1][0]]):#x} is given "
                            f"more than once")
+    bad = _bad_frees(mm, pfns, order)
+    if len(bad):
+        check_free(mm, int(pfns[bad[0]]), order)       # raises, naming what is wrong
     lst = pfns.tolist()
-    for pfn in lst:
-        check_free(mm, pfn, order)
     for i in range(0, len(lst), FOLIO_BATCH_SIZE):
         free_unref_folios(mm, lst[i:i + FOLIO_BATCH_SIZE], order)
+
+
+def _bad_frees(mm, pfns: np.ndarray, order: int) -> np.ndarray:
+    """Indices of ``pfns`` that free_pages would refuse (check_free), ascending."""
+    if not len(pfns):
+        return np.empty(0, dtype=np.int64)
+    ok = (pfns >= 0) & (pfns < mm.max_section_pfn)
+    nrs = np.where(ok, pfns >> mm.section_shift, -1)
+    by = np.argsort(nrs, kind="stable")
+    snr = nrs[by]
+    cuts = np.flatnonzero(np.diff(snr)) + 1
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(snr)]):
+        nr = int(snr[lo])
+        if nr < 0:
+            continue
+        sel = by[lo:hi]
+        sec = mm.sections[nr]
+        if sec is None:
+            ok[sel] = False
+            continue
+        off = pfns[sel] & mm.section_mask
+        good = ((sec.flags_np()[off] & PG_HEAD) != 0) & (sec.order_np()[off] == order)
+        if sec.pincount is not None:
+            good &= sec.pincount[off] == 0
+        ok[sel] = good
+    return np.flatnonzero(~ok)
 
 
 def free_unref_folios(mm, pfns, order: int) -> None:
@@ -214,7 +257,9 @@ def free_unref_folios(mm, pfns, order: int) -> None:
         sec = sections[pfn >> shift]
         off = pfn & mask
         mt = sec.pageblock_mt[off >> pb]
-        zone = mm.zone_of_pfn(pfn)
+        zone = mm.section_zone[pfn >> shift]
+        if zone is None:
+            zone = mm.zone_of_pfn(pfn)
         if mt == isolate:
             __free_one_page(mm, zone, pfn, order, mt)
             continue

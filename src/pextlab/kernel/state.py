@@ -140,6 +140,7 @@ class MM:
         self.totalram_pages = 0
         self.dmesg_lines: list[str] = []
         self._ac_cache: dict = {}
+        self._gfp_cache: dict = {}            # flag string -> mask (MM.gfp)
         self.cma_areas: list = []             # pextlab.kernel.cma.CMA, in declaration order
         self.cma_log: list = []               # one dict per cma_alloc request (kernel.cma)
         self.swiotlb = -1
@@ -194,6 +195,11 @@ class MM:
         self.clock_ns += int(ns)
 
     def gfp(self, text) -> int:
+        if text.__class__ is str:
+            mask = self._gfp_cache.get(text)
+            if mask is None:
+                mask = self._gfp_cache[text] = parse_gfp(text, self.profile)
+            return mask
         return parse_gfp(text, self.profile)
 
     # --- lookups ---------------------------------------------------------------------------
