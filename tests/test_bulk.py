@@ -137,8 +137,11 @@ def test_alloc_pages_bulk_page_owner_on_gives_one_page_per_call():
     assert_same(a, b)
 
 
-def test_alloc_pages_bulk_without_page_owner_fills_from_one_zone():
-    a, b = churned(""), churned("")
+@pytest.mark.parametrize("cmdline", ["", "pextlab.pcp=on", "debug_guardpage_minorder=1"])
+def test_alloc_pages_bulk_without_page_owner_fills_from_one_zone(cmdline):
+    # far above the watermark, __rmqueue_pcplist / __rmqueue per page give what single
+    # allocations give
+    a, b = churned(cmdline), churned(cmdline)
     got = a.alloc_pages_bulk(500)
     assert len(got) == 500
     assert got.tolist() == one_by_one(b, 500)      # plenty above the watermark: same pages

@@ -316,7 +316,13 @@ def __free_one_page(mm, zone, pfn: int, order: int, mt: int) -> None:
         if f & PG_GUARD:
             clear_page_guard(mm, zone, buddy, order)
         else:
-            del_page_from_free_list(mm, zone, buddy, order, buddy_mt)
+            # del_page_from_free_list, inlined for the hot path
+            del zone.free_area[order][buddy_mt][buddy]
+            sec.flags[off] = 0
+            zone.nr_free[order] -= 1
+            n = 1 << order
+            zone.free_pages -= n
+            zone.free_mt[buddy_mt] -= n
         if order >= pb:
             # match the buddy's pageblock to ours so expand() later splits correctly
             if sec.pageblock_mt[off >> pb] != mt:

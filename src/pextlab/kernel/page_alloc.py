@@ -302,29 +302,35 @@ def _runs_allowed(mm) -> bool:
     return mm.poison is None and not mm.guard_minorder
 
 
-def _prep_run(mm, pfn: int, n: int, mt: int, gfp: int) -> None:
-    """prep_new_page / post_alloc_hook of ``n`` order-0 pages pfn, pfn+1, ... (one
-    section), as ``n`` allocations in a row do them."""
-    sec = mm.sections[pfn >> mm.section_shift]
-    off = pfn & mm.section_mask
-    sec.flags[off:off + n] = bytes([PG_HEAD | (mt << MT_SHIFT)]) * n
-    sec.order[off:off + n] = bytes(n)
+def _prep_runs(mm, runs: list, mt: int, gfp: int) -> None:
+    """prep_new_page / post_alloc_hook of order-0 pages taken in ``runs`` [(pfn, n)]
+    (each within one section), as that many allocations in a row do them."""
+    sections, shift, mask = mm.sections, mm.section_shift, mm.section_mask
+    head = PG_HEAD | (mt << MT_SHIFT)
+    total = 0
+    for pfn, n in runs:
+        sec = sections[pfn >> shift]
+        off = pfn & mask
+        sec.flags[off:off + n] = bytes((head,)) * n
+        sec.order[off:off + n] = bytes(n)
+        total += n
     hook = mm.alloc_hook
     if hook is not None:
         run = mm.alloc_run_hook
         if run is not None and run[0] is hook:
-            run[1](pfn, n, gfp)
+            run[1](runs, gfp)
         else:
-            for p in range(pfn, pfn + n):
-                hook(p, 0, gfp)
-    mm.nr_alloc_events += n
+            for pfn, n in runs:
+                for p in range(pfn, pfn + n):
+                    hook(p, 0, gfp)
+    mm.nr_alloc_events += total
 
 
 def _prep_one(mm, pfn: int, mt: int, gfp: int) -> None:
     """prep_new_page of one order-0 page (no trace event: the bulk allocator's)."""
     if mm.poison is not None:
         mm.poison.unpoison_pages(pfn, 0)
-    _prep_run(mm, pfn, 1, mt, gfp)
+    _prep_runs(mm, [(pfn, 1)], mt, gfp)
 
 
 def _order0_room(mm, zone, high: int, alloc_flags: int) -> int:
@@ -345,13 +351,20 @@ def _order0_room(mm, zone, high: int, alloc_flags: int) -> int:
 
 
 def _as_array(parts: list) -> np.ndarray:
-    out = []
+    """Pfns of ``parts``: runs (pfn, n) and lists of single pfns, in order."""
+    starts, lens = [], []
     for p in parts:
         if isinstance(p, tuple):
-            out.append(np.arange(p[0], p[0] + p[1], dtype=np.int64))
+            starts.append(p[0])
+            lens.append(p[1])
         else:
-            out.append(np.asarray(p, dtype=np.int64))
-    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+            starts.extend(p)
+            lens.extend([1] * len(p))
+    if not starts:
+        return np.empty(0, dtype=np.int64)
+    lens = np.array(lens, dtype=np.int64)
+    base = np.repeat(np.array(starts, dtype=np.int64) - np.cumsum(lens) + lens, lens)
+    return base + np.arange(int(lens.sum()), dtype=np.int64)
 
 
 def alloc_pages_loop(mm, gfp: int, nr_pages: int, nid: int | None = None) -> np.ndarray:
@@ -389,8 +402,8 @@ def alloc_pages_loop(mm, gfp: int, nr_pages: int, nid: int | None = None) -> np.
                     if single:
                         parts.append(single)
                         single = []
+                    _prep_runs(mm, runs, mt, gfp)
                     for p, n in runs:
-                        _prep_run(mm, p, n, mt, gfp)
                         parts.append((p, n))
                         got += n
                     continue
@@ -443,8 +456,9 @@ def alloc_pages_bulk(mm, gfp: int, nr_pages: int, nid: int | None = None) -> np.
         pcp = zone.pcp
         if (pcp is None and _runs_allowed(mm)
                 and not (flags & ALLOC_CMA and zone.free_mt[mm.mt_cma])):
-            for p, n in rmqueue_run(mm, zone, mt, nr_pages):
-                _prep_run(mm, p, n, mt, gfp)
+            runs = rmqueue_run(mm, zone, mt, nr_pages)
+            _prep_runs(mm, runs, mt, gfp)
+            for p, n in runs:
                 parts.append((p, n))
                 got += n
         single = []

@@ -236,27 +236,38 @@ class PageOwner:
         """__reset_page_owner (free_pages_prepare)."""
         self._hooks[1](pfn, order)
 
-    def set_page_owner_run(self, pfn: int, n: int, gfp: int) -> None:
-        """__set_page_owner of ``n`` order-0 allocations in a row at pfn, pfn+1, ...
-        (one section): what ``n`` calls of the set hook write, with the rows in
-        allocation order, written as one block."""
-        t = self._sections[pfn >> self._shift].page_ext
-        if t is None or t.omv is None:
+    def set_page_owner_runs(self, runs, gfp: int) -> None:
+        """__set_page_owner of order-0 allocations in a row: ``runs`` is a list of
+        (pfn, n), n pages from pfn up within one section, in allocation order.  Writes
+        what one set hook call per page writes (pages without page_ext get no row),
+        the rows in one block."""
+        sections, shift, mask = self._sections, self._shift, self._mask
+        tables = []
+        total = 0
+        for pfn, n in runs:
+            t = sections[pfn >> shift].page_ext
+            if t is not None and t.omv is not None:
+                tables.append((t, pfn & mask, n))
+                total += n
+        if not total:
             return
         mm = self.mm
         recs = self.records
         first = recs.n
-        if first + n > recs.cap:
-            recs.grow(n)
-        rows = np.frombuffer(recs.buf, dtype=np.int64, count=n * _NF,
-                             offset=first * _ROW).reshape(n, _NF)
+        if first + total > recs.cap:
+            recs.grow(total)
+        rows = np.frombuffer(recs.buf, dtype=np.int64, count=total * _NF,
+                             offset=first * _ROW).reshape(total, _NF)
         rows[:, :R_REASON] = (0, gfp, mm.current_handle, mm.clock_ns, mm.pid, mm.tgid, mm.comm_id)
         rows[:, R_REASON:] = 0       # biased: never migrated, never freed
         del rows
-        recs.n = first + n
-        off = pfn & self._mask
-        t.owner[off:off + n] = np.arange(first, first + n, dtype=np.int32)
-        t.flags[off:off + n] |= 3
+        recs.n = first + total
+        ids = np.arange(first, first + total, dtype=np.int32)
+        i = 0
+        for t, off, n in tables:
+            t.owner[off:off + n] = ids[i:i + n]
+            t.flags[off:off + n] |= 3
+            i += n
 
     def fast_hooks(self):
         """(set, reset) hook closures: the page_owner work of the allocator's hot path.
@@ -326,7 +337,7 @@ class PageOwner:
         mm = self.mm
         self._hooks = self.fast_hooks()
         mm.alloc_hook, mm.free_hook = self._hooks
-        mm.alloc_run_hook = (mm.alloc_hook, self.set_page_owner_run)
+        mm.alloc_run_hook = (mm.alloc_hook, self.set_page_owner_runs)
         mm.split_hook = self.split_page_owner
 
     def reset_records(self) -> None:
