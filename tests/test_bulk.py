@@ -12,6 +12,7 @@ import pytest
 
 import pextlab
 from pextlab.errors import PextlabError
+from pextlab.kernel.mmzone import PG_BUDDY
 from pextlab.schema import FRAMES
 from tests.golden.scenarios import digest_frame, digest_machine
 
@@ -225,3 +226,43 @@ def test_release_pages_traces_free_then_free_batched_per_batch():
     assert ev == (["mm_page_free"] * 31 + ["mm_page_free_batched"] * 31
                   + ["mm_page_free"] * 9 + ["mm_page_free_batched"] * 9)
     assert df["pfn"].tolist() == p[:31].tolist() * 2 + p[31:].tolist() * 2
+
+
+@pytest.mark.parametrize("cmdline,kw", [("page_owner=on", {}), ("", {}),
+                                        ("page_owner=on", {"profile": "v3.19"}),
+                                        ("page_owner=on", {"nodes": 2})])
+def test_release_pages_of_runs_equals_free_pages_one_by_one(cmdline, kw):
+    # runs given upwards are freed an aligned block at a time: the same lists, counters,
+    # memmap bytes (the order bytes the page-by-page merges leave) and frames
+    a, b = churned(cmdline, **kw), churned(cmdline, **kw)
+    pa = a.vm_area_alloc_pages(30_000)
+    pb = np.array(one_by_one(b, 30_000))
+    assert pa.tolist() == pb.tolist()
+    for sl in (slice(5, 9000), slice(9000, 9001), slice(12000, 20000, 2), slice(20000, 30000)):
+        a.release_pages(pa[sl])
+        for p in pb[sl].tolist():
+            b.free_pages(p)
+        assert raw_state(a) == raw_state(b), sl
+    rest = np.setdiff1d(pa, np.concatenate([pa[5:9001], pa[12000:20000:2], pa[20000:]]))[::-1]
+    a.release_pages(rest)                    # downwards: page by page
+    for p in rest.tolist():
+        b.free_pages(p)
+    assert_same(a, b)
+
+
+def test_a_block_freed_upwards_leaves_the_order_bytes_of_its_merges():
+    # freeing 8 pages B..B+7 upwards: B+2j is added at order 0 (its upper buddy is not
+    # free yet); B+4 then at order 1 (after B+5); B at orders 0, 1, 2, then merged at 3.
+    # So B+1..B+7 keep the order bytes 0 0 0 1 0 0 0 and B is a free order->=3 head.
+    m = pextlab.boot(mem="1G", cmdline="page_owner=on", seed=1)
+    p = m.alloc_pages_loop(4096)
+    b = next(int(x) for x in p if x % 8 == 0 and x + 7 in set(p.tolist()))
+    m.release_pages(np.arange(b, b + 8))
+    sec = m.mm.sections[b >> m.mm.section_shift]
+    off = b & m.mm.section_mask
+    assert list(sec.order[off + 1:off + 8]) == [0, 0, 0, 1, 0, 0, 0]
+    assert all(sec.flags[off + i] == 0 for i in range(1, 8))
+    # B: the head of the merged block (order >= 3), or merged into a lower buddy,
+    # keeping the order it was last added with (2)
+    head = bool(sec.flags[off] & PG_BUDDY)
+    assert (head and sec.order[off] >= 3) or (sec.flags[off] == 0 and sec.order[off] == 2)

@@ -9,6 +9,9 @@
 * the free path: ``free_pages`` (__free_pages with the kernel's bad-page checks),
   ``__free_pages_ok`` (free_pages_prepare: page_owner, poisoning; then
   free_unref_page onto a pcp list or ``__free_one_page``), ``split_page``;
+  ``release_pages`` / ``free_unref_folios``: many blocks at once (order-0 runs
+  given upwards are freed an aligned block at a time, with the result of page by
+  page);
 * the watermarks: ``init_per_zone_wmark_min``, ``setup_per_zone_wmarks``,
   ``setup_per_zone_lowmem_reserve``, ``nr_free_zone_pages``.
 
@@ -192,9 +195,98 @@ def release_pages(mm, pfns, order: int = 0) -> None:
     bad = _bad_frees(mm, pfns, order)
     if len(bad):
         check_free(mm, int(pfns[bad[0]]), order)       # raises, naming what is wrong
+    if not order and _free_in_blocks_allowed(mm):
+        _free_order0_in_blocks(mm, pfns)
+        return
     lst = pfns.tolist()
     for i in range(0, len(lst), FOLIO_BATCH_SIZE):
         free_unref_folios(mm, lst[i:i + FOLIO_BATCH_SIZE], order)
+
+
+def _free_in_blocks_allowed(mm) -> bool:
+    """Whether order-0 frees may be done block by block (``_free_order0_in_blocks``): no
+    trace event would fire per page, no poisoning, no guard pages, no pcp lists, and a
+    free hook (if any) that has a many-pages form."""
+    tr = mm.trace
+    if tr is not None and (tr.live[EV_FREE] or tr.live[EV_FREE_BATCHED]):
+        return False
+    if mm.poison is not None or mm.guard_minorder or mm.pcp_enabled:
+        return False
+    hook = mm.free_hook
+    run = mm.free_run_hook
+    return hook is None or (run is not None and run[0] is hook)
+
+
+def _stale_orders(k: int) -> bytes:
+    """The order bytes an aligned 2^k block of order-0 pages is left with once freed
+    page by page upwards (before the merge of the whole block goes on): the page at
+    offset i > 0 was last a free head at order tz(i) - 1 (its lower buddy was
+    already free, its upper one not yet), odd offsets never were (0); the head was
+    last added at order k - 1."""
+    out = bytearray(1 << k)
+    for i in range(1, 1 << k):
+        tz = (i & -i).bit_length() - 1
+        if tz:
+            out[i] = tz - 1
+    if k:
+        out[0] = k - 1
+    return bytes(out)
+
+
+_STALE = [_stale_orders(k) for k in range(13)]
+
+
+def _free_order0_in_blocks(mm, pfns: np.ndarray) -> None:
+    """release_pages of order-0 pages, checked, when ``_free_in_blocks_allowed``.
+
+    free_pages_prepare of every page first (clearing its flags, page_owner's reset:
+    independent page by page), then the frees in the given order.  A run of pfns
+    given one after the other upwards that covers an aligned 2^k block (k up to
+    pageblock_order, inside one zone) ends as freeing it page by page ends: the block
+    merges inside itself completely (every buddy below 2^k is inside it and free when
+    its upper half completes), leaving the order bytes ``_stale_orders`` on its pages,
+    then the whole block goes through ``__free_one_page`` (merging on outside it);
+    the pieces added and removed on the way leave no trace in the lists.  Every other
+    page is freed by itself.
+    """
+    sections, shift, mask, pb = mm.sections, mm.section_shift, mm.section_mask, mm.pageblock_order
+    hook = mm.free_hook
+    if hook is not None:
+        mm.free_run_hook[1](pfns)
+    nrs = pfns >> shift
+    for nr in np.unique(nrs).tolist():
+        sec = sections[nr]
+        sec.flags_np()[pfns[nrs == nr] & mask] = 0
+    # ascending runs: where pfn[i+1] != pfn[i] + 1 a new run starts
+    cuts = (np.flatnonzero(np.diff(pfns) != 1) + 1).tolist()
+    starts = [0, *cuts]
+    ends = [*cuts, len(pfns)]
+    first = pfns[starts].tolist()
+    section_zone = mm.section_zone
+    for s0, n in zip(first, (np.array(ends) - np.array(starts)).tolist()):
+        pfn, end = s0, s0 + n
+        while pfn < end:
+            k = min(pb, (pfn & -pfn).bit_length() - 1 if pfn else pb)
+            while pfn + (1 << k) > end:
+                k -= 1
+            zone = section_zone[pfn >> shift]
+            if zone is None:
+                zone = mm.zone_of_pfn(pfn)
+            sec = sections[pfn >> shift]
+            off = pfn & mask
+            mt = sec.pageblock_mt[off >> pb]
+            size = 1 << k
+            if k and zone.zone_start_pfn <= pfn and pfn + size <= zone.zone_start_pfn + zone.spanned_pages:
+                sec.order[off:off + size] = _STALE[k]
+                __free_one_page(mm, zone, pfn, k, mt)
+            else:
+                for p in range(pfn, pfn + size):
+                    z = section_zone[p >> shift]
+                    if z is None:
+                        z = mm.zone_of_pfn(p)
+                    __free_one_page(mm, z, p, 0, mt)
+            pfn += size
+    mm.nr_free_events += len(pfns)
 
 
 def _bad_frees(mm, pfns: np.ndarray, order: int) -> np.ndarray:

@@ -269,6 +269,37 @@ class PageOwner:
             t.flags[off:off + n] |= 3
             i += n
 
+    def reset_page_owner_pfns(self, pfns: np.ndarray) -> None:
+        """__reset_page_owner of order-0 frees of ``pfns`` (distinct, int64): what one
+        reset hook call per page writes, page by page being independent."""
+        if not len(pfns):
+            return
+        mm = self.mm
+        shift, mask = self._shift, self._mask
+        nrs = pfns >> shift
+        by = np.argsort(nrs, kind="stable")
+        snr = nrs[by]
+        cuts = (np.flatnonzero(np.diff(snr)) + 1).tolist()
+        recs = self.records
+        for lo, hi in zip([0, *cuts], [*cuts, len(snr)]):
+            t = self._sections[int(snr[lo])].page_ext
+            if t is None or t.omv is None:
+                continue
+            off = pfns[by[lo:hi]] & mask
+            if not self._keep:
+                # v3.19..v5.3: the record is lost (PAGE_EXT_OWNER cleared)
+                t.flags[off] &= 0xFC
+                t.owner[off] = -1
+                continue
+            t.flags[off] &= 0xFD
+            rows = t.owner[off]
+            rows = rows[rows >= 0].astype(np.int64)
+            if len(rows):
+                view = np.frombuffer(recs.buf, dtype=np.int64).reshape(-1, _NF)
+                view[rows, R_FREE_HANDLE:] = (mm.current_handle, mm.clock_ns, mm.pid + 1,
+                                              mm.tgid + 1)
+                del view
+
     def fast_hooks(self):
         """(set, reset) hook closures: the page_owner work of the allocator's hot path.
 
@@ -338,6 +369,7 @@ class PageOwner:
         self._hooks = self.fast_hooks()
         mm.alloc_hook, mm.free_hook = self._hooks
         mm.alloc_run_hook = (mm.alloc_hook, self.set_page_owner_runs)
+        mm.free_run_hook = (mm.free_hook, self.reset_page_owner_pfns)
         mm.split_hook = self.split_page_owner
 
     def reset_records(self) -> None:

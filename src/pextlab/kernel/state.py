@@ -128,6 +128,8 @@ class MM:
         self.free_hook = None
         # (the alloc_hook it stands for, fn(pfn, n, gfp)): n order-0 allocations in a row
         self.alloc_run_hook = None
+        # (the free_hook it stands for, fn(pfns)): order-0 frees of an array of pfns
+        self.free_run_hook = None
         self.split_hook = None
         self.page_ext_guard_hook = None
         self.page_ext = None                  # pextlab.kernel.page_ext.PageExt
