@@ -266,3 +266,16 @@ def test_a_block_freed_upwards_leaves_the_order_bytes_of_its_merges():
     # keeping the order it was last added with (2)
     head = bool(sec.flags[off] & PG_BUDDY)
     assert (head and sec.order[off] >= 3) or (sec.flags[off] == 0 and sec.order[off] == 2)
+
+
+def test_bad_input_is_a_clear_error_and_changes_nothing():
+    m = pextlab.boot(mem="512M", cmdline="page_owner=on", seed=1)
+    before = raw_state(m)
+    for call in (lambda: m.alloc_pages_bulk("10"), lambda: m.alloc_pages_loop(None),
+                 lambda: m.vm_area_alloc_pages(2.5), lambda: m.release_pages(["x"]),
+                 lambda: m.alloc_pages_loop(10, nid=7)):
+        with pytest.raises(PextlabError):
+            call()
+    assert m.release_pages([]) is None
+    assert m.alloc_pages_loop(0).tolist() == m.alloc_pages_bulk(-3).tolist() == []
+    assert raw_state(m) == before

@@ -185,8 +185,14 @@ def release_pages(mm, pfns, order: int = 0) -> None:
     Every block is checked first (as ``free_pages`` checks one): a bad pfn, or one
     given twice, raises PextlabError before anything is freed.
     """
-    pfns = np.asarray(pfns, dtype=np.int64).ravel()
-    order = int(order)
+    try:
+        pfns = np.asarray(pfns, dtype=np.int64).ravel()
+        order = int(order)
+    except (TypeError, ValueError, OverflowError):
+        raise PextlabError(f"release_pages: pfns must be integers and order an int, got "
+                           f"{type(pfns).__name__} and {order!r}") from None
+    if not len(pfns):
+        return
     srt = np.sort(pfns)
     if len(srt) > 1 and (srt[1:] == srt[:-1]).any():
         _, idx, cnt = np.unique(pfns, return_index=True, return_counts=True)

@@ -285,6 +285,12 @@ alloc_pages = __alloc_pages
 
 # --- many order-0 pages at once -------------------------------------------------------------
 
+def _nr_pages(nr_pages, who: str) -> int:
+    if isinstance(nr_pages, bool) or not isinstance(nr_pages, (int, np.integer)):
+        raise PextlabError(f"{who}: nr_pages must be an int, got {nr_pages!r}")
+    return int(nr_pages)
+
+
 def _resolve_nid(mm, nid):
     if nid is None or nid < 0:
         return mm.current_nid
@@ -377,7 +383,7 @@ def alloc_pages_loop(mm, gfp: int, nr_pages: int, nid: int | None = None) -> np.
     wanted type on its lists, the pages are taken whole blocks at a time
     (``buddy.rmqueue_run``), the rest call ``__alloc_pages`` (fallback, slow path).
     """
-    nr_pages = int(nr_pages)
+    nr_pages = _nr_pages(nr_pages, "alloc_pages_loop")
     if nr_pages <= 0:
         return np.empty(0, dtype=np.int64)
     nid = _resolve_nid(mm, nid)
@@ -432,7 +438,7 @@ def alloc_pages_bulk(mm, gfp: int, nr_pages: int, nid: int | None = None) -> np.
     traced (no mm_page_alloc event; __rmqueue_smallest's zone_locked ones are).
     There is no memcg here, so ``__GFP_ACCOUNT`` changes nothing.
     """
-    nr_pages = int(nr_pages)
+    nr_pages = _nr_pages(nr_pages, "alloc_pages_bulk")
     if nr_pages <= 0:
         return np.empty(0, dtype=np.int64)
     nid = _resolve_nid(mm, nid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import PextlabError
 from .page_alloc import alloc_pages_bulk, alloc_pages_loop
 
 __all__ = ["VMALLOC_BULK_MAX", "vm_area_alloc_pages"]
@@ -19,6 +20,8 @@ VMALLOC_BULK_MAX = 100          # vm_area_alloc_pages: "hard-coded and is 100 pa
 def vm_area_alloc_pages(mm, gfp: int, nr_pages: int, nid: int | None = None) -> np.ndarray:
     """mm/vmalloc.c vm_area_alloc_pages (order 0): the pfns of up to ``nr_pages`` pages,
     fewer when the allocator fails."""
+    if isinstance(nr_pages, bool) or not isinstance(nr_pages, (int, np.integer)):
+        raise PextlabError(f"vm_area_alloc_pages: nr_pages must be an int, got {nr_pages!r}")
     nr_pages = int(nr_pages)
     parts = []
     got = 0
