@@ -76,14 +76,16 @@ def prepare_alloc_pages(mm, gfp: int, nid: int):
 
 def get_page_from_freelist(mm, order: int, mt: int, zones, high: int, alloc_flags: int) -> tuple:
     wm = WMARK_NAMES[alloc_flags & 3]
-    simple = not order and not (alloc_flags & (ALLOC_NO_WATERMARKS | ALLOC_MIN_RESERVE | ALLOC_CMA))
+    simple = not order and not (alloc_flags & (ALLOC_NO_WATERMARKS | ALLOC_MIN_RESERVE))
+    cma_usable = alloc_flags & ALLOC_CMA
     for zone in zones:
         if not zone.free_pages:
             continue
         if simple:
-            # order-0 fast path of __zone_watermark_ok
-            if (zone.free_pages - zone.free_mt[mm.mt_cma]
-                    <= zone.watermark[wm] + zone.lowmem_reserve[high]):
+            # order-0 fast path of __zone_watermark_ok: free pages (without CMA's when
+            # the allocation may not use them) above the mark and lowmem_reserve
+            free = zone.free_pages if cma_usable else zone.free_pages - zone.free_mt[mm.mt_cma]
+            if free <= zone.watermark[wm] + zone.lowmem_reserve[high]:
                 continue
         elif not (alloc_flags & ALLOC_NO_WATERMARKS):
             if not zone_watermark_ok(mm, zone, order, zone.watermark[wm], high, alloc_flags):
