@@ -36,7 +36,7 @@ from .errors import PextlabError
 from .frames import cma as cma_frames
 from .frames import sim as frames
 from .frames.pageblock_map import df_pageblock_map
-from .kernel import page_alloc
+from .kernel import fastpath, page_alloc, vmalloc
 from .kernel.boot import boot_kernel
 from .kernel.layout import Layout, layout_from_spec
 from .kernel.pcp import drain_all_pages
@@ -139,6 +139,24 @@ class Machine:
         pfn = page_alloc.alloc_pages_exact_nid(self.mm, -1 if nid is None else nid, int(size),
                                                self.mm.gfp(gfp))
         return None if pfn < 0 else pfn
+
+    # --- many pages at once (bulk allocator, vmalloc's page loop, release_pages) ------------
+    def alloc_pages_bulk(self, nr_pages: int, gfp="GFP_KERNEL", nid: int | None = None):
+        """alloc_pages_bulk: up to ``nr_pages`` order-0 pfns (an int64 array) by the kernel's rules
+        (one page per call with page_owner on; see :func:`pextlab.kernel.page_alloc.alloc_pages_bulk`)."""
+        return page_alloc.alloc_pages_bulk(self.mm, self.mm.gfp(gfp), nr_pages, nid)
+
+    def vm_area_alloc_pages(self, nr_pages: int, gfp="GFP_KERNEL", nid: int | None = None):
+        """vmalloc's page loop: ``nr_pages`` order-0 pfns (bulk requests of 100, then one by one)."""
+        return vmalloc.vm_area_alloc_pages(self.mm, self.mm.gfp(gfp), nr_pages, nid)
+
+    def alloc_pages_loop(self, nr_pages: int, gfp="GFP_KERNEL", nid: int | None = None):
+        """``nr_pages`` calls of ``alloc_pages(0, gfp, nid)`` as one, stopping at the first failure."""
+        return page_alloc.alloc_pages_loop(self.mm, self.mm.gfp(gfp), nr_pages, nid)
+
+    def release_pages(self, pfns, order: int = 0) -> None:
+        """release_pages: free many blocks of one order (each checked first, as free_pages does)."""
+        fastpath.release_pages(self.mm, pfns, order)
 
     # --- frames of the kernel state (same names and schemas as a Capture's) ----------------
     def df_zones(self) -> pd.DataFrame:

@@ -19,7 +19,9 @@ Inside the package imports point one way too, from the bottom:
   path) -> ``migrate``, ``vmscan`` (the LRU of reclaimable pages, ``shrink_node``),
   ``oom_kill`` -> ``compaction`` (with kswapd) -> ``page_alloc`` (``__alloc_pages``
   and the slow path: reclaim, compaction, the OOM killer; ``alloc_contig_range``,
-  which uses ``page_isolation`` and ``migrate``, both below it);
+  which uses ``page_isolation`` and ``migrate``, both below it; ``alloc_pages_bulk``
+  and ``alloc_pages_loop``, many order-0 pages taken a block at a time, the free
+  path's ``release_pages`` likewise) -> ``vmalloc`` (``vm_area_alloc_pages``);
 * ``page_ext`` (the framework) -> its clients ``page_owner``, ``debug_page_alloc``,
   ``page_poison``; ``hugetlb``, ``page_isolation``, ``debug`` (``dump_page``,
   ``check_invariants``);

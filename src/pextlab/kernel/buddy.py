@@ -38,7 +38,7 @@ __all__ = [
     "__rmqueue_cma_fallback", "__rmqueue", "rmqueue_buddy", "scan_pageblock",
     "move_freepages_block", "__free_one_page", "free_one_page", "zone_watermark_ok",
     "find_free_block", "take_page_off_buddy", "zone_watermark_boost",
-    "base_watermark", "set_watermark_boost", "boost_watermark",
+    "base_watermark", "set_watermark_boost", "boost_watermark", "rmqueue_run",
 ]
 
 # alloc_flags (mm/internal.h): the watermark to check, and what may dip below it
@@ -153,6 +153,51 @@ def __rmqueue_smallest(mm, zone, order: int, mt: int) -> int:
                          int(prof.pcp_allowed_order(order) and mt < len(prof.pcptypes)))
             return pfn
     return -1
+
+
+def rmqueue_run(mm, zone, mt: int, nr: int) -> list:
+    """``nr`` order-0 ``__rmqueue_smallest`` calls of type ``mt`` in a row, block by block.
+
+    Returns the pages taken as runs ``[(pfn, n), ...]`` in the order the calls
+    return them (fewer than ``nr`` pages when ``mt``'s lists run dry: the caller
+    goes on with ``__rmqueue``, whose fallback may steal).  Order-0 calls empty the
+    smallest non-empty list's head block lowest page first: ``expand`` leaves one
+    upper half per lower order on lists that were empty, and each next call takes
+    the lowest of them.  So a whole block is ``2^order`` pages in a row with the
+    lists as before, and a block cut short leaves the aligned pieces above the last
+    page taken, one per order, as the calls would.  No trace events, no guard pages:
+    callers use it only when neither is on (mm/page_alloc.c __rmqueue_smallest,
+    expand).
+    """
+    fa = zone.free_area
+    sections, shift, mask = mm.sections, mm.section_shift, mm.section_mask
+    nr_orders = mm.nr_orders
+    runs = []
+    while nr > 0:
+        for current in range(nr_orders):
+            d = fa[current][mt]
+            if d:
+                break
+        else:
+            break
+        pfn = d.popitem()[0]
+        sections[pfn >> shift].flags[pfn & mask] = 0
+        zone.nr_free[current] -= 1
+        size = 1 << current
+        zone.free_pages -= size
+        zone.free_mt[mt] -= size
+        if size <= nr:
+            runs.append((pfn, size))
+            nr -= size
+            continue
+        runs.append((pfn, nr))
+        pos = pfn + nr
+        for o in range(current):
+            if (pos - pfn) & (1 << o):
+                add_to_free_list(mm, zone, pos, o, mt)
+                pos += 1 << o
+        nr = 0
+    return runs
 
 
 def __rmqueue_cma_fallback(mm, zone, order: int) -> int:
@@ -271,14 +316,29 @@ def __free_one_page(mm, zone, pfn: int, order: int, mt: int) -> None:
         if f & PG_GUARD:
             clear_page_guard(mm, zone, buddy, order)
         else:
-            del_page_from_free_list(mm, zone, buddy, order, buddy_mt)
+            # del_page_from_free_list, inlined for the hot path
+            del zone.free_area[order][buddy_mt][buddy]
+            sec.flags[off] = 0
+            zone.nr_free[order] -= 1
+            n = 1 << order
+            zone.free_pages -= n
+            zone.free_mt[buddy_mt] -= n
         if order >= pb:
             # match the buddy's pageblock to ours so expand() later splits correctly
             if sec.pageblock_mt[off >> pb] != mt:
                 sec.pageblock_mt[off >> pb] = mt
         pfn &= buddy
         order += 1
-    add_to_free_list(mm, zone, pfn, order, mt)
+    # add_to_free_list, inlined for the hot path
+    sec = sections[pfn >> shift]
+    off = pfn & mask
+    sec.flags[off] = PG_BUDDY | (mt << MT_SHIFT)
+    sec.order[off] = order
+    zone.free_area[order][mt][pfn] = None
+    zone.nr_free[order] += 1
+    n = 1 << order
+    zone.free_pages += n
+    zone.free_mt[mt] += n
 
 
 def find_free_block(mm, pfn: int):

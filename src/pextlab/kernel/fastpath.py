@@ -9,6 +9,9 @@
 * the free path: ``free_pages`` (__free_pages with the kernel's bad-page checks),
   ``__free_pages_ok`` (free_pages_prepare: page_owner, poisoning; then
   free_unref_page onto a pcp list or ``__free_one_page``), ``split_page``;
+  ``release_pages`` / ``free_unref_folios``: many blocks at once (order-0 runs
+  given upwards are freed an aligned block at a time, with the result of page by
+  page);
 * the watermarks: ``init_per_zone_wmark_min``, ``setup_per_zone_wmarks``,
   ``setup_per_zone_lowmem_reserve``, ``nr_free_zone_pages``.
 
@@ -19,19 +22,24 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import PextlabError
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
-                    ALLOC_WMARK_LOW, WMARK_NAMES, __free_one_page, __rmqueue,
+                    ALLOC_WMARK_LOW, WMARK_NAMES, __free_one_page, __rmqueue, __rmqueue_smallest,
                     get_pageblock_migratetype, zone_watermark_ok)
 from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
                   ZONE_MOVABLE, ZONE_NORMAL)
 from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD
 from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist, zone_pcp_update
 from .profiles import PAGE_SHIFT
-from .ring_buffer import EV_FREE
+from .ring_buffer import EV_FREE, EV_FREE_BATCHED
+
+FOLIO_BATCH_SIZE = 31           # include/linux/pagevec.h PAGEVEC_SIZE
 
 __all__ = ["prepare_alloc_pages", "get_page_from_freelist", "free_pages", "__free_pages_ok",
-           "free_pages_ok", "__free_pages_core", "free_pages_memory", "split_page", "nr_free_zone_pages",
+           "release_pages", "free_unref_folios", "FOLIO_BATCH_SIZE",
+           "free_pages_ok", "check_free", "__free_pages_core", "free_pages_memory", "split_page", "nr_free_zone_pages",
            "setup_per_zone_wmarks", "setup_per_zone_lowmem_reserve", "thp_enabled",
            "init_per_zone_wmark_min"]
 def prepare_alloc_pages(mm, gfp: int, nid: int):
@@ -68,14 +76,16 @@ def prepare_alloc_pages(mm, gfp: int, nid: int):
 
 def get_page_from_freelist(mm, order: int, mt: int, zones, high: int, alloc_flags: int) -> tuple:
     wm = WMARK_NAMES[alloc_flags & 3]
-    simple = not order and not (alloc_flags & (ALLOC_NO_WATERMARKS | ALLOC_MIN_RESERVE | ALLOC_CMA))
+    simple = not order and not (alloc_flags & (ALLOC_NO_WATERMARKS | ALLOC_MIN_RESERVE))
+    cma_usable = alloc_flags & ALLOC_CMA
     for zone in zones:
         if not zone.free_pages:
             continue
         if simple:
-            # order-0 fast path of __zone_watermark_ok
-            if (zone.free_pages - zone.free_mt[mm.mt_cma]
-                    <= zone.watermark[wm] + zone.lowmem_reserve[high]):
+            # order-0 fast path of __zone_watermark_ok: free pages (without CMA's when
+            # the allocation may not use them) above the mark and lowmem_reserve
+            free = zone.free_pages if cma_usable else zone.free_pages - zone.free_mt[mm.mt_cma]
+            if free <= zone.watermark[wm] + zone.lowmem_reserve[high]:
                 continue
         elif not (alloc_flags & ALLOC_NO_WATERMARKS):
             if not zone_watermark_ok(mm, zone, order, zone.watermark[wm], high, alloc_flags):
@@ -84,6 +94,12 @@ def get_page_from_freelist(mm, order: int, mt: int, zones, high: int, alloc_flag
         if pcp is not None and pcp.allowed[order]:
             # rmqueue: the per-cpu lists first (boot option pextlab.pcp=on)
             pfn = rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags)
+            if pfn < 0:
+                pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
+        elif not alloc_flags & ALLOC_CMA or not zone.free_mt[mm.mt_cma]:
+            # __rmqueue without free CMA pages to consider: __rmqueue_smallest, then
+            # (it failed, changing nothing) the whole of __rmqueue with its fallback
+            pfn = __rmqueue_smallest(mm, zone, order, mt)
             if pfn < 0:
                 pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
         else:
@@ -99,6 +115,19 @@ def free_pages(mm, pfn: int, order: int) -> None:
     Raises PextlabError (naming the pfn and what it is) if the pfn is not the head
     of an allocated block of that order -- the kernel would report a bad page.
     """
+    sec = mm.sections[pfn >> mm.section_shift] if 0 <= pfn < mm.max_section_pfn else None
+    if sec is not None:
+        off = pfn & mm.section_mask
+        pc = sec.pincount
+        if (sec.flags[off] & PG_HEAD and sec.order[off] == order
+                and (pc is None or not pc[off])):
+            __free_pages_ok(mm, pfn, order)
+            return
+    check_free(mm, pfn, order)          # raises, naming what is wrong
+
+
+def check_free(mm, pfn: int, order: int) -> None:
+    """free_pages' checks (the kernel's bad-page report) without freeing."""
     sec = mm.sections[pfn >> mm.section_shift] if 0 <= pfn < mm.max_section_pfn else None
     if sec is None:
         raise PextlabError(f"free_pages: pfn {pfn:#x} is outside the memory map")
@@ -119,7 +148,6 @@ def free_pages(mm, pfn: int, order: int) -> None:
         # the pins hold references: put_page would not free it (unpin_user_pages first)
         raise PextlabError(f"free_pages: pfn {pfn:#x} is pinned ({int(pc[off])} pin(s)); "
                            f"unpin it first (unpin_user_pages)")
-    __free_pages_ok(mm, pfn, order)
 
 
 def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
@@ -138,7 +166,9 @@ def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
         hook(pfn, order)
     if mm.poison is not None:
         mm.poison.poison_pages(pfn, order)
-    zone = mm.zone_of_pfn(pfn)
+    zone = mm.section_zone[pfn >> mm.section_shift]
+    if zone is None:
+        zone = mm.zone_of_pfn(pfn)
     mt = sec.pageblock_mt[off >> mm.pageblock_order]
     pcp = zone.pcp
     if to_pcp and pcp is not None and pcp.allowed[order] and mt != pcp.mt_isolate:
@@ -148,6 +178,200 @@ def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
     else:
         __free_one_page(mm, zone, pfn, order, mt)
     mm.nr_free_events += 1
+
+
+def release_pages(mm, pfns, order: int = 0) -> None:
+    """mm/swap.c release_pages: free many blocks of one order (the last reference of
+    each), in folio batches of FOLIO_BATCH_SIZE through ``free_unref_folios``.
+
+    Every block is checked first (as ``free_pages`` checks one): a bad pfn, or one
+    given twice, raises PextlabError before anything is freed.
+    """
+    try:
+        pfns = np.asarray(pfns, dtype=np.int64).ravel()
+        order = int(order)
+    except (TypeError, ValueError, OverflowError):
+        raise PextlabError(f"release_pages: pfns must be integers and order an int, got "
+                           f"{type(pfns).__name__} and {order!r}") from None
+    if not len(pfns):
+        return
+    srt = np.sort(pfns)
+    if len(srt) > 1 and (srt[1:] == srt[:-1]).any():
+        _, idx, cnt = np.unique(pfns, return_index=True, return_counts=True)
+        raise PextlabError(f"release_pages: pfn {int(pfns[idx[cnt > 1][0]]):#x} is given "
+                           f"more than once")
+    bad = _bad_frees(mm, pfns, order)
+    if len(bad):
+        check_free(mm, int(pfns[bad[0]]), order)       # raises, naming what is wrong
+    if not order and _free_in_blocks_allowed(mm):
+        _free_order0_in_blocks(mm, pfns)
+        return
+    lst = pfns.tolist()
+    for i in range(0, len(lst), FOLIO_BATCH_SIZE):
+        free_unref_folios(mm, lst[i:i + FOLIO_BATCH_SIZE], order)
+
+
+def _free_in_blocks_allowed(mm) -> bool:
+    """Whether order-0 frees may be done block by block (``_free_order0_in_blocks``): no
+    trace event would fire per page, no poisoning, no guard pages, no pcp lists, and a
+    free hook (if any) that has a many-pages form."""
+    tr = mm.trace
+    if tr is not None and (tr.live[EV_FREE] or tr.live[EV_FREE_BATCHED]):
+        return False
+    if mm.poison is not None or mm.guard_minorder or mm.pcp_enabled:
+        return False
+    hook = mm.free_hook
+    run = mm.free_run_hook
+    return hook is None or (run is not None and run[0] is hook)
+
+
+def _stale_orders(k: int) -> bytes:
+    """The order bytes an aligned 2^k block of order-0 pages is left with once freed
+    page by page upwards (before the merge of the whole block goes on): the page at
+    offset i > 0 was last a free head at order tz(i) - 1 (its lower buddy was
+    already free, its upper one not yet), odd offsets never were (0); the head was
+    last added at order k - 1."""
+    out = bytearray(1 << k)
+    for i in range(1, 1 << k):
+        tz = (i & -i).bit_length() - 1
+        if tz:
+            out[i] = tz - 1
+    if k:
+        out[0] = k - 1
+    return bytes(out)
+
+
+_STALE = [_stale_orders(k) for k in range(13)]
+
+
+def _free_order0_in_blocks(mm, pfns: np.ndarray) -> None:
+    """release_pages of order-0 pages, checked, when ``_free_in_blocks_allowed``.
+
+    free_pages_prepare of every page first (clearing its flags, page_owner's reset:
+    independent page by page), then the frees in the given order.  A run of pfns
+    given one after the other upwards that covers an aligned 2^k block (k up to
+    pageblock_order, inside one zone) ends as freeing it page by page ends: the block
+    merges inside itself completely (every buddy below 2^k is inside it and free when
+    its upper half completes), leaving the order bytes ``_stale_orders`` on its pages,
+    then the whole block goes through ``__free_one_page`` (merging on outside it);
+    the pieces added and removed on the way leave no trace in the lists.  Every other
+    page is freed by itself.
+    """
+    sections, shift, mask, pb = mm.sections, mm.section_shift, mm.section_mask, mm.pageblock_order
+    hook = mm.free_hook
+    if hook is not None:
+        mm.free_run_hook[1](pfns)
+    nrs = pfns >> shift
+    for nr in np.unique(nrs).tolist():
+        sec = sections[nr]
+        sec.flags_np()[pfns[nrs == nr] & mask] = 0
+    # ascending runs: where pfn[i+1] != pfn[i] + 1 a new run starts
+    cuts = (np.flatnonzero(np.diff(pfns) != 1) + 1).tolist()
+    starts = [0, *cuts]
+    ends = [*cuts, len(pfns)]
+    first = pfns[starts].tolist()
+    section_zone = mm.section_zone
+    for s0, n in zip(first, (np.array(ends) - np.array(starts)).tolist()):
+        pfn, end = s0, s0 + n
+        while pfn < end:
+            k = min(pb, (pfn & -pfn).bit_length() - 1 if pfn else pb)
+            while pfn + (1 << k) > end:
+                k -= 1
+            zone = section_zone[pfn >> shift]
+            if zone is None:
+                zone = mm.zone_of_pfn(pfn)
+            sec = sections[pfn >> shift]
+            off = pfn & mask
+            mt = sec.pageblock_mt[off >> pb]
+            size = 1 << k
+            if k and zone.zone_start_pfn <= pfn and pfn + size <= zone.zone_start_pfn + zone.spanned_pages:
+                sec.order[off:off + size] = _STALE[k]
+                __free_one_page(mm, zone, pfn, k, mt)
+            else:
+                for p in range(pfn, pfn + size):
+                    z = section_zone[p >> shift]
+                    if z is None:
+                        z = mm.zone_of_pfn(p)
+                    __free_one_page(mm, z, p, 0, mt)
+            pfn += size
+    mm.nr_free_events += len(pfns)
+
+
+def _bad_frees(mm, pfns: np.ndarray, order: int) -> np.ndarray:
+    """Indices of ``pfns`` that free_pages would refuse (check_free), ascending."""
+    if not len(pfns):
+        return np.empty(0, dtype=np.int64)
+    ok = (pfns >= 0) & (pfns < mm.max_section_pfn)
+    nrs = np.where(ok, pfns >> mm.section_shift, -1)
+    by = np.argsort(nrs, kind="stable")
+    snr = nrs[by]
+    cuts = np.flatnonzero(np.diff(snr)) + 1
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(snr)]):
+        nr = int(snr[lo])
+        if nr < 0:
+            continue
+        sel = by[lo:hi]
+        sec = mm.sections[nr]
+        if sec is None:
+            ok[sel] = False
+            continue
+        off = pfns[sel] & mm.section_mask
+        good = ((sec.flags_np()[off] & PG_HEAD) != 0) & (sec.order_np()[off] == order)
+        if sec.pincount is not None:
+            good &= sec.pincount[off] == 0
+        ok[sel] = good
+    return np.flatnonzero(~ok)
+
+
+def free_unref_folios(mm, pfns, order: int) -> None:
+    """mm/page_alloc.c free_unref_folios (v6.12): free a batch of checked blocks.
+
+    First free_pages_prepare for each (mm_page_free, page_owner, poison), blocks of
+    an order the pcp lists do not take going straight to ``free_one_page``; then
+    each of the others, re-reading its pageblock's type: mm_page_free_batched, and
+    onto the pcp list (pextlab.pcp=on; an isolated pageblock's go to the buddy), or
+    without pcp lists to ``__free_one_page``, in the batch's order.
+    """
+    sections, shift, mask, pb = mm.sections, mm.section_shift, mm.section_mask, mm.pageblock_order
+    tr = mm.trace
+    hook = mm.free_hook
+    poison = mm.poison
+    to_pcp = mm.profile.pcp_allowed_order(order)
+    later = []
+    for pfn in pfns:
+        if tr is not None and tr.live[EV_FREE]:
+            tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
+        sections[pfn >> shift].flags[pfn & mask] = 0
+        if hook is not None:
+            hook(pfn, order)
+        if poison is not None:
+            poison.poison_pages(pfn, order)
+        if to_pcp:
+            later.append(pfn)
+        else:
+            sec = sections[pfn >> shift]
+            __free_one_page(mm, mm.zone_of_pfn(pfn), pfn, order,
+                            sec.pageblock_mt[(pfn & mask) >> pb])
+    isolate = mm.profile.mt_isolate
+    for pfn in later:
+        sec = sections[pfn >> shift]
+        off = pfn & mask
+        mt = sec.pageblock_mt[off >> pb]
+        zone = mm.section_zone[pfn >> shift]
+        if zone is None:
+            zone = mm.zone_of_pfn(pfn)
+        if mt == isolate:
+            __free_one_page(mm, zone, pfn, order, mt)
+            continue
+        if tr is not None and tr.live[EV_FREE_BATCHED]:
+            tr.event(mm, EV_FREE_BATCHED, pfn, 0, 0, 0, 0)
+        pcp = zone.pcp
+        if pcp is not None:
+            sec.order[off] = order
+            free_unref_page_commit(mm, zone, pcp, pfn, order, mt)
+        else:
+            __free_one_page(mm, zone, pfn, order, mt)
+    mm.nr_free_events += len(pfns)
 
 
 def __free_pages_core(mm, zone, pfn: int, order: int) -> None:

@@ -51,10 +51,10 @@ from .fastpath import (__free_pages_core, __free_pages_ok, free_pages,  # noqa: 
                        prepare_alloc_pages, split_page)
 from .gfp import ZONE_NORMAL, direct_reclaim_flag, retry_mayfail_flag
 from .mmzone import PG_HEAD, MT_SHIFT, MT_MASK, covered_by_free, pinned_heads
-from .buddy import del_page_from_free_list, find_free_block
-from .pcp import drain_zone_pages
+from .buddy import WMARK_NAMES, del_page_from_free_list, find_free_block, rmqueue_run
+from .pcp import drain_zone_pages, rmqueue_pcplist
 from .oom_kill import out_of_memory
-from .ring_buffer import EV_ALLOC, EV_FREE
+from .ring_buffer import EV_ALLOC, EV_FREE, EV_ZONE_LOCKED
 from .vmscan import try_to_free_pages
 from .vmstat import count_vm_event
 
@@ -62,8 +62,9 @@ __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",
     "ALLOC_MIN_RESERVE", "ALLOC_NON_BLOCK", "ALLOC_CMA", "MAX_COMPACT_RETRIES",
     "__alloc_pages", "alloc_pages", "__alloc_pages_slowpath", "__alloc_pages_direct_compact",
-    "__alloc_pages_direct_reclaim",
-    "alloc_pages_exact_nid", "make_alloc_exact", "free_pages_exact", "alloc_contig_range", "free_contig_range",
+    "__alloc_pages_direct_reclaim", "alloc_pages_bulk", "alloc_pages_loop",
+    "alloc_pages_exact_nid", "make_alloc_exact", "free_pages_exact", "alloc_contig_range",
+    "free_contig_range",
     "ContigRange", "ERRNO_NAMES", "CONTIG_TARGET_STACK",
     # re-exported from the lower modules of the allocator
     "expand", "__rmqueue_smallest", "__rmqueue", "__free_one_page", "zone_watermark_ok",
@@ -322,6 +323,208 @@ def __alloc_pages_slowpath(mm, gfp: int, order: int, mt: int, zones, high: int,
 
 # a plain alias: ``__alloc_pages`` is mangled when called from a class body
 alloc_pages = __alloc_pages
+
+
+# --- many order-0 pages at once -------------------------------------------------------------
+
+def _nr_pages(nr_pages, who: str) -> int:
+    if isinstance(nr_pages, bool) or not isinstance(nr_pages, (int, np.integer)):
+        raise PextlabError(f"{who}: nr_pages must be an int, got {nr_pages!r}")
+    return int(nr_pages)
+
+
+def _resolve_nid(mm, nid):
+    if nid is None or nid < 0:
+        return mm.current_nid
+    if nid not in mm.zonelists:
+        raise PextlabError(f"node {nid} does not exist (nodes: {sorted(mm.zonelists)})")
+    return nid
+
+
+def _runs_allowed(mm) -> bool:
+    """Whether order-0 allocations may be taken block by block (``rmqueue_run``): no
+    trace event would fire per page, no poisoning, no guard pages."""
+    tr = mm.trace
+    if tr is not None and (tr.live[EV_ALLOC] or tr.live[EV_ZONE_LOCKED]):
+        return False
+    return mm.poison is None and not mm.guard_minorder
+
+
+def _prep_runs(mm, runs: list, mt: int, gfp: int) -> None:
+    """prep_new_page / post_alloc_hook of order-0 pages taken in ``runs`` [(pfn, n)]
+    (each within one section), as that many allocations in a row do them."""
+    sections, shift, mask = mm.sections, mm.section_shift, mm.section_mask
+    head = PG_HEAD | (mt << MT_SHIFT)
+    total = 0
+    for pfn, n in runs:
+        sec = sections[pfn >> shift]
+        off = pfn & mask
+        sec.flags[off:off + n] = bytes((head,)) * n
+        sec.order[off:off + n] = bytes(n)
+        total += n
+    hook = mm.alloc_hook
+    if hook is not None:
+        run = mm.alloc_run_hook
+        if run is not None and run[0] is hook:
+            run[1](runs, gfp)
+        else:
+            for pfn, n in runs:
+                for p in range(pfn, pfn + n):
+                    hook(p, 0, gfp)
+    mm.nr_alloc_events += total
+
+
+def _prep_one(mm, pfn: int, mt: int, gfp: int) -> None:
+    """prep_new_page of one order-0 page (no trace event: the bulk allocator's)."""
+    if mm.poison is not None:
+        mm.poison.unpoison_pages(pfn, 0)
+    _prep_runs(mm, [(pfn, 1)], mt, gfp)
+
+
+def _order0_room(mm, zone, high: int, alloc_flags: int) -> int:
+    """How many order-0 allocations in a row pass the zone's watermark check
+    (get_page_from_freelist / __zone_watermark_ok with order 0: ``free > mark +
+    lowmem_reserve``, ``free`` dropping by one per page)."""
+    if not zone.free_pages:
+        return 0
+    mark = zone.watermark[WMARK_NAMES[alloc_flags & 3]]
+    if alloc_flags & ALLOC_MIN_RESERVE:
+        mark -= mark // 2
+        if alloc_flags & ALLOC_NON_BLOCK:
+            mark -= mark // 4
+    free = zone.free_pages
+    if not alloc_flags & ALLOC_CMA:
+        free -= zone.free_mt[mm.mt_cma]
+    return max(0, free - mark - zone.lowmem_reserve[high])
+
+
+def _as_array(parts: list) -> np.ndarray:
+    """Pfns of ``parts``: runs (pfn, n) and lists of single pfns, in order."""
+    starts, lens = [], []
+    for p in parts:
+        if isinstance(p, tuple):
+            starts.append(p[0])
+            lens.append(p[1])
+        else:
+            starts.extend(p)
+            lens.extend([1] * len(p))
+    if not starts:
+        return np.empty(0, dtype=np.int64)
+    lens = np.array(lens, dtype=np.int64)
+    base = np.repeat(np.array(starts, dtype=np.int64) - np.cumsum(lens) + lens, lens)
+    return base + np.arange(int(lens.sum()), dtype=np.int64)
+
+
+def alloc_pages_loop(mm, gfp: int, nr_pages: int, nid: int | None = None) -> np.ndarray:
+    """``nr_pages`` order-0 ``__alloc_pages`` calls in a row, stopping at the first
+    failure (the single-page loop of mm/vmalloc.c vm_area_alloc_pages, or of any
+    caller that wants n pages).  Returns the pfns in allocation order.
+
+    The result is bit for bit that of the calls one by one (frames, free lists,
+    page_owner rows); where a zone has room above its watermark and pages of the
+    wanted type on its lists, the pages are taken whole blocks at a time
+    (``buddy.rmqueue_run``), the rest call ``__alloc_pages`` (fallback, slow path).
+    """
+    nr_pages = _nr_pages(nr_pages, "alloc_pages_loop")
+    if nr_pages <= 0:
+        return np.empty(0, dtype=np.int64)
+    nid = _resolve_nid(mm, nid)
+    mt, zones, high, flags = prepare_alloc_pages(mm, gfp, nid)
+    fast = _runs_allowed(mm) and not flags & ALLOC_NO_WATERMARKS
+    cma = mm.mt_cma
+    parts = []
+    single = []
+    got = 0
+    while got < nr_pages:
+        if fast:
+            for zone in zones:
+                room = _order0_room(mm, zone, high, flags)
+                if room:
+                    break
+            else:
+                zone = None
+            if (zone is not None and zone.pcp is None
+                    and not (flags & ALLOC_CMA and zone.free_mt[cma])):
+                runs = rmqueue_run(mm, zone, mt, min(room, nr_pages - got))
+                if runs:
+                    if single:
+                        parts.append(single)
+                        single = []
+                    _prep_runs(mm, runs, mt, gfp)
+                    for p, n in runs:
+                        parts.append((p, n))
+                        got += n
+                    continue
+        pfn = __alloc_pages(mm, gfp, 0, nid)
+        if pfn < 0:
+            break
+        single.append(pfn)
+        got += 1
+    if single:
+        parts.append(single)
+    return _as_array(parts)
+
+
+def alloc_pages_bulk(mm, gfp: int, nr_pages: int, nid: int | None = None) -> np.ndarray:
+    """mm/page_alloc.c alloc_pages_bulk_noprof (v6.12): up to ``nr_pages`` order-0 pages
+    from one zone; returns their pfns (possibly fewer, possibly none).
+
+    As the kernel: one page (``__alloc_pages``) when one is asked for or page_owner
+    is on (page_owner_inited: the stack saving may recurse into the allocator, so
+    the bulk path is skipped); else the first zone of the zonelist that passes the
+    watermark plus ``nr_pages`` (a zone of another node than the preferred one
+    ends the search), and from it pages as ``__rmqueue_pcplist`` gives them (the
+    per-cpu list with pextlab.pcp=on, else ``__rmqueue``) with no further
+    watermark check, until ``nr_pages`` or the lists fail; no zone, or no page
+    at all from it, falls back to one ``__alloc_pages``.  The bulk pages are not
+    traced (no mm_page_alloc event; __rmqueue_smallest's zone_locked ones are).
+    There is no memcg here, so ``__GFP_ACCOUNT`` changes nothing.
+    """
+    nr_pages = _nr_pages(nr_pages, "alloc_pages_bulk")
+    if nr_pages <= 0:
+        return np.empty(0, dtype=np.int64)
+    nid = _resolve_nid(mm, nid)
+    if nr_pages == 1 or mm.page_owner is not None:
+        pfn = __alloc_pages(mm, gfp, 0, nid)
+        return np.array([pfn] if pfn >= 0 else [], dtype=np.int64)
+    mt, zones, high, flags = prepare_alloc_pages(mm, gfp, nid)
+    found = None
+    multi = len(mm.nodes) > 1
+    for zone in zones:
+        if multi and zone is not zones[0] and zone.nid != zones[0].nid:
+            break
+        mark = zone.watermark[WMARK_NAMES[flags & 3]] + nr_pages
+        if zone_watermark_ok(mm, zone, 0, mark, high, flags):
+            found = zone
+            break
+    parts = []
+    got = 0
+    if found is not None:
+        zone = found
+        pcp = zone.pcp
+        if (pcp is None and _runs_allowed(mm)
+                and not (flags & ALLOC_CMA and zone.free_mt[mm.mt_cma])):
+            runs = rmqueue_run(mm, zone, mt, nr_pages)
+            _prep_runs(mm, runs, mt, gfp)
+            for p, n in runs:
+                parts.append((p, n))
+                got += n
+        single = []
+        while got < nr_pages:
+            if pcp is not None and pcp.allowed[0]:
+                pfn = rmqueue_pcplist(mm, zone, pcp, 0, mt, flags)
+            else:
+                pfn = __rmqueue(mm, zone, 0, mt, flags)
+            if pfn < 0:
+                break
+            _prep_one(mm, pfn, mt, gfp)
+            single.append(pfn)
+            got += 1
+        parts.append(single)
+    if not got:
+        pfn = __alloc_pages(mm, gfp, 0, nid)
+        return np.array([pfn] if pfn >= 0 else [], dtype=np.int64)
+    return _as_array(parts)
 
 
 # --- alloc_contig_range (CONFIG_CONTIG_ALLOC) ----------------------------------------------

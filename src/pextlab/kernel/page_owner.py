@@ -264,6 +264,70 @@ class PageOwner:
         """__reset_page_owner (free_pages_prepare)."""
         self._hooks[1](pfn, order)
 
+    def set_page_owner_runs(self, runs, gfp: int) -> None:
+        """__set_page_owner of order-0 allocations in a row: ``runs`` is a list of
+        (pfn, n), n pages from pfn up within one section, in allocation order.  Writes
+        what one set hook call per page writes (pages without page_ext get no row),
+        the rows in one block."""
+        sections, shift, mask = self._sections, self._shift, self._mask
+        tables = []
+        total = 0
+        for pfn, n in runs:
+            t = sections[pfn >> shift].page_ext
+            if t is not None and t.omv is not None:
+                tables.append((t, pfn & mask, n))
+                total += n
+        if not total:
+            return
+        mm = self.mm
+        recs = self.records
+        first = recs.n
+        if first + total > recs.cap:
+            recs.grow(total)
+        rows = np.frombuffer(recs.buf, dtype=np.int64, count=total * _NF,
+                             offset=first * _ROW).reshape(total, _NF)
+        rows[:, :R_REASON] = (0, gfp, mm.current_handle, mm.clock_ns, mm.pid, mm.tgid, mm.comm_id)
+        rows[:, R_REASON:] = 0       # biased: never migrated, never freed
+        del rows
+        recs.n = first + total
+        ids = np.arange(first, first + total, dtype=np.int32)
+        i = 0
+        for t, off, n in tables:
+            t.owner[off:off + n] = ids[i:i + n]
+            t.flags[off:off + n] |= 3
+            i += n
+
+    def reset_page_owner_pfns(self, pfns: np.ndarray) -> None:
+        """__reset_page_owner of order-0 frees of ``pfns`` (distinct, int64): what one
+        reset hook call per page writes, page by page being independent."""
+        if not len(pfns):
+            return
+        mm = self.mm
+        shift, mask = self._shift, self._mask
+        nrs = pfns >> shift
+        by = np.argsort(nrs, kind="stable")
+        snr = nrs[by]
+        cuts = (np.flatnonzero(np.diff(snr)) + 1).tolist()
+        recs = self.records
+        for lo, hi in zip([0, *cuts], [*cuts, len(snr)]):
+            t = self._sections[int(snr[lo])].page_ext
+            if t is None or t.omv is None:
+                continue
+            off = pfns[by[lo:hi]] & mask
+            if not self._keep:
+                # v3.19..v5.3: the record is lost (PAGE_EXT_OWNER cleared)
+                t.flags[off] &= 0xFC
+                t.owner[off] = -1
+                continue
+            t.flags[off] &= 0xFD
+            rows = t.owner[off]
+            rows = rows[rows >= 0].astype(np.int64)
+            if len(rows):
+                view = np.frombuffer(recs.buf, dtype=np.int64).reshape(-1, _NF)
+                view[rows, R_FREE_HANDLE:] = (mm.current_handle, mm.clock_ns, mm.pid + 1,
+                                              mm.tgid + 1)
+                del view
+
     def fast_hooks(self):
         """(set, reset) hook closures: the page_owner work of the allocator's hot path.
 
@@ -336,6 +400,8 @@ class PageOwner:
         mm = self.mm
         self._hooks = self.fast_hooks()
         mm.alloc_hook, mm.free_hook = self._hooks
+        mm.alloc_run_hook = (mm.alloc_hook, self.set_page_owner_runs)
+        mm.free_run_hook = (mm.free_hook, self.reset_page_owner_pfns)
         mm.split_hook = self.split_page_owner
 
     def reset_records(self) -> None:

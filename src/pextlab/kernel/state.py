@@ -175,6 +175,10 @@ class MM:
         # hooks set by page_ext clients (page_owner, page_poison, v3.19 guard bit)
         self.alloc_hook = None
         self.free_hook = None
+        # (the alloc_hook it stands for, fn(pfn, n, gfp)): n order-0 allocations in a row
+        self.alloc_run_hook = None
+        # (the free_hook it stands for, fn(pfns)): order-0 frees of an array of pfns
+        self.free_run_hook = None
         self.split_hook = None
         self.page_ext_guard_hook = None
         self.page_ext = None                  # pextlab.kernel.page_ext.PageExt
@@ -187,6 +191,7 @@ class MM:
         self.totalram_pages = 0
         self.dmesg_lines: list[str] = []
         self._ac_cache: dict = {}
+        self._gfp_cache: dict = {}            # flag string -> mask (MM.gfp)
         self.cma_areas: list = []             # pextlab.kernel.cma.CMA, in declaration order
         self.cma_log: list = []               # one dict per cma_alloc request (kernel.cma)
         self.swiotlb = -1
@@ -241,6 +246,11 @@ class MM:
         self.clock_ns += int(ns)
 
     def gfp(self, text) -> int:
+        if text.__class__ is str:
+            mask = self._gfp_cache.get(text)
+            if mask is None:
+                mask = self._gfp_cache[text] = parse_gfp(text, self.profile)
+            return mask
         return parse_gfp(text, self.profile)
 
     # --- lookups ---------------------------------------------------------------------------
