@@ -482,7 +482,7 @@ def test_detects_guard_counter_desync():
 def test_detects_cma_violations():
     m = _boot(cmdline="cma=64M")
     mm = m.mm
-    s, e = mm.cma_areas[0].base_pfn, mm.cma_areas[0].end_pfn
+    s = mm.cma_areas[0].base_pfn
     pfn = kalloc(m, 0, "GFP_KERNEL")
     # pretend an unmovable allocation landed in the CMA area: mark its pageblock CMA
     page_alloc.set_pageblock_migratetype(mm, pfn, mm.profile.mt_cma)

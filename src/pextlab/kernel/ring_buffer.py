@@ -230,13 +230,7 @@ class CpuBuffer:
                     self.dropped += k - i
                     losses.extend((self.cpu, LOSS_DROPPED, int(ts[i]), int(ts[-1]), k - i, 0))
                     break
-                head = ring.popleft()     # rb_handle_head_page: the head page is overwritten
-                lost = head[1] - head[0]
-                self.overrun += lost
-                if lost:
-                    s = self.store
-                    losses.extend((self.cpu, LOSS_OVERRUN, int(s[head[0], F_TS]),
-                                   int(s[head[1] - 1, F_TS]), lost, 1))
+                self._overrun_head(losses)   # rb_handle_head_page: the head page is overwritten
             page = [p0 + i, p0 + i, 0, False]
             ring.append(page)
             self.tail = page
@@ -244,16 +238,21 @@ class CpuBuffer:
     def resize(self, nr_pages: int, losses: array) -> None:
         """ring_buffer_resize: fewer pages drop the oldest ring pages (counted as overrun)."""
         while len(self.ring) > nr_pages:
-            head = self.ring.popleft()
-            lost = head[1] - head[0]
-            self.overrun += lost
-            if lost:
-                s = self.store
-                losses.extend((self.cpu, LOSS_OVERRUN, int(s[head[0], F_TS]),
-                               int(s[head[1] - 1, F_TS]), lost, 1))
-            if head is self.tail:
+            if self._overrun_head(losses) is self.tail:
                 self.tail = None
         self.nr_pages = nr_pages
+
+    def _overrun_head(self, losses: array) -> list:
+        """Take the oldest ring page away: its unread events count as overrun (one loss
+        record of one page).  Returns the page."""
+        head = self.ring.popleft()
+        lost = head[1] - head[0]
+        self.overrun += lost
+        if lost:
+            s = self.store
+            losses.extend((self.cpu, LOSS_OVERRUN, int(s[head[0], F_TS]),
+                           int(s[head[1] - 1, F_TS]), lost, 1))
+        return head
 
     # --- the reader ------------------------------------------------------------------------
     def peek_ts(self, limit: int) -> np.ndarray:
