@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import pextlab
-from pextlab.frames.sim import mixed_block_counts
+from pextlab.frames.sim import df_page_owner, mixed_block_counts
 from pextlab.kernel import page_alloc
 from pextlab.procfs.page_owner import read_page_owner
 from pextlab.procfs.stacks import read_show_stacks
@@ -142,3 +142,24 @@ def test_v612_record_kept_after_free_and_split():
     for i in range(4):
         m.free_pages(pfn + i, 0)
     assert not set(range(pfn, pfn + 4)) & set(m.df_page_owner().pfn)
+
+
+def test_df_page_owner_of_a_pfn_range_is_the_full_frames_rows_in_it():
+    """frames.sim.df_page_owner(mm, start, end): the blocks whose head lies in the range,
+    with the values the whole frame has for them (the range may cut sections)."""
+    m = pextlab.boot(mem="1G", cmdline="page_owner=on", seed=3)
+    W = pextlab.workloads
+    m.run(W.mix(W.anon("a", rate=3000), W.thp("q", rate=5, lifetime="5s")), duration="2s")
+    full = df_page_owner(m.mm)
+    cut = int(full["pfn"].iloc[len(full) // 2])
+    ranges = [(0, None), (cut - 700, cut + 700), (cut, None), (0, cut), (cut, cut + 1), (10**9, None)]
+    for lo, hi in ranges:
+        part = df_page_owner(m.mm, lo, hi)
+        want = full[(full["pfn"] >= lo) & (full["pfn"] < (hi if hi is not None else 1 << 62))]
+        assert len(part) == len(want)
+        for c in full.columns:
+            a, b = part[c].reset_index(drop=True), want[c].reset_index(drop=True)
+            if isinstance(a.dtype, pd.CategoricalDtype):
+                a, b = a.astype(object), b.astype(object)
+            pd.testing.assert_series_equal(a, b, check_dtype=False, check_names=False)
+    assert len(df_page_owner(m.mm, cut, cut + 1)) == 1          # the head at ``cut`` itself

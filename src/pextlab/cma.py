@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .errors import PextlabError
@@ -89,18 +90,19 @@ def _align_order(align) -> int:
 
 
 def _blocking(mm, pfns: list) -> pd.DataFrame:
+    """page_owner rows of the allocated blocks holding any of ``pfns`` (a head may lie
+    up to one MAX_PAGE_ORDER block before the first of them)."""
     if mm.page_owner is None:
         return pd.DataFrame({"pfn": pd.Series(pfns, dtype="int64")})
     if not pfns:
         return empty("page_owner")
-    po = df_page_owner(mm)
+    want = np.unique(np.asarray(pfns, dtype=np.int64))
+    lo = max(int(want[0]) - (1 << mm.profile.max_page_order), 0)
+    po = df_page_owner(mm, lo, int(want[-1]) + 1)
     start = po["pfn"].to_numpy()
     end = start + po["nr_pages"].to_numpy()
-    lo, hi = min(pfns), max(pfns) + 1
-    near = po[(start < hi) & (end > lo)]
-    want = set(pfns)
-    keep = [any(p in want for p in range(s, e)) for s, e in zip(near["pfn"], near["pfn"] + near["nr_pages"])]
-    return near[keep].reset_index(drop=True)
+    hits = np.searchsorted(want, end) - np.searchsorted(want, start)
+    return po[hits > 0].reset_index(drop=True)
 
 
 def cma_alloc(mm, count: int, align=None, name: str | None = None, no_warn: bool = False) -> CmaOutcome:

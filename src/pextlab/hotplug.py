@@ -72,7 +72,7 @@ class HotplugOutcome:
 def _outcome(mm, r: mhp.HotplugResult) -> HotplugOutcome:
     pfns = [int(p) for p in r.blocking]
     if mm.page_owner is not None and pfns:
-        po = df_page_owner(mm)
+        po = df_page_owner(mm, min(pfns), max(pfns) + 1)
         blocking = po[po["pfn"].isin(pfns)].reset_index(drop=True)
     elif mm.page_owner is not None:
         blocking = empty("page_owner")

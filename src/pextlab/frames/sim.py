@@ -249,15 +249,20 @@ _OWNER_FIELDS = {R_ORDER: np.int8, R_GFP: np.int64, R_HANDLE: np.int64, R_TS: np
                  R_FREE_TS: np.int64, R_PID: np.int32, R_TGID: np.int32, R_REASON: np.int8}
 
 
-def _owner_heads(mm):
+def _owner_heads(mm, start_pfn: int = 0, end_pfn: int | None = None):
     """(pfns, {field: values}) of the heads the page_owner read prints: OWNER_ALLOCATED
     set, not inside a free buddy block, aligned to the record's order, non-zero stack
-    handle.  pfns come out sorted; the fields are those of ``_OWNER_FIELDS`` and the
-    comm id (in the smallest code dtype for ``records.comms``)."""
+    handle; heads in [start_pfn, end_pfn) only.  pfns come out sorted; the fields are
+    those of ``_OWNER_FIELDS`` and the comm id (in the smallest code dtype for
+    ``records.comms``)."""
     po = mm.page_owner
+    hi = mm.max_section_pfn if end_pfn is None else end_pfn
     out_pfn, out_row = [], []
     for sec in mm.sections:
         if sec is None or not sec.present or sec.page_ext is None:
+            continue
+        sec_end = sec.start_pfn + len(sec.flags)
+        if sec_end <= start_pfn or sec.start_pfn >= hi:
             continue
         t = sec.page_ext
         owner = t.owner_if_written()
@@ -269,6 +274,9 @@ def _owner_heads(mm):
             continue
         live &= ~covered_by_free(sec.flags_np(), sec.order_np())
         idx = np.flatnonzero(live)
+        if sec.start_pfn < start_pfn or sec_end > hi:
+            p = sec.start_pfn + idx
+            idx = idx[(p >= start_pfn) & (p < hi)]
         rows = owner[idx]
         keep = rows >= 0
         out_pfn.append(sec.start_pfn + idx[keep])
@@ -310,8 +318,9 @@ def _factorize_small(values: np.ndarray, bound: int):
     return lut[values], uniq
 
 
-def df_page_owner(mm) -> pd.DataFrame:
-    """One row per allocated block, as /sys/kernel/debug/page_owner prints them.
+def df_page_owner(mm, start_pfn: int = 0, end_pfn: int | None = None) -> pd.DataFrame:
+    """One row per allocated block, as /sys/kernel/debug/page_owner prints them (blocks
+    whose head lies in [start_pfn, end_pfn) only, as the file read from an offset does).
 
     Built from the record table: each record is read once (``OwnerRecords.fields``),
     categorical columns come from codes per unique value (stack handles counted,
@@ -320,7 +329,7 @@ def df_page_owner(mm) -> pd.DataFrame:
     if po is None:
         return empty("page_owner")
     prof = mm.profile
-    pfn, f = _owner_heads(mm)
+    pfn, f = _owner_heads(mm, start_pfn, end_pfn)
     n = len(pfn)
     order, gfp, handle = f[R_ORDER], f[R_GFP], f[R_HANDLE]
     names = prof.migratetype_names
