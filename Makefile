@@ -6,7 +6,20 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: lab report test setup clean bench fuzz soak exercises
 
-$(STAMP): pyproject.toml
+## the compiled core (src/pextlab/kernel/*.pyx, Cython) is built by pip: it needs a C
+## compiler and the Python headers; as root with apt-get they are installed when missing
+PYX := $(wildcard src/pextlab/kernel/*.pyx)
+$(STAMP): pyproject.toml setup.py $(PYX)
+	@if ! { command -v cc >/dev/null 2>&1 && $(PY) -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; }; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "make setup: installing a C compiler and the Python headers for the compiled core"; \
+	        export DEBIAN_FRONTEND=noninteractive; \
+	        { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends gcc libc6-dev python3-dev >/dev/null; } \
+	            || { echo "make setup: apt-get install gcc python3-dev failed" >&2; exit 1; }; \
+	    else \
+	        echo "make setup: the compiled core needs a C compiler (cc) and Python.h for $(PY): install gcc and python3-dev" >&2; exit 1; \
+	    fi; \
+	fi
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[lab,test]'
@@ -65,4 +78,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) build src/pextlab/kernel/*.so src/pextlab/kernel/_*.c

@@ -12,6 +12,9 @@ that breaks them fails here rather than in review:
 * every module has an explicit ``__all__``; every package ``__init__`` opens with a
   docstring; ``kernel/`` imports neither pandas, matplotlib nor ipywidgets.
 
+The compiled modules (``*.pyx``, Cython) obey the same rules: their Python-level
+imports and ``__all__`` are read from their top-level statements (``_pyx_subset``).
+
 There is no allowlist.
 """
 from __future__ import annotations
@@ -50,7 +53,7 @@ FAST_START = {"cli", "capture_tool", "analysis.sort_cli"}
 
 def _modules() -> dict[str, Path]:
     out = {}
-    for p in ROOT.rglob("*.py"):
+    for p in sorted(ROOT.rglob("*.py")) + sorted(ROOT.rglob("*.pyx")):
         rel = p.relative_to(ROOT).with_suffix("")
         parts = list(rel.parts)
         if parts[-1] == "__init__":
@@ -102,8 +105,31 @@ def _targets(mod: str, node) -> list[str]:
     return [t for t in out if t != mod]
 
 
+def _pyx_subset(text: str) -> str:
+    """The Python statements of a Cython module that the rules look at: its top-level
+    ``import`` / ``from ... import`` (not ``cimport``: C declarations) and ``__all__``,
+    each with its continuation lines (an open parenthesis or bracket)."""
+    out, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        line = lines[i]
+        take = (line.startswith(("import ", "from ", "__all__")) and " cimport " not in line)
+        if take:
+            stmt = [line]
+            depth = line.count("(") + line.count("[") - line.count(")") - line.count("]")
+            while depth > 0:
+                i += 1
+                stmt.append(lines[i])
+                depth += lines[i].count("(") + lines[i].count("[") - lines[i].count(")") \
+                    - lines[i].count("]")
+            out += stmt
+        i += 1
+    return "\n".join(out) + "\n"
+
+
 def _trees():
-    return {m: ast.parse(p.read_text(), str(p)) for m, p in MODULES.items()}
+    return {m: ast.parse(_pyx_subset(p.read_text()) if p.suffix == ".pyx" else p.read_text(),
+                         str(p))
+            for m, p in MODULES.items()}
 
 
 TREES = _trees()
@@ -238,6 +264,16 @@ def test_the_checker_sees_a_violation(tmp_path):
     node = tree.body[0].body[0]
     assert _targets("kernel.policy", node) == ["machine"]
     assert _layer("machine") > _layer("kernel.policy")
+
+
+def test_compiled_modules_are_checked_too():
+    """The .pyx modules are in the graph with their imports (the compiled core)."""
+    pyx = {m for m, p in MODULES.items() if p.suffix == ".pyx"}
+    assert {"kernel._buddy", "kernel._fastpath", "kernel._page_owner"} <= pyx
+    assert "kernel.buddy" in GRAPH["kernel._fastpath"]
+    sub = _pyx_subset("from .a import (b,\n    c)\nfrom libc.stdint cimport int64_t\n"
+                      "cdef long X = 1\n__all__ = [\"b\",\n    \"c\"]\n")
+    assert ast.parse(sub) and "cimport" not in sub and "cdef" not in sub
 
 
 def test_top_level_names_resolve():

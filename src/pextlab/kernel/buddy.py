@@ -18,16 +18,26 @@ first, as the kernel's take a zone:
 * ``zone_watermark_ok`` (__zone_watermark_ok) and watermark boosting
   (``boost_watermark``, v5.0+).
 
-Hot paths touch ``bytearray`` s and dicts only; numpy is for whole-block work.
-This module imports nothing of the allocator above it.
+The list operations, ``expand``, ``__rmqueue_smallest`` and ``__free_one_page``
+are compiled (``kernel/_buddy.pyx``, Cython; docs/compiled-core.md) and imported
+here; they work on the same state as the rest.  Hot paths touch ``bytearray`` s and
+dicts only; numpy is for whole-block work.  This module imports nothing of the
+allocator above it.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import PextlabError
-from .mmzone import PG_BUDDY, PG_HEAD, PG_GUARD, MT_SHIFT, MT_MASK
-from .ring_buffer import EV_ZONE_LOCKED
+from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
+
+try:
+    # the compiled core (kernel/_buddy.pyx, built by `make setup` / `pip install -e .`)
+    from ._buddy import (add_to_free_list, del_page_from_free_list, set_page_guard,
+                         clear_page_guard, expand, __rmqueue_smallest, __free_one_page)
+except ImportError as e:             # a checkout that was never built
+    raise ImportError("pextlab's compiled core (pextlab.kernel._buddy) is not built: run "
+                      "`make setup`, or `pip install -e .` in the repository") from e
 
 __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",
@@ -73,86 +83,6 @@ def change_pageblock_range(mm, pfn: int, order: int, mt: int) -> None:
     for i in range(nr):
         set_pageblock_migratetype(mm, pfn + (i << mm.pageblock_order), mt)
 
-
-def add_to_free_list(mm, zone, pfn: int, order: int, mt: int) -> None:
-    sec = mm.sections[pfn >> mm.section_shift]
-    off = pfn & mm.section_mask
-    sec.flags[off] = PG_BUDDY | (mt << MT_SHIFT)
-    sec.order[off] = order
-    zone.free_area[order][mt][pfn] = None
-    zone.nr_free[order] += 1
-    n = 1 << order
-    zone.free_pages += n
-    zone.free_mt[mt] += n
-
-
-def del_page_from_free_list(mm, zone, pfn: int, order: int, mt: int) -> None:
-    del zone.free_area[order][mt][pfn]
-    sec = mm.sections[pfn >> mm.section_shift]
-    sec.flags[pfn & mm.section_mask] = 0
-    zone.nr_free[order] -= 1
-    n = 1 << order
-    zone.free_pages -= n
-    zone.free_mt[mt] -= n
-
-
-def set_page_guard(mm, zone, pfn: int, order: int, mt: int) -> bool:
-    """mm/debug_page_alloc.c __set_page_guard: below debug_guardpage_minorder the
-    split-off half becomes a guard page, "not available for any usage"."""
-    if order >= mm.guard_minorder:
-        return False
-    sec = mm.sections[pfn >> mm.section_shift]
-    off = pfn & mm.section_mask
-    sec.flags[off] = PG_GUARD | (mt << MT_SHIFT)
-    sec.order[off] = order
-    mm.nr_guard_pages += 1 << order
-    if mm.page_ext_guard_hook is not None:          # v3.19: PAGE_EXT_DEBUG_GUARD bit
-        mm.page_ext_guard_hook(pfn, True)
-    return True
-
-
-def clear_page_guard(mm, zone, pfn: int, order: int) -> None:
-    sec = mm.sections[pfn >> mm.section_shift]
-    sec.flags[pfn & mm.section_mask] = 0
-    mm.nr_guard_pages -= 1 << order
-    if mm.page_ext_guard_hook is not None:
-        mm.page_ext_guard_hook(pfn, False)
-
-
-def expand(mm, zone, pfn: int, low: int, high: int, mt: int) -> None:
-    """Split a 2^high block at ``pfn`` down to 2^low, freeing the upper halves."""
-    guard = mm.guard_minorder
-    while high > low:
-        high -= 1
-        buddy = pfn + (1 << high)
-        if high < guard and set_page_guard(mm, zone, buddy, high, mt):
-            continue
-        add_to_free_list(mm, zone, buddy, high, mt)
-
-
-def __rmqueue_smallest(mm, zone, order: int, mt: int) -> int:
-    fa = zone.free_area
-    for current in range(order, mm.nr_orders):
-        d = fa[current][mt]
-        if d:
-            pfn = d.popitem()[0]         # the list head (most recently added), O(1)
-            # del_page_from_free_list, inlined for the hot path
-            mm.sections[pfn >> mm.section_shift].flags[pfn & mm.section_mask] = 0
-            zone.nr_free[current] -= 1
-            n = 1 << current
-            zone.free_pages -= n
-            zone.free_mt[mt] -= n
-            if current != order:
-                expand(mm, zone, pfn, order, current, mt)
-            tr = mm.trace
-            if tr is not None and tr.live[EV_ZONE_LOCKED]:
-                # mm/page_alloc.c __rmqueue_smallest: trace_mm_page_alloc_zone_locked,
-                # percpu_refill = pcp_allowed_order(order) && migratetype < MIGRATE_PCPTYPES
-                prof = mm.profile
-                tr.event(mm, EV_ZONE_LOCKED, pfn, order, mt, 0,
-                         int(prof.pcp_allowed_order(order) and mt < len(prof.pcptypes)))
-            return pfn
-    return -1
 
 
 def rmqueue_run(mm, zone, mt: int, nr: int) -> list:
@@ -289,56 +219,6 @@ def zone_watermark_ok(mm, zone, order: int, mark: int, highest_zoneidx: int, all
         if (alloc_flags & ALLOC_CMA) and area[cma]:
             return True
     return False
-
-
-def __free_one_page(mm, zone, pfn: int, order: int, mt: int) -> None:
-    """Merge with free buddies as far as MAX_PAGE_ORDER and add to a free list."""
-    sections = mm.sections
-    shift, mask = mm.section_shift, mm.section_mask
-    max_order = mm.profile.max_page_order
-    pb = mm.pageblock_order
-    zstart, zend = zone.zone_start_pfn, zone.zone_start_pfn + zone.spanned_pages
-    pcp_limit = 3   # migratetype_is_mergeable: mt < MIGRATE_PCPTYPES
-    while order < max_order:
-        buddy = pfn ^ (1 << order)
-        if buddy < zstart or buddy >= zend:
-            break
-        sec = sections[buddy >> shift]
-        off = buddy & mask
-        f = sec.flags[off]
-        if not (f & (PG_BUDDY | PG_GUARD)) or sec.order[off] != order:
-            break
-        buddy_mt = (f & MT_MASK) >> MT_SHIFT
-        if order >= pb:
-            bmt = sec.pageblock_mt[off >> pb]
-            if bmt != mt and (mt >= pcp_limit or bmt >= pcp_limit):
-                break
-        if f & PG_GUARD:
-            clear_page_guard(mm, zone, buddy, order)
-        else:
-            # del_page_from_free_list, inlined for the hot path
-            del zone.free_area[order][buddy_mt][buddy]
-            sec.flags[off] = 0
-            zone.nr_free[order] -= 1
-            n = 1 << order
-            zone.free_pages -= n
-            zone.free_mt[buddy_mt] -= n
-        if order >= pb:
-            # match the buddy's pageblock to ours so expand() later splits correctly
-            if sec.pageblock_mt[off >> pb] != mt:
-                sec.pageblock_mt[off >> pb] = mt
-        pfn &= buddy
-        order += 1
-    # add_to_free_list, inlined for the hot path
-    sec = sections[pfn >> shift]
-    off = pfn & mask
-    sec.flags[off] = PG_BUDDY | (mt << MT_SHIFT)
-    sec.order[off] = order
-    zone.free_area[order][mt][pfn] = None
-    zone.nr_free[order] += 1
-    n = 1 << order
-    zone.free_pages += n
-    zone.free_mt[mt] += n
 
 
 def find_free_block(mm, pfn: int):

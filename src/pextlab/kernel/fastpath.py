@@ -25,161 +25,28 @@ import math
 import numpy as np
 
 from ..errors import PextlabError
-from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
-                    ALLOC_WMARK_LOW, WMARK_NAMES, __free_one_page, __rmqueue, __rmqueue_smallest,
-                    get_pageblock_migratetype, zone_watermark_ok)
-from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
-                  ZONE_MOVABLE, ZONE_NORMAL)
-from .mmzone import PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD
-from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist, zone_pcp_update
+from .buddy import (__free_one_page, get_pageblock_migratetype)
+from .gfp import (ZONE_MOVABLE, ZONE_NORMAL)
+from .mmzone import PG_HEAD
+from .pcp import free_unref_page_commit, zone_pcp_update
 from .profiles import PAGE_SHIFT
 from .ring_buffer import EV_FREE, EV_FREE_BATCHED
 
+try:
+    # the compiled fast path (kernel/_fastpath.pyx, built by `make setup`)
+    from ._fastpath import (prepare_alloc_pages, alloc_pages_fast, get_page_from_freelist,
+                            prep_new_page, free_pages, check_free, __free_pages_ok)
+except ImportError as e:             # a checkout that was never built
+    raise ImportError("pextlab's compiled core (pextlab.kernel._fastpath) is not built: run "
+                      "`make setup`, or `pip install -e .` in the repository") from e
+
 FOLIO_BATCH_SIZE = 31           # include/linux/pagevec.h PAGEVEC_SIZE
 
-__all__ = ["prepare_alloc_pages", "get_page_from_freelist", "free_pages", "__free_pages_ok",
+__all__ = ["prepare_alloc_pages", "alloc_pages_fast", "get_page_from_freelist", "prep_new_page", "free_pages", "__free_pages_ok",
            "release_pages", "free_unref_folios", "FOLIO_BATCH_SIZE",
            "free_pages_ok", "check_free", "__free_pages_core", "free_pages_memory", "split_page", "nr_free_zone_pages",
            "setup_per_zone_wmarks", "setup_per_zone_lowmem_reserve", "thp_enabled",
            "init_per_zone_wmark_min"]
-def prepare_alloc_pages(mm, gfp: int, nid: int):
-    """mm/page_alloc.c prepare_alloc_pages + gfp_to_alloc_flags: the per (gfp, nid)
-    constants of an allocation, cached: (migratetype, zonelist, highest zone idx, alloc_flags).
-
-    A mask with both __GFP_MOVABLE and __GFP_RECLAIMABLE raises PextlabError
-    (:func:`pextlab.kernel.gfp.check_gfp_migratetype`); it is never cached.
-    """
-    key = (gfp, nid)
-    ctx = mm._ac_cache.get(key)
-    if ctx is None:
-        prof = mm.profile
-        check_gfp_migratetype(gfp, prof)
-        mt = gfp_migratetype(gfp, prof, mm.mobility_grouping)
-        high = gfp_zone(gfp, prof)
-        if high == ZONE_MOVABLE and not mm.movable_zone_used:
-            high = ZONE_MOVABLE      # harmless: no populated movable zone to pick
-        zl = [z for z in mm.zonelists[nid] if z.idx <= high]
-        if gfp & prof.gfp_bits.get("__GFP_THISNODE", 0):
-            zl = [z for z in zl if z.nid == nid]
-        flags = ALLOC_WMARK_LOW
-        if gfp & prof.gfp_bits["__GFP_HIGH"]:
-            flags |= ALLOC_MIN_RESERVE
-        direct = direct_reclaim_flag(prof)
-        if not gfp & direct:
-            flags |= ALLOC_NON_BLOCK
-        if mt == prof.mt_movable:
-            flags |= ALLOC_CMA
-        ctx = (mt, tuple(zl), high, flags)
-        mm._ac_cache[key] = ctx
-    return ctx
-
-
-def get_page_from_freelist(mm, order: int, mt: int, zones, high: int, alloc_flags: int) -> tuple:
-    wm = WMARK_NAMES[alloc_flags & 3]
-    simple = not order and not (alloc_flags & (ALLOC_NO_WATERMARKS | ALLOC_MIN_RESERVE))
-    cma_usable = alloc_flags & ALLOC_CMA
-    for zone in zones:
-        if not zone.free_pages:
-            continue
-        if simple:
-            # order-0 fast path of __zone_watermark_ok: free pages (without CMA's when
-            # the allocation may not use them) above the mark and lowmem_reserve
-            free = zone.free_pages if cma_usable else zone.free_pages - zone.free_mt[mm.mt_cma]
-            if free <= zone.watermark[wm] + zone.lowmem_reserve[high]:
-                continue
-        elif not (alloc_flags & ALLOC_NO_WATERMARKS):
-            if not zone_watermark_ok(mm, zone, order, zone.watermark[wm], high, alloc_flags):
-                continue
-        pcp = zone.pcp
-        if pcp is not None and pcp.allowed[order]:
-            # rmqueue: the per-cpu lists first (boot option pextlab.pcp=on)
-            pfn = rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags)
-            if pfn < 0:
-                pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
-        elif not alloc_flags & ALLOC_CMA or not zone.free_mt[mm.mt_cma]:
-            # __rmqueue without free CMA pages to consider: __rmqueue_smallest, then
-            # (it failed, changing nothing) the whole of __rmqueue with its fallback
-            pfn = __rmqueue_smallest(mm, zone, order, mt)
-            if pfn < 0:
-                pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
-        else:
-            pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
-        if pfn >= 0:
-            return zone, pfn
-    return None, -1
-
-
-def free_pages(mm, pfn: int, order: int) -> None:
-    """__free_pages(): the caller's 2^order block at ``pfn`` goes back to the buddy.
-
-    Raises PextlabError (naming the pfn and what it is) if the pfn is not the head
-    of an allocated block of that order -- the kernel would report a bad page.
-    """
-    sec = mm.sections[pfn >> mm.section_shift] if 0 <= pfn < mm.max_section_pfn else None
-    if sec is not None:
-        off = pfn & mm.section_mask
-        pc = sec.pincount
-        if (sec.flags[off] & PG_HEAD and sec.order[off] == order
-                and (pc is None or not pc[off])):
-            __free_pages_ok(mm, pfn, order)
-            return
-    check_free(mm, pfn, order)          # raises, naming what is wrong
-
-
-def check_free(mm, pfn: int, order: int) -> None:
-    """free_pages' checks (the kernel's bad-page report) without freeing."""
-    sec = mm.sections[pfn >> mm.section_shift] if 0 <= pfn < mm.max_section_pfn else None
-    if sec is None:
-        raise PextlabError(f"free_pages: pfn {pfn:#x} is outside the memory map")
-    off = pfn & mm.section_mask
-    f = sec.flags[off]
-    if not (f & PG_HEAD):
-        what = ("free (in the buddy allocator)" if f & PG_BUDDY else "reserved" if f & PG_RESERVED
-                else "a guard page" if f & PG_GUARD else "not the head of an allocation")
-        if not f:
-            if pcp_block_of(mm, pfn) is not None:
-                what = "free (on a per-cpu page list)"
-        raise PextlabError(f"free_pages: pfn {pfn:#x} is {what}")
-    if sec.order[off] != order:
-        raise PextlabError(f"free_pages: pfn {pfn:#x} was allocated with order {sec.order[off]}, "
-                           f"freed with order {order}")
-    pc = sec.pincount
-    if pc is not None and pc[off]:
-        # the pins hold references: put_page would not free it (unpin_user_pages first)
-        raise PextlabError(f"free_pages: pfn {pfn:#x} is pinned ({int(pc[off])} pin(s)); "
-                           f"unpin it first (unpin_user_pages)")
-
-
-def __free_pages_ok(mm, pfn: int, order: int, to_pcp: bool = True) -> None:
-    """free_pages_prepare (page_owner, poison) then, with pcp lists, free_unref_page for
-    pcp orders (pextlab.kernel.pcp), else __free_one_page.  ``to_pcp=False`` is the
-    kernel's own __free_pages_ok (make_alloc_exact frees the tail that way): straight
-    to the buddy lists."""
-    tr = mm.trace
-    if tr is not None and tr.live[EV_FREE]:   # free_pages_prepare: trace_mm_page_free(page, order)
-        tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
-    sec = mm.sections[pfn >> mm.section_shift]
-    off = pfn & mm.section_mask
-    sec.flags[off] = 0
-    hook = mm.free_hook
-    if hook is not None:
-        hook(pfn, order)
-    if mm.poison is not None:
-        mm.poison.poison_pages(pfn, order)
-    zone = mm.section_zone[pfn >> mm.section_shift]
-    if zone is None:
-        zone = mm.zone_of_pfn(pfn)
-    mt = sec.pageblock_mt[off >> mm.pageblock_order]
-    pcp = zone.pcp
-    if to_pcp and pcp is not None and pcp.allowed[order] and mt != pcp.mt_isolate:
-        # free_unref_page: onto the per-cpu list (boot option pextlab.pcp=on)
-        sec.order[off] = order
-        free_unref_page_commit(mm, zone, pcp, pfn, order, mt)
-    else:
-        __free_one_page(mm, zone, pfn, order, mt)
-    mm.nr_free_events += 1
-
-
 def release_pages(mm, pfns, order: int = 0) -> None:
     """mm/swap.c release_pages: free many blocks of one order (the last reference of
     each), in folio batches of FOLIO_BATCH_SIZE through ``free_unref_folios``.

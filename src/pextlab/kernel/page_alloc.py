@@ -46,9 +46,9 @@ from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON
 from .compaction import (COMPACT_PRIO_ASYNC, COMPACT_PRIO_SYNC_FULL, COMPACT_PRIO_SYNC_LIGHT,
                          COMPACT_SKIPPED, COMPACT_SUCCESS, compaction_defer_reset,
                          compaction_enabled, try_to_compact_pages, wake_all_kswapds)
-from .fastpath import (__free_pages_core, __free_pages_ok, free_pages,  # noqa: F401
+from .fastpath import (alloc_pages_fast, __free_pages_core, __free_pages_ok, free_pages,  # noqa: F401
                        get_page_from_freelist, init_per_zone_wmark_min, nr_free_zone_pages,
-                       prepare_alloc_pages, split_page)
+                       prep_new_page, prepare_alloc_pages, split_page)
 from .gfp import ZONE_NORMAL, direct_reclaim_flag, retry_mayfail_flag
 from .mmzone import PG_HEAD, MT_SHIFT, MT_MASK, covered_by_free, pinned_heads
 from .buddy import WMARK_NAMES, del_page_from_free_list, find_free_block, rmqueue_run
@@ -78,41 +78,24 @@ __all__ = [
 def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
     """Allocate 2^order pages; return the head pfn or -1 (the kernel's NULL).
 
-    The fast path uses the low watermark; the slow path (``__alloc_pages_slowpath``)
-    retries at the min watermark, wakes kswapd and compacts for high orders.
+    The fast path (``alloc_pages_fast``, compiled) uses the low watermark; the slow
+    path (``__alloc_pages_slowpath``) retries at the min watermark, wakes kswapd and
+    compacts for high orders.
     """
-    if order < 0 or order > mm.profile.max_page_order:
-        raise PextlabError(f"order {order} is outside 0..MAX_PAGE_ORDER "
-                           f"({mm.profile.max_page_order}) for profile {mm.profile.name}")
+    pfn = alloc_pages_fast(mm, gfp, order, nid)
+    if pfn >= 0:
+        return pfn
     if nid is None or nid < 0:
         nid = mm.current_nid
-    elif nid not in mm.zonelists:
-        raise PextlabError(f"node {nid} does not exist (nodes: {sorted(mm.zonelists)})")
     mt, zones, high, flags = prepare_alloc_pages(mm, gfp, nid)
-    zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
+    zone, pfn = __alloc_pages_slowpath(mm, gfp, order, mt, zones, high, flags)
     if pfn < 0:
-        zone, pfn = __alloc_pages_slowpath(mm, gfp, order, mt, zones, high, flags)
-        if pfn < 0:
-            count_vm_event(mm, "allocstall_fail")
-            tr = mm.trace
-            if tr is not None and tr.live[EV_ALLOC]:   # __alloc_pages_noprof traces after "out:", a NULL page too
-                tr.event(mm, EV_ALLOC, -1, order, mt, gfp, 0)
-            return -1
-    # prep_new_page / post_alloc_hook (inlined: this is the hot path): unpoison and
-    # check, mark the head, then the page_ext clients' hook (set_page_owner)
-    if mm.poison is not None:
-        mm.poison.unpoison_pages(pfn, order)
-    sec = mm.sections[pfn >> mm.section_shift]
-    off = pfn & mm.section_mask
-    sec.flags[off] = PG_HEAD | (mt << MT_SHIFT)
-    sec.order[off] = order
-    hook = mm.alloc_hook
-    if hook is not None:
-        hook(pfn, order, gfp)
-    mm.nr_alloc_events += 1
-    tr = mm.trace
-    if tr is not None and tr.live[EV_ALLOC]:   # __alloc_pages_noprof: trace_mm_page_alloc(page, order, gfp, ac.migratetype)
-        tr.event(mm, EV_ALLOC, pfn, order, mt, gfp, 0)
+        count_vm_event(mm, "allocstall_fail")
+        tr = mm.trace
+        if tr is not None and tr.live[EV_ALLOC]:   # __alloc_pages_noprof traces after "out:", a NULL page too
+            tr.event(mm, EV_ALLOC, -1, order, mt, gfp, 0)
+        return -1
+    prep_new_page(mm, pfn, order, mt, gfp)
     return pfn
 
 

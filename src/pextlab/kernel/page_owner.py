@@ -27,6 +27,13 @@ from .gfp import format_gfp, gfp_migratetype
 from .mmzone import PG_BUDDY, PG_RESERVED, covered_by_free
 from .stackdepot import StackDepot
 
+try:
+    # the compiled hooks (kernel/_page_owner.pyx, built by `make setup`)
+    from ._page_owner import OwnerHooks, ROW_BYTES
+except ImportError as e:             # a checkout that was never built
+    raise ImportError("pextlab's compiled core (pextlab.kernel._page_owner) is not built: run "
+                      "`make setup`, or `pip install -e .` in the repository") from e
+
 __all__ = ["PageOwner", "OwnerRecords", "page_owner_ops", "REC_FIELDS"]
 
 # record columns, in storage order (the free-side fields last, contiguous)
@@ -36,6 +43,8 @@ _NF = len(REC_FIELDS)
 R_ORDER, R_GFP, R_HANDLE, R_TS, R_PID, R_TGID, R_COMM, R_REASON, \
     R_FREE_HANDLE, R_FREE_TS, R_FREE_PID, R_FREE_TGID = range(_NF)
 _ROW = _NF * 8
+if ROW_BYTES != _ROW:
+    raise ImportError("kernel/_page_owner.pyx writes rows of another size: rebuild it (make setup)")
 _PACK_ROW = struct.Struct("<12q").pack_into
 _PACK_ALLOC = struct.Struct("<7q").pack_into      # order .. comm; the rest stays 0 in a new row
 # Stored with +1 so that a fresh (zeroed) row already means "never": reason, free_pid,
@@ -329,71 +338,11 @@ class PageOwner:
                 del view
 
     def fast_hooks(self):
-        """(set, reset) hook closures: the page_owner work of the allocator's hot path.
-
-        Every name they use is a closure cell rather than an attribute of ``self``
-        (about a third cheaper).  Rebuilt after replacing ``self.records``
-        (``reset_records``)."""
-        sections, shift, mask = self._sections, self._shift, self._mask
-        recs, mm = self.records, self.mm
-        buf = recs.buf                      # grows in place (bytearray.extend)
-        subpage, keep = self._subpage, self._keep
-        pack_alloc, pack_free = _PACK_ALLOC, _PACK_FREE
-
-        def set_page_owner(pfn, order, gfp):
-            t = sections[pfn >> shift].page_ext
-            if t is None:
-                return
-            omv = t.omv
-            if omv is None:
-                omv = t.owner_mv()          # the table's first record: make its array
-                if omv is None:
-                    return
-            row = recs.n
-            if row == recs.cap:
-                recs.grow()
-            handle = mm.current_handle
-            pack_alloc(buf, row * 96, order, gfp, handle, mm.clock_ns, mm.pid, mm.tgid, mm.comm_id)
-            recs.n = row + 1
-            off = pfn & mask
-            if order == 0 or not subpage:
-                omv[off] = row
-                t.fmv[off] = 3
-            else:
-                n = 1 << order
-                t.owner[off:off + n] = row
-                t.flags[off:off + n] |= 3
-
-        def reset_page_owner(pfn, order):
-            t = sections[pfn >> shift].page_ext
-            if t is None:
-                return
-            omv = t.omv
-            if omv is None:
-                omv = t.owner_mv()
-                if omv is None:
-                    return
-            off = pfn & mask
-            row = omv[off]
-            n = 1 << order
-            if not keep:
-                # v3.19..v5.3: the record is lost (PAGE_EXT_OWNER cleared on all pages)
-                if n == 1:
-                    t.fmv[off] = t.fmv[off] & 0xFC
-                    omv[off] = -1
-                else:
-                    t.flags[off:off + n] &= 0xFC
-                    t.owner[off:off + n] = -1
-                return
-            if n == 1:
-                t.fmv[off] = t.fmv[off] & 0xFD
-            else:
-                t.flags[off:off + n] &= 0xFD
-            if row < 0:
-                return
-            pack_free(buf, row * 96 + 64, mm.current_handle, mm.clock_ns, mm.pid + 1, mm.tgid + 1)
-
-        return set_page_owner, reset_page_owner
+        """(set, reset): the page_owner work of the allocator's hot path, compiled
+        (``kernel/_page_owner.pyx``: __set_page_owner / __reset_page_owner).  Rebuilt
+        after replacing ``self.records`` (``reset_records``)."""
+        hooks = OwnerHooks(self)
+        return hooks.set_page_owner, hooks.reset_page_owner
 
     def install_hooks(self) -> None:
         """Point the allocator's alloc/free/split hooks at this client."""

@@ -1,0 +1,178 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, binding=True
+"""The buddy free lists' hot functions, compiled (Cython): the first piece of the
+compiled core (docs/compiled-core.md).
+
+These are the functions of mm/page_alloc.c that every allocation and free goes
+through: ``add_to_free_list`` / ``del_page_from_free_list``, ``expand`` (with
+mm/debug_page_alloc.c's guard pages), ``__rmqueue_smallest`` and
+``__free_one_page``.  They keep the state exactly as the Python code around them
+does -- the per (order, migratetype) insertion-ordered dicts that are the free
+lists, the per-section ``bytearray`` s of page flags and orders, the zone's
+counters -- so every other part of the kernel model reads and changes the same
+state.  What compiling buys is the interpreter's cost per line: typed integer
+arithmetic, direct ``bytearray`` indexing and dict calls through the C API.
+
+``pextlab.kernel.buddy`` imports them; nothing else should.
+"""
+
+from . import mmzone, ring_buffer
+
+# the page flag bits and migratetype field (pextlab.kernel.mmzone) and the trace
+# event number, read once from their Python homes into C variables
+cdef long PG_BUDDY = mmzone.PG_BUDDY
+cdef long PG_GUARD = mmzone.PG_GUARD
+cdef long MT_SHIFT = mmzone.MT_SHIFT
+cdef long MT_MASK = mmzone.MT_MASK
+cdef long EV_ZONE_LOCKED = ring_buffer.EV_ZONE_LOCKED
+cdef long PCPTYPES = 3    # MIGRATE_PCPTYPES: unmovable, movable, reclaimable
+
+__all__ = ["add_to_free_list", "del_page_from_free_list", "set_page_guard",
+           "clear_page_guard", "expand", "__rmqueue_smallest", "__free_one_page"]
+
+cdef inline void _count(zone, long order, long mt, long sign):
+    # a free list gained (sign 1) or lost (-1) a block: free_area[order].nr_free,
+    # NR_FREE_PAGES and the per-migratetype count (mm/page_alloc.c account_freepages)
+    cdef list nr_free = zone.nr_free
+    cdef list free_mt = zone.free_mt
+    cdef long n = sign << order
+    nr_free[order] = <long>nr_free[order] + sign
+    zone.free_pages = <long>zone.free_pages + n
+    free_mt[mt] = <long>free_mt[mt] + n
+
+
+def add_to_free_list(mm, zone, long pfn, long order, long mt):
+    """mm/page_alloc.c __add_to_free_list: the block becomes a buddy head of its
+    order and type, at the head of its list."""
+    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
+    cdef long off = pfn & <long>mm.section_mask
+    cdef bytearray flags = sec.flags
+    cdef bytearray orders = sec.order
+    flags[off] = PG_BUDDY | (mt << MT_SHIFT)
+    orders[off] = order
+    (<dict>(<list>(<list>zone.free_area)[order])[mt])[pfn] = None
+    _count(zone, order, mt, 1)
+
+
+def del_page_from_free_list(mm, zone, long pfn, long order, long mt):
+    """mm/page_alloc.c del_page_from_free_list: off its list, no longer a buddy."""
+    del (<dict>(<list>(<list>zone.free_area)[order])[mt])[pfn]
+    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
+    cdef bytearray flags = sec.flags
+    flags[pfn & <long>mm.section_mask] = 0
+    _count(zone, order, mt, -1)
+
+
+def set_page_guard(mm, zone, long pfn, long order, long mt):
+    """mm/debug_page_alloc.c __set_page_guard: below debug_guardpage_minorder the
+    split-off half becomes a guard page, "not available for any usage"."""
+    if order >= <long>mm.guard_minorder:
+        return False
+    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
+    cdef long off = pfn & <long>mm.section_mask
+    cdef bytearray flags = sec.flags
+    cdef bytearray orders = sec.order
+    flags[off] = PG_GUARD | (mt << MT_SHIFT)
+    orders[off] = order
+    mm.nr_guard_pages = <long>mm.nr_guard_pages + (1 << order)
+    hook = mm.page_ext_guard_hook
+    if hook is not None:          # v3.19: PAGE_EXT_DEBUG_GUARD bit
+        hook(pfn, True)
+    return True
+
+
+def clear_page_guard(mm, zone, long pfn, long order):
+    """mm/debug_page_alloc.c __clear_page_guard."""
+    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
+    cdef bytearray flags = sec.flags
+    flags[pfn & <long>mm.section_mask] = 0
+    mm.nr_guard_pages = <long>mm.nr_guard_pages - (1 << order)
+    hook = mm.page_ext_guard_hook
+    if hook is not None:
+        hook(pfn, False)
+
+
+def expand(mm, zone, long pfn, long low, long high, long mt):
+    """mm/page_alloc.c expand: split a 2^high block at ``pfn`` down to 2^low, the
+    upper half of each split back on the lists (or a guard page)."""
+    cdef long guard = mm.guard_minorder
+    cdef long buddy
+    while high > low:
+        high -= 1
+        buddy = pfn + (1 << high)
+        if high < guard and set_page_guard(mm, zone, buddy, high, mt):
+            continue
+        add_to_free_list(mm, zone, buddy, high, mt)
+
+
+def __rmqueue_smallest(mm, zone, long order, long mt):
+    """mm/page_alloc.c __rmqueue_smallest: the head of the smallest non-empty list of
+    type ``mt`` at ``order`` or above, split down to ``order``; -1 when none."""
+    cdef list fa = zone.free_area
+    cdef long current, nr_orders = mm.nr_orders
+    cdef long pfn
+    cdef dict d
+    cdef bytearray flags
+    for current in range(order, nr_orders):
+        d = <dict>(<list>fa[current])[mt]
+        if d:
+            pfn = d.popitem()[0]         # the list head (most recently added), O(1)
+            flags = (<list>mm.sections)[pfn >> <long>mm.section_shift].flags
+            flags[pfn & <long>mm.section_mask] = 0
+            _count(zone, current, mt, -1)
+            if current != order:
+                expand(mm, zone, pfn, order, current, mt)
+            tr = mm.trace
+            if tr is not None and tr.live[EV_ZONE_LOCKED]:
+                # trace_mm_page_alloc_zone_locked, percpu_refill =
+                # pcp_allowed_order(order) && migratetype < MIGRATE_PCPTYPES
+                prof = mm.profile
+                tr.event(mm, EV_ZONE_LOCKED, pfn, order, mt, 0,
+                         int(prof.pcp_allowed_order(order) and mt < len(prof.pcptypes)))
+            return pfn
+    return -1
+
+
+def __free_one_page(mm, zone, long pfn, long order, long mt):
+    """mm/page_alloc.c __free_one_page: merge with free buddies (and guard pages) as
+    far as MAX_PAGE_ORDER, then add to the list of ``mt``.  Above pageblock order
+    two blocks merge only when their pageblock types may (migratetype_is_mergeable:
+    both below MIGRATE_PCPTYPES, or equal); the buddy's pageblock then takes ours."""
+    cdef list sections = mm.sections
+    cdef long shift = mm.section_shift, mask = mm.section_mask
+    cdef long max_order = mm.profile.max_page_order
+    cdef long pb = mm.pageblock_order
+    cdef long zstart = zone.zone_start_pfn
+    cdef long zend = zstart + <long>zone.spanned_pages
+    cdef list fa = zone.free_area
+    cdef long buddy, off, f, buddy_mt, bmt
+    cdef bytearray flags, orders, pbmt
+    while order < max_order:
+        buddy = pfn ^ (1 << order)
+        if buddy < zstart or buddy >= zend:
+            break
+        sec = sections[buddy >> shift]
+        off = buddy & mask
+        flags = sec.flags
+        orders = sec.order
+        f = flags[off]
+        if not (f & (PG_BUDDY | PG_GUARD)) or orders[off] != order:
+            break
+        buddy_mt = (f & MT_MASK) >> MT_SHIFT
+        if order >= pb:
+            pbmt = sec.pageblock_mt
+            bmt = pbmt[off >> pb]
+            if bmt != mt and (mt >= PCPTYPES or bmt >= PCPTYPES):
+                break
+        if f & PG_GUARD:
+            clear_page_guard(mm, zone, buddy, order)
+        else:
+            del (<dict>(<list>fa[order])[buddy_mt])[buddy]
+            flags[off] = 0
+            _count(zone, order, buddy_mt, -1)
+        if order >= pb:
+            # match the buddy's pageblock to ours so expand() later splits correctly
+            if pbmt[off >> pb] != mt:
+                pbmt[off >> pb] = mt
+        pfn &= buddy
+        order += 1
+    add_to_free_list(mm, zone, pfn, order, mt)

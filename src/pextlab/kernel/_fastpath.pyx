@@ -1,0 +1,241 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, binding=True
+"""The allocation fast path and the free path of mm/page_alloc.c, compiled (Cython;
+docs/compiled-core.md): ``prepare_alloc_pages``, ``alloc_pages_fast`` (__alloc_pages
+up to its slow path), ``get_page_from_freelist``, ``prep_new_page``,
+``free_pages`` with its bad-page checks (``check_free``) and ``__free_pages_ok``.
+
+They run once per allocation or free, so the interpreter's cost per line was most of
+their time.  They keep the state as the Python code around them does (the buddy's
+dicts and bytearrays, the zones' counters, the hooks of the page_ext clients).
+``pextlab.kernel.fastpath`` imports them; nothing else should.
+"""
+from ..errors import PextlabError
+from . import mmzone, ring_buffer
+from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
+                    ALLOC_WMARK_LOW, WMARK_NAMES,
+                    __free_one_page, __rmqueue, __rmqueue_smallest, zone_watermark_ok)
+from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist
+from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
+                  ZONE_MOVABLE)
+
+__all__ = ["prepare_alloc_pages", "alloc_pages_fast", "get_page_from_freelist", "prep_new_page", "free_pages", "check_free",
+           "__free_pages_ok"]
+
+# page flag bits (pextlab.kernel.mmzone) and trace event numbers, read once into C
+cdef long PG_BUDDY = mmzone.PG_BUDDY
+cdef long PG_RESERVED = mmzone.PG_RESERVED
+cdef long PG_HEAD = mmzone.PG_HEAD
+cdef long PG_GUARD = mmzone.PG_GUARD
+cdef long MT_SHIFT = mmzone.MT_SHIFT
+cdef long EV_ALLOC = ring_buffer.EV_ALLOC
+cdef long EV_FREE = ring_buffer.EV_FREE
+cdef long C_ALLOC_CMA = ALLOC_CMA
+cdef long C_SPECIAL = ALLOC_NO_WATERMARKS | ALLOC_MIN_RESERVE
+cdef long C_NO_WATERMARKS = ALLOC_NO_WATERMARKS
+
+
+def prepare_alloc_pages(mm, gfp: int, nid: int):
+    """mm/page_alloc.c prepare_alloc_pages + gfp_to_alloc_flags: the per (gfp, nid)
+    constants of an allocation, cached: (migratetype, zonelist, highest zone idx, alloc_flags).
+
+    A mask with both __GFP_MOVABLE and __GFP_RECLAIMABLE raises PextlabError
+    (:func:`pextlab.kernel.gfp.check_gfp_migratetype`); it is never cached.
+    """
+    key = (gfp, nid)
+    ctx = mm._ac_cache.get(key)
+    if ctx is None:
+        prof = mm.profile
+        check_gfp_migratetype(gfp, prof)
+        mt = gfp_migratetype(gfp, prof, mm.mobility_grouping)
+        high = gfp_zone(gfp, prof)
+        if high == ZONE_MOVABLE and not mm.movable_zone_used:
+            high = ZONE_MOVABLE      # harmless: no populated movable zone to pick
+        zl = [z for z in mm.zonelists[nid] if z.idx <= high]
+        if gfp & prof.gfp_bits.get("__GFP_THISNODE", 0):
+            zl = [z for z in zl if z.nid == nid]
+        flags = ALLOC_WMARK_LOW
+        if gfp & prof.gfp_bits["__GFP_HIGH"]:
+            flags |= ALLOC_MIN_RESERVE
+        direct = direct_reclaim_flag(prof)
+        if not gfp & direct:
+            flags |= ALLOC_NON_BLOCK
+        if mt == prof.mt_movable:
+            flags |= ALLOC_CMA
+        ctx = (mt, tuple(zl), high, flags)
+        mm._ac_cache[key] = ctx
+    return ctx
+
+
+def alloc_pages_fast(mm, long gfp, long order, nid):
+    """__alloc_pages_noprof up to its slow path: the checks of its arguments, the
+    per (gfp, nid) constants (prepare_alloc_pages), ``get_page_from_freelist`` at the
+    low watermark and ``prep_new_page``.  Returns the head pfn, or -1 when the slow
+    path must go on (``pextlab.kernel.page_alloc.__alloc_pages``)."""
+    if order < 0 or order > <long>mm.profile.max_page_order:
+        raise PextlabError(f"order {order} is outside 0..MAX_PAGE_ORDER "
+                           f"({mm.profile.max_page_order}) for profile {mm.profile.name}")
+    if nid is None or nid < 0:
+        nid = mm.current_nid
+    elif nid not in mm.zonelists:
+        raise PextlabError(f"node {nid} does not exist (nodes: {sorted(mm.zonelists)})")
+    ctx = (<dict>mm._ac_cache).get((gfp, nid))
+    if ctx is None:
+        ctx = prepare_alloc_pages(mm, gfp, nid)
+    mt, zones, high, flags = ctx
+    zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
+    if pfn >= 0:
+        prep_new_page(mm, pfn, order, mt, gfp)
+    return pfn
+
+
+def get_page_from_freelist(mm, long order, long mt, zones, long high, long alloc_flags):
+    """mm/page_alloc.c get_page_from_freelist: the first zone of the zonelist above its
+    watermark (and lowmem_reserve) that has the block; (zone, pfn) or (None, -1).
+
+    rmqueue takes from the per-cpu lists first when the zone has them (boot option
+    pextlab.pcp=on), else from the buddy lists."""
+    wm = WMARK_NAMES[alloc_flags & 3]
+    cdef bint simple = not order and not (alloc_flags & C_SPECIAL)
+    cdef bint cma_usable = alloc_flags & C_ALLOC_CMA
+    cdef long mt_cma = mm.mt_cma
+    cdef long free, pfn
+    for zone in zones:
+        if not zone.free_pages:
+            continue
+        if simple:
+            # order-0 fast path of __zone_watermark_ok: free pages (without CMA's when
+            # the allocation may not use them) above the mark and lowmem_reserve
+            free = zone.free_pages
+            if not cma_usable:
+                free -= <long>(<list>zone.free_mt)[mt_cma]
+            if free <= <long>zone.watermark[wm] + <long>(<list>zone.lowmem_reserve)[high]:
+                continue
+        elif not (alloc_flags & C_NO_WATERMARKS):
+            if not zone_watermark_ok(mm, zone, order, zone.watermark[wm], high, alloc_flags):
+                continue
+        pcp = zone.pcp
+        if pcp is not None and pcp.allowed[order]:
+            pfn = rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags)
+            if pfn < 0:
+                pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
+        elif not cma_usable or not (<list>zone.free_mt)[mt_cma]:
+            # __rmqueue without free CMA pages to consider: __rmqueue_smallest, then
+            # (it failed, changing nothing) the whole of __rmqueue with its fallback
+            pfn = __rmqueue_smallest(mm, zone, order, mt)
+            if pfn < 0:
+                pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
+        else:
+            pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
+        if pfn >= 0:
+            return zone, pfn
+    return None, -1
+
+
+def prep_new_page(mm, long pfn, long order, long mt, long gfp):
+    """mm/page_alloc.c prep_new_page / post_alloc_hook, then __alloc_pages' trace
+    event: unpoison, mark the head, the page_ext clients' hook (set_page_owner),
+    count, trace_mm_page_alloc(page, order, gfp, ac.migratetype)."""
+    poison = mm.poison
+    if poison is not None:
+        poison.unpoison_pages(pfn, order)
+    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
+    cdef long off = pfn & <long>mm.section_mask
+    cdef bytearray flags = sec.flags
+    cdef bytearray orders = sec.order
+    flags[off] = PG_HEAD | (mt << MT_SHIFT)
+    orders[off] = order
+    hook = mm.alloc_hook
+    if hook is not None:
+        hook(pfn, order, gfp)
+    mm.nr_alloc_events = <long>mm.nr_alloc_events + 1
+    tr = mm.trace
+    if tr is not None and tr.live[EV_ALLOC]:
+        tr.event(mm, EV_ALLOC, pfn, order, mt, gfp, 0)
+
+
+def free_pages(mm, pfn, order):
+    """__free_pages(): the caller's 2^order block at ``pfn`` goes back to the buddy.
+
+    Raises PextlabError (naming the pfn and what it is) if the pfn is not the head
+    of an allocated block of that order -- the kernel would report a bad page.
+    """
+    cdef long p, o, off
+    cdef bytearray flags, orders
+    try:
+        p = pfn
+        o = order
+    except (TypeError, OverflowError):
+        raise PextlabError(f"free_pages: pfn and order must be integers, got {pfn!r} "
+                           f"and {order!r}") from None
+    if 0 <= p < <long>mm.max_section_pfn:
+        sec = (<list>mm.sections)[p >> <long>mm.section_shift]
+        if sec is not None:
+            off = p & <long>mm.section_mask
+            flags = sec.flags
+            orders = sec.order
+            pc = sec.pincount
+            if (flags[off] & PG_HEAD and orders[off] == o
+                    and (pc is None or not pc[off])):
+                __free_pages_ok(mm, p, o)
+                return
+    check_free(mm, p, o)          # raises, naming what is wrong
+
+
+def check_free(mm, pfn, order):
+    """free_pages' checks (the kernel's bad-page report) without freeing."""
+    sec = mm.sections[pfn >> mm.section_shift] if 0 <= pfn < mm.max_section_pfn else None
+    if sec is None:
+        raise PextlabError(f"free_pages: pfn {pfn:#x} is outside the memory map")
+    off = pfn & mm.section_mask
+    f = sec.flags[off]
+    if not (f & PG_HEAD):
+        what = ("free (in the buddy allocator)" if f & PG_BUDDY else "reserved" if f & PG_RESERVED
+                else "a guard page" if f & PG_GUARD else "not the head of an allocation")
+        if not f:
+            if pcp_block_of(mm, pfn) is not None:
+                what = "free (on a per-cpu page list)"
+        raise PextlabError(f"free_pages: pfn {pfn:#x} is {what}")
+    if sec.order[off] != order:
+        raise PextlabError(f"free_pages: pfn {pfn:#x} was allocated with order {sec.order[off]}, "
+                           f"freed with order {order}")
+    pc = sec.pincount
+    if pc is not None and pc[off]:
+        # the pins hold references: put_page would not free it (unpin_user_pages first)
+        raise PextlabError(f"free_pages: pfn {pfn:#x} is pinned ({int(pc[off])} pin(s)); "
+                           f"unpin it first (unpin_user_pages)")
+
+
+def __free_pages_ok(mm, long pfn, long order, bint to_pcp=True):
+    """free_pages_prepare (page_owner, poison) then, with pcp lists, free_unref_page for
+    pcp orders (pextlab.kernel.pcp), else __free_one_page.  ``to_pcp=False`` is the
+    kernel's own __free_pages_ok (make_alloc_exact frees the tail that way): straight
+    to the buddy lists."""
+    tr = mm.trace
+    if tr is not None and tr.live[EV_FREE]:   # free_pages_prepare: trace_mm_page_free(page, order)
+        tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
+    cdef long shift = mm.section_shift
+    sec = (<list>mm.sections)[pfn >> shift]
+    cdef long off = pfn & <long>mm.section_mask
+    cdef bytearray flags = sec.flags
+    flags[off] = 0
+    hook = mm.free_hook
+    if hook is not None:
+        hook(pfn, order)
+    poison = mm.poison
+    if poison is not None:
+        poison.poison_pages(pfn, order)
+    zone = (<list>mm.section_zone)[pfn >> shift]
+    if zone is None:
+        zone = mm.zone_of_pfn(pfn)
+    cdef bytearray pbmt = sec.pageblock_mt
+    cdef long mt = pbmt[off >> <long>mm.pageblock_order]
+    cdef bytearray orders
+    pcp = zone.pcp
+    if to_pcp and pcp is not None and pcp.allowed[order] and mt != pcp.mt_isolate:
+        # free_unref_page: onto the per-cpu list (boot option pextlab.pcp=on)
+        orders = sec.order
+        orders[off] = order
+        free_unref_page_commit(mm, zone, pcp, pfn, order, mt)
+    else:
+        __free_one_page(mm, zone, pfn, order, mt)
+    mm.nr_free_events = <long>mm.nr_free_events + 1
