@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 
 ## the compiled core (src/pextlab/kernel/*.pyx, Cython) is built by pip: it needs a C
 ## compiler and the Python headers; as root with apt-get they are installed when missing
-PYX := $(wildcard src/pextlab/kernel/*.pyx)
+PYX := $(shell find src/pextlab -name "*.pyx")
 $(STAMP): pyproject.toml setup.py $(PYX)
 	@if ! { command -v cc >/dev/null 2>&1 && $(PY) -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; }; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -78,4 +78,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build src/pextlab/kernel/*.so src/pextlab/kernel/_*.c
+	rm -rf $(VENV) build $$(find src/pextlab -name "*.so" -o -name "_*.c")

@@ -9,6 +9,8 @@ their time.  They keep the state as the Python code around them does (the buddy'
 dicts and bytearrays, the zones' counters, the hooks of the page_ext clients).
 ``pextlab.kernel.fastpath`` imports them; nothing else should.
 """
+from cpython.number cimport PyNumber_Index
+
 from ..errors import PextlabError
 from . import mmzone, ring_buffer
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
@@ -66,11 +68,24 @@ def prepare_alloc_pages(mm, gfp: int, nid: int):
     return ctx
 
 
-def alloc_pages_fast(mm, long gfp, long order, nid):
+cdef long _int(x, str what) except? -1:
+    # an integer argument as the kernel's C would have it: ints and numpy integers,
+    # never a float silently truncated (operator.index semantics)
+    try:
+        return PyNumber_Index(x)
+    except TypeError:
+        raise PextlabError(f"{what} must be an integer, got {x!r}") from None
+    except OverflowError:
+        raise PextlabError(f"{what} {x!r} is out of range") from None
+
+
+def alloc_pages_fast(mm, gfp_arg, order_arg, nid):
     """__alloc_pages_noprof up to its slow path: the checks of its arguments, the
     per (gfp, nid) constants (prepare_alloc_pages), ``get_page_from_freelist`` at the
     low watermark and ``prep_new_page``.  Returns the head pfn, or -1 when the slow
     path must go on (``pextlab.kernel.page_alloc.__alloc_pages``)."""
+    cdef long gfp = _int(gfp_arg, "gfp")
+    cdef long order = _int(order_arg, "order")
     if order < 0 or order > <long>mm.profile.max_page_order:
         raise PextlabError(f"order {order} is outside 0..MAX_PAGE_ORDER "
                            f"({mm.profile.max_page_order}) for profile {mm.profile.name}")
@@ -159,14 +174,10 @@ def free_pages(mm, pfn, order):
     Raises PextlabError (naming the pfn and what it is) if the pfn is not the head
     of an allocated block of that order -- the kernel would report a bad page.
     """
-    cdef long p, o, off
+    cdef long p = _int(pfn, "free_pages: pfn")
+    cdef long o = _int(order, "free_pages: order")
+    cdef long off
     cdef bytearray flags, orders
-    try:
-        p = pfn
-        o = order
-    except (TypeError, OverflowError):
-        raise PextlabError(f"free_pages: pfn and order must be integers, got {pfn!r} "
-                           f"and {order!r}") from None
     if 0 <= p < <long>mm.max_section_pfn:
         sec = (<list>mm.sections)[p >> <long>mm.section_shift]
         if sec is not None:

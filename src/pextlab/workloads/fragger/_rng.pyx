@@ -1,0 +1,87 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, binding=True
+"""fragger.c's splitmix64 streams and hashed decisions, compiled (Cython;
+docs/compiled-core.md): unsigned 64-bit arithmetic wraps as C's does, so every draw
+is the C program's, with no masking per step.  ``pextlab.workloads.fragger.rng``
+documents them and imports them; nothing else should."""
+from libc.math cimport exp, log, floor
+from libc.stdint cimport uint64_t
+import math as pymath
+
+__all__ = ["splitmix64", "Stream", "hash01", "free_decision"]
+
+cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
+cdef double U01 = 1.0 / 9007199254740992.0          # 2**-53
+
+
+cdef inline uint64_t _mix(uint64_t z) noexcept:
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+def splitmix64(state):
+    """One splitmix64 step: (new state, output)."""
+    cdef uint64_t s = (<uint64_t>(state & 0xFFFFFFFFFFFFFFFF)) + GOLDEN
+    return s, _mix(s)
+
+
+cdef class Stream:
+    """A splitmix64 stream with fragger.c's ``u01`` / ``uniform`` / ``loguniform`` draws."""
+    cdef public uint64_t s
+
+    def __init__(self, s):
+        self.s = <uint64_t>(s & 0xFFFFFFFFFFFFFFFF)
+
+    def __reduce__(self):
+        return Stream, (self.s,)
+
+    cdef inline uint64_t _next(self) noexcept:
+        self.s += GOLDEN
+        return _mix(self.s)
+
+    def next(self):
+        return self._next()
+
+    def u01(self):
+        return (self._next() >> 11) * U01
+
+    def uniform(self, a, b):
+        n = b - a + 1
+        if n > 0:
+            return a + <object>(self._next() % <uint64_t>n)
+        return a + self._next() % n          # Python's rule (an error for n == 0)
+
+    def loguniform(self, a, b):
+        cdef double u = (self._next() >> 11) * U01
+        if a <= 0 or b < a:                  # outside fragger.c's use: Python's math rules
+            v = int(pymath.floor(pymath.exp(pymath.log(a) + u * (pymath.log(b + 1) - pymath.log(a)))))
+            return a if v < a else b if v > b else v
+        cdef double la = log(<double>a)
+        cdef long w = <long>floor(exp(la + u * (log(<double>(b + 1)) - la)))
+        return a if w < a else b if w > b else w
+
+
+cdef double _hash01(uint64_t seed, uint64_t salt, uint64_t item, uint64_t sub) noexcept:
+    cdef uint64_t s = seed ^ (salt * 0xD1B54A32D192ED03ULL) ^ (item * GOLDEN) \
+        ^ (sub * 0xFF51AFD7ED558CCDULL)
+    s += GOLDEN                  # splitmix64 twice: the second output is the draw
+    s += GOLDEN
+    return (_mix(s) >> 11) * U01
+
+
+def hash01(seed, salt, item, sub):
+    """fragger.c hash01: the independent per-(round, item, entry) decision in [0, 1)."""
+    return _hash01(<uint64_t>(seed & 0xFFFFFFFFFFFFFFFF), <uint64_t>(salt & 0xFFFFFFFFFFFFFFFF),
+                   <uint64_t>(item & 0xFFFFFFFFFFFFFFFF), <uint64_t>(sub & 0xFFFFFFFFFFFFFFFF))
+
+
+def free_decision(seed, long rnd, kind, item, entry=0):
+    """Is this anon/file item (or dir entry) freed in round ``rnd``?  (fragger.c free_phase:
+    round 1 uses salts 1 and 2, round r adds 16 * (r - 1); anon and file items go with
+    p = 1/2, directory entries with p = 0.3, pipes and children stay.)"""
+    cdef long salt = 16 * (rnd - 1)
+    if kind == "anon" or kind == "file":
+        return hash01(seed, 1 + salt, item, 0) < 0.5
+    if kind == "dir":
+        return hash01(seed, 2 + salt, item, entry) < 0.3
+    return False

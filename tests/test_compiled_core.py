@@ -1,0 +1,179 @@
+"""The compiled core (the ``*.pyx`` modules, docs/compiled-core.md) against references
+written here from the rules they implement, on inputs the golden scenarios do not
+reach: random and extreme values, and the state laws after random operations."""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+import pextlab
+from pextlab.errors import PextlabError
+from pextlab.kernel import buddy, fastpath, page_alloc
+from pextlab.kernel.mmzone import MT_MASK, MT_SHIFT, PG_BUDDY
+from pextlab.workloads.fragger import rng
+
+M64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+# --- fragger.c's splitmix64 draws, written from the algorithm (Steele, Lea & Flood 2014)
+def ref_splitmix64(state):
+    state = (state + GOLDEN) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return state, z ^ (z >> 31)
+
+
+def ref_hash01(seed, salt, item, sub):
+    s = (seed ^ (salt * 0xD1B54A32D192ED03) ^ (item * GOLDEN) ^ (sub * 0xFF51AFD7ED558CCD)) & M64
+    s, _ = ref_splitmix64(s)
+    _, z = ref_splitmix64(s)
+    return (z >> 11) * 2.0 ** -53
+
+
+EXTREME = [0, 1, 2, M64, M64 - 1, 1 << 63, (1 << 63) - 1, -1, -(1 << 70), 1 << 80, 12345]
+
+
+def test_splitmix64_matches_the_algorithm():
+    r = random.Random(7)
+    for s in EXTREME + [r.getrandbits(64) for _ in range(2000)]:
+        assert rng.splitmix64(s) == ref_splitmix64(s), s
+
+
+def test_stream_draws_match_the_algorithm():
+    r = random.Random(8)
+    for seed in EXTREME + [r.getrandbits(64) for _ in range(50)]:
+        st, ref = rng.Stream(seed), seed & M64
+        for _ in range(40):
+            a = r.randrange(1, 1 << 20)
+            b = a + r.randrange(0, 1 << 20)
+            which = r.randrange(4)
+            if which == 0:
+                ref, z = ref_splitmix64(ref)
+                assert st.next() == z
+            elif which == 1:
+                ref, z = ref_splitmix64(ref)
+                assert st.u01() == (z >> 11) * 2.0 ** -53
+            elif which == 2:
+                ref, z = ref_splitmix64(ref)
+                assert st.uniform(a, b) == a + z % (b - a + 1)
+            else:
+                ref, z = ref_splitmix64(ref)
+                u = (z >> 11) * 2.0 ** -53
+                v = int(math.floor(math.exp(math.log(a) + u * (math.log(b + 1) - math.log(a)))))
+                assert st.loguniform(a, b) == min(max(v, a), b)
+        assert st.s == ref
+
+
+def test_hash01_and_free_decision_match_the_rule():
+    r = random.Random(9)
+    for _ in range(3000):
+        args = [r.choice(EXTREME) if r.random() < 0.2 else r.getrandbits(r.choice((8, 32, 64)))
+                for _ in range(4)]
+        assert rng.hash01(*args) == ref_hash01(*args)
+    for rnd in (1, 2, 5):
+        for item in range(200):
+            salt = 16 * (rnd - 1)
+            assert rng.free_decision(3, rnd, "anon", item) == (ref_hash01(3, 1 + salt, item, 0) < 0.5)
+            assert rng.free_decision(3, rnd, "dir", item, 4) == (ref_hash01(3, 2 + salt, item, 4) < 0.3)
+            assert rng.free_decision(3, rnd, "pipe", item) is False
+
+
+def test_streams_copy_and_pickle_with_their_state():
+    import copy
+    import pickle
+    st = rng.Stream(42)
+    st.next()
+    for c in (copy.deepcopy(st), pickle.loads(pickle.dumps(st))):
+        assert c.s == st.s and c.next() == rng.Stream(st.s).next()
+
+
+# --- the buddy state after random allocations and frees through the compiled paths
+def _free_lists_agree(mm):
+    """Every free-list entry is a buddy head of its order and type, and the counters
+    are the lists' sums (mm/page_alloc.c's invariants of free_area)."""
+    for zone in (z for n in mm.nodes.values() for z in n.zones if z.spanned_pages):
+        total = 0
+        per_mt = [0] * len(zone.free_mt)
+        for order, row in enumerate(zone.free_area):
+            assert zone.nr_free[order] == sum(len(d) for d in row)
+            for mt, d in enumerate(row):
+                for pfn in d:
+                    sec = mm.sections[pfn >> mm.section_shift]
+                    f = sec.flags[pfn & mm.section_mask]
+                    assert f & PG_BUDDY and (f & MT_MASK) >> MT_SHIFT == mt
+                    assert sec.order[pfn & mm.section_mask] == order
+                    total += 1 << order
+                    per_mt[mt] += 1 << order
+        assert zone.free_pages == total and zone.free_mt == per_mt
+
+
+@pytest.mark.parametrize("cmdline", ["page_owner=on", "page_owner=on debug_guardpage_minorder=2",
+                                     "page_owner=on pextlab.pcp=on", ""])
+def test_random_churn_keeps_the_free_lists_whole(cmdline):
+    m = pextlab.boot(mem="256M", cmdline=cmdline, seed=3)
+    mm = m.mm
+    r = random.Random(cmdline)
+    live = []
+    gfps = [mm.gfp(g) for g in ("GFP_KERNEL", "GFP_HIGHUSER_MOVABLE", "GFP_KERNEL|__GFP_RECLAIMABLE")]
+    for _ in range(4000):
+        if live and r.random() < 0.45:
+            pfn, order = live.pop(r.randrange(len(live)))
+            fastpath.free_pages(mm, pfn, order)
+        else:
+            order = r.choice((0, 0, 0, 1, 2, 3, 5, 9))
+            pfn = page_alloc.__alloc_pages(mm, r.choice(gfps), order)
+            if pfn >= 0:
+                live.append((pfn, order))
+    _free_lists_agree(mm)
+    for pfn, order in live:
+        fastpath.free_pages(mm, pfn, order)
+    _free_lists_agree(mm)
+    if mm.page_owner is not None:
+        df = m.df_page_owner()
+        assert len(df) == 0 or set(df["pfn"]).isdisjoint(p for p, _ in live)
+
+
+def test_rmqueue_smallest_takes_the_list_head_and_splits():
+    """__rmqueue_smallest: the most recently added block of the smallest order that has
+    one; expand puts each upper half at the head of its order's list."""
+    m = pextlab.boot(mem="256M", cmdline="", seed=1)
+    mm = m.mm
+    zone = max((z for n in mm.nodes.values() for z in n.zones), key=lambda z: z.free_pages)
+    mt = mm.profile.mt_movable
+    for want in (0, 2, 0, 1):
+        current = min(o for o in range(want, mm.nr_orders) if zone.free_area[o][mt])
+        head = next(reversed(zone.free_area[current][mt]))
+        pfn = buddy.__rmqueue_smallest(mm, zone, want, mt)
+        assert pfn == head
+        assert head not in zone.free_area[current][mt]
+        for o in range(want, current):
+            assert next(reversed(zone.free_area[o][mt])) == head + (1 << o)
+        _free_lists_agree(mm)
+
+
+def test_bad_frees_name_what_is_wrong():
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on", seed=1)
+    mm = m.mm
+    p = page_alloc.__alloc_pages(mm, mm.gfp("GFP_KERNEL"), 2)
+    with pytest.raises(PextlabError, match="allocated with order 2, freed with order 1"):
+        fastpath.free_pages(mm, p, 1)
+    with pytest.raises(PextlabError, match="pfn must be an integer"):
+        fastpath.free_pages(mm, float(p), 2)
+    with pytest.raises(PextlabError, match="order must be an integer"):
+        page_alloc.__alloc_pages(mm, mm.gfp("GFP_KERNEL"), 1.5)
+    with pytest.raises(PextlabError, match="gfp must be an integer"):
+        page_alloc.__alloc_pages(mm, float(mm.gfp("GFP_KERNEL")), 0)
+    with pytest.raises(PextlabError, match="outside the memory map"):
+        fastpath.free_pages(mm, 1 << 50, 0)
+    with pytest.raises(PextlabError, match="out of range"):
+        fastpath.free_pages(mm, 1 << 70, 0)
+    with pytest.raises(PextlabError, match="outside 0..MAX_PAGE_ORDER"):
+        page_alloc.__alloc_pages(mm, mm.gfp("GFP_KERNEL"), 11)
+    fastpath.free_pages(mm, p, 2)
+    with pytest.raises(PextlabError, match="free \\(in the buddy allocator\\)"):
+        fastpath.free_pages(mm, p, 2)
+    _free_lists_agree(mm)
