@@ -65,14 +65,13 @@ class OwnerRecords:
 
     The rows live in one numpy array, ``rows`` (capacity x 12), written one
     allocation at a time through ``buf``, a byte memoryview of it, with
-    ``struct.pack_into``, and a run at a time with numpy.  Growth makes a new
-    array of at least twice the capacity and copies the rows in use: a fresh
-    ``np.zeros`` costs only the pages written, and numpy asks the kernel to back
-    an array of 4 MiB or more with huge pages, so a million-row bulk allocation
-    faults in a few dozen 2 MiB pages rather than 24,000 4 KiB ones (growing a
-    bytearray copied zeros into freshly faulted 4 KiB pages, 40 % of
-    ``vm_area_alloc_pages``).  Nobody keeps ``rows`` or ``buf`` across a call
-    that may add rows.
+    ``struct.pack_into``, and a run at a time with numpy.  Rows past ``n`` are
+    zero.  Growth makes a new array of at least twice the capacity (or what
+    ``reserve`` asks) and copies the rows in use: a fresh ``np.zeros`` is
+    faulted in only where rows are then written, and numpy advises huge pages
+    for it, where growing a bytearray copied zeros into every new page first
+    (40 % of ``vm_area_alloc_pages``).  Nobody keeps ``rows`` or ``buf`` across
+    a call that may add rows.
     """
 
     def __init__(self, capacity: int = 1 << 12):
