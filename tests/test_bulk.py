@@ -93,6 +93,18 @@ def test_alloc_pages_loop_equals_single_calls(cmdline, gfp, kw):
     assert_same(a, b)
 
 
+@pytest.mark.parametrize("kw", [{}, {"profile": "v3.19"}])
+def test_alloc_pages_loop_records_pages_of_sections_that_never_held_a_record(kw):
+    # a fresh machine: most page_ext tables have no record yet (their owner array is
+    # made on first use); pages taken there a block at a time get their records too
+    a = pextlab.boot(mem="1G", cmdline="page_owner=on", seed=1, **kw)
+    b = pextlab.boot(mem="1G", cmdline="page_owner=on", seed=1, **kw)
+    got = a.alloc_pages_loop(60_000, "GFP_HIGHUSER_MOVABLE")
+    assert got.tolist() == one_by_one(b, 60_000, "GFP_HIGHUSER_MOVABLE")
+    assert len(a.mm.page_owner.records) == len(b.mm.page_owner.records)
+    assert_same(a, b)
+
+
 def test_alloc_pages_loop_until_the_machine_is_full():
     # more than the machine has: both stop at the same first failure (after reclaim/OOM
     # had their say in the slow path), with the same pages

@@ -4,18 +4,29 @@ docs/compiled-core.md): mm/page_owner.c __set_page_owner and __reset_page_owner.
 
 ``OwnerHooks(page_owner)`` holds what the two hooks need; its ``set_page_owner``
 and ``reset_page_owner`` are the allocator's ``mm.alloc_hook`` / ``mm.free_hook``.
-A record row is 12 int64 in ``OwnerRecords.buf`` (native byte order, as the numpy
-views that read it): order, gfp, handle, ts, pid, tgid, comm, reason+1, then the
+A record row is 12 int64 of ``OwnerRecords.rows`` (written through ``buf``, the
+byte memoryview of that numpy array, whose data pointer they take): order, gfp, handle, ts, pid, tgid, comm, reason+1, then the
 free side (handle, ts, pid+1, tgid+1).  ``pextlab.kernel.page_owner`` makes the
 hooks; nothing else should.
 """
-from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.memoryview cimport PyMemoryView_GET_BUFFER
 from libc.stdint cimport int64_t
 
 __all__ = ["OwnerHooks", "ROW_BYTES"]
 
 DEF ROW = 96                      # 12 int64 fields
 ROW_BYTES = ROW                   # checked against page_owner's layout by its import
+
+
+cdef inline int64_t* _row(buf, long row) except NULL:
+    # row ``row`` of the record table, through ``buf``: the byte memoryview of
+    # OwnerRecords.rows (growth replaces both, so it is looked up at every call)
+    if type(buf) is not memoryview:
+        raise TypeError("OwnerRecords.buf must be the memoryview of its rows")
+    cdef Py_buffer* view = PyMemoryView_GET_BUFFER(buf)
+    if view.readonly or (row + 1) * ROW > view.len:
+        raise IndexError(f"page_owner record row {row} is outside the table")
+    return <int64_t*>(<char*>view.buf + row * ROW)
 
 
 cdef class OwnerHooks:
@@ -52,8 +63,7 @@ cdef class OwnerHooks:
         if row == <long>recs.cap:
             recs.grow()
         mm = self.mm
-        cdef bytearray buf = recs.buf       # grows in place (bytearray.extend)
-        cdef int64_t* r = <int64_t*>(PyByteArray_AS_STRING(buf) + row * ROW)
+        cdef int64_t* r = _row(recs.buf, row)
         r[0] = order
         r[1] = gfp
         r[2] = mm.current_handle
@@ -66,7 +76,8 @@ cdef class OwnerHooks:
         cdef long n
         if order == 0 or not self.subpage:
             omv[off] = row
-            t.fmv[off] = 3
+            fmv = t.fmv                 # __set_bit(PAGE_EXT_OWNER{,_ALLOCATED}): other bits stay
+            fmv[off] = <long>fmv[off] | 3
         else:
             n = 1 << order
             t.owner[off:off + n] = row
@@ -104,9 +115,8 @@ cdef class OwnerHooks:
         if row < 0:
             return
         mm = self.mm
-        cdef bytearray buf = self.recs.buf
-        cdef int64_t* r = <int64_t*>(PyByteArray_AS_STRING(buf) + row * ROW + 64)
-        r[0] = mm.current_handle
-        r[1] = mm.clock_ns
-        r[2] = <long>mm.pid + 1
-        r[3] = <long>mm.tgid + 1
+        cdef int64_t* r = _row(self.recs.buf, row)
+        r[8] = mm.current_handle
+        r[9] = mm.clock_ns
+        r[10] = <long>mm.pid + 1
+        r[11] = <long>mm.tgid + 1

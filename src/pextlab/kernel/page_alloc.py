@@ -414,6 +414,11 @@ def alloc_pages_loop(mm, gfp: int, nr_pages: int, nid: int | None = None) -> np.
     nid = _resolve_nid(mm, nid)
     mt, zones, high, flags = prepare_alloc_pages(mm, gfp, nid)
     fast = _runs_allowed(mm) and not flags & ALLOC_NO_WATERMARKS
+    run = mm.alloc_run_hook
+    if fast and run is not None and run[0] is mm.alloc_hook:
+        # the page_owner rows of the whole loop made at once, no more than the free
+        # pages (a request far beyond the machine must not size the table by itself)
+        run[2](min(nr_pages, sum(z.free_pages for z in zones)))
     cma = mm.mt_cma
     parts = []
     single = []

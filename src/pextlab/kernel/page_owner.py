@@ -70,19 +70,39 @@ _FAILURE_STACK = ("register_failure_stack+0x36/0x50", "init_page_owner+0x26/0x2b
 
 
 class OwnerRecords:
-    """A growable table of page_owner records: 12 int64 per row in one bytearray.
+    """A growable table of page_owner records: 12 int64 per row.
 
-    Rows are written with ``struct.pack_into`` (one call per allocation) and read
-    through transient numpy views (``gather``, ``as_numpy``); the buffer doubles
-    when full (no numpy view outlives a call, so it can be resized).
+    The rows live in one numpy array, ``rows`` (capacity x 12), written one
+    allocation at a time through ``buf``, a byte memoryview of it, with
+    ``struct.pack_into``, and a run at a time with numpy.  Rows past ``n`` are
+    zero.  Growth makes a new array of at least twice the capacity (or what
+    ``reserve`` asks) and copies the rows in use: a fresh ``np.zeros`` is
+    faulted in only where rows are then written, and numpy advises huge pages
+    for it, where growing a bytearray copied zeros into every new page first
+    (40 % of ``vm_area_alloc_pages``).  Nobody keeps ``rows`` or ``buf`` across
+    a call that may add rows.
     """
 
     def __init__(self, capacity: int = 1 << 12):
-        self.buf = bytearray(capacity * _ROW)
-        self.cap = capacity
+        self._alloc(capacity)
         self.n = 0
         self.comms: list[str] = []
         self._comm_ids: dict[str, int] = {}
+
+    def _alloc(self, capacity: int) -> None:
+        self.rows = np.zeros((capacity, _NF), dtype=np.int64)
+        self.buf = memoryview(self.rows).cast("B")
+        self.cap = capacity
+
+    # a memoryview cannot be copied or pickled: a copy (a snapshot) makes its own
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["buf"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.buf = memoryview(self.rows).cast("B")
 
     def __len__(self) -> int:
         return self.n
@@ -96,9 +116,16 @@ class OwnerRecords:
         return i
 
     def grow(self, need: int = 1) -> None:
-        new = max(self.cap * 2, self.n + need)
-        self.buf.extend(bytes((new - self.cap) * _ROW))
-        self.cap = new
+        """Room for ``need`` more rows (capacity at least doubles)."""
+        old, n = self.rows, self.n
+        self._alloc(max(self.cap * 2, n + need))
+        self.rows[:n] = old[:n]
+
+    def reserve(self, need: int) -> None:
+        """Room for ``need`` more rows, made now: a bulk allocation that knows its size
+        grows the table once instead of doubling (and copying) its way there."""
+        if self.n + need > self.cap:
+            self.grow(need)
 
     def add(self, order, gfp, handle, ts, pid, tgid, comm_id) -> int:
         row = self.n
@@ -110,14 +137,12 @@ class OwnerRecords:
 
     def add_rows(self, rows: np.ndarray) -> int:
         """Append an (k, 12) int64 array of rows; return the first row number."""
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
         first, k = self.n, len(rows)
         if first + k > self.cap:
             self.grow(k)
-        view = np.frombuffer(self.buf, dtype=np.int64).reshape(-1, _NF)
-        view[first:first + k] = rows
-        view[first:first + k, _BIASED] += 1
-        del view
+        block = self.rows[first:first + k]
+        block[:] = rows
+        block[:, _BIASED] += 1
         self.n = first + k
         return first
 
@@ -136,9 +161,7 @@ class OwnerRecords:
 
     def gather(self, rows) -> np.ndarray:
         """Rows ``rows`` as an (k, 12) int64 array (a copy, decoded)."""
-        view = np.frombuffer(self.buf, dtype=np.int64).reshape(-1, _NF)
-        out = view[np.asarray(rows, dtype=np.int64)]
-        del view
+        out = self.rows[np.asarray(rows, dtype=np.int64)]
         out[:, _BIASED] -= 1
         return out
 
@@ -152,9 +175,8 @@ class OwnerRecords:
         """
         dt = np.dtype(dtype)
         k = 8 // dt.itemsize
-        view = np.frombuffer(self.buf, dtype=dt).reshape(-1, _NF * k)
+        view = self.rows.view(dt)
         out = view[np.asarray(rows, dtype=np.int64), field * k]
-        del view
         if field in _BIASED:
             out -= 1
         return out
@@ -170,7 +192,7 @@ class OwnerRecords:
         rows = np.asarray(rows, dtype=np.int64)
         k = len(rows)
         out = {f: np.empty(k, dtype=dt) for f, dt in dtypes.items()}
-        view = np.frombuffer(self.buf, dtype=np.int64).reshape(-1, _NF)
+        view = self.rows
         tmp = np.empty((min(chunk, k), _NF), dtype=np.int64)
         for a in range(0, k, chunk):
             r = rows[a:a + chunk]
@@ -178,7 +200,6 @@ class OwnerRecords:
             np.take(view, r, axis=0, out=t, mode="clip")
             for f, o in out.items():
                 np.copyto(o[a:a + len(r)], t[:, f], casting="unsafe")
-        del view, tmp
         for f, o in out.items():
             if f in _BIASED:
                 o -= 1
@@ -283,21 +304,19 @@ class PageOwner:
         total = 0
         for pfn, n in runs:
             t = sections[pfn >> shift].page_ext
-            if t is not None and t.omv is not None:
+            # owner_mv(): a table's first record makes its owner array, as in the hook
+            if t is not None and t.owner_mv() is not None:
                 tables.append((t, pfn & mask, n))
                 total += n
         if not total:
             return
         mm = self.mm
         recs = self.records
+        recs.reserve(total)
         first = recs.n
-        if first + total > recs.cap:
-            recs.grow(total)
-        rows = np.frombuffer(recs.buf, dtype=np.int64, count=total * _NF,
-                             offset=first * _ROW).reshape(total, _NF)
-        rows[:, :R_REASON] = (0, gfp, mm.current_handle, mm.clock_ns, mm.pid, mm.tgid, mm.comm_id)
-        rows[:, R_REASON:] = 0       # biased: never migrated, never freed
-        del rows
+        # whole rows, contiguous; the biased free-side fields 0: never migrated, never freed
+        recs.rows[first:first + total] = (0, gfp, mm.current_handle, mm.clock_ns, mm.pid,
+                                          mm.tgid, mm.comm_id, 0, 0, 0, 0, 0)
         recs.n = first + total
         ids = np.arange(first, first + total, dtype=np.int32)
         i = 0
@@ -305,6 +324,10 @@ class PageOwner:
             t.owner[off:off + n] = ids[i:i + n]
             t.flags[off:off + n] |= 3
             i += n
+
+    def reserve_records(self, nr_pages: int) -> None:
+        """Room for the records of ``nr_pages`` order-0 allocations about to come."""
+        self.records.reserve(nr_pages)
 
     def reset_page_owner_pfns(self, pfns: np.ndarray) -> None:
         """__reset_page_owner of order-0 frees of ``pfns`` (distinct, int64): what one
@@ -332,10 +355,8 @@ class PageOwner:
             rows = t.owner[off]
             rows = rows[rows >= 0].astype(np.int64)
             if len(rows):
-                view = np.frombuffer(recs.buf, dtype=np.int64).reshape(-1, _NF)
-                view[rows, R_FREE_HANDLE:] = (mm.current_handle, mm.clock_ns, mm.pid + 1,
-                                              mm.tgid + 1)
-                del view
+                recs.rows[rows, R_FREE_HANDLE:] = (mm.current_handle, mm.clock_ns, mm.pid + 1,
+                                                   mm.tgid + 1)
 
     def fast_hooks(self):
         """(set, reset): the page_owner work of the allocator's hot path, compiled
@@ -349,7 +370,7 @@ class PageOwner:
         mm = self.mm
         self._hooks = self.fast_hooks()
         mm.alloc_hook, mm.free_hook = self._hooks
-        mm.alloc_run_hook = (mm.alloc_hook, self.set_page_owner_runs)
+        mm.alloc_run_hook = (mm.alloc_hook, self.set_page_owner_runs, self.reserve_records)
         mm.free_run_hook = (mm.free_hook, self.reset_page_owner_pfns)
         mm.split_hook = self.split_page_owner
 

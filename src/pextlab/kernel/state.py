@@ -175,7 +175,9 @@ class MM:
         # hooks set by page_ext clients (page_owner, page_poison, v3.19 guard bit)
         self.alloc_hook = None
         self.free_hook = None
-        # (the alloc_hook it stands for, fn(pfn, n, gfp)): n order-0 allocations in a row
+        # (the alloc_hook it stands for, fn(runs, gfp), reserve(nr)): order-0 allocations
+        # in a row, runs [(pfn, n)]; reserve(nr) makes room for nr of them in the
+        # client's storage ahead of a bulk allocation (no effect on results)
         self.alloc_run_hook = None
         # (the free_hook it stands for, fn(pfns)): order-0 frees of an array of pfns
         self.free_run_hook = None

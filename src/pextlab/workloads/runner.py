@@ -86,6 +86,8 @@ EV_FIELDS = ("time_ns", "event", "pfn", "order", "task", "slot", "zone_mt")
 #: workload pages of that gfp migratetype in the zone, managed pages of the zone
 SAMPLE_FIELDS = ("time_ns", "zone", "migratetype", "free", "used", "managed")
 _INF = float("inf")
+#: planned events replayed per chunk (the recorded ones leave the buffer after each)
+_CHUNK = 1 << 16
 #: catalogue kinds whose blocks reclaim can take back without swap
 RECLAIMABLE_KINDS = ("page_cache", "slab_reclaimable")
 
@@ -147,6 +149,9 @@ class RunLog:
         self.recording = False
         self.seq = 0
         self.events = array("q")
+        # events not yet in ``events``, flat: a list takes a tuple of ints several
+        # times faster than an array('q') does (flush_events moves them)
+        self.ev_buf: list[int] = []
         self.samples = array("q")
         self.runs: list[dict] = []
         self.last_sample_ns = -1
@@ -220,7 +225,7 @@ class RunLog:
         d["frees"] += 1
         d["reclaimed"] += 1
         if self.recording:
-            self.events.extend((self.mm.clock_ns, EV_FREE, pfn, order, ti, si, k))
+            self.ev_buf.extend((self.mm.clock_ns, EV_FREE, pfn, order, ti, si, k))
 
     def kill(self, tis) -> int:
         """Free every block of the task indices ``tis`` (an OOM kill: exit_mmap, as the
@@ -257,7 +262,7 @@ class RunLog:
                 d["frees"] += 1
                 freed += 1 << o
                 if self.recording:
-                    self.events.extend((mm.clock_ns, EV_FREE, pfn, o, ti, si, k))
+                    self.ev_buf.extend((mm.clock_ns, EV_FREE, pfn, o, ti, si, k))
         finally:
             mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = saved
         return freed
@@ -330,10 +335,18 @@ class RunLog:
         o = self.oom.get(pid)
         return o is not None and not self.dead.isdisjoint(o.tis)
 
+    def flush_events(self) -> None:
+        """Move the buffered events into ``events``."""
+        if self.ev_buf:
+            self.events.fromlist(self.ev_buf)
+            self.ev_buf.clear()
+
     def nr_events(self) -> int:
+        self.flush_events()
         return len(self.events) // len(EV_FIELDS)
 
     def events_np(self) -> np.ndarray:
+        self.flush_events()
         return np.frombuffer(self.events, dtype=np.int64).reshape(-1, len(EV_FIELDS))
 
     def samples_np(self) -> np.ndarray:
@@ -514,7 +527,7 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
     lru_add, lru_del = vmscan.lru_add, vmscan.lru_del
     log.recording = bool(record)
     push, pop = heapq.heappush, heapq.heappop
-    evx = log.events.extend if record else None
+    evx = log.ev_buf.extend if record else None
     sec_zone = mm.section_zone
     shift = mm.section_shift
     zcode = log._zone_code
@@ -585,68 +598,74 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
             if evx is not None:
                 evx((ft, EV_FREE, pfn, o, ti, si, k))
 
-    for t, ti, si, life in zip(times.tolist(), tis.tolist(), sis.tolist(), lifes.tolist()):
-        if heap and heap[0][0] <= t:
-            free_due(t)
-        while next_s <= t:
-            sample(next_s)
-            next_s += every
-        if next_h <= t:
-            hooks_due(t)
+    # the events a chunk at a time, the recorded ones flushed after each (a bounded buffer)
+    for lo in range(0, len(times), _CHUNK):
+        hi = lo + _CHUNK
+        for t, ti, si, life in zip(times[lo:hi].tolist(), tis[lo:hi].tolist(),
+                                   sis[lo:hi].tolist(), lifes[lo:hi].tolist()):
             if heap and heap[0][0] <= t:
                 free_due(t)
-        if ti in dead:
-            continue                    # OOM-killed: it allocates nothing more
-        o = s_order[si]
-        mm.clock_ns = t
-        mm.comm = t_comm[ti]
-        mm.pid = t_pid[ti]
-        mm.tgid = t_tgid[ti]
-        mm.comm_id = t_cid[ti]
-        mm.current_handle = s_handle[si]
-        pfn = _alloc(mm, s_gfp[si], o, t_nid[ti])
-        if pfn < 0:
-            c_fail[ti] += 1
-            if evx is not None:
-                evx((t, EV_FAIL, -1, o, ti, si, -1 - s_mt[si]))
-            continue
-        z = sec_zone[pfn >> shift]
-        if z is None:
-            z = mm.zone_of_pfn(pfn)
-        k = zcode.get(z)
-        if k is None:
-            k = log.zone_code(z)
-        k = k * nm + s_mt[si]
-        used[k] += 1 << o
-        rss[ti] += 1 << o
-        c_alloc[ti] += 1
-        if life >= 0:
-            push(heap, (t + life, seq, pfn, o, ti, si, k))
-            if s_lru[si]:
-                lru[pfn] = (seq, ti, k, si)
-                lru_add(mm, pfn, o, log)
-            seq += 1
-        else:
-            held[pfn] = (k, ti, si)
-            c_held[ti] += 1
-            if s_lru[si]:
-                lru[pfn] = (-1, ti, k, si)
-                lru_add(mm, pfn, o, log)
-        if evx is not None:
-            evx((t, EV_ALLOC, pfn, o, ti, si, k))
-        if t_pin[ti] and s_mt[si] == mov:
-            got = gup.pin_user_pages(mm, ((pfn, o),), longterm=t_pin[ti] == "longterm")
-            if got is None:
-                tasks[ti]["pin_failed"] += 1
+            while next_s <= t:
+                sample(next_s)
+                next_s += every
+            if next_h <= t:
+                hooks_due(t)
+                if heap and heap[0][0] <= t:
+                    free_due(t)
+            if ti in dead:
+                continue                # OOM-killed: it allocates nothing more
+            o = s_order[si]
+            mm.clock_ns = t
+            mm.comm = t_comm[ti]
+            mm.pid = t_pid[ti]
+            mm.tgid = t_tgid[ti]
+            mm.comm_id = t_cid[ti]
+            mm.current_handle = s_handle[si]
+            pfn = _alloc(mm, s_gfp[si], o, t_nid[ti])
+            if pfn < 0:
+                c_fail[ti] += 1
+                if evx is not None:
+                    evx((t, EV_FAIL, -1, o, ti, si, -1 - s_mt[si]))
+                continue
+            z = sec_zone[pfn >> shift]
+            if z is None:
+                z = mm.zone_of_pfn(pfn)
+            k = zcode.get(z)
+            if k is None:
+                k = log.zone_code(z)
+            k = k * nm + s_mt[si]
+            used[k] += 1 << o
+            rss[ti] += 1 << o
+            c_alloc[ti] += 1
+            if life >= 0:
+                push(heap, (t + life, seq, pfn, o, ti, si, k))
+                if s_lru[si]:
+                    lru[pfn] = (seq, ti, k, si)
+                    lru_add(mm, pfn, o, log)
+                seq += 1
             else:
-                pins[got[0]] = ti
-                tasks[ti]["pinned"] += 1
+                held[pfn] = (k, ti, si)
+                c_held[ti] += 1
+                if s_lru[si]:
+                    lru[pfn] = (-1, ti, k, si)
+                    lru_add(mm, pfn, o, log)
+            if evx is not None:
+                evx((t, EV_ALLOC, pfn, o, ti, si, k))
+            if t_pin[ti] and s_mt[si] == mov:
+                got = gup.pin_user_pages(mm, ((pfn, o),), longterm=t_pin[ti] == "longterm")
+                if got is None:
+                    tasks[ti]["pin_failed"] += 1
+                else:
+                    pins[got[0]] = ti
+                    tasks[ti]["pinned"] += 1
+        log.flush_events()
     free_due(end)
     hooks_due(end)
     free_due(end)
     while next_s <= end:
         sample(next_s)
         next_s += every
+    log.flush_events()
     if every:
         log.last_sample_ns = next_s - every
     mm.clock_ns = end
