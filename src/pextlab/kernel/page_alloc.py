@@ -61,7 +61,8 @@ from .vmstat import count_vm_event
 __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",
     "ALLOC_MIN_RESERVE", "ALLOC_NON_BLOCK", "ALLOC_CMA", "MAX_COMPACT_RETRIES",
-    "__alloc_pages", "alloc_pages", "__alloc_pages_slowpath", "__alloc_pages_direct_compact",
+    "__alloc_pages", "alloc_pages", "alloc_pages_slow", "__alloc_pages_slowpath",
+    "__alloc_pages_direct_compact",
     "__alloc_pages_direct_reclaim", "alloc_pages_bulk", "alloc_pages_loop",
     "alloc_pages_exact_nid", "make_alloc_exact", "free_pages_exact", "alloc_contig_range",
     "free_contig_range",
@@ -85,6 +86,13 @@ def __alloc_pages(mm, gfp: int, order: int, nid: int | None = None) -> int:
     pfn = alloc_pages_fast(mm, gfp, order, nid)
     if pfn >= 0:
         return pfn
+    return alloc_pages_slow(mm, gfp, order, nid)
+
+
+def alloc_pages_slow(mm, gfp: int, order: int, nid: int | None = None) -> int:
+    """What ``__alloc_pages`` does once its fast path (``alloc_pages_fast``) returned
+    -1: the slow path, then the failure's count and trace event, or ``prep_new_page``.
+    A caller that ran the fast path itself (the workload runner) goes on here."""
     if nid is None or nid < 0:
         nid = mm.current_nid
     mt, zones, high, flags = prepare_alloc_pages(mm, gfp, nid)

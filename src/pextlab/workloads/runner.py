@@ -68,7 +68,15 @@ from ..errors import PextlabError
 from ..kernel import gup, page_alloc, vmscan
 from ..kernel.gfp import gfp_migratetype
 from .catalogue import Catalogue, load_catalogue
+from .events import EV_ALLOC, EV_FAIL, EV_FIELDS, EV_FREE, EVENT_NAMES, SAMPLE_FIELDS  # noqa: F401
 from .spec import Task, Workload
+
+try:
+    # the compiled event loop (workloads/_replay.pyx, built by `make setup`)
+    from ._replay import replay
+except ImportError as e:             # a checkout that was never built
+    raise ImportError("pextlab's compiled core (pextlab.workloads._replay) is not built: run "
+                      "`make setup`, or `pip install -e .` in the repository") from e
 
 __all__ = ["RunLog", "OomTask", "run", "RECLAIMABLE_KINDS", "EV_ALLOC", "EV_FREE", "EV_FAIL", "EVENT_NAMES", "EV_FIELDS",
            "SAMPLE_FIELDS"]
@@ -77,15 +85,6 @@ __all__ = ["RunLog", "OomTask", "run", "RECLAIMABLE_KINDS", "EV_ALLOC", "EV_FREE
 _alloc = page_alloc.__alloc_pages
 _free = page_alloc.free_pages
 
-EV_ALLOC, EV_FREE, EV_FAIL = 0, 1, 2
-EVENT_NAMES = ("alloc", "free", "fail")
-#: one recorded event: time, event code, pfn (-1 on failure), order, task index,
-#: stack slot, zone*nr_migratetypes + migratetype (-1 - migratetype on failure)
-EV_FIELDS = ("time_ns", "event", "pfn", "order", "task", "slot", "zone_mt")
-#: one sample row: time, zone code, migratetype, free pages on that list, live
-#: workload pages of that gfp migratetype in the zone, managed pages of the zone
-SAMPLE_FIELDS = ("time_ns", "zone", "migratetype", "free", "used", "managed")
-_INF = float("inf")
 #: planned events replayed per chunk (the recorded ones leave the buffer after each)
 _CHUNK = 1 << 16
 #: catalogue kinds whose blocks reclaim can take back without swap
@@ -495,181 +494,18 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
     else:
         times = tis = sis = lifes = np.zeros(0, np.int64)
 
-    # --- replay ------------------------------------------------------------------------------
-    tasks = log.tasks
-    t_comm = [x["comm"] for x in tasks]
-    t_pid = [x["pid"] for x in tasks]
-    t_tgid = [x["tgid"] for x in tasks]
-    t_cid = [x["comm_id"] for x in tasks]
-    t_nid = [x["nid"] for x in tasks]
-    t_pin = [x.get("pin", "") for x in tasks]
-    mov = mm.profile.mt_movable
-    pins = log.pins
-    n_tasks = len(tasks)
-    c_alloc = [0] * n_tasks
-    c_free = [0] * n_tasks
-    c_fail = [0] * n_tasks
-    c_held = [0] * n_tasks
-    s_gfp = [s["gfp"] for s in log.slots]
-    s_order = [s["order"] for s in log.slots]
-    s_mt = [s["mt"] for s in log.slots]
-    s_handle = [s["handle"] for s in log.slots]
-    s_fhandle = [s["free_handle"] for s in log.slots]
-    s_lru = [s["lru"] for s in log.slots]
-    nm = log.nr_mt
-    used = log.used
-    heap = log.heap
-    held = log.held
-    lru = log.lru
-    dropped = log.dropped
-    dead = log.dead
-    rss = log.rss
-    lru_add, lru_del = vmscan.lru_add, vmscan.lru_del
-    log.recording = bool(record)
-    push, pop = heapq.heappush, heapq.heappop
-    evx = log.ev_buf.extend if record else None
-    sec_zone = mm.section_zone
-    shift = mm.section_shift
-    zcode = log._zone_code
-    zones = list(log.zones)
-    smp = log.samples.extend
-    seq = log.seq
-
-    def sample(ts: int) -> None:
-        for zc, z in enumerate(zones):
-            fm = z.free_mt
-            b = zc * nm
-            for mt in range(nm):
-                smp((ts, zc, mt, fm[mt], used[b + mt], z.managed_pages))
-
+    # --- replay (compiled: workloads/_replay.pyx) ---------------------------------------------
     hook_list = [(int(p), fn) for p, fn in hooks]
     if any(p <= 0 for p, _ in hook_list):
         raise PextlabError("a step hook's period must be > 0 ns")
-    hook_next = [(t0 // p + 1) * p for p, _ in hook_list]
-    next_h = min(hook_next) if hook_next else _INF
-
-    def hooks_due(limit: int) -> None:
-        nonlocal next_h
-        while next_h <= limit:
-            now = next_h
-            for i, (p, fn) in enumerate(hook_list):
-                if hook_next[i] == now:
-                    fn(now)
-                    hook_next[i] += p
-            next_h = min(hook_next)
-
-    if sample_every_ns is not None:
-        every = int(sample_every_ns)
-        # the previous run's end sample already shows the state at t0
-        next_s = t0 + every if log.last_sample_ns == t0 else t0
-    else:
-        next_s = _INF
-        every = 0
-
-    def free_due(limit: int) -> None:
-        nonlocal next_s
-        while heap and heap[0][0] <= limit:
-            ft = heap[0][0]
-            while next_s <= ft:
-                sample(next_s)
-                next_s += every
-            if next_h <= ft:
-                hooks_due(ft)
-                continue                # a hook may have changed the heap
-            ft, sq, pfn, o, ti, si, k = pop(heap)
-            if sq in dropped:           # reclaimed, or freed by an OOM kill
-                dropped.discard(sq)
-                continue
-            mm.clock_ns = ft
-            mm.comm = t_comm[ti]
-            mm.pid = t_pid[ti]
-            mm.tgid = t_tgid[ti]
-            mm.comm_id = t_cid[ti]
-            mm.current_handle = s_fhandle[si]
-            if pfn in lru:
-                del lru[pfn]
-                lru_del(mm, pfn)
-            if pins and pins.pop(pfn, None) is not None:
-                gup.unpin_user_pages(mm, (pfn,))
-            _free(mm, pfn, o)
-            used[k] -= 1 << o
-            rss[ti] -= 1 << o
-            c_free[ti] += 1             # ti may be a task of an earlier run
-            if evx is not None:
-                evx((ft, EV_FREE, pfn, o, ti, si, k))
-
-    # the events a chunk at a time, the recorded ones flushed after each (a bounded buffer)
-    for lo in range(0, len(times), _CHUNK):
-        hi = lo + _CHUNK
-        for t, ti, si, life in zip(times[lo:hi].tolist(), tis[lo:hi].tolist(),
-                                   sis[lo:hi].tolist(), lifes[lo:hi].tolist()):
-            if heap and heap[0][0] <= t:
-                free_due(t)
-            while next_s <= t:
-                sample(next_s)
-                next_s += every
-            if next_h <= t:
-                hooks_due(t)
-                if heap and heap[0][0] <= t:
-                    free_due(t)
-            if ti in dead:
-                continue                # OOM-killed: it allocates nothing more
-            o = s_order[si]
-            mm.clock_ns = t
-            mm.comm = t_comm[ti]
-            mm.pid = t_pid[ti]
-            mm.tgid = t_tgid[ti]
-            mm.comm_id = t_cid[ti]
-            mm.current_handle = s_handle[si]
-            pfn = _alloc(mm, s_gfp[si], o, t_nid[ti])
-            if pfn < 0:
-                c_fail[ti] += 1
-                if evx is not None:
-                    evx((t, EV_FAIL, -1, o, ti, si, -1 - s_mt[si]))
-                continue
-            z = sec_zone[pfn >> shift]
-            if z is None:
-                z = mm.zone_of_pfn(pfn)
-            k = zcode.get(z)
-            if k is None:
-                k = log.zone_code(z)
-            k = k * nm + s_mt[si]
-            used[k] += 1 << o
-            rss[ti] += 1 << o
-            c_alloc[ti] += 1
-            if life >= 0:
-                push(heap, (t + life, seq, pfn, o, ti, si, k))
-                if s_lru[si]:
-                    lru[pfn] = (seq, ti, k, si)
-                    lru_add(mm, pfn, o, log)
-                seq += 1
-            else:
-                held[pfn] = (k, ti, si)
-                c_held[ti] += 1
-                if s_lru[si]:
-                    lru[pfn] = (-1, ti, k, si)
-                    lru_add(mm, pfn, o, log)
-            if evx is not None:
-                evx((t, EV_ALLOC, pfn, o, ti, si, k))
-            if t_pin[ti] and s_mt[si] == mov:
-                got = gup.pin_user_pages(mm, ((pfn, o),), longterm=t_pin[ti] == "longterm")
-                if got is None:
-                    tasks[ti]["pin_failed"] += 1
-                else:
-                    pins[got[0]] = ti
-                    tasks[ti]["pinned"] += 1
-        log.flush_events()
-    free_due(end)
-    hooks_due(end)
-    free_due(end)
-    while next_s <= end:
-        sample(next_s)
-        next_s += every
-    log.flush_events()
-    if every:
-        log.last_sample_ns = next_s - every
-    mm.clock_ns = end
-    log.seq = seq
+    log.recording = bool(record)
+    times, tis, sis, lifes = (np.ascontiguousarray(a, dtype=np.int64)
+                              for a in (times, tis, sis, lifes))
+    c_alloc, c_free, c_fail, c_held = replay(
+        mm, log, times, tis, sis, lifes, t0, end, bool(record),
+        None if sample_every_ns is None else int(sample_every_ns), hook_list, _CHUNK)
+    tasks = log.tasks
+    n_tasks = len(tasks)
     for ti in range(n_tasks):
         d = tasks[ti]
         d["allocs"] += c_alloc[ti]
