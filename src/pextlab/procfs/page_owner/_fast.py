@@ -88,13 +88,13 @@ def _time_before(a: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray
     win = _gather(a, end, -3 - _TS_WINDOW, 0)            # " ns" and the bytes before it
     if not (win[:, -3:] == _NS).all():
         return None
-    win = _DIGIT[win[:, :-3]]
-    isdig = win >= 0
+    digit = win[:, :-3] - np.uint8(48)                   # "0".."9": 0..9, anything else above 9
+    isdig = digit < 10
     ndig = np.argmin(isdig[:, ::-1], axis=1)             # trailing digits
     if not (ndig >= 1).all() or (ndig > _TS_DIGITS).any() or isdig.all(axis=1).any():
         return None
-    used = _TS_PLACE[None, :] < ndig[:, None]
-    return np.where(used, win, 0) @ _TS_WEIGHT, end - 3 - ndig
+    digit[_TS_PLACE[None, :] >= ndig[:, None]] = 0
+    return digit @ _TS_WEIGHT, end - 3 - ndig
 
 
 def _factorize(items: list) -> tuple[list, np.ndarray]:
