@@ -12,10 +12,12 @@ import gzip
 import re
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import REAL
 
+import pextlab.procfs.page_owner._fast as fast
 import pextlab.procfs.page_owner._parallel as parallel
 from pextlab.errors import ParseError, PextlabError
 from pextlab.procfs.page_owner import iter_page_owner_chunks, read_page_owner
@@ -287,6 +289,27 @@ def test_numpy_scan_equals_the_regular_expression_scan(dump):
     assert fast.attrs == slow.attrs
     if dump == "free_ts":
         assert (fast["free_ts_ns"] == -1).sum() == 1001 and (fast["free_ts_ns"] == 2 * 10**12).sum() == 1000
+
+
+@pytest.mark.parametrize("block_bytes", [1, 700, 5000])
+@pytest.mark.parametrize("row_hash", ["real", "every row alike"])
+def test_numpy_scan_in_blocks_equals_the_regular_expression_scan(monkeypatch, block_bytes, row_hash):
+    # the numpy scan lays the text out block by block and compares header
+    # prefixes as hashed rows: tiny blocks (one record each: the plain and the
+    # free_ts halves in blocks of their own) and a hash that groups every row
+    # together (each group then fails its check) read as the whole text does
+    text = _dump(300, inserts={7: _record(7, comm="kwörker"), 9: MIGRATED}) + _with_free_ts(_dump(300))
+    slow = read_page_owner(text.replace(" ns\nPFN", " ns \nPFN"))
+    monkeypatch.setattr(fast, "_BLOCK_BYTES", block_bytes)
+    if row_hash != "real":
+        monkeypatch.setattr(fast, "_ROW_HASH", np.zeros_like(fast._ROW_HASH))
+    if block_bytes == 1:
+        assert scan_bytes(text.encode(), Columns(ZONE_NAMES)) is not None
+    fast_df = read_page_owner(text)
+    pd.testing.assert_frame_equal(fast_df, slow, check_exact=True)
+    for col in fast_df.columns:
+        if isinstance(fast_df[col].dtype, pd.CategoricalDtype):
+            assert list(fast_df[col].cat.categories) == list(slow[col].cat.categories), col
 
 
 def _read_in_daemon(path, queue):

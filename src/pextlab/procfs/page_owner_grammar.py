@@ -276,7 +276,8 @@ CUT = "\n\n" + HEADER[:-len("order ")]
 BYTE_CUT = re.compile(rb"\n\r?\nPage allocated via ")
 #: Inputs at least this big are read by every core when the caller lets the reader choose.
 PARALLEL_MIN_BYTES = 32 << 20
-_CUT_WINDOW = 1 << 20
+#: Bytes read at each cut place to find it (a record is a few hundred: one read mostly).
+_CUT_WINDOW = 64 << 10
 
 
 def cut_points(path, size: int, chunk: int) -> list[int]:

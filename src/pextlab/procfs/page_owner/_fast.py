@@ -7,10 +7,13 @@ operations on the bytes instead of a regular expression walking every
 character: the line ends give the records (the empty lines), fixed byte
 positions give the header, ``, ts N ns`` and ``PFN`` fields, and only the
 parts that repeat (header prefix, PFN line tail, stack) are cut out as
-strings, to be interned and checked once per distinct value.
+strings, to be interned and checked once per distinct value.  The text is
+laid out in blocks of about a MB (whose arrays stay in the CPU caches), and
+the short header prefixes are told apart as rows of an array, so that only
+the distinct ones become strings.
 
 :func:`scan_bytes` returns None as soon as the text is anything else (no
-timestamp, ``free_ts`` in some headers only, trailing blanks, a CR, two empty lines in a row, a
+timestamp, ``free_ts`` in some headers of a block only, trailing blanks, a CR, two empty lines in a row, a
 record cut short, a value out of bounds, a header, PFN tail or stack that
 fails the grammar of :mod:`pextlab.procfs.page_owner_grammar` ...); the caller
 then scans it with the regular expression, which names what is wrong.  When it
@@ -21,11 +24,12 @@ order.
 from __future__ import annotations
 
 import functools
+from typing import Iterator, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..page_owner_grammar import BODY, HEADER, parse_prefix, parse_rest
+from ..page_owner_grammar import BODY, CUT, HEADER, parse_prefix, parse_rest
 from ._columns import Columns
 
 __all__ = ["scan_bytes"]
@@ -54,6 +58,14 @@ _TS_WEIGHT = np.where(_TS_PLACE <= _TS_DIGITS, 10 ** np.minimum(_TS_PLACE, _TS_D
 #: 13 hex digits after "0x", 15 decimal digits: the sums stay below 2**63).
 _PFN_WEIGHT16 = np.array([16 ** max(0, 14 - c) if c <= 14 else 0 for c in range(_PFN_WINDOW)], np.int64)
 _PFN_WEIGHT10 = np.array([10 ** max(0, 14 - c) if c <= 14 else 0 for c in range(_PFN_WINDOW)], np.int64)
+#: Bytes laid out at a time: a block's arrays stay in the CPU caches (a 160 MB
+#: dump scans about a quarter faster in 1 MB blocks than in 8 MB ones).
+_BLOCK_BYTES = 1 << 20
+_CUT = CUT.encode()
+#: The longest part :func:`_distinct_short` compares as array rows, and its row
+#: hash: a sum of the row's 8-byte words times odd constants (mod 2**64).
+_SHORT_BYTES = 256
+_ROW_HASH = np.arange(1, 2 * (_SHORT_BYTES // 8), 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 
 
 def _gather(a: np.ndarray, at: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -76,13 +88,13 @@ def _time_before(a: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray
     win = _gather(a, end, -3 - _TS_WINDOW, 0)            # " ns" and the bytes before it
     if not (win[:, -3:] == _NS).all():
         return None
-    win = _DIGIT[win[:, :-3]]
-    isdig = win >= 0
+    digit = win[:, :-3] - np.uint8(48)                   # "0".."9": 0..9, anything else above 9
+    isdig = digit < 10
     ndig = np.argmin(isdig[:, ::-1], axis=1)             # trailing digits
     if not (ndig >= 1).all() or (ndig > _TS_DIGITS).any() or isdig.all(axis=1).any():
         return None
-    used = _TS_PLACE[None, :] < ndig[:, None]
-    return np.where(used, win, 0) @ _TS_WEIGHT, end - 3 - ndig
+    digit[_TS_PLACE[None, :] >= ndig[:, None]] = 0
+    return digit @ _TS_WEIGHT, end - 3 - ndig
 
 
 def _factorize(items: list) -> tuple[list, np.ndarray]:
@@ -95,6 +107,30 @@ def _factorize(items: list) -> tuple[list, np.ndarray]:
 
 def _slices(data: bytes, start: np.ndarray, stop: np.ndarray) -> list:
     return list(map(data.__getitem__, map(slice, start.tolist(), stop.tolist())))
+
+
+def _distinct_short(data: bytes, base: int, a: np.ndarray, start: np.ndarray,
+                    stop: np.ndarray) -> tuple[list, np.ndarray]:
+    """:func:`_factorize` of the short parts ``data[base + start : base + stop]``.
+
+    Only the distinct parts are cut out as bytes: the parts are compared as
+    rows of a zero-padded array, grouped by a hash of each row and every row
+    checked against its group's first (slices and a dict instead when a part
+    is long or two different rows share a hash).
+    """
+    length = stop - start
+    width = (int(length.max()) + 7) & ~7
+    if width <= _SHORT_BYTES and int(start[-1]) + width <= len(a):
+        rows = _gather(a, start, 0, width)
+        rows[np.arange(width)[None, :] >= length[:, None]] = 0
+        _, first, inv = np.unique(rows.view(np.uint64) @ _ROW_HASH[:width // 8], return_index=True,
+                                  return_inverse=True)
+        if (rows == rows[first[inv]]).all():
+            order = np.argsort(first)
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            return _slices(data, base + start[first[order]], base + stop[first[order]]), rank[inv]
+    return _factorize(_slices(data, base + start, base + stop))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -110,18 +146,33 @@ def _split_body(body: str) -> tuple[str, str | None] | None:
     return text[:pos], (text[pos:] or None)
 
 
-def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None:
-    """Add the records of ``data`` (UTF-8 page_owner text) to ``cols``; the number of lines.
+class _Block(NamedTuple):
+    """One block's records: per-record numbers and codes into the block's distinct parts."""
 
-    ``data`` must end with the empty line of its last record.  ``errors`` is
-    the decoding error handler for the distinct values (``"replace"`` for file
-    bytes, ``"surrogatepass"`` for text encoded from a ``str``).  Returns None,
-    leaving ``cols`` untouched, when the text is not the kernel's plain layout
-    (see the module docstring).
-    """
-    if len(data) < 2 or not data.endswith(b"\n\n") or b"\r" in data:
-        return None
-    a = np.frombuffer(data, np.uint8)
+    lines: int
+    ts: np.ndarray
+    free_ts: np.ndarray
+    pfn: np.ndarray
+    prefixes: list            # header parts between "order " and ", ts" (bytes)
+    prefix_code: np.ndarray
+    tails: list               # PFN line after the number, then the body (bytes)
+    tail_code: np.ndarray
+
+
+def _blocks(data: bytes) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of pieces of about :data:`_BLOCK_BYTES`, cut at :data:`CUT` places."""
+    start, end = 0, len(data)
+    while start < end:
+        cut = data.find(_CUT, start + _BLOCK_BYTES)
+        stop = end if cut < 0 else cut + 2
+        yield start, stop
+        start = stop
+
+
+def _layout(data: bytes, start: int, stop: int) -> _Block | None:
+    """The records of ``data[start:stop]`` (which ends with an empty line), or None
+    unless they have the kernel's plain layout."""
+    a = np.frombuffer(data, np.uint8, stop - start, start)
     ends = np.flatnonzero(a == 10)                       # line ends
     starts = np.empty_like(ends)
     starts[0] = 0
@@ -191,22 +242,51 @@ def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None
     else:
         pfn = np.where(hexa, (digits @ _PFN_WEIGHT16) >> (4 * shift), (digits @ _PFN_WEIGHT10) // _POW10[shift])
 
-    # the parts that repeat, interned once per distinct value
-    prefixes, prefix_code = _factorize(_slices(data, hs + len(_HEADER), tss - 5))
+    # the parts that repeat, cut out as bytes and kept once per distinct value;
+    # the PFN line's tail and the body are cut out together (one string per record)
+    prefixes, prefix_code = _distinct_short(data, start, a, hs + len(_HEADER), tss - 5)
+    tails, tail_code = _factorize(_slices(data, start + ps + 4 + sp + 1, start + ends[empty - 1]))
+    return _Block(len(ends), ts, free_ts, pfn, prefixes, prefix_code, tails, tail_code)
+
+
+def _combine(values: list[list], codes: list[np.ndarray]) -> tuple[list, np.ndarray]:
+    """One block's (distinct values, codes) from several blocks' in file order."""
+    if len(values) == 1:
+        return values[0], codes[0]
+    distinct, code = _factorize([v for vs in values for v in vs])
+    bounds = np.cumsum([0] + [len(vs) for vs in values])
+    return distinct, np.concatenate([code[lo:hi][c] for lo, hi, c in zip(bounds[:-1], bounds[1:], codes)])
+
+
+def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None:
+    """Add the records of ``data`` (UTF-8 page_owner text) to ``cols``; the number of lines.
+
+    ``data`` must end with the empty line of its last record.  ``errors`` is
+    the decoding error handler for the distinct values (``"replace"`` for file
+    bytes, ``"surrogatepass"`` for text encoded from a ``str``).  Returns None,
+    leaving ``cols`` untouched, when the text is not the kernel's plain layout
+    (see the module docstring).
+
+    The layout is found block by block (:data:`_BLOCK_BYTES`, cut at record
+    boundaries); each record is read on its own, so the blocks' records are
+    those of the whole text.
+    """
+    if len(data) < 2 or not data.endswith(b"\n\n") or b"\r" in data:
+        return None
+    blocks = []
+    for start, stop in _blocks(data):
+        block = _layout(data, start, stop)
+        if block is None:
+            return None
+        blocks.append(block)
+    prefixes, prefix_code = _combine([b.prefixes for b in blocks], [b.prefix_code for b in blocks])
+    tails, tail_code = _combine([b.tails for b in blocks], [b.tail_code for b in blocks])
+
     prefixes = [p.decode("utf-8", errors) for p in prefixes]
-    # the PFN line's tail and the stack are cut out together (one string per
-    # record) unless that makes too many distinct values, then apart
-    tails, tail_code = _factorize(_slices(data, ps + 4 + sp + 1, ends[empty - 1]))
-    if 4 * len(tails) <= len(ps):
-        pairs = [t.decode("utf-8", errors).partition("\n") for t in tails]
-        rests, rest_local = _factorize([r for r, _, _ in pairs])
-        bodies, body_local = _factorize([b for _, _, b in pairs])
-        rest_code, body_code = rest_local[tail_code], body_local[tail_code]
-    else:
-        rests, rest_code = _factorize(_slices(data, ps + 4 + sp + 1, pe))
-        bodies, body_code = _factorize(_slices(data, starts[first + 2], ends[empty - 1]))
-        rests = [r.decode("utf-8", errors) for r in rests]
-        bodies = [b.decode("utf-8", errors) for b in bodies]
+    pairs = [t.decode("utf-8", errors).partition("\n") for t in tails]
+    rests, rest_local = _factorize([r for r, _, _ in pairs])
+    bodies, body_local = _factorize([b for _, _, b in pairs])
+    rest_code, body_code = rest_local[tail_code], body_local[tail_code]
     split = [_split_body(b) for b in bodies]
     if None in split:
         return None
@@ -219,7 +299,7 @@ def scan_bytes(data: bytes, cols: Columns, errors: str = "strict") -> int | None
 
     stack_lut = cols.intern("stack", [s for s, _ in split])
     extra_lut = cols.intern("extra", [e for _, e in split])
-    cols.add_arrays(ts, free_ts, pfn,
+    cols.add_arrays(*(np.concatenate([getattr(b, k) for b in blocks]) for k in ("ts", "free_ts", "pfn")),
                     cols.intern("prefix", prefixes)[prefix_code], cols.intern("rest", rests)[rest_code],
                     stack_lut[body_code], extra_lut[body_code])
-    return len(ends)
+    return sum(b.lines for b in blocks)

@@ -98,5 +98,5 @@ class Builder:
             "ts_ns": a["ts"],
             "free_ts_ns": free_ts,
             "last_migrate_reason": _cat(c.extra_lut.array("reason")[a["extra"]], c.reason.values),
-        })
+        }, copy=False)      # fresh arrays, one each: not copied into 2-D blocks (conform takes them as they are)
         return conform(df, "page_owner")
