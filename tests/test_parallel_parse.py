@@ -9,6 +9,7 @@ lines, the last record without its empty line or its newline, CRLF line ends,
 old formats mixed in, bytes that are not UTF-8.
 """
 import gzip
+import os
 import re
 import warnings
 
@@ -330,3 +331,30 @@ def test_a_daemonic_process_reads_in_place(tmp_path):
     got = queue.get(timeout=120)
     proc.join(timeout=60)
     assert proc.exitcode == 0 and got == (500, 0)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_that_says_size_0_is_read_whole(tmp_path, monkeypatch, workers):
+    """debugfs says size 0 for /sys/kernel/debug/page_owner however much it holds: such
+    a file is read as a stream, giving the frame of the same text in a plain file."""
+    text = gzip.decompress((REAL / "b-1G" / "page_owner.txt.gz").read_bytes())
+    plain = tmp_path / "page_owner.txt"
+    plain.write_bytes(text)
+    want = read_page_owner(plain, workers=1)
+    debugfs = tmp_path / "debugfs_page_owner"
+    debugfs.write_bytes(text)
+    real_stat = os.stat
+
+    def stat_as_debugfs(path, *args, **kw):
+        st = real_stat(path, *args, **kw)
+        if str(path) == str(debugfs):
+            fields = list(st)
+            fields[6] = 0                               # st_size
+            return os.stat_result(fields)
+        return st
+
+    monkeypatch.setattr(os, "stat", stat_as_debugfs)
+    assert os.path.getsize(debugfs) == 0
+    got = read_page_owner(debugfs, workers=workers)
+    assert len(want) > 1000
+    pd.testing.assert_frame_equal(got, want)

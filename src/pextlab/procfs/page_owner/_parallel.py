@@ -31,6 +31,7 @@ import gc
 import itertools
 import multiprocessing
 import os
+import stat
 import struct
 import threading
 from collections import deque
@@ -83,13 +84,19 @@ def plan_workers(src, workers: int | None) -> int:
 
 
 def plain_file(src) -> int | None:
-    """The size of ``src`` when it is a path to an uncompressed file, else None."""
+    """The size of ``src`` when it is a path to an uncompressed regular file whose size
+    is known, else None: it is then read as a stream.  debugfs and procfs files
+    (``/sys/kernel/debug/page_owner`` itself) say size 0 however much they hold, and
+    a pipe has no size."""
     if is_text(src) or not isinstance(src, (str, os.PathLike)):
+        return None
+    st = os.stat(src)
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
         return None
     with open(src, "rb") as fh:
         if fh.read(2) == b"\x1f\x8b":
             return None
-    return os.path.getsize(src)
+    return st.st_size
 
 
 def _chunk(size: int, workers: int) -> int:
