@@ -395,9 +395,10 @@ def _owner_columns(mm, start_pfn: int, end_pfn: int):
     read once, each section's slice of every column written while it is in cache, no
     whole-frame temporaries), and the gfp codes and sorted masks.
 
-    The columns are allocated for every OWNER_ALLOCATED page of the tables read (a
-    bound on the rows, met but for stale records in free blocks); the unused tail is
-    never written, so it costs address space, not memory."""
+    The columns are allocated for every OWNER_ALLOCATED page of the tables read, a
+    bound on the rows (tail pages of higher-order blocks and stale records in free
+    blocks count too); past the rows kept, at most one section's candidates are
+    written, so the bound costs address space, not memory."""
     recs = mm.page_owner.records
     tables = list(_owner_tables(mm, start_pfn, end_pfn))
     bound = sum(int(np.count_nonzero(_allocated(sec))) for _, sec, _ in tables)
