@@ -37,8 +37,12 @@ def per_alloc_ns(cmdline: str, n: int = 200_000, reps: int = 5) -> tuple[float, 
     return ta / n * 1e9, tf / n * 1e9
 
 
-def df_page_owner_10m() -> tuple[float, float, int]:
-    """A 64 GiB machine with 10 M order-0 blocks allocated, then one df_page_owner()."""
+def df_page_owner_10m() -> tuple[float, float, int, float, int]:
+    """A 64 GiB machine with 10 M order-0 blocks allocated, then one df_page_owner().
+
+    Also returns the floor of the first call: the time to write a fresh buffer of the
+    frame's size (taken after both calls, with the frame alive, so it measures
+    memory the process has not used yet, as the first call gets), and that size."""
     m = pextlab.boot(mem="64G", cmdline="page_owner=on")
     mm = m.mm
     g = mm.gfp("GFP_HIGHUSER_MOVABLE")
@@ -52,7 +56,12 @@ def df_page_owner_10m() -> tuple[float, float, int]:
     t = time.perf_counter()
     df = m.df_page_owner()
     warm = time.perf_counter() - t
-    return cold, warm, len(df)
+    nbytes = int(df.memory_usage(index=False).sum())
+    t = time.perf_counter()
+    fresh = np.ones(nbytes // 8, dtype=np.int64)
+    floor = time.perf_counter() - t
+    del fresh
+    return cold, warm, len(df), floor, nbytes
 
 
 def main():
@@ -60,9 +69,11 @@ def main():
     on = per_alloc_ns("page_owner=on")
     print(f"alloc order-0: off {off[0]:.0f} ns, on {on[0]:.0f} ns  (+{100 * (on[0] / off[0] - 1):.0f} %)")
     print(f"free  order-0: off {off[1]:.0f} ns, on {on[1]:.0f} ns  (+{100 * (on[1] / off[1] - 1):.0f} %)")
-    cold, warm, n = df_page_owner_10m()
+    cold, warm, n, floor, nbytes = df_page_owner_10m()
     print(f"df_page_owner with {n:,} blocks: first call {cold:.2f} s, again {warm:.2f} s "
           f"(before: 4.2 s first call) [target <= 1 s]")
+    print(f"  floor of the first call: writing {nbytes / 1e9:.2f} GB of fresh memory (the "
+          f"frame's size) takes {floor:.2f} s here")
 
 
 if __name__ == "__main__":

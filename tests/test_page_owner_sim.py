@@ -163,3 +163,21 @@ def test_df_page_owner_of_a_pfn_range_is_the_full_frames_rows_in_it():
                 a, b = a.astype(object), b.astype(object)
             pd.testing.assert_series_equal(a, b, check_dtype=False, check_names=False)
     assert len(df_page_owner(m.mm, cut, cut + 1)) == 1          # the head at ``cut`` itself
+
+
+def test_records_fields_into_writes_slices():
+    """OwnerRecords.fields_into (df_page_owner fills its columns a section slice at a
+    time with it) gives what ``column`` gives, and writes nothing outside the slices."""
+    from pextlab.kernel.page_owner import REC_FIELDS
+    m = pextlab.boot(mem="1G", cmdline="page_owner=on", seed=3)
+    churn(m, n=2000)
+    recs = m.mm.page_owner.records
+    n = len(recs)
+    rows = np.concatenate([np.arange(n - 600, n - 100), np.arange(0, 300)[::-1],
+                           np.arange(100, 400)]).astype(np.int32)
+    want = {f: np.int64 for f in range(len(REC_FIELDS))} | {0: np.int8, 4: np.int32, 7: np.int8}
+    out = {f: np.full(len(rows) + 10, 99, dtype=dt) for f, dt in want.items()}
+    recs.fields_into(rows, {f: o[5:-5] for f, o in out.items()}, chunk=100)
+    for f, dt in want.items():
+        assert np.array_equal(out[f][5:-5], recs.column(rows, f, dt)), REC_FIELDS[f]
+        assert (out[f][:5] == 99).all() and (out[f][-5:] == 99).all()

@@ -244,64 +244,177 @@ def df_extfrag(mm) -> pd.DataFrame:
     return conform(df, "extfrag")
 
 
-# the record fields df_page_owner shows, each gathered straight into its column's dtype
-_OWNER_FIELDS = {R_ORDER: np.int8, R_GFP: np.int64, R_HANDLE: np.int64, R_TS: np.int64,
-                 R_FREE_TS: np.int64, R_PID: np.int32, R_TGID: np.int32, R_REASON: np.int8}
+# the record fields df_page_owner shows: {field: (column, dtype)}, each gathered
+# straight into its column (the comm codes get their dtype per machine)
+_OWNER_FIELDS = {R_ORDER: ("order", np.int8), R_GFP: ("gfp_mask", np.int64),
+                 R_HANDLE: ("stack_handle", np.int64), R_TS: ("ts_ns", np.int64),
+                 R_FREE_TS: ("free_ts_ns", np.int64), R_PID: ("pid", np.int32),
+                 R_TGID: ("tgid", np.int32), R_REASON: ("reason", np.int8)}
+# the columns filled a section at a time besides the record fields (codes of the
+# categorical ones: pageblock migratetype, zone index, gfp code per unique mask)
+_SECTION_COLUMNS = {"pfn": np.int64, "nr_pages": np.int64, "pageblock": np.int64,
+                    "pb_mt": np.int8, "node": np.int16, "zone": np.int8, "section": np.int64,
+                    "memory_block": np.int64}
 
 
-def _owner_heads(mm, start_pfn: int = 0, end_pfn: int | None = None):
-    """(pfns, {field: values}) of the heads the page_owner read prints: OWNER_ALLOCATED
-    set, not inside a free buddy block, aligned to the record's order, non-zero stack
-    handle; heads in [start_pfn, end_pfn) only.  pfns come out sorted; the fields are
-    those of ``_OWNER_FIELDS`` and the comm id (in the smallest code dtype for
-    ``records.comms``)."""
-    po = mm.page_owner
-    hi = mm.max_section_pfn if end_pfn is None else end_pfn
-    out_pfn, out_row = [], []
-    for sec in mm.sections:
+def _owner_tables(mm, start_pfn: int, end_pfn: int):
+    """(section nr, section, owner array) of every online page_ext table holding
+    records whose section meets [start_pfn, end_pfn), ascending."""
+    for nr, sec in enumerate(mm.sections):
         if sec is None or not sec.present or sec.page_ext is None:
             continue
-        sec_end = sec.start_pfn + len(sec.flags)
-        if sec_end <= start_pfn or sec.start_pfn >= hi:
+        if sec.start_pfn + len(sec.flags) <= start_pfn or sec.start_pfn >= end_pfn:
             continue
         t = sec.page_ext
         owner = t.owner_if_written()
-        if owner is None or t.state != "online":
-            continue
-        # the read skips PageBuddy blocks (their pages keep stale records)
-        live = (t.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
-        if not live.any():
-            continue
-        live &= ~covered_by_free(sec.flags_np(), sec.order_np())
-        idx = np.flatnonzero(live)
-        if sec.start_pfn < start_pfn or sec_end > hi:
-            p = sec.start_pfn + idx
-            idx = idx[(p >= start_pfn) & (p < hi)]
-        rows = owner[idx]
-        keep = rows >= 0
-        out_pfn.append(sec.start_pfn + idx[keep])
-        out_row.append(rows[keep])
-    recs = po.records
-    pfn = np.concatenate(out_pfn) if out_pfn else np.zeros(0, np.int64)
-    rows = np.concatenate(out_row).astype(np.int64) if out_row else np.zeros(0, np.int64)
-    fields = dict(_OWNER_FIELDS)
-    fields[R_COMM] = np.int8 if len(recs.comms) < 127 else np.int32
-    f = recs.fields(rows, fields)
-    del rows
-    # heads only: a pfn aligned to its record's order (higher orders only can fail)
-    hi = np.flatnonzero(f[R_ORDER] != 0)
-    bad = np.zeros(len(pfn), dtype=bool) if len(hi) else None
+        if owner is not None and t.state == "online":
+            yield nr, sec, owner
+
+
+def _allocated(sec) -> np.ndarray:
+    """Mask of the pages of ``sec`` whose page_ext has OWNER_ALLOCATED set."""
+    return (sec.page_ext.flags & PAGE_EXT_OWNER_ALLOCATED) != 0
+
+
+def _owner_candidates(sec, owner, start_pfn: int, end_pfn: int):
+    """(offsets, record rows) in ``sec`` of the pages with OWNER_ALLOCATED set,
+    outside free buddy blocks, with a record, in [start_pfn, end_pfn): the heads the
+    page_owner read prints, before the checks that need the record (its order and
+    stack handle, ``_keep_heads``).  Offsets ascend."""
+    live = _allocated(sec)
+    if not live.any():
+        return np.zeros(0, np.int64), owner[:0]
+    # the read skips PageBuddy blocks (their pages keep stale records)
+    live &= ~covered_by_free(sec.flags_np(), sec.order_np())
+    idx = np.flatnonzero(live)
+    if sec.start_pfn < start_pfn or sec.start_pfn + len(sec.flags) > end_pfn:
+        p = sec.start_pfn + idx
+        idx = idx[(p >= start_pfn) & (p < end_pfn)]
+    rows = owner[idx]
+    keep = rows >= 0
+    if not keep.all():
+        idx, rows = idx[keep], rows[keep]
+    return idx, rows
+
+
+def _keep_heads(pfn: np.ndarray, order: np.ndarray, handle: np.ndarray):
+    """Mask of the rows the page_owner read prints (read_page_owner, mm/page_owner.c):
+    a pfn aligned to its record's order (only higher orders can fail: a tail page of
+    a block) with a stack handle; None when every row passes (the usual case)."""
+    bad = handle == 0
+    hi = np.flatnonzero(order)
     if len(hi):
-        bad[hi] = (pfn[hi] & ((np.int64(1) << f[R_ORDER][hi].astype(np.int64)) - 1)) != 0
-    nohandle = f[R_HANDLE] == 0
-    if nohandle.any():
-        bad = nohandle if bad is None else bad | nohandle
-    del nohandle
-    if bad is not None and bad.any():
-        sel = ~bad
-        pfn = pfn[sel]
-        f = {k: v[sel] for k, v in f.items()}
-    return pfn, f
+        bad[hi] |= (pfn[hi] & ((np.int64(1) << order[hi].astype(np.int64)) - 1)) != 0
+    return ~bad if bad.any() else None
+
+
+class _GfpCodes:
+    """pd.factorize(masks, sort=True) of the gfp column, filled a section slice at a
+    time while the slice is in cache: masks are few, and most slices hold one mask
+    (an equality test), the others are hashed alone; uniques are numbered by first
+    appearance and renumbered in sorted order once, at the end (``finish``)."""
+
+    def __init__(self, n: int):
+        self.codes = np.empty(n, dtype=np.int8)
+        self.ids: dict[int, int] = {}
+
+    def _id(self, mask: int) -> int:
+        i = self.ids.setdefault(mask, len(self.ids))
+        if i == 127 and self.codes.dtype == np.int8:      # more masks than int8 codes hold
+            self.codes = self.codes.astype(np.int32)
+        return i
+
+    def add(self, sl: slice, masks: np.ndarray) -> None:
+        if masks[0] == masks[-1] and (masks == masks[0]).all():
+            self.codes[sl] = self._id(int(masks[0]))
+            return
+        local, uniq = pd.factorize(masks)
+        ids = np.array([self._id(u) for u in uniq.tolist()], dtype=self.codes.dtype)
+        self.codes[sl] = ids[local]
+
+    def finish(self, n: int):
+        """(codes of the first ``n`` rows into the sorted uniques, sorted uniques)."""
+        uniq = np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))
+        by = np.argsort(uniq, kind="stable")
+        codes = self.codes[:n]
+        if (by != np.arange(len(by))).any():
+            rank = np.empty(len(by), dtype=codes.dtype)
+            rank[by] = np.arange(len(by))
+            codes = rank[codes]
+        return codes.astype(_codes_dtype(len(uniq)), copy=False), uniq[by]
+
+
+def _fill_section(mm, cols: dict, gfp: _GfpCodes, recs, pos: int, nr: int, idx, rows) -> int:
+    """Write the rows of section ``nr``'s heads from ``pos`` on into ``cols``; return
+    how many were written (the candidates ``_keep_heads`` keeps)."""
+    sec = mm.sections[nr]
+    k = len(idx)
+    sl = slice(pos, pos + k)
+    recs.fields_into(rows, {f: cols[name][sl] for f, (name, _) in _OWNER_FIELDS.items()}
+                     | {R_COMM: cols["comm"][sl]})
+    pfn = cols["pfn"][sl]
+    np.add(idx, sec.start_pfn, out=pfn)
+    keep = _keep_heads(pfn, cols["order"][sl], cols["stack_handle"][sl])
+    if keep is not None:
+        idx = idx[keep]
+        k = len(idx)
+        for name in (*(name for name, _ in _OWNER_FIELDS.values()), "comm", "pfn"):
+            c = cols[name]
+            c[pos:pos + k] = c[sl][keep]
+        sl = slice(pos, pos + k)
+        pfn = cols["pfn"][sl]
+    if not k:
+        return 0
+    np.left_shift(np.int64(1), cols["order"][sl], out=cols["nr_pages"][sl], dtype=np.int64)
+    pbo = mm.pageblock_order
+    np.right_shift(pfn, pbo, out=cols["pageblock"][sl])
+    cols["pb_mt"][sl] = sec.pageblock_np()[idx >> pbo]
+    cols["section"][sl] = nr
+    cols["memory_block"][sl] = nr // (mm.memory_block_size >> (mm.section_shift + 12))
+    node, zone = cols["node"][sl], cols["zone"][sl]
+    node[:] = sec.nid
+    z = mm.section_zone[nr]
+    if z is not None:
+        zone[:] = z.idx
+    else:
+        # a section shared by zones, or by nodes (node boundary inside it)
+        zone[:] = 0
+        for zz in (zz for nid in sec.nids for zz in mm.nodes[nid].zones):
+            if zz.spanned_pages:
+                inz = (pfn >= zz.zone_start_pfn) & (pfn < zz.zone_end_pfn)
+                zone[inz] = zz.idx
+                node[inz] = zz.nid
+    fts = cols["free_ts_ns"][sl]
+    fts[fts <= 0] = -1                      # never freed
+    gfp.add(sl, cols["gfp_mask"][sl])
+    return k
+
+
+def _owner_columns(mm, start_pfn: int, end_pfn: int):
+    """The per-row columns of df_page_owner, filled a section at a time (every record
+    read once, each section's slice of every column written while it is in cache, no
+    whole-frame temporaries), and the gfp codes and sorted masks.
+
+    The columns are allocated for every OWNER_ALLOCATED page of the tables read, a
+    bound on the rows (tail pages of higher-order blocks and stale records in free
+    blocks count too); past the rows kept, at most one section's candidates are
+    written, so the bound costs address space, not memory."""
+    recs = mm.page_owner.records
+    tables = list(_owner_tables(mm, start_pfn, end_pfn))
+    bound = sum(int(np.count_nonzero(_allocated(sec))) for _, sec, _ in tables)
+    comm_dtype = np.int8 if len(recs.comms) < 127 else np.int32
+    cols = {name: np.empty(bound, dtype=dt) for name, dt in _OWNER_FIELDS.values()}
+    cols["comm"] = np.empty(bound, dtype=comm_dtype)
+    cols |= {name: np.empty(bound, dtype=dt) for name, dt in _SECTION_COLUMNS.items()}
+    gfp = _GfpCodes(bound)
+    n = 0
+    for nr, sec, owner in tables:
+        idx, rows = _owner_candidates(sec, owner, start_pfn, end_pfn)
+        if len(idx):
+            n += _fill_section(mm, cols, gfp, recs, n, nr, idx, rows)
+    cols = {name: c[:n] for name, c in cols.items()}
+    gcodes, ug = gfp.finish(n)
+    return cols, gcodes, ug
 
 
 def _codes_dtype(n: int):
@@ -322,81 +435,48 @@ def df_page_owner(mm, start_pfn: int = 0, end_pfn: int | None = None) -> pd.Data
     """One row per allocated block, as /sys/kernel/debug/page_owner prints them (blocks
     whose head lies in [start_pfn, end_pfn) only, as the file read from an offset does).
 
-    Built from the record table: each record is read once (``OwnerRecords.fields``),
-    categorical columns come from codes per unique value (stack handles counted,
-    gfp masks hashed once), pageblock types and zones per section slice."""
+    Built from the record table in one pass over the sections (``_owner_columns``);
+    categorical columns come from codes per unique value (stack handles counted, gfp
+    masks per slice), so no column is re-cast or copied on the way to the frame."""
     po = mm.page_owner
     if po is None:
         return empty("page_owner")
     prof = mm.profile
-    pfn, f = _owner_heads(mm, start_pfn, end_pfn)
-    n = len(pfn)
-    order, gfp, handle = f[R_ORDER], f[R_GFP], f[R_HANDLE]
-    names = prof.migratetype_names
-    # gfp: codes per unique mask; the page's migratetype is a property of the mask
-    ginv, ug = pd.factorize(gfp, sort=True)
-    gcodes = ginv.astype(_codes_dtype(len(ug)))
-    del ginv
+    hi = mm.max_section_pfn if end_pfn is None else end_pfn
+    c, gcodes, ug = _owner_columns(mm, start_pfn, hi)
+    n = len(c["pfn"])
+    names = list(prof.migratetype_names)
+    # the page's migratetype is a property of its gfp mask
     gfp_names = [format_gfp(int(g), prof) for g in ug]
-    ug_mt = gfp_migratetype_vec(np.asarray(ug, dtype=np.int64), prof, mm.mobility_grouping)
-    page_mt = ug_mt.astype(np.int8)[gcodes] if n else np.zeros(0, np.int8)
-    # pageblock types and zones, per section: pfns are sorted, so each section's
-    # rows are one slice, never a mask over all rows
-    pbo = mm.pageblock_order
-    secnr = pfn >> mm.section_shift
-    pb_mt = np.zeros(n, dtype=np.int8)
-    node = np.zeros(n, dtype=np.int16)
-    zone_idx = np.zeros(n, dtype=np.int8)
-    starts = np.flatnonzero(np.diff(secnr) != 0) + 1 if n else np.zeros(0, np.int64)
-    bounds = np.concatenate(([0], starts, [n])) if n else np.zeros(1, np.int64)
-    for i in range(len(bounds) - 1):
-        a, b = int(bounds[i]), int(bounds[i + 1])
-        nr = int(secnr[a])
-        sec = mm.sections[nr]
-        p = pfn[a:b]
-        pb_mt[a:b] = sec.pageblock_np()[(p & mm.section_mask) >> pbo]
-        node[a:b] = sec.nid
-        z = mm.section_zone[nr]
-        if z is not None:
-            zone_idx[a:b] = z.idx
-        else:
-            # a section shared by zones, or by nodes (node boundary inside it)
-            for zz in (zz for nid in sec.nids for zz in mm.nodes[nid].zones):
-                if zz.spanned_pages:
-                    inz = (p >= zz.zone_start_pfn) & (p < zz.zone_end_pfn)
-                    zone_idx[a:b][inz] = zz.idx
-                    node[a:b][inz] = zz.nid
+    ug_mt = gfp_migratetype_vec(ug, prof, mm.mobility_grouping).astype(np.int8)
+    page_mt = ug_mt[gcodes] if n else np.zeros(0, np.int8)
     # stacks: handles are small depot indices, so counted, not hashed
-    hcodes, uh = _factorize_small(handle, len(po.depot.stacks))
+    hcodes, uh = _factorize_small(c["stack_handle"], len(po.depot.stacks))
     stacks = [po.depot.text(int(h)) for h in uh]
     tops = [top_frame_of(list(po.depot.fetch(int(h)))) for h in uh]
-    comms = po.records.comms
-    spb = mm.memory_block_size >> (mm.section_shift + 12)
-    free_ts = f[R_FREE_TS]
-    free_ts[free_ts <= 0] = -1
     df = pd.DataFrame({
-        "pfn": pfn,
-        "order": order,
-        "nr_pages": np.left_shift(np.int64(1), order, dtype=np.int64),
-        "gfp_mask": gfp,
+        "pfn": c["pfn"],
+        "order": c["order"],
+        "nr_pages": c["nr_pages"],
+        "gfp_mask": c["gfp_mask"],
         "gfp": _codes_cat(gcodes, gfp_names),
-        "migratetype": pd.Categorical.from_codes(page_mt, list(names)),
-        "pageblock": pfn >> pbo,
-        "pageblock_migratetype": pd.Categorical.from_codes(pb_mt, list(names)),
-        "mixed": page_mt != pb_mt,
-        "node": node,
-        "zone": pd.Categorical.from_codes(zone_idx, list(ZONE_NAMES)),
-        "section": secnr,
-        "memory_block": secnr // spb,
-        "stack_handle": handle,
+        "migratetype": pd.Categorical.from_codes(page_mt, names),
+        "pageblock": c["pageblock"],
+        "pageblock_migratetype": pd.Categorical.from_codes(c["pb_mt"], names),
+        "mixed": page_mt != c["pb_mt"],
+        "node": c["node"],
+        "zone": pd.Categorical.from_codes(c["zone"], list(ZONE_NAMES)),
+        "section": c["section"],
+        "memory_block": c["memory_block"],
+        "stack_handle": c["stack_handle"],
         "stack": _codes_cat(hcodes, stacks),
         "top_frame": _codes_cat(hcodes, tops),
-        "pid": f[R_PID],
-        "tgid": f[R_TGID],
-        "comm": pd.Categorical.from_codes(f[R_COMM], comms) if n else _cat([]),
-        "ts_ns": f[R_TS],
-        "free_ts_ns": free_ts,
-        "last_migrate_reason": pd.Categorical.from_codes(f[R_REASON], list(MIGRATE_REASONS)),
+        "pid": c["pid"],
+        "tgid": c["tgid"],
+        "comm": pd.Categorical.from_codes(c["comm"], po.records.comms) if n else _cat([]),
+        "ts_ns": c["ts_ns"],
+        "free_ts_ns": c["free_ts_ns"],
+        "last_migrate_reason": pd.Categorical.from_codes(c["reason"], list(MIGRATE_REASONS)),
     }, copy=False)
     return conform(df, "page_owner")          # pfns are already in order
 

@@ -182,16 +182,23 @@ class OwnerRecords:
         return out
 
     def fields(self, rows, dtypes: dict, chunk: int = 1 << 14) -> dict:
-        """Several decoded fields of ``rows`` at once: {field: array of its dtype}.
+        """Several decoded fields of ``rows`` at once: {field: array of its dtype}
+        (``fields_into`` on fresh arrays)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = {f: np.empty(len(rows), dtype=dt) for f, dt in dtypes.items()}
+        self.fields_into(rows, out, chunk)
+        return out
+
+    def fields_into(self, rows, out: dict, chunk: int = 1 << 14) -> None:
+        """Write decoded fields of ``rows`` into ``out`` ({field: array of len(rows)}).
 
         Rows are copied a cache-sized chunk at a time and each field taken from
         the chunk, so every record is read from memory once however many fields
         are wanted, and no (rows x 12) temporary is made.  A narrower dtype keeps
-        the low bytes of the field, as ``column`` does.
+        the low bytes of the field, as ``column`` does.  ``out`` may hold slices
+        of bigger arrays (df_page_owner fills its columns a section at a time).
         """
-        rows = np.asarray(rows, dtype=np.int64)
         k = len(rows)
-        out = {f: np.empty(k, dtype=dt) for f, dt in dtypes.items()}
         view = self.rows
         tmp = np.empty((min(chunk, k), _NF), dtype=np.int64)
         for a in range(0, k, chunk):
@@ -203,7 +210,6 @@ class OwnerRecords:
         for f, o in out.items():
             if f in _BIASED:
                 o -= 1
-        return out
 
     def as_numpy(self) -> np.ndarray:
         """Every row as an (n, 12) int64 array (a copy, decoded)."""
