@@ -107,11 +107,15 @@ def _targets(mod: str, node) -> list[str]:
 
 def _pyx_subset(text: str) -> str:
     """The Python statements of a Cython module that the rules look at: its top-level
-    ``import`` / ``from ... import`` (not ``cimport``: C declarations) and ``__all__``,
-    each with its continuation lines (an open parenthesis or bracket)."""
+    ``import`` / ``from ... import`` and ``__all__``, each with its continuation lines
+    (an open parenthesis or bracket).  A ``cimport`` of one of our modules (``from
+    ._buddy cimport ...``) is a dependency too and is read as an import; C libraries'
+    (libc, cpython) are declarations, not modules of ours."""
     out, lines, i = [], text.splitlines(), 0
     while i < len(lines):
         line = lines[i]
+        if line.startswith("from .") and " cimport " in line:
+            line = lines[i] = line.replace(" cimport ", " import ")
         take = (line.startswith(("import ", "from ", "__all__")) and " cimport " not in line)
         if take:
             stmt = [line]
@@ -271,6 +275,7 @@ def test_compiled_modules_are_checked_too():
     pyx = {m for m, p in MODULES.items() if p.suffix == ".pyx"}
     assert {"kernel._buddy", "kernel._fastpath", "kernel._page_owner"} <= pyx
     assert "kernel.buddy" in GRAPH["kernel._fastpath"]
+    assert "kernel._buddy" in GRAPH["kernel._fastpath"]          # through its cimport
     sub = _pyx_subset("from .a import (b,\n    c)\nfrom libc.stdint cimport int64_t\n"
                       "cdef long X = 1\n__all__ = [\"b\",\n    \"c\"]\n")
     assert ast.parse(sub) and "cimport" not in sub and "cdef" not in sub

@@ -40,17 +40,23 @@ cdef inline void _count(zone, long order, long mt, long sign):
     free_mt[mt] = <long>free_mt[mt] + n
 
 
-def add_to_free_list(mm, zone, long pfn, long order, long mt):
-    """mm/page_alloc.c __add_to_free_list: the block becomes a buddy head of its
-    order and type, at the head of its list."""
-    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
-    cdef long off = pfn & <long>mm.section_mask
+cdef inline void c_add(list sections, long shift, long mask, zone, long pfn, long order,
+                       long mt):
+    # __add_to_free_list with the section geometry already read
+    sec = sections[pfn >> shift]
+    cdef long off = pfn & mask
     cdef bytearray flags = sec.flags
     cdef bytearray orders = sec.order
     flags[off] = PG_BUDDY | (mt << MT_SHIFT)
     orders[off] = order
     (<dict>(<list>(<list>zone.free_area)[order])[mt])[pfn] = None
     _count(zone, order, mt, 1)
+
+
+def add_to_free_list(mm, zone, long pfn, long order, long mt):
+    """mm/page_alloc.c __add_to_free_list: the block becomes a buddy head of its
+    order and type, at the head of its list."""
+    c_add(mm.sections, mm.section_shift, mm.section_mask, zone, pfn, order, mt)
 
 
 def del_page_from_free_list(mm, zone, long pfn, long order, long mt):
@@ -65,6 +71,10 @@ def del_page_from_free_list(mm, zone, long pfn, long order, long mt):
 def set_page_guard(mm, zone, long pfn, long order, long mt):
     """mm/debug_page_alloc.c __set_page_guard: below debug_guardpage_minorder the
     split-off half becomes a guard page, "not available for any usage"."""
+    return c_set_page_guard(mm, zone, pfn, order, mt)
+
+
+cdef bint c_set_page_guard(mm, zone, long pfn, long order, long mt) except -1:
     if order >= <long>mm.guard_minorder:
         return False
     sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
@@ -91,36 +101,44 @@ def clear_page_guard(mm, zone, long pfn, long order):
         hook(pfn, False)
 
 
-def expand(mm, zone, long pfn, long low, long high, long mt):
-    """mm/page_alloc.c expand: split a 2^high block at ``pfn`` down to 2^low, the
-    upper half of each split back on the lists (or a guard page)."""
+cdef void c_expand(mm, list sections, long shift, long mask, zone, long pfn, long low,
+                   long high, long mt):
     cdef long guard = mm.guard_minorder
     cdef long buddy
     while high > low:
         high -= 1
         buddy = pfn + (1 << high)
-        if high < guard and set_page_guard(mm, zone, buddy, high, mt):
+        if high < guard and c_set_page_guard(mm, zone, buddy, high, mt):
             continue
-        add_to_free_list(mm, zone, buddy, high, mt)
+        c_add(sections, shift, mask, zone, buddy, high, mt)
 
 
-def __rmqueue_smallest(mm, zone, long order, long mt):
-    """mm/page_alloc.c __rmqueue_smallest: the head of the smallest non-empty list of
-    type ``mt`` at ``order`` or above, split down to ``order``; -1 when none."""
+def expand(mm, zone, long pfn, long low, long high, long mt):
+    """mm/page_alloc.c expand: split a 2^high block at ``pfn`` down to 2^low, the
+    upper half of each split back on the lists (or a guard page)."""
+    c_expand(mm, mm.sections, mm.section_shift, mm.section_mask, zone, pfn, low, high, mt)
+
+
+cdef long c_rmqueue_smallest(mm, zone, long order, long mt) except? -2:
     cdef list fa = zone.free_area
     cdef long current, nr_orders = mm.nr_orders
     cdef long pfn
     cdef dict d
     cdef bytearray flags
+    cdef list sections
+    cdef long shift, mask
     for current in range(order, nr_orders):
         d = <dict>(<list>fa[current])[mt]
         if d:
             pfn = d.popitem()[0]         # the list head (most recently added), O(1)
-            flags = (<list>mm.sections)[pfn >> <long>mm.section_shift].flags
-            flags[pfn & <long>mm.section_mask] = 0
+            sections = mm.sections
+            shift = mm.section_shift
+            mask = mm.section_mask
+            flags = sections[pfn >> shift].flags
+            flags[pfn & mask] = 0
             _count(zone, current, mt, -1)
             if current != order:
-                expand(mm, zone, pfn, order, current, mt)
+                c_expand(mm, sections, shift, mask, zone, pfn, order, current, mt)
             tr = mm.trace
             if tr is not None and tr.live[EV_ZONE_LOCKED]:
                 # trace_mm_page_alloc_zone_locked, percpu_refill =
@@ -132,11 +150,13 @@ def __rmqueue_smallest(mm, zone, long order, long mt):
     return -1
 
 
-def __free_one_page(mm, zone, long pfn, long order, long mt):
-    """mm/page_alloc.c __free_one_page: merge with free buddies (and guard pages) as
-    far as MAX_PAGE_ORDER, then add to the list of ``mt``.  Above pageblock order
-    two blocks merge only when their pageblock types may (migratetype_is_mergeable:
-    both below MIGRATE_PCPTYPES, or equal); the buddy's pageblock then takes ours."""
+def __rmqueue_smallest(mm, zone, long order, long mt):
+    """mm/page_alloc.c __rmqueue_smallest: the head of the smallest non-empty list of
+    type ``mt`` at ``order`` or above, split down to ``order``; -1 when none."""
+    return c_rmqueue_smallest(mm, zone, order, mt)
+
+
+cdef void c_free_one_page(mm, zone, long pfn, long order, long mt):
     cdef list sections = mm.sections
     cdef long shift = mm.section_shift, mask = mm.section_mask
     cdef long max_order = mm.profile.max_page_order
@@ -175,4 +195,12 @@ def __free_one_page(mm, zone, long pfn, long order, long mt):
                 pbmt[off >> pb] = mt
         pfn &= buddy
         order += 1
-    add_to_free_list(mm, zone, pfn, order, mt)
+    c_add(sections, shift, mask, zone, pfn, order, mt)
+
+
+def __free_one_page(mm, zone, long pfn, long order, long mt):
+    """mm/page_alloc.c __free_one_page: merge with free buddies (and guard pages) as
+    far as MAX_PAGE_ORDER, then add to the list of ``mt``.  Above pageblock order
+    two blocks merge only when their pageblock types may (migratetype_is_mergeable:
+    both below MIGRATE_PCPTYPES, or equal); the buddy's pageblock then takes ours."""
+    c_free_one_page(mm, zone, pfn, order, mt)

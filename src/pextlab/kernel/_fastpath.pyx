@@ -11,11 +11,13 @@ dicts and bytearrays, the zones' counters, the hooks of the page_ext clients).
 """
 from cpython.number cimport PyNumber_Index
 
+from ._buddy cimport c_free_one_page, c_rmqueue_smallest
+
 from ..errors import PextlabError
 from . import mmzone, ring_buffer
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
                     ALLOC_WMARK_LOW, WMARK_NAMES,
-                    __free_one_page, __rmqueue, __rmqueue_smallest, zone_watermark_ok)
+                    __rmqueue, zone_watermark_ok)
 from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist
 from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
                   ZONE_MOVABLE)
@@ -97,9 +99,9 @@ def alloc_pages_fast(mm, gfp_arg, order_arg, nid):
     if ctx is None:
         ctx = prepare_alloc_pages(mm, gfp, nid)
     mt, zones, high, flags = ctx
-    zone, pfn = get_page_from_freelist(mm, order, mt, zones, high, flags)
+    cdef long pfn = c_get_page_from_freelist(mm, order, mt, zones, high, flags, None)
     if pfn >= 0:
-        prep_new_page(mm, pfn, order, mt, gfp)
+        c_prep_new_page(mm, pfn, order, mt, gfp)
     return pfn
 
 
@@ -109,6 +111,14 @@ def get_page_from_freelist(mm, long order, long mt, zones, long high, long alloc
 
     rmqueue takes from the per-cpu lists first when the zone has them (boot option
     pextlab.pcp=on), else from the buddy lists."""
+    cdef list got = []
+    cdef long pfn = c_get_page_from_freelist(mm, order, mt, zones, high, alloc_flags, got)
+    return (got[0], pfn) if pfn >= 0 else (None, -1)
+
+
+cdef long c_get_page_from_freelist(mm, long order, long mt, zones, long high,
+                                   long alloc_flags, list zone_out) except? -2:
+    # get_page_from_freelist; the zone the block came from is appended to zone_out
     wm = WMARK_NAMES[alloc_flags & 3]
     cdef bint simple = not order and not (alloc_flags & C_SPECIAL)
     cdef bint cma_usable = alloc_flags & C_ALLOC_CMA
@@ -136,20 +146,26 @@ def get_page_from_freelist(mm, long order, long mt, zones, long high, long alloc
         elif not cma_usable or not (<list>zone.free_mt)[mt_cma]:
             # __rmqueue without free CMA pages to consider: __rmqueue_smallest, then
             # (it failed, changing nothing) the whole of __rmqueue with its fallback
-            pfn = __rmqueue_smallest(mm, zone, order, mt)
+            pfn = c_rmqueue_smallest(mm, zone, order, mt)
             if pfn < 0:
                 pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
         else:
             pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
         if pfn >= 0:
-            return zone, pfn
-    return None, -1
+            if zone_out is not None:
+                zone_out.append(zone)
+            return pfn
+    return -1
 
 
 def prep_new_page(mm, long pfn, long order, long mt, long gfp):
     """mm/page_alloc.c prep_new_page / post_alloc_hook, then __alloc_pages' trace
     event: unpoison, mark the head, the page_ext clients' hook (set_page_owner),
     count, trace_mm_page_alloc(page, order, gfp, ac.migratetype)."""
+    c_prep_new_page(mm, pfn, order, mt, gfp)
+
+
+cdef void c_prep_new_page(mm, long pfn, long order, long mt, long gfp):
     poison = mm.poison
     if poison is not None:
         poison.unpoison_pages(pfn, order)
@@ -187,7 +203,7 @@ def free_pages(mm, pfn, order):
             pc = sec.pincount
             if (flags[off] & PG_HEAD and orders[off] == o
                     and (pc is None or not pc[off])):
-                __free_pages_ok(mm, p, o)
+                c_free_pages_ok(mm, p, o, True)
                 return
     check_free(mm, p, o)          # raises, naming what is wrong
 
@@ -221,6 +237,10 @@ def __free_pages_ok(mm, long pfn, long order, bint to_pcp=True):
     pcp orders (pextlab.kernel.pcp), else __free_one_page.  ``to_pcp=False`` is the
     kernel's own __free_pages_ok (make_alloc_exact frees the tail that way): straight
     to the buddy lists."""
+    c_free_pages_ok(mm, pfn, order, to_pcp)
+
+
+cdef void c_free_pages_ok(mm, long pfn, long order, bint to_pcp):
     tr = mm.trace
     if tr is not None and tr.live[EV_FREE]:   # free_pages_prepare: trace_mm_page_free(page, order)
         tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
@@ -248,5 +268,5 @@ def __free_pages_ok(mm, long pfn, long order, bint to_pcp=True):
         orders[off] = order
         free_unref_page_commit(mm, zone, pcp, pfn, order, mt)
     else:
-        __free_one_page(mm, zone, pfn, order, mt)
+        c_free_one_page(mm, zone, pfn, order, mt)
     mm.nr_free_events = <long>mm.nr_free_events + 1

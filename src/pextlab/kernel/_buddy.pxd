@@ -1,0 +1,4 @@
+# The compiled buddy functions other compiled modules call directly (cimport), without
+# a Python call: kernel/_buddy.pyx defines them, kernel/_fastpath.pyx uses them.
+cdef long c_rmqueue_smallest(mm, zone, long order, long mt) except? -2
+cdef void c_free_one_page(mm, zone, long pfn, long order, long mt)
