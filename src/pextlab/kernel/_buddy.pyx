@@ -15,6 +15,8 @@ arithmetic, direct ``bytearray`` indexing and dict calls through the C API.
 ``pextlab.kernel.buddy`` imports them; nothing else should.
 """
 
+from ._geometry cimport Geometry
+
 from . import mmzone, ring_buffer
 
 # the page flag bits and migratetype field (pextlab.kernel.mmzone) and the trace
@@ -56,15 +58,16 @@ cdef inline void c_add(list sections, long shift, long mask, zone, long pfn, lon
 def add_to_free_list(mm, zone, long pfn, long order, long mt):
     """mm/page_alloc.c __add_to_free_list: the block becomes a buddy head of its
     order and type, at the head of its list."""
-    c_add(mm.sections, mm.section_shift, mm.section_mask, zone, pfn, order, mt)
+    cdef Geometry g = mm.geometry
+    c_add(g.sections, g.shift, g.mask, zone, pfn, order, mt)
 
 
 def del_page_from_free_list(mm, zone, long pfn, long order, long mt):
     """mm/page_alloc.c del_page_from_free_list: off its list, no longer a buddy."""
     del (<dict>(<list>(<list>zone.free_area)[order])[mt])[pfn]
-    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
-    cdef bytearray flags = sec.flags
-    flags[pfn & <long>mm.section_mask] = 0
+    cdef Geometry g = mm.geometry
+    cdef bytearray flags = g.sections[pfn >> g.shift].flags
+    flags[pfn & g.mask] = 0
     _count(zone, order, mt, -1)
 
 
@@ -77,8 +80,9 @@ def set_page_guard(mm, zone, long pfn, long order, long mt):
 cdef bint c_set_page_guard(mm, zone, long pfn, long order, long mt) except -1:
     if order >= <long>mm.guard_minorder:
         return False
-    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
-    cdef long off = pfn & <long>mm.section_mask
+    cdef Geometry g = mm.geometry
+    sec = g.sections[pfn >> g.shift]
+    cdef long off = pfn & g.mask
     cdef bytearray flags = sec.flags
     cdef bytearray orders = sec.order
     flags[off] = PG_GUARD | (mt << MT_SHIFT)
@@ -92,9 +96,9 @@ cdef bint c_set_page_guard(mm, zone, long pfn, long order, long mt) except -1:
 
 def clear_page_guard(mm, zone, long pfn, long order):
     """mm/debug_page_alloc.c __clear_page_guard."""
-    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
-    cdef bytearray flags = sec.flags
-    flags[pfn & <long>mm.section_mask] = 0
+    cdef Geometry g = mm.geometry
+    cdef bytearray flags = g.sections[pfn >> g.shift].flags
+    flags[pfn & g.mask] = 0
     mm.nr_guard_pages = <long>mm.nr_guard_pages - (1 << order)
     hook = mm.page_ext_guard_hook
     if hook is not None:
@@ -116,29 +120,26 @@ cdef void c_expand(mm, list sections, long shift, long mask, zone, long pfn, lon
 def expand(mm, zone, long pfn, long low, long high, long mt):
     """mm/page_alloc.c expand: split a 2^high block at ``pfn`` down to 2^low, the
     upper half of each split back on the lists (or a guard page)."""
-    c_expand(mm, mm.sections, mm.section_shift, mm.section_mask, zone, pfn, low, high, mt)
+    cdef Geometry g = mm.geometry
+    c_expand(mm, g.sections, g.shift, g.mask, zone, pfn, low, high, mt)
 
 
 cdef long c_rmqueue_smallest(mm, zone, long order, long mt) except? -2:
     cdef list fa = zone.free_area
-    cdef long current, nr_orders = mm.nr_orders
+    cdef Geometry g = mm.geometry
+    cdef long current
     cdef long pfn
     cdef dict d
     cdef bytearray flags
-    cdef list sections
-    cdef long shift, mask
-    for current in range(order, nr_orders):
+    for current in range(order, g.nr_orders):
         d = <dict>(<list>fa[current])[mt]
         if d:
             pfn = d.popitem()[0]         # the list head (most recently added), O(1)
-            sections = mm.sections
-            shift = mm.section_shift
-            mask = mm.section_mask
-            flags = sections[pfn >> shift].flags
-            flags[pfn & mask] = 0
+            flags = g.sections[pfn >> g.shift].flags
+            flags[pfn & g.mask] = 0
             _count(zone, current, mt, -1)
             if current != order:
-                c_expand(mm, sections, shift, mask, zone, pfn, order, current, mt)
+                c_expand(mm, g.sections, g.shift, g.mask, zone, pfn, order, current, mt)
             tr = mm.trace
             if tr is not None and tr.live[EV_ZONE_LOCKED]:
                 # trace_mm_page_alloc_zone_locked, percpu_refill =
@@ -157,10 +158,11 @@ def __rmqueue_smallest(mm, zone, long order, long mt):
 
 
 cdef void c_free_one_page(mm, zone, long pfn, long order, long mt):
-    cdef list sections = mm.sections
-    cdef long shift = mm.section_shift, mask = mm.section_mask
-    cdef long max_order = mm.profile.max_page_order
-    cdef long pb = mm.pageblock_order
+    cdef Geometry g = mm.geometry
+    cdef list sections = g.sections
+    cdef long shift = g.shift, mask = g.mask
+    cdef long max_order = g.max_order
+    cdef long pb = g.pageblock_order
     cdef long zstart = zone.zone_start_pfn
     cdef long zend = zstart + <long>zone.spanned_pages
     cdef list fa = zone.free_area

@@ -12,6 +12,7 @@ dicts and bytearrays, the zones' counters, the hooks of the page_ext clients).
 from cpython.number cimport PyNumber_Index
 
 from ._buddy cimport c_free_one_page, c_rmqueue_smallest
+from ._geometry cimport Geometry
 
 from ..errors import PextlabError
 from . import mmzone, ring_buffer
@@ -88,7 +89,8 @@ def alloc_pages_fast(mm, gfp_arg, order_arg, nid):
     path must go on (``pextlab.kernel.page_alloc.__alloc_pages``)."""
     cdef long gfp = _int(gfp_arg, "gfp")
     cdef long order = _int(order_arg, "order")
-    if order < 0 or order > <long>mm.profile.max_page_order:
+    cdef Geometry g = mm.geometry
+    if order < 0 or order > g.max_order:
         raise PextlabError(f"order {order} is outside 0..MAX_PAGE_ORDER "
                            f"({mm.profile.max_page_order}) for profile {mm.profile.name}")
     if nid is None or nid < 0:
@@ -122,7 +124,7 @@ cdef long c_get_page_from_freelist(mm, long order, long mt, zones, long high,
     wm = WMARK_NAMES[alloc_flags & 3]
     cdef bint simple = not order and not (alloc_flags & C_SPECIAL)
     cdef bint cma_usable = alloc_flags & C_ALLOC_CMA
-    cdef long mt_cma = mm.mt_cma
+    cdef long mt_cma = (<Geometry>mm.geometry).mt_cma
     cdef long free, pfn
     for zone in zones:
         if not zone.free_pages:
@@ -169,8 +171,9 @@ cdef void c_prep_new_page(mm, long pfn, long order, long mt, long gfp):
     poison = mm.poison
     if poison is not None:
         poison.unpoison_pages(pfn, order)
-    sec = (<list>mm.sections)[pfn >> <long>mm.section_shift]
-    cdef long off = pfn & <long>mm.section_mask
+    cdef Geometry g = mm.geometry
+    sec = g.sections[pfn >> g.shift]
+    cdef long off = pfn & g.mask
     cdef bytearray flags = sec.flags
     cdef bytearray orders = sec.order
     flags[off] = PG_HEAD | (mt << MT_SHIFT)
@@ -194,10 +197,11 @@ def free_pages(mm, pfn, order):
     cdef long o = _int(order, "free_pages: order")
     cdef long off
     cdef bytearray flags, orders
-    if 0 <= p < <long>mm.max_section_pfn:
-        sec = (<list>mm.sections)[p >> <long>mm.section_shift]
+    cdef Geometry g = mm.geometry
+    if 0 <= p < g.max_section_pfn:
+        sec = g.sections[p >> g.shift]
         if sec is not None:
-            off = p & <long>mm.section_mask
+            off = p & g.mask
             flags = sec.flags
             orders = sec.order
             pc = sec.pincount
@@ -244,9 +248,10 @@ cdef void c_free_pages_ok(mm, long pfn, long order, bint to_pcp):
     tr = mm.trace
     if tr is not None and tr.live[EV_FREE]:   # free_pages_prepare: trace_mm_page_free(page, order)
         tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
-    cdef long shift = mm.section_shift
-    sec = (<list>mm.sections)[pfn >> shift]
-    cdef long off = pfn & <long>mm.section_mask
+    cdef Geometry g = mm.geometry
+    cdef long shift = g.shift
+    sec = g.sections[pfn >> shift]
+    cdef long off = pfn & g.mask
     cdef bytearray flags = sec.flags
     flags[off] = 0
     hook = mm.free_hook
@@ -255,11 +260,11 @@ cdef void c_free_pages_ok(mm, long pfn, long order, bint to_pcp):
     poison = mm.poison
     if poison is not None:
         poison.poison_pages(pfn, order)
-    zone = (<list>mm.section_zone)[pfn >> shift]
+    zone = g.section_zone[pfn >> shift]
     if zone is None:
         zone = mm.zone_of_pfn(pfn)
     cdef bytearray pbmt = sec.pageblock_mt
-    cdef long mt = pbmt[off >> <long>mm.pageblock_order]
+    cdef long mt = pbmt[off >> g.pageblock_order]
     cdef bytearray orders
     pcp = zone.pcp
     if to_pcp and pcp is not None and pcp.allowed[order] and mt != pcp.mt_isolate:

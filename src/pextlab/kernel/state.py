@@ -16,6 +16,13 @@ from .gfp import ZONE_NAMES, parse_gfp
 from .mmzone import MemSection, PglistData, PG_HOLE
 from .profiles import KernelProfile, PAGE_SHIFT
 
+try:
+    # the compiled core's view of the geometry (kernel/_geometry.pyx, built by `make setup`)
+    from ._geometry import Geometry
+except ImportError as e:             # a checkout that was never built
+    raise ImportError("pextlab's compiled core (pextlab.kernel._geometry) is not built: run "
+                      "`make setup`, or `pip install -e .` in the repository") from e
+
 __all__ = ["MM", "Memblock"]
 
 
@@ -160,6 +167,7 @@ class MM:
         self.max_section_pfn = self.nr_sections << self.section_shift
         self.sections: list[MemSection | None] = [None] * self.nr_sections
         self.section_zone: list = [None] * self.nr_sections   # zone if the section is in one zone
+        self.geometry = Geometry(self)        # the above, as C fields for the compiled core
         self.nodes: dict[int, PglistData] = {}
         self.zonelists: dict[int, tuple] = {}
         self.memblock = Memblock()
