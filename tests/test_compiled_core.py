@@ -173,6 +173,10 @@ def test_bad_frees_name_what_is_wrong():
         fastpath.free_pages(mm, 1 << 70, 0)
     with pytest.raises(PextlabError, match="outside 0..MAX_PAGE_ORDER"):
         page_alloc.__alloc_pages(mm, mm.gfp("GFP_KERNEL"), 11)
+    with pytest.raises(PextlabError, match="pfn must be an integer"):
+        m.free_pages(p + 0.4, 2)                 # the public method: never rounded either
+    with pytest.raises(PextlabError, match="order must be an integer"):
+        m.alloc_pages(2.0)
     fastpath.free_pages(mm, p, 2)
     with pytest.raises(PextlabError, match="free \\(in the buddy allocator\\)"):
         fastpath.free_pages(mm, p, 2)

@@ -123,16 +123,15 @@ class Machine:
 
         ``gfp`` is a flag string (``"GFP_KERNEL|__GFP_ZERO"``) or an int mask.
         ``nid`` picks the preferred node (default: the current CPU's node).
-        An order above MAX_PAGE_ORDER raises PextlabError.
+        An order that is not an integer, or above MAX_PAGE_ORDER, raises PextlabError.
         """
-        if not isinstance(order, int):
-            raise PextlabError(f"order must be an int, got {order!r}")
         pfn = page_alloc.alloc_pages(self.mm, self.mm.gfp(gfp), order, nid)
         return None if pfn < 0 else pfn
 
     def free_pages(self, pfn: int, order: int = 0) -> None:
-        """Free a block returned by ``alloc_pages`` (same order)."""
-        page_alloc.free_pages(self.mm, int(pfn), int(order))
+        """Free a block returned by ``alloc_pages`` (same order).  A pfn or order that
+        is not an integer (a float is never rounded) raises PextlabError."""
+        page_alloc.free_pages(self.mm, pfn, order)
 
     def alloc_pages_exact(self, size: int, gfp="GFP_KERNEL", nid: int | None = None):
         """alloc_pages_exact_nid: exactly ceil(size/4096) pages, or None."""
