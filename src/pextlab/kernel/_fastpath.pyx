@@ -23,8 +23,8 @@ from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist
 from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
                   ZONE_MOVABLE)
 
-__all__ = ["prepare_alloc_pages", "alloc_pages_fast", "get_page_from_freelist", "prep_new_page", "free_pages", "check_free",
-           "__free_pages_ok"]
+__all__ = ["prepare_alloc_pages", "alloc_pages_fast", "get_page_from_freelist", "prep_new_page",
+           "free_pages", "check_free", "__free_pages_ok"]
 
 # page flag bits (pextlab.kernel.mmzone) and trace event numbers, read once into C
 cdef long PG_BUDDY = mmzone.PG_BUDDY
@@ -39,7 +39,7 @@ cdef long C_SPECIAL = ALLOC_NO_WATERMARKS | ALLOC_MIN_RESERVE
 cdef long C_NO_WATERMARKS = ALLOC_NO_WATERMARKS
 
 
-def prepare_alloc_pages(mm, gfp: int, nid: int):
+def prepare_alloc_pages(mm, gfp, nid):
     """mm/page_alloc.c prepare_alloc_pages + gfp_to_alloc_flags: the per (gfp, nid)
     constants of an allocation, cached: (migratetype, zonelist, highest zone idx, alloc_flags).
 
