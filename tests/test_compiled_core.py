@@ -11,7 +11,7 @@ import pytest
 import pextlab
 from pextlab.errors import PextlabError
 from pextlab.kernel import buddy, fastpath, page_alloc
-from pextlab.kernel.mmzone import MT_MASK, MT_SHIFT, PG_BUDDY
+from pextlab.kernel.debug import check_invariants
 from pextlab.workloads.fragger import rng
 
 M64 = (1 << 64) - 1
@@ -93,22 +93,9 @@ def test_streams_copy_and_pickle_with_their_state():
 
 # --- the buddy state after random allocations and frees through the compiled paths
 def _free_lists_agree(mm):
-    """Every free-list entry is a buddy head of its order and type, and the counters
-    are the lists' sums (mm/page_alloc.c's invariants of free_area)."""
-    for zone in (z for n in mm.nodes.values() for z in n.zones if z.spanned_pages):
-        total = 0
-        per_mt = [0] * len(zone.free_mt)
-        for order, row in enumerate(zone.free_area):
-            assert zone.nr_free[order] == sum(len(d) for d in row)
-            for mt, d in enumerate(row):
-                for pfn in d:
-                    sec = mm.sections[pfn >> mm.section_shift]
-                    f = sec.flags[pfn & mm.section_mask]
-                    assert f & PG_BUDDY and (f & MT_MASK) >> MT_SHIFT == mt
-                    assert sec.order[pfn & mm.section_mask] == order
-                    total += 1 << order
-                    per_mt[mt] += 1 << order
-        assert zone.free_pages == total and zone.free_mt == per_mt
+    """The kernel state's laws (pextlab.kernel.debug.check_invariants: every free-list
+    entry a buddy head of its order and type, the counters the lists' sums, ...)."""
+    assert check_invariants(mm) == []
 
 
 @pytest.mark.parametrize("cmdline", ["page_owner=on", "page_owner=on debug_guardpage_minorder=2",
@@ -152,6 +139,8 @@ def test_rmqueue_smallest_takes_the_list_head_and_splits():
         assert head not in zone.free_area[current][mt]
         for o in range(want, current):
             assert next(reversed(zone.free_area[o][mt])) == head + (1 << o)
+        # the allocator's next step (prep_new_page) makes the block an allocated one
+        fastpath.prep_new_page(mm, pfn, want, mt, mm.gfp("GFP_HIGHUSER_MOVABLE"))
         _free_lists_agree(mm)
 
 

@@ -42,15 +42,20 @@ cdef inline void _count(zone, long order, long mt, long sign):
     free_mt[mt] = <long>free_mt[mt] + n
 
 
-cdef inline void c_add(list sections, long shift, long mask, zone, long pfn, long order,
-                       long mt):
-    # __add_to_free_list with the section geometry already read
-    sec = sections[pfn >> shift]
-    cdef long off = pfn & mask
+cdef inline void c_mark(Geometry g, long pfn, long bits, long order):
+    # a block's first page: its flags (PG_buddy / PG_guard / the allocated head, with
+    # the migratetype) and its order (struct page's private field)
+    sec = g.sections[pfn >> g.shift]
+    cdef long off = pfn & g.mask
     cdef bytearray flags = sec.flags
     cdef bytearray orders = sec.order
-    flags[off] = PG_BUDDY | (mt << MT_SHIFT)
+    flags[off] = bits
     orders[off] = order
+
+
+cdef inline void c_add(Geometry g, zone, long pfn, long order, long mt):
+    # __add_to_free_list
+    c_mark(g, pfn, PG_BUDDY | (mt << MT_SHIFT), order)
     (<dict>(<list>(<list>zone.free_area)[order])[mt])[pfn] = None
     _count(zone, order, mt, 1)
 
@@ -58,8 +63,7 @@ cdef inline void c_add(list sections, long shift, long mask, zone, long pfn, lon
 def add_to_free_list(mm, zone, long pfn, long order, long mt):
     """mm/page_alloc.c __add_to_free_list: the block becomes a buddy head of its
     order and type, at the head of its list."""
-    cdef Geometry g = mm.geometry
-    c_add(g.sections, g.shift, g.mask, zone, pfn, order, mt)
+    c_add(mm.geometry, zone, pfn, order, mt)
 
 
 def del_page_from_free_list(mm, zone, long pfn, long order, long mt):
@@ -80,13 +84,7 @@ def set_page_guard(mm, zone, long pfn, long order, long mt):
 cdef bint c_set_page_guard(mm, zone, long pfn, long order, long mt) except -1:
     if order >= <long>mm.guard_minorder:
         return False
-    cdef Geometry g = mm.geometry
-    sec = g.sections[pfn >> g.shift]
-    cdef long off = pfn & g.mask
-    cdef bytearray flags = sec.flags
-    cdef bytearray orders = sec.order
-    flags[off] = PG_GUARD | (mt << MT_SHIFT)
-    orders[off] = order
+    c_mark(mm.geometry, pfn, PG_GUARD | (mt << MT_SHIFT), order)
     mm.nr_guard_pages = <long>mm.nr_guard_pages + (1 << order)
     hook = mm.page_ext_guard_hook
     if hook is not None:          # v3.19: PAGE_EXT_DEBUG_GUARD bit
@@ -105,8 +103,7 @@ def clear_page_guard(mm, zone, long pfn, long order):
         hook(pfn, False)
 
 
-cdef void c_expand(mm, list sections, long shift, long mask, zone, long pfn, long low,
-                   long high, long mt):
+cdef void c_expand(mm, Geometry g, zone, long pfn, long low, long high, long mt):
     cdef long guard = mm.guard_minorder
     cdef long buddy
     while high > low:
@@ -114,14 +111,13 @@ cdef void c_expand(mm, list sections, long shift, long mask, zone, long pfn, lon
         buddy = pfn + (1 << high)
         if high < guard and c_set_page_guard(mm, zone, buddy, high, mt):
             continue
-        c_add(sections, shift, mask, zone, buddy, high, mt)
+        c_add(g, zone, buddy, high, mt)
 
 
 def expand(mm, zone, long pfn, long low, long high, long mt):
     """mm/page_alloc.c expand: split a 2^high block at ``pfn`` down to 2^low, the
     upper half of each split back on the lists (or a guard page)."""
-    cdef Geometry g = mm.geometry
-    c_expand(mm, g.sections, g.shift, g.mask, zone, pfn, low, high, mt)
+    c_expand(mm, mm.geometry, zone, pfn, low, high, mt)
 
 
 cdef long c_rmqueue_smallest(mm, zone, long order, long mt) except? -2:
@@ -139,7 +135,7 @@ cdef long c_rmqueue_smallest(mm, zone, long order, long mt) except? -2:
             flags[pfn & g.mask] = 0
             _count(zone, current, mt, -1)
             if current != order:
-                c_expand(mm, g.sections, g.shift, g.mask, zone, pfn, order, current, mt)
+                c_expand(mm, g, zone, pfn, order, current, mt)
             tr = mm.trace
             if tr is not None and tr.live[EV_ZONE_LOCKED]:
                 # trace_mm_page_alloc_zone_locked, percpu_refill =
@@ -197,7 +193,7 @@ cdef void c_free_one_page(mm, zone, long pfn, long order, long mt):
                 pbmt[off >> pb] = mt
         pfn &= buddy
         order += 1
-    c_add(sections, shift, mask, zone, pfn, order, mt)
+    c_add(g, zone, pfn, order, mt)
 
 
 def __free_one_page(mm, zone, long pfn, long order, long mt):

@@ -11,7 +11,7 @@ dicts and bytearrays, the zones' counters, the hooks of the page_ext clients).
 """
 from cpython.number cimport PyNumber_Index
 
-from ._buddy cimport c_free_one_page, c_rmqueue_smallest
+from ._buddy cimport c_free_one_page, c_mark, c_rmqueue_smallest
 from ._geometry cimport Geometry
 
 from ..errors import PextlabError
@@ -171,13 +171,7 @@ cdef void c_prep_new_page(mm, long pfn, long order, long mt, long gfp):
     poison = mm.poison
     if poison is not None:
         poison.unpoison_pages(pfn, order)
-    cdef Geometry g = mm.geometry
-    sec = g.sections[pfn >> g.shift]
-    cdef long off = pfn & g.mask
-    cdef bytearray flags = sec.flags
-    cdef bytearray orders = sec.order
-    flags[off] = PG_HEAD | (mt << MT_SHIFT)
-    orders[off] = order
+    c_mark(mm.geometry, pfn, PG_HEAD | (mt << MT_SHIFT), order)
     hook = mm.alloc_hook
     if hook is not None:
         hook(pfn, order, gfp)

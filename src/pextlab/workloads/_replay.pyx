@@ -40,6 +40,16 @@ cdef class _Replay:
     cdef long nm, mov, shift
     cdef int64_t seq, next_s, every, next_h
 
+    cdef inline void set_task(self, now, long ti, handle) except *:
+        # the clock, and the task and stack page_owner records (or the free's stack)
+        mm = self.mm
+        mm.clock_ns = now
+        mm.comm = self.t_comm[ti]
+        mm.pid = self.t_pid[ti]
+        mm.tgid = self.t_tgid[ti]
+        mm.comm_id = self.t_cid[ti]
+        mm.current_handle = handle
+
     cdef void sample(self, int64_t ts) except *:
         cdef long zc, mt, b
         cdef list fm
@@ -83,12 +93,7 @@ cdef class _Replay:
                 self.dropped.discard(sq)
                 continue
             pfn, o, ti, si, k = pfn_, o_, ti_, si_, k_
-            mm.clock_ns = ft_
-            mm.comm = self.t_comm[ti]
-            mm.pid = self.t_pid[ti]
-            mm.tgid = self.t_tgid[ti]
-            mm.comm_id = self.t_cid[ti]
-            mm.current_handle = self.s_fhandle[si]
+            self.set_task(ft_, ti, self.s_fhandle[si])
             if pfn_ in self.lru:
                 del self.lru[pfn_]
                 self.lru_del(mm, pfn_)
@@ -104,12 +109,7 @@ cdef class _Replay:
     cdef void alloc(self, int64_t t, long ti, long si, int64_t life) except *:
         mm = self.mm
         cdef long o = self.s_order[si]
-        mm.clock_ns = t
-        mm.comm = self.t_comm[ti]
-        mm.pid = self.t_pid[ti]
-        mm.tgid = self.t_tgid[ti]
-        mm.comm_id = self.t_cid[ti]
-        mm.current_handle = self.s_handle[si]
+        self.set_task(t, ti, self.s_handle[si])
         gfp, nid = self.s_gfp[si], self.t_nid[ti]
         cdef int64_t pfn = alloc_pages_fast(mm, gfp, o, nid)
         if pfn < 0:
