@@ -14,8 +14,26 @@ command line stay quick: ``pextlab sort`` never loads pandas.
 from __future__ import annotations
 
 import importlib
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
 
 __version__ = "0.1.0"
+
+
+def _check_compiled_core() -> None:
+    """Fail once, clearly, if a compiled module of the core (every ``*.pyx`` of the
+    package, docs/compiled-core.md) has no built extension next to it: a checkout
+    that was never built, or one that gained a ``.pyx`` since ``make setup``.  Every
+    ``pextlab.*`` import passes here first."""
+    root = Path(__file__).resolve().parent
+    missing = [str(p.relative_to(root.parent)) for p in sorted(root.rglob("*.pyx"))
+               if not any(p.with_suffix(s).exists() for s in EXTENSION_SUFFIXES)]
+    if missing:
+        raise ImportError(f"pextlab's compiled core is not built ({', '.join(missing)}): run "
+                          f"`make setup`, or `pip install -e .` in the repository")
+
+
+_check_compiled_core()
 
 # public name -> (module, attribute or None for the module itself)
 _LAZY = {

@@ -31,13 +31,9 @@ import numpy as np
 from ..errors import PextlabError
 from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
 
-try:
-    # the compiled core (kernel/_buddy.pyx, built by `make setup` / `pip install -e .`)
-    from ._buddy import (add_to_free_list, del_page_from_free_list, set_page_guard,
-                         clear_page_guard, expand, __rmqueue_smallest, __free_one_page)
-except ImportError as e:             # a checkout that was never built
-    raise ImportError("pextlab's compiled core (pextlab.kernel._buddy) is not built: run "
-                      "`make setup`, or `pip install -e .` in the repository") from e
+# compiled: kernel/_buddy.pyx (the pextlab package checks that it is built)
+from ._buddy import (add_to_free_list, del_page_from_free_list, set_page_guard,
+                     clear_page_guard, expand, __rmqueue_smallest, __free_one_page)
 
 __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",

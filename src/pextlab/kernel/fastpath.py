@@ -32,13 +32,9 @@ from .pcp import free_unref_page_commit, zone_pcp_update
 from .profiles import PAGE_SHIFT
 from .ring_buffer import EV_FREE, EV_FREE_BATCHED
 
-try:
-    # the compiled fast path (kernel/_fastpath.pyx, built by `make setup`)
-    from ._fastpath import (prepare_alloc_pages, alloc_pages_fast, get_page_from_freelist,
-                            prep_new_page, free_pages, check_free, __free_pages_ok)
-except ImportError as e:             # a checkout that was never built
-    raise ImportError("pextlab's compiled core (pextlab.kernel._fastpath) is not built: run "
-                      "`make setup`, or `pip install -e .` in the repository") from e
+# compiled: kernel/_fastpath.pyx (the pextlab package checks that it is built)
+from ._fastpath import (prepare_alloc_pages, alloc_pages_fast, get_page_from_freelist,
+                        prep_new_page, free_pages, check_free, __free_pages_ok)
 
 FOLIO_BATCH_SIZE = 31           # include/linux/pagevec.h PAGEVEC_SIZE
 

@@ -27,12 +27,8 @@ from .gfp import format_gfp, gfp_migratetype
 from .mmzone import PG_BUDDY, PG_RESERVED, covered_by_free
 from .stackdepot import StackDepot
 
-try:
-    # the compiled hooks (kernel/_page_owner.pyx, built by `make setup`)
-    from ._page_owner import OwnerHooks, ROW_BYTES
-except ImportError as e:             # a checkout that was never built
-    raise ImportError("pextlab's compiled core (pextlab.kernel._page_owner) is not built: run "
-                      "`make setup`, or `pip install -e .` in the repository") from e
+# compiled: kernel/_page_owner.pyx (the pextlab package checks that it is built)
+from ._page_owner import OwnerHooks, ROW_BYTES
 
 __all__ = ["PageOwner", "OwnerRecords", "page_owner_ops", "REC_FIELDS"]
 

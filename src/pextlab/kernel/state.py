@@ -16,12 +16,8 @@ from .gfp import ZONE_NAMES, parse_gfp
 from .mmzone import MemSection, PglistData, PG_HOLE
 from .profiles import KernelProfile, PAGE_SHIFT
 
-try:
-    # the compiled core's view of the geometry (kernel/_geometry.pyx, built by `make setup`)
-    from ._geometry import Geometry
-except ImportError as e:             # a checkout that was never built
-    raise ImportError("pextlab's compiled core (pextlab.kernel._geometry) is not built: run "
-                      "`make setup`, or `pip install -e .` in the repository") from e
+# compiled: kernel/_geometry.pyx (the pextlab package checks that it is built)
+from ._geometry import Geometry
 
 __all__ = ["MM", "Memblock"]
 

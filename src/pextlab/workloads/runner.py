@@ -71,12 +71,8 @@ from .catalogue import Catalogue, load_catalogue
 from .events import EV_ALLOC, EV_FAIL, EV_FIELDS, EV_FREE, EVENT_NAMES, SAMPLE_FIELDS  # noqa: F401
 from .spec import Task, Workload
 
-try:
-    # the compiled event loop (workloads/_replay.pyx, built by `make setup`)
-    from ._replay import replay
-except ImportError as e:             # a checkout that was never built
-    raise ImportError("pextlab's compiled core (pextlab.workloads._replay) is not built: run "
-                      "`make setup`, or `pip install -e .` in the repository") from e
+# compiled: workloads/_replay.pyx (the pextlab package checks that it is built)
+from ._replay import replay
 
 __all__ = ["RunLog", "OomTask", "run", "RECLAIMABLE_KINDS", "EV_ALLOC", "EV_FREE", "EV_FAIL", "EVENT_NAMES", "EV_FIELDS",
            "SAMPLE_FIELDS"]

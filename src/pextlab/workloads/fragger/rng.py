@@ -22,12 +22,8 @@ __all__ = ["MASK64", "splitmix64", "Stream", "gen_stream", "sched_stream", "hash
 
 MASK64 = (1 << 64) - 1
 
-try:
-    # the compiled draws (workloads/fragger/_rng.pyx, built by `make setup`)
-    from ._rng import splitmix64, Stream, hash01, free_decision
-except ImportError as e:             # a checkout that was never built
-    raise ImportError("pextlab's compiled core (pextlab.workloads.fragger._rng) is not built: "
-                      "run `make setup`, or `pip install -e .` in the repository") from e
+# compiled: workloads/fragger/_rng.pyx (the pextlab package checks that it is built)
+from ._rng import splitmix64, Stream, hash01, free_decision
 
 
 def gen_stream(seed: int) -> Stream:
