@@ -16,8 +16,10 @@ from .gfp import ZONE_NAMES, parse_gfp
 from .mmzone import MemSection, PglistData, PG_HOLE
 from .profiles import KernelProfile, PAGE_SHIFT
 
-# compiled: kernel/_geometry.pyx (the pextlab package checks that it is built)
+# compiled: kernel/_geometry.pyx and kernel/_state.pyx (the pextlab package checks that
+# they are built)
 from ._geometry import Geometry
+from ._state import MMCore
 
 __all__ = ["MM", "Memblock"]
 
@@ -142,8 +144,13 @@ class Memblock:
         return -1
 
 
-class MM:
-    """The whole simulated kernel state of one machine."""
+class MM(MMCore):
+    """The whole simulated kernel state of one machine.
+
+    The fields the compiled core reads on every allocation and free (the clock, the
+    task, the hooks, the counters: ``kernel/_state.pyx``) are C fields of its base
+    class ``MMCore``; the others are ordinary attributes.  Both are set and read by
+    name alike."""
 
     def __init__(self, profile: KernelProfile, layout, params, memory_model: str):
         self.profile = profile
