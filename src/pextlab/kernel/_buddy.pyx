@@ -16,6 +16,8 @@ arithmetic, direct ``bytearray`` indexing and dict calls through the C API.
 """
 
 from ._geometry cimport Geometry
+from ._mmzone cimport MemSection, Zone, section_at
+from ._state cimport MMCore
 
 from . import mmzone, ring_buffer
 
@@ -31,79 +33,81 @@ cdef long PCPTYPES = 3    # MIGRATE_PCPTYPES: unmovable, movable, reclaimable
 __all__ = ["add_to_free_list", "del_page_from_free_list", "set_page_guard",
            "clear_page_guard", "expand", "__rmqueue_smallest", "__free_one_page"]
 
-cdef inline void _count(zone, long order, long mt, long sign):
+cdef inline void _count(Zone zone, long order, long mt, long sign) except *:
     # a free list gained (sign 1) or lost (-1) a block: free_area[order].nr_free,
     # NR_FREE_PAGES and the per-migratetype count (mm/page_alloc.c account_freepages)
     cdef list nr_free = zone.nr_free
     cdef list free_mt = zone.free_mt
     cdef long n = sign << order
     nr_free[order] = <long>nr_free[order] + sign
-    zone.free_pages = <long>zone.free_pages + n
+    zone.free_pages += n
     free_mt[mt] = <long>free_mt[mt] + n
 
 
-cdef inline void c_mark(Geometry g, long pfn, long bits, long order):
+cdef inline void c_mark(Geometry g, long pfn, long bits, long order) except *:
     # a block's first page: its flags (PG_buddy / PG_guard / the allocated head, with
     # the migratetype) and its order (struct page's private field)
-    sec = g.sections[pfn >> g.shift]
+    cdef MemSection sec = section_at(g.sections, pfn >> g.shift)
     cdef long off = pfn & g.mask
-    cdef bytearray flags = sec.flags
-    cdef bytearray orders = sec.order
-    flags[off] = bits
-    orders[off] = order
+    sec.flags[off] = bits
+    sec.order[off] = order
 
 
-cdef inline void c_add(Geometry g, zone, long pfn, long order, long mt):
+cdef inline void c_add(Geometry g, Zone zone, long pfn, long order, long mt) except *:
     # __add_to_free_list
     c_mark(g, pfn, PG_BUDDY | (mt << MT_SHIFT), order)
-    (<dict>(<list>(<list>zone.free_area)[order])[mt])[pfn] = None
+    (<dict>(<list>zone.free_area[order])[mt])[pfn] = None
     _count(zone, order, mt, 1)
 
 
-def add_to_free_list(mm, zone, long pfn, long order, long mt):
+def add_to_free_list(MMCore mm not None, Zone zone not None, long pfn, long order, long mt):
     """mm/page_alloc.c __add_to_free_list: the block becomes a buddy head of its
     order and type, at the head of its list."""
     c_add(mm.geometry, zone, pfn, order, mt)
 
 
-def del_page_from_free_list(mm, zone, long pfn, long order, long mt):
+def del_page_from_free_list(MMCore mm not None, Zone zone not None, long pfn, long order,
+                            long mt):
     """mm/page_alloc.c del_page_from_free_list: off its list, no longer a buddy."""
-    del (<dict>(<list>(<list>zone.free_area)[order])[mt])[pfn]
+    del (<dict>(<list>zone.free_area[order])[mt])[pfn]
     cdef Geometry g = mm.geometry
-    cdef bytearray flags = g.sections[pfn >> g.shift].flags
-    flags[pfn & g.mask] = 0
+    section_at(g.sections, pfn >> g.shift).flags[pfn & g.mask] = 0
     _count(zone, order, mt, -1)
 
 
-def set_page_guard(mm, zone, long pfn, long order, long mt):
+def set_page_guard(MMCore mm not None, Zone zone not None, long pfn, long order, long mt):
     """mm/debug_page_alloc.c __set_page_guard: below debug_guardpage_minorder the
     split-off half becomes a guard page, "not available for any usage"."""
     return c_set_page_guard(mm, zone, pfn, order, mt)
 
 
-cdef bint c_set_page_guard(mm, zone, long pfn, long order, long mt) except -1:
-    if order >= <long>mm.guard_minorder:
+cdef bint c_set_page_guard(MMCore mm, Zone zone, long pfn, long order, long mt) except -1:
+    if order >= mm.guard_minorder:
         return False
     c_mark(mm.geometry, pfn, PG_GUARD | (mt << MT_SHIFT), order)
-    mm.nr_guard_pages = <long>mm.nr_guard_pages + (1 << order)
+    mm.nr_guard_pages += 1 << order
     hook = mm.page_ext_guard_hook
     if hook is not None:          # v3.19: PAGE_EXT_DEBUG_GUARD bit
         hook(pfn, True)
     return True
 
 
-def clear_page_guard(mm, zone, long pfn, long order):
+def clear_page_guard(MMCore mm not None, Zone zone not None, long pfn, long order):
     """mm/debug_page_alloc.c __clear_page_guard."""
+    c_clear_page_guard(mm, pfn, order)
+
+
+cdef void c_clear_page_guard(MMCore mm, long pfn, long order) except *:
     cdef Geometry g = mm.geometry
-    cdef bytearray flags = g.sections[pfn >> g.shift].flags
-    flags[pfn & g.mask] = 0
-    mm.nr_guard_pages = <long>mm.nr_guard_pages - (1 << order)
+    section_at(g.sections, pfn >> g.shift).flags[pfn & g.mask] = 0
+    mm.nr_guard_pages -= 1 << order
     hook = mm.page_ext_guard_hook
     if hook is not None:
         hook(pfn, False)
 
 
-cdef void c_expand(mm, Geometry g, zone, long pfn, long low, long high, long mt):
+cdef void c_expand(MMCore mm, Geometry g, Zone zone, long pfn, long low, long high,
+                   long mt) except *:
     cdef long guard = mm.guard_minorder
     cdef long buddy
     while high > low:
@@ -114,25 +118,23 @@ cdef void c_expand(mm, Geometry g, zone, long pfn, long low, long high, long mt)
         c_add(g, zone, buddy, high, mt)
 
 
-def expand(mm, zone, long pfn, long low, long high, long mt):
+def expand(MMCore mm not None, Zone zone not None, long pfn, long low, long high, long mt):
     """mm/page_alloc.c expand: split a 2^high block at ``pfn`` down to 2^low, the
     upper half of each split back on the lists (or a guard page)."""
     c_expand(mm, mm.geometry, zone, pfn, low, high, mt)
 
 
-cdef long c_rmqueue_smallest(mm, zone, long order, long mt) except? -2:
+cdef long c_rmqueue_smallest(MMCore mm, Zone zone, long order, long mt) except? -2:
     cdef list fa = zone.free_area
     cdef Geometry g = mm.geometry
     cdef long current
     cdef long pfn
     cdef dict d
-    cdef bytearray flags
     for current in range(order, g.nr_orders):
         d = <dict>(<list>fa[current])[mt]
         if d:
             pfn = d.popitem()[0]         # the list head (most recently added), O(1)
-            flags = g.sections[pfn >> g.shift].flags
-            flags[pfn & g.mask] = 0
+            section_at(g.sections, pfn >> g.shift).flags[pfn & g.mask] = 0
             _count(zone, current, mt, -1)
             if current != order:
                 c_expand(mm, g, zone, pfn, order, current, mt)
@@ -147,28 +149,29 @@ cdef long c_rmqueue_smallest(mm, zone, long order, long mt) except? -2:
     return -1
 
 
-def __rmqueue_smallest(mm, zone, long order, long mt):
+def __rmqueue_smallest(MMCore mm not None, Zone zone not None, long order, long mt):
     """mm/page_alloc.c __rmqueue_smallest: the head of the smallest non-empty list of
     type ``mt`` at ``order`` or above, split down to ``order``; -1 when none."""
     return c_rmqueue_smallest(mm, zone, order, mt)
 
 
-cdef void c_free_one_page(mm, zone, long pfn, long order, long mt):
+cdef void c_free_one_page(MMCore mm, Zone zone, long pfn, long order, long mt) except *:
     cdef Geometry g = mm.geometry
     cdef list sections = g.sections
     cdef long shift = g.shift, mask = g.mask
     cdef long max_order = g.max_order
     cdef long pb = g.pageblock_order
     cdef long zstart = zone.zone_start_pfn
-    cdef long zend = zstart + <long>zone.spanned_pages
+    cdef long zend = zstart + zone.spanned_pages
     cdef list fa = zone.free_area
     cdef long buddy, off, f, buddy_mt, bmt
     cdef bytearray flags, orders, pbmt
+    cdef MemSection sec
     while order < max_order:
         buddy = pfn ^ (1 << order)
         if buddy < zstart or buddy >= zend:
             break
-        sec = sections[buddy >> shift]
+        sec = section_at(sections, buddy >> shift)
         off = buddy & mask
         flags = sec.flags
         orders = sec.order
@@ -182,7 +185,7 @@ cdef void c_free_one_page(mm, zone, long pfn, long order, long mt):
             if bmt != mt and (mt >= PCPTYPES or bmt >= PCPTYPES):
                 break
         if f & PG_GUARD:
-            clear_page_guard(mm, zone, buddy, order)
+            c_clear_page_guard(mm, buddy, order)
         else:
             del (<dict>(<list>fa[order])[buddy_mt])[buddy]
             flags[off] = 0
@@ -196,7 +199,7 @@ cdef void c_free_one_page(mm, zone, long pfn, long order, long mt):
     c_add(g, zone, pfn, order, mt)
 
 
-def __free_one_page(mm, zone, long pfn, long order, long mt):
+def __free_one_page(MMCore mm not None, Zone zone not None, long pfn, long order, long mt):
     """mm/page_alloc.c __free_one_page: merge with free buddies (and guard pages) as
     far as MAX_PAGE_ORDER, then add to the list of ``mt``.  Above pageblock order
     two blocks merge only when their pageblock types may (migratetype_is_mergeable:

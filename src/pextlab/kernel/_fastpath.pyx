@@ -13,6 +13,8 @@ from cpython.number cimport PyNumber_Index
 
 from ._buddy cimport c_free_one_page, c_mark, c_rmqueue_smallest
 from ._geometry cimport Geometry
+from ._mmzone cimport MemSection, Zone, section_at
+from ._state cimport MMCore
 
 from ..errors import PextlabError
 from . import mmzone, ring_buffer
@@ -82,7 +84,7 @@ cdef long _int(x, str what) except? -1:
         raise PextlabError(f"{what} {x!r} is out of range") from None
 
 
-def alloc_pages_fast(mm, gfp_arg, order_arg, nid):
+def alloc_pages_fast(MMCore mm not None, gfp_arg, order_arg, nid):
     """__alloc_pages_noprof up to its slow path: the checks of its arguments, the
     per (gfp, nid) constants (prepare_alloc_pages), ``get_page_from_freelist`` at the
     low watermark and ``prep_new_page``.  Returns the head pfn, or -1 when the slow
@@ -97,36 +99,39 @@ def alloc_pages_fast(mm, gfp_arg, order_arg, nid):
         nid = mm.current_nid
     elif nid not in mm.zonelists:
         raise PextlabError(f"node {nid} does not exist (nodes: {sorted(mm.zonelists)})")
-    ctx = (<dict>mm._ac_cache).get((gfp, nid))
+    ctx = mm._ac_cache.get((gfp, nid))
     if ctx is None:
         ctx = prepare_alloc_pages(mm, gfp, nid)
-    mt, zones, high, flags = ctx
-    cdef long pfn = c_get_page_from_freelist(mm, order, mt, zones, high, flags, None)
+    mt, zones, high, flags = <tuple?>ctx
+    cdef long pfn = c_get_page_from_freelist(mm, order, mt, <tuple?>zones, high, flags, None)
     if pfn >= 0:
         c_prep_new_page(mm, pfn, order, mt, gfp)
     return pfn
 
 
-def get_page_from_freelist(mm, long order, long mt, zones, long high, long alloc_flags):
+def get_page_from_freelist(MMCore mm not None, long order, long mt, zones, long high,
+                           long alloc_flags):
     """mm/page_alloc.c get_page_from_freelist: the first zone of the zonelist above its
     watermark (and lowmem_reserve) that has the block; (zone, pfn) or (None, -1).
 
     rmqueue takes from the per-cpu lists first when the zone has them (boot option
     pextlab.pcp=on), else from the buddy lists."""
     cdef list got = []
-    cdef long pfn = c_get_page_from_freelist(mm, order, mt, zones, high, alloc_flags, got)
+    cdef long pfn = c_get_page_from_freelist(mm, order, mt, tuple(zones), high, alloc_flags, got)
     return (got[0], pfn) if pfn >= 0 else (None, -1)
 
 
-cdef long c_get_page_from_freelist(mm, long order, long mt, zones, long high,
+cdef long c_get_page_from_freelist(MMCore mm, long order, long mt, tuple zones, long high,
                                    long alloc_flags, list zone_out) except? -2:
     # get_page_from_freelist; the zone the block came from is appended to zone_out
     wm = WMARK_NAMES[alloc_flags & 3]
     cdef bint simple = not order and not (alloc_flags & C_SPECIAL)
     cdef bint cma_usable = alloc_flags & C_ALLOC_CMA
-    cdef long mt_cma = (<Geometry>mm.geometry).mt_cma
+    cdef long mt_cma = mm.geometry.mt_cma
     cdef long free, pfn
-    for zone in zones:
+    cdef Zone zone
+    for z in zones:
+        zone = <Zone?>z
         if not zone.free_pages:
             continue
         if simple:
@@ -134,8 +139,8 @@ cdef long c_get_page_from_freelist(mm, long order, long mt, zones, long high,
             # the allocation may not use them) above the mark and lowmem_reserve
             free = zone.free_pages
             if not cma_usable:
-                free -= <long>(<list>zone.free_mt)[mt_cma]
-            if free <= <long>zone.watermark[wm] + <long>(<list>zone.lowmem_reserve)[high]:
+                free -= <long>zone.free_mt[mt_cma]
+            if free <= <long>zone.watermark[wm] + <long>zone.lowmem_reserve[high]:
                 continue
         elif not (alloc_flags & C_NO_WATERMARKS):
             if not zone_watermark_ok(mm, zone, order, zone.watermark[wm], high, alloc_flags):
@@ -145,7 +150,7 @@ cdef long c_get_page_from_freelist(mm, long order, long mt, zones, long high,
             pfn = rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags)
             if pfn < 0:
                 pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
-        elif not cma_usable or not (<list>zone.free_mt)[mt_cma]:
+        elif not cma_usable or not zone.free_mt[mt_cma]:
             # __rmqueue without free CMA pages to consider: __rmqueue_smallest, then
             # (it failed, changing nothing) the whole of __rmqueue with its fallback
             pfn = c_rmqueue_smallest(mm, zone, order, mt)
@@ -160,14 +165,14 @@ cdef long c_get_page_from_freelist(mm, long order, long mt, zones, long high,
     return -1
 
 
-def prep_new_page(mm, long pfn, long order, long mt, long gfp):
+def prep_new_page(MMCore mm not None, long pfn, long order, long mt, long gfp):
     """mm/page_alloc.c prep_new_page / post_alloc_hook, then __alloc_pages' trace
     event: unpoison, mark the head, the page_ext clients' hook (set_page_owner),
     count, trace_mm_page_alloc(page, order, gfp, ac.migratetype)."""
     c_prep_new_page(mm, pfn, order, mt, gfp)
 
 
-cdef void c_prep_new_page(mm, long pfn, long order, long mt, long gfp):
+cdef void c_prep_new_page(MMCore mm, long pfn, long order, long mt, long gfp) except *:
     poison = mm.poison
     if poison is not None:
         poison.unpoison_pages(pfn, order)
@@ -175,13 +180,13 @@ cdef void c_prep_new_page(mm, long pfn, long order, long mt, long gfp):
     hook = mm.alloc_hook
     if hook is not None:
         hook(pfn, order, gfp)
-    mm.nr_alloc_events = <long>mm.nr_alloc_events + 1
+    mm.nr_alloc_events += 1
     tr = mm.trace
     if tr is not None and tr.live[EV_ALLOC]:
         tr.event(mm, EV_ALLOC, pfn, order, mt, gfp, 0)
 
 
-def free_pages(mm, pfn, order):
+def free_pages(MMCore mm not None, pfn, order):
     """__free_pages(): the caller's 2^order block at ``pfn`` goes back to the buddy.
 
     Raises PextlabError (naming the pfn and what it is) if the pfn is not the head
@@ -190,16 +195,15 @@ def free_pages(mm, pfn, order):
     cdef long p = _int(pfn, "free_pages: pfn")
     cdef long o = _int(order, "free_pages: order")
     cdef long off
-    cdef bytearray flags, orders
     cdef Geometry g = mm.geometry
+    cdef MemSection sec
     if 0 <= p < g.max_section_pfn:
-        sec = g.sections[p >> g.shift]
-        if sec is not None:
+        s = g.sections[p >> g.shift]
+        if s is not None:
+            sec = <MemSection?>s
             off = p & g.mask
-            flags = sec.flags
-            orders = sec.order
             pc = sec.pincount
-            if (flags[off] & PG_HEAD and orders[off] == o
+            if (sec.flags[off] & PG_HEAD and sec.order[off] == o
                     and (pc is None or not pc[off])):
                 c_free_pages_ok(mm, p, o, True)
                 return
@@ -230,7 +234,7 @@ def check_free(mm, pfn, order):
                            f"unpin it first (unpin_user_pages)")
 
 
-def __free_pages_ok(mm, long pfn, long order, bint to_pcp=True):
+def __free_pages_ok(MMCore mm not None, long pfn, long order, bint to_pcp=True):
     """free_pages_prepare (page_owner, poison) then, with pcp lists, free_unref_page for
     pcp orders (pextlab.kernel.pcp), else __free_one_page.  ``to_pcp=False`` is the
     kernel's own __free_pages_ok (make_alloc_exact frees the tail that way): straight
@@ -238,34 +242,33 @@ def __free_pages_ok(mm, long pfn, long order, bint to_pcp=True):
     c_free_pages_ok(mm, pfn, order, to_pcp)
 
 
-cdef void c_free_pages_ok(mm, long pfn, long order, bint to_pcp):
+cdef void c_free_pages_ok(MMCore mm, long pfn, long order, bint to_pcp) except *:
     tr = mm.trace
     if tr is not None and tr.live[EV_FREE]:   # free_pages_prepare: trace_mm_page_free(page, order)
         tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
     cdef Geometry g = mm.geometry
     cdef long shift = g.shift
-    sec = g.sections[pfn >> shift]
+    cdef MemSection sec = section_at(g.sections, pfn >> shift)
     cdef long off = pfn & g.mask
-    cdef bytearray flags = sec.flags
-    flags[off] = 0
+    sec.flags[off] = 0
     hook = mm.free_hook
     if hook is not None:
         hook(pfn, order)
     poison = mm.poison
     if poison is not None:
         poison.poison_pages(pfn, order)
-    zone = g.section_zone[pfn >> shift]
-    if zone is None:
-        zone = mm.zone_of_pfn(pfn)
-    cdef bytearray pbmt = sec.pageblock_mt
-    cdef long mt = pbmt[off >> g.pageblock_order]
-    cdef bytearray orders
+    z = g.section_zone[pfn >> shift]
+    if z is None:
+        z = mm.zone_of_pfn(pfn)
+        if z is None:
+            raise LookupError(f"pfn {pfn:#x} is in no zone")
+    cdef Zone zone = <Zone?>z
+    cdef long mt = sec.pageblock_mt[off >> g.pageblock_order]
     pcp = zone.pcp
     if to_pcp and pcp is not None and pcp.allowed[order] and mt != pcp.mt_isolate:
         # free_unref_page: onto the per-cpu list (boot option pextlab.pcp=on)
-        orders = sec.order
-        orders[off] = order
+        sec.order[off] = order
         free_unref_page_commit(mm, zone, pcp, pfn, order, mt)
     else:
         c_free_one_page(mm, zone, pfn, order, mt)
-    mm.nr_free_events = <long>mm.nr_free_events + 1
+    mm.nr_free_events += 1

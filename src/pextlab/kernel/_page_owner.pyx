@@ -12,6 +12,9 @@ hooks; nothing else should.
 from cpython.memoryview cimport PyMemoryView_GET_BUFFER
 from libc.stdint cimport int64_t
 
+from ._mmzone cimport section_at
+from ._state cimport MMCore
+
 __all__ = ["OwnerHooks", "ROW_BYTES"]
 
 DEF ROW = 96                      # 12 int64 fields
@@ -34,7 +37,8 @@ cdef class OwnerHooks:
     table is replaced (``PageOwner.reset_records``)."""
     cdef list sections
     cdef long shift, mask
-    cdef object recs, mm
+    cdef object recs
+    cdef MMCore mm
     cdef bint subpage, keep
 
     def __init__(self, po):
@@ -50,7 +54,7 @@ cdef class OwnerHooks:
         """__set_page_owner: a new record (the allocation's order, gfp, stack handle,
         time and task) for the block; every page of it (v5.4+: each subpage) points
         at it, with PAGE_EXT_OWNER and PAGE_EXT_OWNER_ALLOCATED set."""
-        t = (<object>self.sections[pfn >> self.shift]).page_ext
+        t = section_at(self.sections, pfn >> self.shift).page_ext
         if t is None:
             return
         omv = t.omv
@@ -62,7 +66,7 @@ cdef class OwnerHooks:
         cdef long row = recs.n
         if row == <long>recs.cap:
             recs.grow()
-        mm = self.mm
+        cdef MMCore mm = self.mm
         cdef int64_t* r = _row(recs.buf, row)
         r[0] = order
         r[1] = gfp
@@ -87,7 +91,7 @@ cdef class OwnerHooks:
         """__reset_page_owner: the pages lose PAGE_EXT_OWNER_ALLOCATED and the record
         gets the free's stack handle, time and task (v5.4+ keep the record; before,
         PAGE_EXT_OWNER is cleared and the record lost)."""
-        t = (<object>self.sections[pfn >> self.shift]).page_ext
+        t = section_at(self.sections, pfn >> self.shift).page_ext
         if t is None:
             return
         omv = t.omv
@@ -114,9 +118,9 @@ cdef class OwnerHooks:
             t.flags[off:off + n] &= 0xFD
         if row < 0:
             return
-        mm = self.mm
+        cdef MMCore mm = self.mm
         cdef int64_t* r = _row(self.recs.buf, row)
         r[8] = mm.current_handle
         r[9] = mm.clock_ns
-        r[10] = <long>mm.pid + 1
-        r[11] = <long>mm.tgid + 1
+        r[10] = mm.pid + 1
+        r[11] = mm.tgid + 1
