@@ -38,6 +38,7 @@ from .frames import sim as frames
 from .frames.pageblock_map import df_pageblock_map
 from .kernel import fastpath, page_alloc, vmalloc
 from .kernel.boot import boot_kernel
+from .kernel.fastpath import alloc_pages_fast
 from .kernel.layout import Layout, layout_from_spec
 from .kernel.pcp import drain_all_pages
 from .kernel.policy import set_policy
@@ -125,7 +126,13 @@ class Machine:
         ``nid`` picks the preferred node (default: the current CPU's node).
         An order that is not an integer, or above MAX_PAGE_ORDER, raises PextlabError.
         """
-        pfn = page_alloc.alloc_pages(self.mm, self.mm.gfp(gfp), order, nid)
+        mm = self.mm
+        mask = mm.gfp(gfp)
+        # page_alloc.__alloc_pages without its Python frame: the compiled fast path
+        # (which checks the arguments), the slow path only when that returns -1
+        pfn = alloc_pages_fast(mm, mask, order, nid)
+        if pfn < 0:
+            pfn = page_alloc.alloc_pages_slow(mm, mask, order, nid)
         return None if pfn < 0 else pfn
 
     def free_pages(self, pfn: int, order: int = 0) -> None:

@@ -6,11 +6,13 @@ docs/compiled-core.md): mm/page_owner.c __set_page_owner and __reset_page_owner.
 and ``reset_page_owner`` are the allocator's ``mm.alloc_hook`` / ``mm.free_hook``.
 A record row is 12 int64 of ``OwnerRecords.rows`` (written through ``buf``, the
 byte memoryview of that numpy array, whose data pointer they take): order, gfp, handle, ts, pid, tgid, comm, reason+1, then the
-free side (handle, ts, pid+1, tgid+1).  ``pextlab.kernel.page_owner`` makes the
+free side (handle, ts, pid+1, tgid+1).  A page_ext table's per-page record row
+(int32) and flags byte are read and written the same way, through the data pointers
+of its ``omv`` / ``fmv`` memoryviews.  ``pextlab.kernel.page_owner`` makes the
 hooks; nothing else should.
 """
 from cpython.memoryview cimport PyMemoryView_GET_BUFFER
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
 
 from ._mmzone cimport section_at
 from ._state cimport MMCore
@@ -30,6 +32,19 @@ cdef inline int64_t* _row(buf, long row) except NULL:
     if view.readonly or (row + 1) * ROW > view.len:
         raise IndexError(f"page_owner record row {row} is outside the table")
     return <int64_t*>(<char*>view.buf + row * ROW)
+
+
+cdef inline char* _item(mv, Py_ssize_t itemsize, long i) except NULL:
+    # item ``i`` of a page_ext table's 1-d memoryview (``omv``: int32 record rows,
+    # ``fmv``: uint8 flags), checked as indexing the memoryview would be
+    if type(mv) is not memoryview:
+        raise TypeError("a page_ext table's omv/fmv must be memoryviews")
+    cdef Py_buffer* view = PyMemoryView_GET_BUFFER(mv)
+    if view.readonly or view.ndim != 1 or view.itemsize != itemsize:
+        raise TypeError("a page_ext table's omv/fmv must be writable 1-d int32/uint8 views")
+    if i < 0 or i >= view.shape[0]:
+        raise IndexError(f"page {i} is outside its page_ext table")
+    return <char*>view.buf + i * view.strides[0]
 
 
 cdef class OwnerHooks:
@@ -78,10 +93,13 @@ cdef class OwnerHooks:
         recs.n = row + 1
         cdef long off = pfn & self.mask
         cdef long n
+        cdef uint8_t* f
         if order == 0 or not self.subpage:
-            omv[off] = row
-            fmv = t.fmv                 # __set_bit(PAGE_EXT_OWNER{,_ALLOCATED}): other bits stay
-            fmv[off] = <long>fmv[off] | 3
+            if row > 0x7FFFFFFF:
+                raise OverflowError(f"page_owner record row {row} does not fit the int32 table")
+            (<int32_t*>_item(omv, 4, off))[0] = <int32_t>row
+            f = <uint8_t*>_item(t.fmv, 1, off)
+            f[0] |= 3                   # __set_bit(PAGE_EXT_OWNER{,_ALLOCATED}): other bits stay
         else:
             n = 1 << order
             t.owner[off:off + n] = row
@@ -100,20 +118,21 @@ cdef class OwnerHooks:
             if omv is None:
                 return
         cdef long off = pfn & self.mask
-        cdef long row = omv[off]
+        cdef int32_t* o = <int32_t*>_item(omv, 4, off)
+        cdef long row = o[0]
         cdef long n = 1 << order
-        fmv = t.fmv
+        cdef uint8_t* f = <uint8_t*>_item(t.fmv, 1, off)
         if not self.keep:
             # v3.19..v5.3: the record is lost (PAGE_EXT_OWNER cleared on all pages)
             if n == 1:
-                fmv[off] = <long>fmv[off] & 0xFC
-                omv[off] = -1
+                f[0] &= 0xFC
+                o[0] = -1
             else:
                 t.flags[off:off + n] &= 0xFC
                 t.owner[off:off + n] = -1
             return
         if n == 1:
-            fmv[off] = <long>fmv[off] & 0xFD
+            f[0] &= 0xFD
         else:
             t.flags[off:off + n] &= 0xFD
         if row < 0:

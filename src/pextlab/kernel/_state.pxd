@@ -9,5 +9,5 @@ cdef class MMCore:
     cdef public object alloc_hook, free_hook, alloc_run_hook, free_run_hook, split_hook
     cdef public object page_ext_guard_hook, trace, poison
     cdef public Geometry geometry
-    cdef public dict zonelists, _ac_cache
+    cdef public dict zonelists, _ac_cache, _gfp_cache
     cdef public bint mobility_grouping

@@ -4,7 +4,7 @@
 
 What the compiled core reads or writes on every allocation and free -- the clock, the
 current task, the page_ext clients' hooks, the tracer, the event counters, the
-per (gfp, node) cache and the zonelists -- is a C struct field here
+per (gfp, node) cache, the gfp strings' cache and the zonelists -- is a C struct field here
 (``_state.pxd``), so it costs no attribute lookup.  Python code reads and writes
 them by the same names, as attributes of the ``MM``; the rest of the state is the
 ``MM`` 's ``__dict__``.
@@ -12,13 +12,15 @@ them by the same names, as attributes of the ``MM``; the rest of the state is th
 A copy (a snapshot, ``copy.deepcopy``) or a pickle holds the C fields and the
 ``__dict__`` by name, and ``MM.__setstate__`` sets them back.
 """
+from .gfp import parse_gfp
+
 __all__ = ["MMCore"]
 
 _CORE_FIELDS = ("clock_ns", "comm", "pid", "tgid", "comm_id", "current_handle", "current_nid",
                 "nr_alloc_events", "nr_free_events", "nr_guard_pages", "guard_minorder",
                 "alloc_hook", "free_hook", "alloc_run_hook", "free_run_hook", "split_hook",
                 "page_ext_guard_hook", "trace", "poison", "geometry", "zonelists",
-                "_ac_cache", "mobility_grouping")
+                "_ac_cache", "_gfp_cache", "mobility_grouping")
 
 
 def _blank(cls):
@@ -34,3 +36,14 @@ cdef class MMCore:
         for name in _CORE_FIELDS:
             state[name] = getattr(self, name)
         return (_blank, (type(self),), state)
+
+    def gfp(self, text):
+        """The gfp mask of a flag string (``"GFP_KERNEL|__GFP_ZERO"``, parsed once per
+        string) or of an int mask (checked).  Compiled because every public allocation
+        asks it (``Machine.alloc_pages``)."""
+        if type(text) is str:
+            mask = self._gfp_cache.get(text)
+            if mask is None:
+                mask = self._gfp_cache[text] = parse_gfp(text, self.profile)
+            return mask
+        return parse_gfp(text, self.profile)

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 
 import numpy as np
 
-from .gfp import ZONE_NAMES, parse_gfp
+from .gfp import ZONE_NAMES
 from .mmzone import MemSection, PglistData, PG_HOLE
 from .profiles import KernelProfile, PAGE_SHIFT
 
@@ -204,7 +204,7 @@ class MM(MMCore):
         self.totalram_pages = 0
         self.dmesg_lines: list[str] = []
         self._ac_cache: dict = {}
-        self._gfp_cache: dict = {}            # flag string -> mask (MM.gfp)
+        self._gfp_cache: dict = {}            # flag string -> mask (MMCore.gfp)
         self.cma_areas: list = []             # pextlab.kernel.cma.CMA, in declaration order
         self.cma_log: list = []               # one dict per cma_alloc request (kernel.cma)
         self.swiotlb = -1
@@ -257,14 +257,6 @@ class MM(MMCore):
 
     def advance(self, ns: int) -> None:
         self.clock_ns += int(ns)
-
-    def gfp(self, text) -> int:
-        if text.__class__ is str:
-            mask = self._gfp_cache.get(text)
-            if mask is None:
-                mask = self._gfp_cache[text] = parse_gfp(text, self.profile)
-            return mask
-        return parse_gfp(text, self.profile)
 
     # --- lookups ---------------------------------------------------------------------------
     def section_of(self, pfn: int):
