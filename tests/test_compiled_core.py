@@ -170,3 +170,56 @@ def test_bad_frees_name_what_is_wrong():
     with pytest.raises(PextlabError, match="free \\(in the buddy allocator\\)"):
         fastpath.free_pages(mm, p, 2)
     _free_lists_agree(mm)
+
+
+# --- the kernel state's C classes (kernel/_mmzone.pyx, kernel/_state.pyx)
+def test_c_fields_keep_their_names_and_copies_keep_them():
+    import copy
+    import pickle
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on", seed=1)
+    mm = m.mm
+    m.alloc_pages(3)
+    mm.clock_ns += 7                    # C fields: read and written by name, as before
+    mm.set_task("cc1", 77)
+    zone = max(mm.populated_zones(), key=lambda z: z.free_pages)
+    sec = next(s for s in mm.sections if s is not None and s.present)
+    zone.cma_pages += 1
+    zone.cma_pages -= 1
+    for z, s in [(copy.deepcopy(zone), copy.deepcopy(sec)),
+                 (pickle.loads(pickle.dumps(zone)), pickle.loads(pickle.dumps(sec)))]:
+        assert (z.free_pages, z.nr_free, z.watermark, z.name) == (
+            zone.free_pages, zone.nr_free, zone.watermark, zone.name)
+        assert z.free_area == zone.free_area and z.free_area[0] is not zone.free_area[0]
+        assert (s.flags, s.order, s.nids, s.present, s.online) == (
+            sec.flags, sec.order, sec.nids, sec.present, sec.online)
+        assert type(s.flags) is bytearray and s.flags is not sec.flags
+    mc = m.snapshot("copy").machine.mm            # a deep copy, as snapshots make them
+    for name in ("clock_ns", "comm", "pid", "tgid", "comm_id", "current_handle",
+                 "nr_alloc_events", "nr_free_events", "mobility_grouping", "current_nid"):
+        assert getattr(mc, name) == getattr(mm, name), name
+    assert mc.geometry.sections is mc.sections and mc.profile == mm.profile
+    assert mc.alloc_hook is not None and mc.alloc_hook != mm.alloc_hook
+    p = page_alloc.__alloc_pages(mc, mc.gfp("GFP_KERNEL"), 0)     # the copy allocates alone
+    assert p >= 0 and mc.nr_alloc_events == mm.nr_alloc_events + 1
+
+
+def test_c_fields_refuse_what_they_cannot_hold():
+    m = pextlab.boot(mem="256M", seed=1)
+    zone = m.mm.zonelists[0][0]
+    with pytest.raises(TypeError):
+        zone.nr_free = (0,) * len(zone.nr_free)       # a list, indexed and assigned
+    with pytest.raises(TypeError):
+        m.mm.clock_ns = "1"
+
+
+def test_an_absent_section_is_raised_not_read_through():
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on", seed=1)
+    mm = m.mm
+    p = page_alloc.__alloc_pages(mm, mm.gfp("GFP_KERNEL"), 0)
+    nr = p >> mm.section_shift
+    sec, mm.sections[nr] = mm.sections[nr], None
+    try:
+        with pytest.raises(LookupError, match=f"memory section {nr} is not present"):
+            fastpath.__free_pages_ok(mm, p, 0)
+    finally:
+        mm.sections[nr] = sec
