@@ -231,7 +231,9 @@ cdef class _Replay:
                 self.dropped.discard(e.seq)
                 continue
             self.set_task(e.time, e.ti, self.s_fhandle[e.si])
-            if self.lru and e.pfn in self.lru:
+            # only a block of a reclaimable slot is on the log's LRU (alloc puts it there,
+            # follow_migration re-keys it): the others need no dict lookup
+            if self.s_lru[e.si] and e.pfn in self.lru:
                 del self.lru[e.pfn]
                 self.lru_del(mm, e.pfn)
             if self.pins and self.pins.pop(e.pfn, None) is not None:
