@@ -71,10 +71,11 @@ cdef class ZoneCodes:
     cdef void setup(self, mm, log) except *:
         self.mm, self.log = mm, log
         self.zcode = log._zone_code
-        self.sec_zone, self.shift = mm.section_zone, mm.section_shift
+        self.shift = mm.section_shift
         self.invalidate()
 
     cdef void invalidate(self) except *:
+        self.sec_zone = self.mm.section_zone
         cdef Py_ssize_t i, n = len(self.sec_zone)     # hotplug may have added sections
         if n > self.nsec:
             self.sec_gen = <int64_t *>grow(self.sec_gen, n)
@@ -102,15 +103,18 @@ cdef class ZoneCodes:
 
     cdef void look_up(self, Py_ssize_t nr) except *:
         """Fill section ``nr``'s entry, as zone_of_pfn reads the state now."""
-        self.sec_gen[nr] = self.gen
         z = self.sec_zone[nr]
         if z is not None:
             self.sec_code[nr] = self.code_of(z)
-            return
-        sec = self.mm.sections[nr]
-        if sec is None:
-            self.sec_code[nr] = Z_PYTHON
-            return
+        else:
+            sec = self.mm.sections[nr]
+            if sec is None:
+                self.sec_code[nr] = Z_PYTHON
+            else:
+                self.spans_of(nr, sec)
+        self.sec_gen[nr] = self.gen             # last: an error leaves it unfilled
+
+    cdef void spans_of(self, Py_ssize_t nr, sec) except *:
         self.sec_span[nr] = self.nspan
         nodes = self.mm.nodes
         for nid in sec.nids:

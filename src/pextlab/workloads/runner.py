@@ -346,7 +346,7 @@ class RunLog:
         return np.frombuffer(self.events, dtype=np.int64).reshape(-1, len(EV_FIELDS))
 
     def samples_np(self) -> np.ndarray:
-        self.flush_events()
+        self.smp_buf.flush_into(self.samples)   # a hook reading them during a run
         return np.frombuffer(self.samples, dtype=np.int64).reshape(-1, len(SAMPLE_FIELDS))
 
 
