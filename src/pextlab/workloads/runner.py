@@ -17,7 +17,9 @@ Design (simpy's spirit, without coroutines: the events are known in advance)
 3. *Record* (optional) each alloc/free/fail as 7 integers in a growable
    ``array('q')``, and every ``sample_every_ns`` the free pages of each
    (zone, migratetype) free list and the workload's live pages per (zone,
-   gfp migratetype).
+   gfp migratetype).  The loop writes both into C buffers
+   (``workloads/_runlog.pyx``) that :meth:`RunLog.flush_events` moves into the
+   arrays: no Python object per event.
 
 State that outlives one ``run`` -- the pending frees, pids per comm, the
 recorded arrays -- lives in :class:`RunLog`, so a second run continues the
@@ -59,7 +61,6 @@ built by :mod:`pextlab.workloads.machine_api`.
 """
 from __future__ import annotations
 
-import heapq
 from array import array
 
 import numpy as np
@@ -71,8 +72,9 @@ from .catalogue import Catalogue, load_catalogue
 from .events import EV_ALLOC, EV_FAIL, EV_FIELDS, EV_FREE, EVENT_NAMES, SAMPLE_FIELDS  # noqa: F401
 from .spec import Task, Workload
 
-# compiled: workloads/_replay.pyx (the pextlab package checks that it is built)
+# compiled: workloads/_replay.pyx, _runlog.pyx (the pextlab package checks that they are built)
 from ._replay import replay
+from ._runlog import ExpiryHeap, Int64Buffer
 
 __all__ = ["RunLog", "OomTask", "run", "RECLAIMABLE_KINDS", "EV_ALLOC", "EV_FREE", "EV_FAIL", "EVENT_NAMES", "EV_FIELDS",
            "SAMPLE_FIELDS"]
@@ -127,9 +129,9 @@ class RunLog:
         self.zones: list = []
         self._zone_code: dict = {}
         self.used: list[int] = []
-        # pending frees (time, seq, pfn, order, task, slot, zone_mt), held blocks
-        # pfn -> (zone_mt, task, slot), and the records
-        self.heap: list[tuple] = []
+        # pending frees (time, seq, pfn, order, task, slot, zone_mt) in C (``heap`` lists
+        # them), held blocks pfn -> (zone_mt, task, slot), and the records
+        self.expiry = ExpiryHeap()
         self.held: dict[int, tuple[int, int, int]] = {}
         # blocks on the kernel's LRU: pfn -> (seq of the pending free or -1 if held,
         # task, zone_mt, slot); sequence numbers of pending frees reclaim or a kill did
@@ -144,14 +146,21 @@ class RunLog:
         self.recording = False
         self.seq = 0
         self.events = array("q")
-        # events not yet in ``events``, flat: a list takes a tuple of ints several
-        # times faster than an array('q') does (flush_events moves them)
-        self.ev_buf: list[int] = []
         self.samples = array("q")
+        # events and samples not yet in ``events`` / ``samples``, flat, in C buffers the
+        # compiled loop appends to without a Python object (flush_events moves them)
+        self.ev_buf = Int64Buffer()
+        self.smp_buf = Int64Buffer()
         self.runs: list[dict] = []
         self.last_sample_ns = -1
         self._free_handles: dict[str, int] = {}
         mm.migrate_notifiers.append(self.follow_migration)
+
+    @property
+    def heap(self) -> list[tuple]:
+        """The pending frees as (time, seq, pfn, order, task, slot, zone_mt) tuples, in
+        heap order (``heap[0]`` is the next due): a copy, for reading."""
+        return list(self.expiry)
 
     # --- migration ------------------------------------------------------------------------
     def follow_migration(self, moved, reason: str) -> None:
@@ -173,11 +182,9 @@ class RunLog:
                 h = held.pop(old, None)
                 if h is not None:
                     held[new] = (self._rezone(h[0], new, order), h[1], h[2])
-        heap = self.heap
-        for i, e in enumerate(heap):
-            new = remap.get(e[2])
-            if new is not None:       # (time, seq) stay: the heap order is unchanged
-                heap[i] = e[:2] + (new, e[3], e[4], e[5], self._rezone(e[6], new, e[3]))
+        # a pending free reclaim or a kill already dropped is no longer the log's: its
+        # pages left ``used`` then, and its pfn may now be another block's
+        self.expiry.repoint(remap, self.dropped, self._rezone)
         lru = self.lru
         if lru:
             mm = self.mm
@@ -231,12 +238,7 @@ class RunLog:
         for ti in tis:
             self.tasks[ti]["oom_killed"] = 1
         saved = (mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle)
-        victims, keep = [], []
-        for e in self.heap:
-            (victims if e[4] in tis and e[1] not in self.dropped else keep).append(e)
-        self.heap[:] = keep
-        heapq.heapify(self.heap)
-        victims = [(e[2], e[3], e[4], e[5], e[6]) for e in victims]
+        victims = self.expiry.remove_tasks(tis, self.dropped)
         slots = self.slots
         victims += [(pfn, slots[si]["order"], ti, si, k)
                     for pfn, (k, ti, si) in self.held.items() if ti in tis]
@@ -331,10 +333,9 @@ class RunLog:
         return o is not None and not self.dead.isdisjoint(o.tis)
 
     def flush_events(self) -> None:
-        """Move the buffered events into ``events``."""
-        if self.ev_buf:
-            self.events.fromlist(self.ev_buf)
-            self.ev_buf.clear()
+        """Move the buffered events and samples into ``events`` and ``samples``."""
+        self.ev_buf.flush_into(self.events)
+        self.smp_buf.flush_into(self.samples)
 
     def nr_events(self) -> int:
         self.flush_events()
@@ -345,6 +346,7 @@ class RunLog:
         return np.frombuffer(self.events, dtype=np.int64).reshape(-1, len(EV_FIELDS))
 
     def samples_np(self) -> np.ndarray:
+        self.smp_buf.flush_into(self.samples)   # a hook reading them during a run
         return np.frombuffer(self.samples, dtype=np.int64).reshape(-1, len(SAMPLE_FIELDS))
 
 

@@ -1,0 +1,237 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, binding=True
+"""The run log's records in C (Cython; docs/compiled-core.md), so that the workload
+runner's loop allocates no Python object per event.
+
+- :class:`ExpiryHeap`: the pending frees, a binary heap of C structs keyed
+  ``(time, seq)``.  ``seq`` is unique, so that key orders the entries exactly as the
+  7-tuples ``(time, seq, pfn, order, task, slot, zone_mt)`` did on ``heapq``; push,
+  pop and heapify are ``heapq``'s algorithms (CPython's ``_heapqmodule.c``), so the
+  entries also sit in the same array positions -- an OOM kill frees a task's blocks
+  in that order.
+- :class:`Int64Buffer`: int64 records (events, samples) appended in C, the array
+  grown by doubling, moved into the log's ``array('q')`` by :meth:`Int64Buffer.flush_into`.
+
+``pextlab.workloads.runner`` (the ``RunLog``) owns them; ``workloads/_replay.pyx``
+reads and writes them through ``_runlog.pxd``.
+"""
+from cpython.buffer cimport PyBUF_READ
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.memoryview cimport PyMemoryView_FromMemory
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy
+
+__all__ = ["ExpiryHeap", "Int64Buffer"]
+
+cdef Py_ssize_t NF = 7          # the fields of a Pending
+
+
+cdef inline bint before(const Pending *x, const Pending *y) noexcept nogil:
+    # the tuples' order: (time, seq) decides, seq is unique
+    return x.time < y.time or (x.time == y.time and x.seq < y.seq)
+
+
+cdef inline tuple as_tuple(const Pending *e):
+    return (e.time, e.seq, e.pfn, e.order, e.ti, e.si, e.k)
+
+
+cdef class ExpiryHeap:
+    """The runner's pending frees: ``(time, seq, pfn, order, task, slot, zone_mt)``
+    entries, the earliest ``(time, seq)`` first.  Iterating (or indexing) gives the
+    entries as tuples in heap-array order, as the list it replaced did."""
+
+    def __cinit__(self):
+        self.a, self.n, self.cap = NULL, 0, 0
+
+    def __dealloc__(self):
+        PyMem_Free(self.a)
+
+    cdef void reserve(self, Py_ssize_t need) except *:
+        cdef Py_ssize_t cap = self.cap or 64
+        while cap < need:
+            cap *= 2
+        if cap != self.cap:
+            p = <Pending *>PyMem_Realloc(self.a, cap * sizeof(Pending))
+            if p == NULL:
+                raise MemoryError()
+            self.a, self.cap = p, cap
+
+    # heapq's _siftdown: the entry at pos moves up towards startpos
+    cdef void siftdown(self, Py_ssize_t startpos, Py_ssize_t pos) noexcept:
+        cdef Pending item = self.a[pos]
+        cdef Py_ssize_t parent
+        while pos > startpos:
+            parent = (pos - 1) >> 1
+            if before(&item, &self.a[parent]):
+                self.a[pos] = self.a[parent]
+                pos = parent
+                continue
+            break
+        self.a[pos] = item
+
+    # heapq's _siftup: the smaller child moves up until a leaf, then _siftdown
+    cdef void siftup(self, Py_ssize_t pos) noexcept:
+        cdef Py_ssize_t endpos = self.n, startpos = pos, limit = self.n >> 1, child
+        cdef Pending item = self.a[pos]
+        while pos < limit:
+            child = 2 * pos + 1
+            if child + 1 < endpos and not before(&self.a[child], &self.a[child + 1]):
+                child += 1
+            self.a[pos] = self.a[child]
+            pos = child
+        self.a[pos] = item
+        self.siftdown(startpos, pos)
+
+    cdef void put(self, Pending e) except *:
+        """heapq.heappush."""
+        if self.n == self.cap:
+            self.reserve(self.n + 1)
+        self.a[self.n] = e
+        self.n += 1
+        self.siftdown(0, self.n - 1)
+
+    cdef Pending take(self) noexcept:
+        """heapq.heappop (the caller checks that the heap is not empty)."""
+        cdef Pending last = self.a[self.n - 1], top
+        self.n -= 1
+        if self.n == 0:
+            return last
+        top = self.a[0]
+        self.a[0] = last
+        self.siftup(0)
+        return top
+
+    cdef void heapify(self) noexcept:
+        """heapq.heapify (CPython sifts in a cache-friendlier order for large heaps; each
+        sift only touches its subtree once the children are heaps: the same array)."""
+        cdef Py_ssize_t i
+        for i in reversed(range(self.n >> 1)):
+            self.siftup(i)
+
+    def push(self, int64_t time, int64_t seq, int64_t pfn, int64_t order, int64_t ti,
+             int64_t si, int64_t k):
+        """Add a pending free (heapq.heappush)."""
+        self.put(Pending(time, seq, pfn, order, ti, si, k))
+
+    def pop(self):
+        """Remove and return the earliest entry as a tuple (heapq.heappop)."""
+        if self.n == 0:
+            raise IndexError("pop from an empty expiry heap")
+        cdef Pending e = self.take()
+        return as_tuple(&e)
+
+    def repoint(self, dict remap, set dropped, rezone):
+        """Migration: every entry whose pfn is a key of ``remap`` (old -> new pfn) and
+        whose seq is not in ``dropped`` now frees the new pfn, counted under the
+        zone_mt key ``rezone(k, new, order)`` returns.  ``(time, seq)`` stay, so the
+        heap order is unchanged."""
+        cdef Py_ssize_t i
+        cdef Pending *e
+        for i in range(self.n):
+            e = &self.a[i]
+            new = remap.get(e.pfn)
+            if new is None or (dropped and e.seq in dropped):
+                continue
+            e.k = rezone(e.k, new, e.order)
+            e.pfn = new
+
+    def remove_tasks(self, tis, set dropped):
+        """An OOM kill: take out the entries of the task indices ``tis`` whose seq is
+        not in ``dropped``; returns them as ``(pfn, order, task, slot, zone_mt)`` in
+        heap-array order.  The rest keep their order and are heapified again."""
+        cdef Py_ssize_t i, w = 0
+        cdef Pending *e
+        cdef list victims = []
+        for i in range(self.n):
+            e = &self.a[i]
+            if e.ti in tis and not (dropped and e.seq in dropped):
+                victims.append((e.pfn, e.order, e.ti, e.si, e.k))
+            else:
+                self.a[w] = e[0]
+                w += 1
+        self.n = w
+        self.heapify()
+        return victims
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, Py_ssize_t i):
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError("expiry heap index out of range")
+        return as_tuple(&self.a[i])
+
+    def __iter__(self):
+        cdef Py_ssize_t i
+        for i in range(self.n):
+            yield as_tuple(&self.a[i])
+
+    def __reduce__(self):
+        # a copy (a snapshot) or a pickle: the entries, in array order
+        return _heap_from_bytes, (bytes((<char *>self.a)[:self.n * sizeof(Pending)]),)
+
+
+def _heap_from_bytes(bytes data):
+    cdef ExpiryHeap h = ExpiryHeap()
+    cdef Py_ssize_t n = len(data) // sizeof(Pending)
+    h.reserve(n)
+    if n:
+        memcpy(h.a, <const char *>data, n * sizeof(Pending))
+    h.n = n
+    return h
+
+
+cdef class Int64Buffer:
+    """int64 records appended in C: ``room(k)`` gives the place of the next ``k``
+    values; Python code appends with :meth:`extend`."""
+
+    def __cinit__(self):
+        self.a, self.n, self.cap = NULL, 0, 0
+
+    def __dealloc__(self):
+        PyMem_Free(self.a)
+
+    cdef int64_t *room(self, Py_ssize_t k) except NULL:
+        cdef Py_ssize_t cap = self.cap or 1024
+        while cap < self.n + k:
+            cap *= 2
+        if cap != self.cap:
+            p = <int64_t *>PyMem_Realloc(self.a, cap * sizeof(int64_t))
+            if p == NULL:
+                raise MemoryError()
+            self.a, self.cap = p, cap
+        self.n += k
+        return self.a + self.n - k
+
+    def extend(self, values):
+        """Append the ints ``values`` (a record)."""
+        cdef tuple v = tuple(values)
+        cdef Py_ssize_t i, n0 = self.n
+        cdef int64_t *p = self.room(len(v))
+        try:
+            for i in range(len(v)):
+                p[i] = v[i]
+        except BaseException:
+            self.n = n0                 # nothing of a record that is not all ints
+            raise
+
+    def flush_into(self, arr):
+        """Append the buffered values to the ``array('q')`` ``arr`` and empty the buffer."""
+        if self.n:
+            arr.frombytes(PyMemoryView_FromMemory(<char *>self.a, self.n * sizeof(int64_t), PyBUF_READ))
+            self.n = 0
+
+    def __len__(self):
+        return self.n
+
+    def __reduce__(self):
+        return _buffer_from_bytes, (bytes((<char *>self.a)[:self.n * sizeof(int64_t)]),)
+
+
+def _buffer_from_bytes(bytes data):
+    cdef Int64Buffer b = Int64Buffer()
+    cdef Py_ssize_t n = len(data) // sizeof(int64_t)
+    if n:
+        memcpy(b.room(n), <const char *>data, n * sizeof(int64_t))
+    return b

@@ -1,0 +1,173 @@
+"""The workload runner's C records (workloads/_runlog.pyx, workloads/_replay.pyx) against
+the Python structures they replaced: the expiry heap against ``heapq`` on tuples (same
+array, entry for entry), the int64 buffers against ``array('q')``, and the zone each
+allocation is counted in against ``mm.zone_of_pfn`` -- on sections shared by zones and
+by nodes, and across memory hotplug in a step hook.  Also the run log's migration
+follower on a pending free reclaim already dropped."""
+from __future__ import annotations
+
+import copy
+import heapq
+import pickle
+import random
+from array import array
+
+import numpy as np
+import pytest
+
+import pextlab
+import pextlab.workloads as W
+from pextlab.kernel import vmscan
+from pextlab.workloads._runlog import ExpiryHeap, Int64Buffer
+from pextlab.workloads.events import EV_ALLOC
+
+
+# --- the expiry heap: heapq's array, entry for entry -------------------------------------------
+
+def _ref_kill(ref, tis, dropped):
+    """RunLog.kill's heap part as it was on the tuple list."""
+    victims, keep = [], []
+    for e in ref:
+        (victims if e[4] in tis and e[1] not in dropped else keep).append(e)
+    ref[:] = keep
+    heapq.heapify(ref)
+    return [(e[2], e[3], e[4], e[5], e[6]) for e in victims]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_expiry_heap_is_heapq_entry_for_entry(seed):
+    r = random.Random(seed)
+    h, ref, seq = ExpiryHeap(), [], 0
+    for _ in range(6000):
+        op = r.random()
+        if op < 0.55:                         # times with many ties: seq decides
+            e = (r.randrange(40), seq, r.randrange(1 << 20), r.randrange(4), r.randrange(5),
+                 r.randrange(9), r.randrange(12))
+            seq += 1
+            h.push(*e)
+            heapq.heappush(ref, e)
+        elif op < 0.95 and ref:
+            assert h.pop() == heapq.heappop(ref)
+        elif op < 0.975:
+            dropped = {e[1] for e in ref if r.random() < 0.3}
+            tis = set(r.sample(range(5), 2))
+            assert h.remove_tasks(tis, dropped) == _ref_kill(ref, tis, dropped)
+        else:
+            dropped = {e[1] for e in ref if r.random() < 0.3}
+            remap = {e[2]: e[2] + 7 for e in ref if r.random() < 0.2}
+            h.repoint(remap, dropped, lambda k, new, order: k + 1)
+            ref = [e[:2] + (remap[e[2]], e[3], e[4], e[5], e[6] + 1)
+                   if e[2] in remap and e[1] not in dropped else e for e in ref]
+        assert list(h) == ref and len(h) == len(ref)
+    assert ref and h[0] == ref[0] and h[-1] == ref[-1]
+    for c in (copy.deepcopy(h), pickle.loads(pickle.dumps(h))):
+        assert list(c) == ref
+    with pytest.raises(IndexError):
+        h[len(ref)]
+    with pytest.raises(IndexError):
+        ExpiryHeap().pop()
+
+
+def test_int64_buffer_moves_whole_records_into_the_array():
+    b, a, ref = Int64Buffer(), array("q"), []
+    for i in range(5000):                     # past several doublings
+        rec = (i, -i, 1 << 62, -(1 << 63), i % 7, 0, 3)
+        b.extend(rec)
+        ref.extend(rec)
+        if i % 1234 == 0:
+            b.flush_into(a)
+    for c in (copy.deepcopy(b), pickle.loads(pickle.dumps(b))):
+        ca = array("q", a)
+        c.flush_into(ca)
+        assert list(ca) == ref
+    n = len(b)
+    with pytest.raises(TypeError):
+        b.extend((1, 2, "x"))                 # not all ints: nothing of it is kept
+    with pytest.raises(OverflowError):
+        b.extend((1 << 63,))
+    assert len(b) == n
+    b.flush_into(a)
+    assert list(a) == ref and len(b) == 0
+
+
+# --- the zone an allocation counts in: zone_of_pfn's answer --------------------------------------
+
+def _assert_alloc_zones_are_zone_of_pfn(mm, log, events=None):
+    E = log.events_np() if events is None else events
+    nm = log.nr_mt
+    A = E[E[:, 1] == EV_ALLOC]
+    assert len(A)
+    for pfn, k in zip(A[:, 2].tolist(), A[:, 6].tolist()):
+        assert log.zones[k // nm] is mm.zone_of_pfn(pfn), pfn
+
+
+@pytest.mark.parametrize("mem,nodes", [("256M", 1), ("1G", 3)])
+def test_zone_codes_on_sections_shared_by_zones_and_nodes(mem, nodes):
+    """Section 0 holds DMA and DMA32; with 3 nodes on 1G two sections hold two nodes."""
+    m = pextlab.boot(mem=mem, nodes=nodes, cmdline="page_owner=on", seed=3)
+    mm = m.mm
+    shared = [nr for nr, z in enumerate(mm.section_zone) if z is None and mm.sections[nr] is not None]
+    assert shared
+    total = sum(z.managed_pages for z in mm.populated_zones())
+    w = W.mix(*(W.anon(f"a{i}", rate=30000, lifetime="300ms") for i in range(nodes)),
+              W.hog("hog", pages=total * 3 // 4, ramp="1s"))
+    log = W.run(mm, w, W.parse_duration("2s"), np.random.default_rng(1), record=True)
+    E = log.events_np()
+    A = E[E[:, 1] == EV_ALLOC]
+    hit = {p >> mm.section_shift for p in A[:, 2].tolist()} & set(shared)
+    assert hit                                # the shared sections were allocated from
+    _assert_alloc_zones_are_zone_of_pfn(mm, log)
+
+
+def test_zone_codes_follow_hotplug_in_a_step_hook():
+    """A hook offlines a movable block the workload allocates from and onlines it again
+    into ZONE_NORMAL: allocations there count in Movable before, Normal after."""
+    m = pextlab.boot(mem="1G", cmdline="page_owner=on", maxmem="2G", seed=1)
+    mm = m.mm
+    (block,) = m.hot_add("128M")
+    assert m.online(block, "online_movable").ok
+    lo = block << mm.section_shift                      # a memory block is a section here
+    hi = lo + (1 << mm.section_shift)
+    done = []
+
+    def replug(t):
+        if t == 10**9:
+            assert m.offline(block).ok and m.online(block, "online_kernel").ok
+            done.append(t)
+
+    w = W.mix(W.anon("app", rate=40000, lifetime="200ms"), W.hog("hog", pages=150000, ramp="1s"))
+    log = W.run(mm, w, W.parse_duration("3s"), np.random.default_rng(2), record=True,
+                hooks=[(10**9, replug)])
+    assert done
+    E = log.events_np()
+    A = E[(E[:, 1] == EV_ALLOC) & (E[:, 2] >= lo) & (E[:, 2] < hi)]
+    zone = [log.zones[k // log.nr_mt].name for k in A[:, 6].tolist()]
+    before = {z for z, t in zip(zone, A[:, 0].tolist()) if t < 10**9}
+    after = {z for z, t in zip(zone, A[:, 0].tolist()) if t > 10**9}
+    assert before == {"Movable"} and after == {"Normal"}
+    _assert_alloc_zones_are_zone_of_pfn(mm, log, A[A[:, 0] > 10**9])
+
+
+# --- the migration follower and reclaimed pending frees ----------------------------------------
+
+def test_follow_migration_leaves_a_reclaimed_pending_free_alone():
+    """Reclaim took a block with a pending free (its seq is in ``dropped``, its pages left
+    ``used``); a later migration of a block now at that pfn must not move ``used`` pages
+    between zones nor re-point the dead entry."""
+    m = pextlab.boot(mem="1G", cmdline="page_owner=on", seed=1)
+    mm = m.mm
+    log = W.run(mm, W.page_cache("cp", rate=2000, lifetime="60s"), W.parse_duration("1s"),
+                np.random.default_rng(4))
+    nid = next(iter(mm.lru))
+    pfn = next(iter(mm.lru[nid]))
+    seq = log.lru[pfn][0]
+    assert seq >= 0 and vmscan.shrink_node(mm, nid, 1, False) >= 1
+    assert seq in log.dropped
+    used = list(log.used)
+    k, order = next((e[6], e[3]) for e in log.heap if e[1] == seq)
+    other = next(z.zone_start_pfn for z in mm.populated_zones() if z is not log.zones[k // log.nr_mt])
+    assert mm.zone_of_pfn(other) is not log.zones[k // log.nr_mt]      # another zone
+    log.follow_migration([(pfn, other, order)], "compaction")
+    assert log.used == used
+    assert [e[2] for e in log.heap if e[1] == seq] == [pfn]
+    assert sum(used) == sum(log.rss)
