@@ -29,6 +29,9 @@ from ...kernel import page_alloc
 from .items import FraggerItem
 from .kernel_side import FraggerKernel
 from .rng import free_decision
+# compiled: workloads/fragger/_process.pyx, the loops per page and per directory entry
+# (the pextlab package checks that it is built)
+from ._process import delete_dir, fill_dir, touch_anon, touch_child, write_file, write_pipe
 
 __all__ = ["ItemState", "FraggerProcess"]
 
@@ -136,35 +139,13 @@ class FraggerProcess:
         k = self.k
         k.set_task("fragger", self.pid, self.pid)
         if kind == "anon":
-            va = st.va + it.done
-            slots = st.slots
-            for i in range(n):
-                k.touch_anon(va + i, slots)
-        elif kind == "file":
-            for i in range(it.done, it.done + n):
-                if i % 64 == 0:                       # a new xarray leaf (and the root at 64)
-                    st.xa.append(k.obj("radix_tree_node"))
-                    if i == 64:
-                        st.xa.append(k.obj("radix_tree_node"))
-                k.map_page("shmem", st.slots)
+            touch_anon(k, st.va + it.done, n, st.slots)
+        elif kind == "file":                          # pages, and a new xarray leaf per 64
+            write_file(k, it.done, n, st.slots, st.xa)
         elif kind == "pipe":
-            pages = st.pages
-            for _ in range(n):
-                pages.append(k.alloc_page("pipe"))
-        elif kind == "dir":
-            for e in range(it.done, it.done + n):
-                t = it.etype[e]
-                if t == 1:
-                    d = k.obj("dentry")
-                    st.entries.append((d, None))
-                    st.nlink[it.elink[e]] += 1
-                else:
-                    d = k.obj("dentry_open" if t == 0 else "dentry")
-                    ino = k.obj("shmem_inode_cache")
-                    st.entries.append((d, ino))
-                st.nlink.append(1)
-                if (e + 1) % 14 == 0:                  # the offset map grows a maple node
-                    st.maple.append(k.obj("maple_node"))
+            write_pipe(k, n, st.pages)
+        elif kind == "dir":                           # entries; a maple node per 14
+            fill_dir(k, it, st, it.done, n)
 
     def _child(self, it: FraggerItem) -> None:
         k = self.k
@@ -175,9 +156,7 @@ class FraggerProcess:
         self._exec_process(pid, st)
         k.set_task("fragchild", pid, pid)
         st.objs.append(("vm_area_struct", k.obj("vm_area_struct")))
-        for _ in range(it.size):                     # one byte per 2 MiB: a pte page + a page
-            st.pt.append(("pte", k.alloc_page("pte")))
-            k.map_page("anon", st.slots)
+        touch_child(k, it.size, st.pt, st.slots)     # one byte per 2 MiB: a pte page + a page
         k.set_task("fragger", self.pid, self.pid)
 
     # --- free ------------------------------------------------------------------------------------
@@ -207,16 +186,5 @@ class FraggerProcess:
                     k.unobj("dentry_open", st.dentry)
                     st.xa = []
                 it.freed = rnd
-            elif it.kind == "dir":
-                for e in range(it.size):
-                    if it.edel[e] or not free_decision(seed, rnd, "dir", it.id, e):
-                        continue
-                    d, _ = st.entries[e]
-                    t = it.etype[e]
-                    k.unobj("dentry_open" if t == 0 else "dentry", d)
-                    tgt = it.elink[e] if t == 1 else e
-                    st.nlink[tgt] -= 1
-                    if not st.nlink[tgt]:                # the inode goes with its last name
-                        k.unobj("shmem_inode_cache", st.entries[tgt][1])
-                    it.edel[e] = rnd
-                    it.deleted += 1
+            elif it.kind == "dir":                       # an inode goes with its last name
+                it.deleted += delete_dir(k, it, st, seed, rnd)
