@@ -64,19 +64,18 @@ def fill_dir(KernelCore k, it, st, long first, long n):
     target's), and a maple node of the offset map every 14 entries."""
     cdef const unsigned char[:] etype = it.etype
     cdef tuple elink = it.elink
-    cdef list entries = st.entries, nlink = st.nlink, maple = st.maple
+    cdef list dentries = st.dentries, inodes = st.inodes, nlink = st.nlink, maple = st.maple
     cdef long e
     cdef int t
     for e in range(first, first + n):
         t = etype[e]
         if t == 1:
-            d = k.obj_c(DENTRY)
-            entries.append((d, None))
+            dentries.append(k.obj_c(DENTRY))
+            inodes.append(None)
             nlink[elink[e]] += 1
         else:
-            d = k.obj_c(DENTRY_OPEN if t == 0 else DENTRY)
-            ino = k.obj_c(INODE)
-            entries.append((d, ino))
+            dentries.append(k.obj_c(DENTRY_OPEN if t == 0 else DENTRY))
+            inodes.append(k.obj_c(INODE))
         nlink.append(1)
         if (e + 1) % 14 == 0:
             maple.append(k.obj_c(MAPLE))
@@ -88,20 +87,19 @@ def delete_dir(KernelCore k, it, st, seed, long rnd):
     cdef const unsigned char[:] etype = it.etype
     cdef tuple elink = it.elink
     cdef bytearray edel = it.edel
-    cdef list entries = st.entries, nlink = st.nlink
+    cdef list dentries = st.dentries, inodes = st.inodes, nlink = st.nlink
     cdef long e, tgt, deleted = 0
     cdef int t
     iid = it.id
     for e in range(it.size):
         if edel[e] or not free_decision(seed, rnd, "dir", iid, e):
             continue
-        d = entries[e][0]
         t = etype[e]
-        k.unobj_c(DENTRY_OPEN if t == 0 else DENTRY, d)
+        k.unobj_c(DENTRY_OPEN if t == 0 else DENTRY, dentries[e])
         tgt = elink[e] if t == 1 else e
         nlink[tgt] -= 1
         if not nlink[tgt]:
-            k.unobj_c(INODE, entries[tgt][1])
+            k.unobj_c(INODE, inodes[tgt])
         edel[e] = rnd
         deleted += 1
     return deleted

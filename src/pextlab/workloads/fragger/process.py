@@ -41,8 +41,8 @@ FREE_ITEM_NS = 50_000
 
 class ItemState:
     """Kernel objects one item (or one process image) holds."""
-    __slots__ = ("slots", "pages", "va", "objs", "inode", "dentry", "xa", "entries", "maple",
-                 "nlink", "ring", "pt", "wfile")
+    __slots__ = ("slots", "pages", "va", "objs", "inode", "dentry", "xa", "dentries", "inodes",
+                 "maple", "nlink", "ring", "pt", "wfile")
 
     def __init__(self):
         self.slots: list[int] = []   # LRU pages: their slots (FraggerKernel.map_page)
@@ -52,7 +52,10 @@ class ItemState:
         self.inode = None
         self.dentry = None
         self.xa: list = []
-        self.entries: list = []      # dir: per entry (dentry slab, inode slab or None)
+        # dir, per entry: its dentry's slab, its inode's slab (None for a hard link); two
+        # flat lists, not a tuple per entry: 100 k entries that the GC need not track
+        self.dentries: list = []
+        self.inodes: list = []
         self.maple: list = []
         self.nlink: list[int] = []
         self.ring = -1               # kmalloc_large ring block
