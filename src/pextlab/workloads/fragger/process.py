@@ -19,6 +19,9 @@ create on 6.12, through a :class:`~.kernel_side.FraggerKernel`:
   mm_struct, page tables, exec pages), then P leaf page tables and P touched
   pages.
 
+The loops over a chunk's pages or directory entries, and the directory deletions
+of the free phase, are compiled (``_process.pyx``): one call per chunk.
+
 Honest limits: the exec of a child is an average of the real one (fixed
 page-table and page counts); pipes and children are never freed (fragger keeps
 them to the end).
