@@ -25,6 +25,7 @@ if __name__ == "__main__":
         m, r, tb, tr = frag_s1()
         total = tb + tr
         best = total if best is None else min(best, total)
+        # the phases, the kernel's work in /init's sleeps ("idle") and the snapshots' copies
         phases = ", ".join(f"{k} {v:.2f}" for k, v in r.phase_seconds.items())
         print(f"frag-s1 end to end: {total:.2f} s (boot {tb:.2f} s, run {tr:.2f} s: {phases}; "
               f"{len(m.snapshots)} snapshots; probes {r.probe['probe1']}/{r.probe['probe2']})")

@@ -7,7 +7,7 @@ from libc.math cimport exp, log, floor
 from libc.stdint cimport uint64_t
 import math as pymath
 
-__all__ = ["splitmix64", "Stream", "hash01", "free_decision"]
+__all__ = ["splitmix64", "Stream", "hash01", "free_decision", "dir_entries", "EST_DIR"]
 
 cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
 cdef double U01 = 1.0 / 9007199254740992.0          # 2**-53
@@ -85,3 +85,40 @@ def free_decision(seed, long rnd, kind, item, entry=0):
     if kind == "dir":
         return hash01(seed, 2 + salt, item, entry) < 0.3
     return False
+
+
+#: pages fragger.c estimates a directory entry costs (EST_*): file, hard link, subdirectory
+EST_DIR = (0.25, 0.05, 0.30)
+cdef double EST_FILE = EST_DIR[0], EST_LINK = EST_DIR[1], EST_SUBDIR = EST_DIR[2]
+
+
+def dir_entries(Stream g, long n):
+    """fragger.c gen_items, a directory of ``n`` entries drawn from ``g``: each is a file
+    (30 %), a hard link to an earlier file (60 %; a file while there is none) or a
+    subdirectory (10 %).  Returns (types: bytes, 0 file / 1 link / 2 subdir, link
+    targets: tuple, -1 for no link, files, links, subdirs, estimated pages: float)."""
+    cdef bytearray et = bytearray(n)
+    cdef list el = [-1] * n
+    cdef list files = []
+    cdef double x, e = 0.0
+    cdef long i, t, nf = 0, nl = 0, nd = 0
+    for i in range(n):
+        x = (g._next() >> 11) * U01
+        t = 0 if x < 0.30 else 1 if x < 0.90 else 2
+        if t == 1:
+            if not nf:
+                t = 0
+            else:                            # uniform(0, files - 1)
+                el[i] = files[g._next() % <uint64_t>nf]
+        et[i] = t
+        if t == 0:
+            files.append(i)
+            nf += 1
+            e += EST_FILE
+        elif t == 1:
+            nl += 1
+            e += EST_LINK
+        else:
+            nd += 1
+            e += EST_SUBDIR
+    return bytes(et), tuple(el), nf, nl, nd, e

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .rng import Stream, gen_stream
+from .rng import Stream, dir_entries, gen_stream
 
 __all__ = ["KINDS", "KIND_WEIGHTS", "WINDOW", "MAXITEMS", "FraggerItem", "generate_items",
            "schedule", "read_items", "read_steps"]
@@ -29,8 +29,9 @@ KINDS = ("anon", "file", "dir", "pipe", "child")
 KIND_WEIGHTS = (17, 30, 31, 12, 10)
 WINDOW = 6
 MAXITEMS = 20000
-# pages an entry / a child is estimated to cost (fragger.c EST_*)
-_EST_DIR_FILE, _EST_DIR_LINK, _EST_DIR_SUBDIR, _EST_CHILD_FIXED = 0.25, 0.05, 0.30, 12
+# pages a child is estimated to cost besides its regions (fragger.c EST_*; a directory
+# entry's are rng.EST_DIR)
+_EST_CHILD_FIXED = 12
 
 
 @dataclass(eq=False)
@@ -59,31 +60,8 @@ class FraggerItem:
 
 def _dir_item(g: Stream, nid: int, rnd: int) -> FraggerItem:
     n = g.uniform(64, 512)
-    et = bytearray(n)
-    el = [-1] * n
-    files: list[int] = []
-    e = 0.0
-    nf = nl = nd = 0
-    for i in range(n):
-        x = g.u01()
-        t = 0 if x < 0.30 else 1 if x < 0.90 else 2
-        if t == 1:
-            if not files:
-                t = 0
-            else:
-                el[i] = files[g.uniform(0, len(files) - 1)]
-        et[i] = t
-        if t == 0:
-            files.append(i)
-            nf += 1
-            e += _EST_DIR_FILE
-        elif t == 1:
-            nl += 1
-            e += _EST_DIR_LINK
-        else:
-            nd += 1
-            e += _EST_DIR_SUBDIR
-    return FraggerItem(nid, "dir", n, int(math.ceil(e)), rnd, bytes(et), tuple(el), nf, nl, nd,
+    et, el, nf, nl, nd, e = dir_entries(g, n)
+    return FraggerItem(nid, "dir", n, int(math.ceil(e)), rnd, et, el, nf, nl, nd,
                        edel=bytearray(n))
 
 

@@ -27,21 +27,21 @@ are held as plain pfns.
 The process's page tables are modelled too: touching an anonymous page
 allocates its pte page (one per 2 MiB) and pmd page (one per 1 GiB) first;
 unmapping the last page of a range frees them (``free_pgtables``).
+
+The work per page -- each allocation and free, the slots, the page tables, the
+slab caches -- is compiled (``_kernel_side.pyx``, :class:`~._kernel_side.KernelCore`,
+which :class:`FraggerKernel` extends): the fill makes about 180 k page allocations
+on 1 GiB, each a C call to the kernel's compiled fast path.
 """
 from __future__ import annotations
 
-from array import array
-
 from ...errors import PextlabError
-from ...kernel import page_alloc
 from ..catalogue import load_catalogue
-from .slab import SLAB_CACHES, KmemCache
+from .slab import SLAB_CACHES
+# compiled: workloads/fragger/_kernel_side.pyx (the pextlab package checks that it is built)
+from ._kernel_side import KernelCore, PageSlots
 
-__all__ = ["PAGE_KINDS", "PageSlots", "FraggerKernel"]
-
-# module-level aliases: inside a class body the dunder name would be mangled
-_alloc = page_alloc.__alloc_pages
-_free = page_alloc.free_pages
+__all__ = ["PAGE_KINDS", "ALLOC_KINDS", "PageSlots", "FraggerKernel"]
 
 #: page allocations that are not slab: (catalogue id, gfp, order)
 PAGE_KINDS = {
@@ -66,68 +66,25 @@ _FREE_KIND = {"anon": "anon", "anon_cow": "anon", "argpage": "anon", "shmem": "p
               "pipe": "pipe", "kstack": "kernel_stack", "kmalloc_large": "kmalloc_large"}
 
 
-class PageSlots:
-    """The LRU pages a process holds, by slot, and their reverse map (pfn -> slot).
+#: every allocation kind, page kinds then slab caches: one namespace
+ALLOC_KINDS = tuple(PAGE_KINDS) + tuple(SLAB_CACHES)
 
-    Slots are never reused; an empty slot holds -1 (freed, or the allocation failed).
+
+class FraggerKernel(KernelCore):
+    """What the workload's system calls allocate, on one simulated machine (``mm``).
+
+    The per-page methods (``alloc_page``, ``free_page``, ``map_page``, ``unmap_pages``,
+    ``touch_anon``, ``unmap_anon``, ``obj``, ``unobj``) and ``counts``, ``failed``,
+    ``lru`` are the compiled :class:`~._kernel_side.KernelCore`'s; this class adds what
+    runs once per task or per kind.
     """
 
-    def __init__(self, nr_pfns: int):
-        self.lru = array("q")                       # slot -> pfn
-        self.rmap = array("i", [-1]) * nr_pfns       # pfn -> slot, -1: none
-
-    def add(self, pfn: int) -> int:
-        """A new slot holding ``pfn`` (-1: an empty slot)."""
-        s = len(self.lru)
-        self.lru.append(pfn)
-        if pfn >= 0:
-            self.rmap[pfn] = s
-        return s
-
-    def take(self, s: int) -> int:
-        """Empty slot ``s``; returns the pfn it held (-1 if none)."""
-        pfn = self.lru[s]
-        if pfn >= 0:
-            self.lru[s] = -1
-            self.rmap[pfn] = -1
-        return pfn
-
-    def follow_migration(self, moved, reason: str) -> None:
-        """A ``mm.migrate_notifiers`` follower: move the slot of every migrated page to its
-        new pfn.  ``moved`` is [(old_pfn, new_pfn, order)]
-        (``pextlab.kernel.migrate.notify_moved``)."""
-        lru, rmap = self.lru, self.rmap
-        hits = []
-        for old, new, _ in moved:
-            s = rmap[old]
-            if s >= 0:
-                rmap[old] = -1
-                hits.append((s, new))
-        for s, new in hits:
-            lru[s] = new
-            rmap[new] = s
-
-
-class FraggerKernel:
-    """What the workload's system calls allocate, on one simulated machine (``mm``)."""
-
     def __init__(self, mm, comm: str = "fragger", pid: int = 199):
-        self.mm = mm
+        super().__init__(mm, ALLOC_KINDS, SLAB_CACHES)
         self.po = mm.page_owner
         self.cat = load_catalogue()
         self._kinds: dict[str, tuple[int, int, int, int]] = {}
-        self.caches = {k: KmemCache(self, k, s) for k, s in SLAB_CACHES.items()}
-        self.failed = 0
-        self.counts: dict[str, int] = {}
         self.comm, self.pid = comm, pid
-        #: the LRU pages handed out, by slot
-        self.lru = PageSlots(mm.max_section_pfn)
-        # top-down virtual address allocator of the fragger process (in pages)
-        self.next_va = 0x7F0000000000 >> 12
-        self.pte_ref: dict[int, int] = {}       # 2 MiB region -> mapped pages
-        self.pte_pfn: dict[int, int] = {}
-        self.pmd_ref: dict[int, int] = {}       # 1 GiB region -> pte pages
-        self.pmd_pfn: dict[int, int] = {}
         self.set_task(comm, pid, pid)
 
     # --- context -----------------------------------------------------------------------------
@@ -170,52 +127,6 @@ class FraggerKernel:
             s = self._kinds[key] = (self._gfp(gfp), order, handle, fhandle)
         return s
 
-    # --- pages ---------------------------------------------------------------------------------
-    def alloc_page(self, key: str, order: int | None = None, slab: bool = False) -> int:
-        """Allocate one block of kind ``key`` (its own order unless ``order``); -1 on failure."""
-        gfp, o, handle, _ = self.alloc_kind(key, slab)
-        if order is not None:
-            o = order
-        mm = self.mm
-        mm.current_handle = handle
-        pfn = _alloc(mm, gfp, o, None)
-        if pfn < 0:
-            self.failed += 1
-        else:
-            self.counts[key] = self.counts.get(key, 0) + (1 << o)
-        return pfn
-
-    def free_page(self, key: str, pfn: int, order: int | None = None, slab: bool = False) -> None:
-        """Free a block of kind ``key`` (nothing for a failed allocation, ``pfn < 0``)."""
-        if pfn < 0:
-            return
-        _, o, _, fhandle = self.alloc_kind(key, slab)
-        if order is not None:
-            o = order
-        self.mm.current_handle = fhandle
-        _free(self.mm, pfn, o)
-        self.counts[key] -= 1 << o
-
-    def map_page(self, key: str, slots: list) -> int:
-        """Allocate an LRU page of kind ``key`` into a new slot, appended to ``slots`` (the
-        holder's mapping or page cache).  Returns the pfn (-1 on failure: the slot stays
-        empty)."""
-        pfn = self.alloc_page(key)
-        lru = self.lru                          # PageSlots.add, inlined: the fill's hot path
-        s = len(lru.lru)
-        lru.lru.append(pfn)
-        if pfn >= 0:
-            lru.rmap[pfn] = s
-        slots.append(s)
-        return pfn
-
-    def unmap_pages(self, key: str, slots: list) -> None:
-        """Free the page of every slot of ``slots`` (from :meth:`map_page`) and empty it."""
-        take = self.lru.take
-        for s in slots:
-            self.free_page(key, take(s))
-        slots.clear()
-
     def attach(self) -> None:
         """Follow migrations from now on (registers :meth:`PageSlots.follow_migration`)."""
         self.mm.migrate_notifiers.append(self.lru.follow_migration)
@@ -224,50 +135,8 @@ class FraggerKernel:
         """Stop following migrations."""
         self.mm.migrate_notifiers.remove(self.lru.follow_migration)
 
-    # --- slab objects ----------------------------------------------------------------------------
-    def obj(self, cache: str):
-        """kmem_cache_alloc from ``SLAB_CACHES[cache]``: the object's slab (None on failure)."""
-        return self.caches[cache].alloc()
-
-    def unobj(self, cache: str, s) -> None:
-        """kmem_cache_free of an object :meth:`obj` returned."""
-        self.caches[cache].free(s)
-
     # --- the fragger process's own anonymous mappings ------------------------------------------
     def mmap(self, npages: int) -> int:
         """A new anonymous mapping of ``npages``: its first virtual page number."""
         self.next_va -= npages + 1                # a guard gap between mappings
         return self.next_va
-
-    def touch_anon(self, va: int, slots: list) -> int:
-        """Fault the anonymous page at ``va`` in: page tables first, then the zeroed page,
-        whose slot is appended to ``slots`` (the mapping's pages, in address order)."""
-        r = va >> 9
-        if r not in self.pte_pfn:
-            g = r >> 9
-            if g not in self.pmd_pfn:
-                self.pmd_pfn[g] = self.alloc_page("pmd")
-                self.pmd_ref[g] = 0
-            self.pmd_ref[g] += 1
-            self.pte_pfn[r] = self.alloc_page("pte")
-            self.pte_ref[r] = 0
-        self.pte_ref[r] += 1
-        return self.map_page("anon", slots)
-
-    def unmap_anon(self, va: int, slots: list) -> None:
-        """munmap of the mapping at ``va`` whose pages are in ``slots``: each page, then the
-        page tables left without a mapped page (``free_pgtables``)."""
-        take = self.lru.take
-        for i, s in enumerate(slots):
-            self.free_page("anon", take(s))
-            r = (va + i) >> 9
-            self.pte_ref[r] -= 1
-            if not self.pte_ref[r]:
-                self.free_page("pte", self.pte_pfn.pop(r))
-                del self.pte_ref[r]
-                g = r >> 9
-                self.pmd_ref[g] -= 1
-                if not self.pmd_ref[g]:
-                    self.free_page("pmd", self.pmd_pfn.pop(g))
-                    del self.pmd_ref[g]
-        slots.clear()

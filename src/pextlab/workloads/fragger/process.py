@@ -19,6 +19,9 @@ create on 6.12, through a :class:`~.kernel_side.FraggerKernel`:
   mm_struct, page tables, exec pages), then P leaf page tables and P touched
   pages.
 
+The loops over a chunk's pages or directory entries, and the directory deletions
+of the free phase, are compiled (``_process.pyx``): one call per chunk.
+
 Honest limits: the exec of a child is an average of the real one (fixed
 page-table and page counts); pipes and children are never freed (fragger keeps
 them to the end).
@@ -29,6 +32,9 @@ from ...kernel import page_alloc
 from .items import FraggerItem
 from .kernel_side import FraggerKernel
 from .rng import free_decision
+# compiled: workloads/fragger/_process.pyx, the loops per page and per directory entry
+# (the pextlab package checks that it is built)
+from ._process import delete_dir, fill_dir, touch_anon, touch_child, write_file, write_pipe
 
 __all__ = ["ItemState", "FraggerProcess"]
 
@@ -38,8 +44,8 @@ FREE_ITEM_NS = 50_000
 
 class ItemState:
     """Kernel objects one item (or one process image) holds."""
-    __slots__ = ("slots", "pages", "va", "objs", "inode", "dentry", "xa", "entries", "maple",
-                 "nlink", "ring", "pt", "wfile")
+    __slots__ = ("slots", "pages", "va", "objs", "inode", "dentry", "xa", "dentries", "inodes",
+                 "maple", "nlink", "ring", "pt", "wfile")
 
     def __init__(self):
         self.slots: list[int] = []   # LRU pages: their slots (FraggerKernel.map_page)
@@ -49,7 +55,10 @@ class ItemState:
         self.inode = None
         self.dentry = None
         self.xa: list = []
-        self.entries: list = []      # dir: per entry (dentry slab, inode slab or None)
+        # dir, per entry: its dentry's slab, its inode's slab (None for a hard link); two
+        # flat lists, not a tuple per entry: 100 k entries that the GC need not track
+        self.dentries: list = []
+        self.inodes: list = []
         self.maple: list = []
         self.nlink: list[int] = []
         self.ring = -1               # kmalloc_large ring block
@@ -136,35 +145,13 @@ class FraggerProcess:
         k = self.k
         k.set_task("fragger", self.pid, self.pid)
         if kind == "anon":
-            va = st.va + it.done
-            slots = st.slots
-            for i in range(n):
-                k.touch_anon(va + i, slots)
-        elif kind == "file":
-            for i in range(it.done, it.done + n):
-                if i % 64 == 0:                       # a new xarray leaf (and the root at 64)
-                    st.xa.append(k.obj("radix_tree_node"))
-                    if i == 64:
-                        st.xa.append(k.obj("radix_tree_node"))
-                k.map_page("shmem", st.slots)
+            touch_anon(k, st.va + it.done, n, st.slots)
+        elif kind == "file":                          # pages, and a new xarray leaf per 64
+            write_file(k, it.done, n, st.slots, st.xa)
         elif kind == "pipe":
-            pages = st.pages
-            for _ in range(n):
-                pages.append(k.alloc_page("pipe"))
-        elif kind == "dir":
-            for e in range(it.done, it.done + n):
-                t = it.etype[e]
-                if t == 1:
-                    d = k.obj("dentry")
-                    st.entries.append((d, None))
-                    st.nlink[it.elink[e]] += 1
-                else:
-                    d = k.obj("dentry_open" if t == 0 else "dentry")
-                    ino = k.obj("shmem_inode_cache")
-                    st.entries.append((d, ino))
-                st.nlink.append(1)
-                if (e + 1) % 14 == 0:                  # the offset map grows a maple node
-                    st.maple.append(k.obj("maple_node"))
+            write_pipe(k, n, st.pages)
+        elif kind == "dir":                           # entries; a maple node per 14
+            fill_dir(k, it, st, it.done, n)
 
     def _child(self, it: FraggerItem) -> None:
         k = self.k
@@ -175,9 +162,7 @@ class FraggerProcess:
         self._exec_process(pid, st)
         k.set_task("fragchild", pid, pid)
         st.objs.append(("vm_area_struct", k.obj("vm_area_struct")))
-        for _ in range(it.size):                     # one byte per 2 MiB: a pte page + a page
-            st.pt.append(("pte", k.alloc_page("pte")))
-            k.map_page("anon", st.slots)
+        touch_child(k, it.size, st.pt, st.slots)     # one byte per 2 MiB: a pte page + a page
         k.set_task("fragger", self.pid, self.pid)
 
     # --- free ------------------------------------------------------------------------------------
@@ -207,16 +192,5 @@ class FraggerProcess:
                     k.unobj("dentry_open", st.dentry)
                     st.xa = []
                 it.freed = rnd
-            elif it.kind == "dir":
-                for e in range(it.size):
-                    if it.edel[e] or not free_decision(seed, rnd, "dir", it.id, e):
-                        continue
-                    d, _ = st.entries[e]
-                    t = it.etype[e]
-                    k.unobj("dentry_open" if t == 0 else "dentry", d)
-                    tgt = it.elink[e] if t == 1 else e
-                    st.nlink[tgt] -= 1
-                    if not st.nlink[tgt]:                # the inode goes with its last name
-                        k.unobj("shmem_inode_cache", st.entries[tgt][1])
-                    it.edel[e] = rnd
-                    it.deleted += 1
+            elif it.kind == "dir":                       # an inode goes with its last name
+                it.deleted += delete_dir(k, it, st, seed, rnd)

@@ -8,12 +8,18 @@ is kept while the cache has fewer than ``min_partial`` empty slabs and
 discarded otherwise (``discard_slab``).  Slab pages are unmovable or
 reclaimable kernel memory: compaction never migrates them.
 
+:class:`Slab` and :class:`KmemCache` are compiled (``_kernel_side.pyx``): the fill
+allocates about 170 k objects.
+
 Honest limits: object sizes are fixed per cache (``SLAB_CACHES``, from the
 frag-s1 page_owner dump of 6.12 on x86_64); no per-cpu slabs, no NUMA.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# compiled: workloads/fragger/_kernel_side.pyx (the pextlab package checks that it is built)
+from ._kernel_side import KmemCache, Slab
 
 __all__ = ["CacheSpec", "SLAB_CACHES", "Slab", "KmemCache"]
 
@@ -81,69 +87,3 @@ SLAB_CACHES = {
     "kmalloc-4k": CacheSpec("kmalloc-4k", 8, 3, _SLAB_GFP_HI, "", _slab_frames(*_PIPE_RING)),
     "kmalloc-8k": CacheSpec("kmalloc-8k", 4, 3, _SLAB_GFP_HI, "", _slab_frames(*_PIPE_RING)),
 }
-
-
-class Slab:
-    """One slab: its head pfn and the objects in use."""
-    __slots__ = ("pfn", "inuse", "spec_key")
-
-    def __init__(self, pfn: int, spec_key: str):
-        self.pfn = pfn
-        self.inuse = 0
-        self.spec_key = spec_key
-
-
-class KmemCache:
-    """A kmem cache of ``SLAB_CACHES[key]`` whose slab pages come from ``kern``.
-
-    ``kern`` allocates and frees the slab pages: ``kern.alloc_page(key, order,
-    slab=True)`` -> pfn (< 0 on failure) and ``kern.free_page(key, pfn, order,
-    slab=True)`` (a :class:`~.kernel_side.FraggerKernel`).
-    """
-
-    def __init__(self, kern, key: str, spec: CacheSpec, min_partial: int = 5):
-        self.kern = kern
-        self.key = key
-        self.spec = spec
-        self.partial: list[Slab] = []      # slabs with free objects (last = current)
-        self.nr_slabs = 0
-        self.nr_objs = 0
-        self.empty: list[Slab] = []        # empty slabs kept (min_partial)
-        self.min_partial = min_partial
-
-    def alloc(self) -> Slab | None:
-        """kmem_cache_alloc: the slab the new object lives in (None when no page was free)."""
-        if self.partial:
-            s = self.partial[-1]
-        elif self.empty:
-            s = self.empty.pop()
-            self.partial.append(s)
-        else:
-            pfn = self.kern.alloc_page(self.key, self.spec.order, slab=True)
-            if pfn < 0:
-                return None
-            s = Slab(pfn, self.key)
-            self.nr_slabs += 1
-            self.partial.append(s)
-        s.inuse += 1
-        self.nr_objs += 1
-        if s.inuse >= self.spec.objs:
-            self.partial.pop()
-        return s
-
-    def free(self, s: Slab | None) -> None:
-        """kmem_cache_free of one object of slab ``s`` (None: the allocation had failed)."""
-        if s is None:
-            return
-        full = s.inuse >= self.spec.objs
-        s.inuse -= 1
-        self.nr_objs -= 1
-        if full:
-            self.partial.insert(0, s)           # put_cpu_partial / add_partial at the tail
-        if s.inuse == 0:
-            self.partial.remove(s)
-            if len(self.empty) < self.min_partial:
-                self.empty.append(s)
-            else:
-                self.nr_slabs -= 1
-                self.kern.free_page(self.key, s.pfn, self.spec.order, slab=True)

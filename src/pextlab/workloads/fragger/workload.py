@@ -157,9 +157,15 @@ class FraggerRun:
     # --- phases -----------------------------------------------------------------------------
     @contextmanager
     def _timed(self, name: str):
+        # wall seconds per phase; "idle" (the kernel's work in /init's sleeps) and
+        # "snapshots" add up over the run
         t0 = time.perf_counter()
         yield
-        self.phase_seconds[name] = time.perf_counter() - t0
+        self.phase_seconds[name] = self.phase_seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def _idle(self, seconds: int) -> None:
+        with self._timed("idle"):
+            self.m.idle(seconds)
 
     def execute(self, snapshot=None) -> None:
         """Run every phase; ``snapshot(name, fragger=self)`` after each (see :func:`fragger`)."""
@@ -169,11 +175,12 @@ class FraggerRun:
 
         def snap(name: str) -> None:
             if snapshot is not None and which and (which is True or name in which):
-                snapshot(name, fragger=self)
+                with self._timed("snapshots"):
+                    snapshot(name, fragger=self)
 
         # /init sleeps before each snapshot; the kernel keeps working meanwhile
         # (kswapd drops watermark boosts, proactive compaction runs every 500 ms)
-        m.idle(SNAPSHOT_SLEEP_S)
+        self._idle(SNAPSHOT_SLEEP_S)
         snap("before_fill")
         self.kern = k = FraggerKernel(mm, pid=wl.pid)
         self.proc = proc = FraggerProcess(k, wl.seed, wl.pid)
@@ -197,12 +204,12 @@ class FraggerRun:
                     self.items.extend(new)
                     self._fill(new, sch, rnd)
                     self.summaries[f"fill.r{rnd}"] = self.summary()
-                m.idle(SNAPSHOT_SLEEP_S)
+                self._idle(SNAPSHOT_SLEEP_S)
                 snap("after_fill" if last else f"after_fill.r{rnd}")
                 with self._timed(f"free.r{rnd}"):
                     proc.free_round(self.items, rnd)
                     self.summaries[f"free.r{rnd}"] = self.summary()
-                m.idle(SNAPSHOT_SLEEP_S)
+                self._idle(SNAPSHOT_SLEEP_S)
                 snap("after_free" if last else f"after_free.r{rnd}")
             if wl.probe or wl.probe_max:
                 self._probe(snap)
@@ -214,7 +221,7 @@ class FraggerRun:
         total, _ = _meminfo_kb(m.mm)
         t = hugepage_target(total, self.wl.hugepage_pct)
         self.probe["target"] = t
-        m.idle(PROBE_DELAY_S)
+        self._idle(PROBE_DELAY_S)
         if self.wl.probe:
             for name, action in (("probe1", lambda: m.set_nr_hugepages(t)),
                                  ("release", lambda: m.set_nr_hugepages(0)),
@@ -226,7 +233,7 @@ class FraggerRun:
                 self.probe[name + "_result"] = res
                 # kcompactd, woken by the allocations' direct compaction, works while
                 # /init reads the pool size back and takes the snapshot
-                m.idle(1)
+                self._idle(1)
                 snap(f"after_{name}")
         if self.wl.probe_max:
             m.set_nr_hugepages(0)
