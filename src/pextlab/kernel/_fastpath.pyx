@@ -14,6 +14,7 @@ from cpython.number cimport PyNumber_Index
 from ._buddy cimport c_free_one_page, c_mark, c_rmqueue_smallest
 from ._geometry cimport Geometry
 from ._mmzone cimport MemSection, Zone, section_at
+from ._page_owner cimport ResetPageOwner, SetPageOwner
 from ._state cimport MMCore
 
 from ..errors import PextlabError
@@ -178,7 +179,9 @@ cdef void c_prep_new_page(MMCore mm, long pfn, long order, long mt, long gfp) ex
         poison.unpoison_pages(pfn, order)
     c_mark(mm.geometry, pfn, PG_HEAD | (mt << MT_SHIFT), order)
     hook = mm.alloc_hook
-    if hook is not None:
+    if type(hook) is SetPageOwner:            # page_owner's, called as C
+        (<SetPageOwner>hook).hooks.c_set(pfn, order, gfp)
+    elif hook is not None:
         hook(pfn, order, gfp)
     mm.nr_alloc_events += 1
     tr = mm.trace
@@ -252,7 +255,9 @@ cdef void c_free_pages_ok(MMCore mm, long pfn, long order, bint to_pcp) except *
     cdef long off = pfn & g.mask
     sec.flags[off] = 0
     hook = mm.free_hook
-    if hook is not None:
+    if type(hook) is ResetPageOwner:          # page_owner's, called as C
+        (<ResetPageOwner>hook).hooks.c_reset(pfn, order)
+    elif hook is not None:
         hook(pfn, order)
     poison = mm.poison
     if poison is not None:

@@ -25,7 +25,9 @@ workloads and can pin a hot-added block (the i-hotplug EBUSY).
 
 Simulator storage: per table, numpy arrays of per-page data for each active
 client (``flags`` for the shared flags word, ``owner`` for page_owner's record
-index), reached per item through memoryviews.  ``bytes``/``pages`` report the
+index), held by the compiled base class ``PageExtArrays`` (``_page_ext.pyx``):
+page_owner's hooks reach them through C pointers, Python code through the arrays
+and their memoryviews (``fmv``, ``omv``).  ``bytes``/``pages`` report the
 kernel's own accounting (``total_usage``), not the simulator's.
 """
 from __future__ import annotations
@@ -38,6 +40,9 @@ import numpy as np
 from ..errors import KernelPanic
 from .fastpath import free_pages
 from .page_alloc import alloc_pages, alloc_pages_exact_nid, free_pages_exact
+
+# compiled: kernel/_page_ext.pyx (the pextlab package checks that it is built)
+from ._page_ext import PageExtArrays
 
 __all__ = ["PageExtOperations", "PageExtTable", "PageExt", "MEM_ONLINE", "MEM_GOING_OFFLINE",
            "MEM_OFFLINE", "MEM_GOING_ONLINE", "MEM_CANCEL_ONLINE", "MEM_CANCEL_OFFLINE",
@@ -76,18 +81,21 @@ class PageExtOperations:
     needed: bool = False
 
 
-class PageExtTable:
+class PageExtTable(PageExtArrays):
     """One page_ext table: a section's (SPARSEMEM) or a node's (FLATMEM).
 
-    ``owner`` (page_owner's record row per page, -1 for none; None without
-    page_owner) is made on first use: a table that never held a record costs the
-    simulator no memory, as most of a big machine's tables at boot.  Code that
-    only reads records asks ``owner_if_written()`` so as not to make it.
+    ``flags`` and ``owner`` are the C-backed arrays of :class:`PageExtArrays`
+    (``kernel/_page_ext.pyx``).  ``owner`` (page_owner's record row per page, -1
+    for none; None without page_owner) is made on first use: a table that never
+    held a record costs the simulator no memory, as most of a big machine's tables
+    at boot.  Code that only reads records asks ``owner_if_written()`` so as not to
+    make it.
     """
 
     __slots__ = ("nid", "section", "start_pfn", "nr_pages", "bytes", "pages", "via",
-                 "table_pfn", "vmalloc_pfns", "state", "flags", "with_owner", "_owner",
-                 "fmv", "omv")
+                 "table_pfn", "vmalloc_pfns", "state")
+    # what a copy or a pickle holds (fmv/omv are remade from the arrays)
+    _FIELDS = __slots__ + ("flags", "with_owner", "_owner")
 
     def __init__(self, nid, section, start_pfn, nr_pages, nbytes, via, table_pfn,
                  with_owner: bool, storage_pages: int):
@@ -103,76 +111,48 @@ class PageExtTable:
         self.state = "online"
         # simulator storage (zeroed, as __GFP_ZERO / vzalloc give)
         self.flags = np.zeros(storage_pages, dtype=np.uint8)
-        self.fmv = memoryview(self.flags)
         self.with_owner = with_owner
-        self._owner = None
-        self.omv = None             # memoryview of ``owner`` once made
 
-    @property
-    def owner(self):
-        """int32 record row per page, -1 where none (made now if not yet)."""
-        o = self._owner
-        if o is None and self.with_owner:
-            o = self._owner = np.full(len(self.flags), -1, dtype=np.int32)
-            self.omv = memoryview(o)
-        return o
+    def __reduce__(self):
+        return (_blank, (type(self),), self.__getstate__())
 
-    @owner.setter
-    def owner(self, value) -> None:
-        self._owner = value
-        self.omv = None if value is None else memoryview(value)
-
-    def owner_if_written(self):
-        """``owner`` if any record was ever stored in this table, else None."""
-        return self._owner
-
-    def owner_mv(self):
-        """A memoryview of ``owner``, made now if not yet (None without page_owner)."""
-        if self.omv is None and self.with_owner:
-            self.owner = np.full(len(self.flags), -1, dtype=np.int32)
-        return self.omv
-
-    # memoryviews cannot be copied or pickled: a copy (a snapshot) gets its own views
     def __getstate__(self):
-        return {k: getattr(self, k) for k in self.__slots__ if k not in ("fmv", "omv")}
+        return {k: getattr(self, k) for k in self._FIELDS}
 
     def __setstate__(self, state):
         if "owner" in state:                    # a copy made before owner was lazy
             state = dict(state)
             state["_owner"] = state.pop("owner")
             state.setdefault("with_owner", state["_owner"] is not None)
+        state = {k: v for k, v in state.items() if k not in ("fmv", "omv")}
         for k, v in state.items():
             setattr(self, k, v)
-        self.fmv = memoryview(self.flags)
-        self.omv = None if self._owner is None else memoryview(self._owner)
 
 
-class _SectionView:
+class _SectionView(PageExtArrays):
     """FLATMEM: a section-sized window on a node table, so lookups stay uniform."""
-    __slots__ = ("table", "flags", "owner", "with_owner", "fmv", "omv", "state")
+    __slots__ = ("table", "state")
+    _FIELDS = __slots__ + ("flags", "with_owner", "_owner")
 
     def __init__(self, table: PageExtTable, lo: int, n: int):
         self.table = table
         self.flags = table.flags[lo:lo + n]
-        self.fmv = memoryview(self.flags)
         self.with_owner = table.with_owner
         self.owner = None if table.owner is None else table.owner[lo:lo + n]
-        self.omv = None if self.owner is None else memoryview(self.owner)
         self.state = "online"
 
-    def owner_if_written(self):
-        return self.owner
-
-    def owner_mv(self):
-        return self.omv
-
+    __reduce__ = PageExtTable.__reduce__
     __getstate__ = PageExtTable.__getstate__
 
     def __setstate__(self, state):
         for k, v in state.items():
-            setattr(self, k, v)
-        self.fmv = memoryview(self.flags)
-        self.omv = None if self.owner is None else memoryview(self.owner)
+            if k not in ("fmv", "omv"):
+                setattr(self, k, v)
+
+
+def _blank(cls):
+    # the object a copy or an unpickle fills in (__setstate__), made without __init__
+    return cls.__new__(cls)
 
 
 class PageExt:

@@ -18,8 +18,6 @@ Profile differences (see ``KernelProfile``):
 """
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 
 from .page_ext import PageExtOperations, PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
@@ -28,7 +26,8 @@ from .mmzone import PG_BUDDY, PG_RESERVED, covered_by_free
 from .stackdepot import StackDepot
 
 # compiled: kernel/_page_owner.pyx (the pextlab package checks that it is built)
-from ._page_owner import OwnerHooks, ROW_BYTES
+from ._page_owner import (BIASED, OwnerHooks, RecordTable, ResetPageOwner, SetPageOwner,
+                          ROW_BYTES)
 
 __all__ = ["PageOwner", "OwnerRecords", "page_owner_ops", "REC_FIELDS"]
 
@@ -41,14 +40,10 @@ R_ORDER, R_GFP, R_HANDLE, R_TS, R_PID, R_TGID, R_COMM, R_REASON, \
 _ROW = _NF * 8
 if ROW_BYTES != _ROW:
     raise ImportError("kernel/_page_owner.pyx writes rows of another size: rebuild it (make setup)")
-_PACK_ROW = struct.Struct("<12q").pack_into
-_PACK_ALLOC = struct.Struct("<7q").pack_into      # order .. comm; the rest stays 0 in a new row
 # Stored with +1 so that a fresh (zeroed) row already means "never": reason, free_pid,
-# free_tgid.  gather()/get()/set() decode, so callers always see -1 for "never".
-_BIASED = (7, 10, 11)
-_PACK_FREE = struct.Struct("<4q").pack_into
-_PACK_Q = struct.Struct("<q").pack_into
-_UNPACK_Q = struct.Struct("<q").unpack_from
+# free_tgid (the compiled table's BIASED).  gather()/get()/set() decode, so callers
+# always see -1 for "never".
+_BIASED = BIASED
 
 # include/linux/migrate_mode.h / mm/debug.c migrate_reason_names (v6.12)
 MIGRATE_REASONS = ("compaction", "memory_failure", "memory_hotplug", "syscall_or_cpuset",
@@ -65,43 +60,23 @@ _FAILURE_STACK = ("register_failure_stack+0x36/0x50", "init_page_owner+0x26/0x2b
                   "page_alloc_init_late+0x3ae/0x3d0", "kernel_init_freeable+0xa5/0x1e0")
 
 
-class OwnerRecords:
+class OwnerRecords(RecordTable):
     """A growable table of page_owner records: 12 int64 per row.
 
-    The rows live in one numpy array, ``rows`` (capacity x 12), written one
-    allocation at a time through ``buf``, a byte memoryview of it, with
-    ``struct.pack_into``, and a run at a time with numpy.  Rows past ``n`` are
-    zero.  Growth makes a new array of at least twice the capacity (or what
+    The rows live in one numpy array, ``rows`` (capacity x 12), kept by the C
+    base class ``RecordTable`` (``kernel/_page_owner.pyx``), which the compiled
+    hooks write through a pointer; ``n`` rows are in use and rows past ``n`` are
+    zero.  The base class reads and writes single rows (``add``, ``copy_row``,
+    ``get``, ``set``); here are the readers and writers of runs of rows (numpy).
+    Growth (``grow``) makes a new array of at least twice the capacity (or what
     ``reserve`` asks) and copies the rows in use: a fresh ``np.zeros`` is
     faulted in only where rows are then written, and numpy advises huge pages
     for it, where growing a bytearray copied zeros into every new page first
-    (40 % of ``vm_area_alloc_pages``).  Nobody keeps ``rows`` or ``buf`` across
-    a call that may add rows.
+    (40 % of ``vm_area_alloc_pages``).  A copy (a snapshot) holds the rows in
+    use only.  Nobody keeps ``rows`` or ``buf`` across a call that may add rows.
     """
 
-    def __init__(self, capacity: int = 1 << 12):
-        self._alloc(capacity)
-        self.n = 0
-        self.comms: list[str] = []
-        self._comm_ids: dict[str, int] = {}
-
-    def _alloc(self, capacity: int) -> None:
-        self.rows = np.zeros((capacity, _NF), dtype=np.int64)
-        self.buf = memoryview(self.rows).cast("B")
-        self.cap = capacity
-
-    # a memoryview cannot be copied or pickled: a copy (a snapshot) makes its own
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        del state["buf"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self.buf = memoryview(self.rows).cast("B")
-
-    def __len__(self) -> int:
-        return self.n
+    __slots__ = ()
 
     def comm_id(self, comm: str) -> int:
         i = self._comm_ids.get(comm)
@@ -111,25 +86,11 @@ class OwnerRecords:
             self.comms.append(comm)
         return i
 
-    def grow(self, need: int = 1) -> None:
-        """Room for ``need`` more rows (capacity at least doubles)."""
-        old, n = self.rows, self.n
-        self._alloc(max(self.cap * 2, n + need))
-        self.rows[:n] = old[:n]
-
     def reserve(self, need: int) -> None:
         """Room for ``need`` more rows, made now: a bulk allocation that knows its size
         grows the table once instead of doubling (and copying) its way there."""
         if self.n + need > self.cap:
             self.grow(need)
-
-    def add(self, order, gfp, handle, ts, pid, tgid, comm_id) -> int:
-        row = self.n
-        if row == self.cap:
-            self.grow()
-        _PACK_ALLOC(self.buf, row * _ROW, order, gfp, handle, ts, pid, tgid, comm_id)
-        self.n = row + 1
-        return row
 
     def add_rows(self, rows: np.ndarray) -> int:
         """Append an (k, 12) int64 array of rows; return the first row number."""
@@ -141,19 +102,6 @@ class OwnerRecords:
         block[:, _BIASED] += 1
         self.n = first + k
         return first
-
-    def copy_row(self, row: int) -> int:
-        vals = struct.unpack_from("<12q", self.buf, row * _ROW)      # raw (biased) values
-        new = self.add(*vals[:7])
-        _PACK_ROW(self.buf, new * _ROW, *vals)
-        return new
-
-    def get(self, row: int, field: int) -> int:
-        v = _UNPACK_Q(self.buf, row * _ROW + field * 8)[0]
-        return v - 1 if field in _BIASED else v
-
-    def set(self, row: int, field: int, value: int) -> None:
-        _PACK_Q(self.buf, row * _ROW + field * 8, value + 1 if field in _BIASED else value)
 
     def gather(self, rows) -> np.ndarray:
         """Rows ``rows`` as an (k, 12) int64 array (a copy, decoded)."""
@@ -365,7 +313,7 @@ class PageOwner:
         (``kernel/_page_owner.pyx``: __set_page_owner / __reset_page_owner).  Rebuilt
         after replacing ``self.records`` (``reset_records``)."""
         hooks = OwnerHooks(self)
-        return hooks.set_page_owner, hooks.reset_page_owner
+        return SetPageOwner(hooks), ResetPageOwner(hooks)
 
     def install_hooks(self) -> None:
         """Point the allocator's alloc/free/split hooks at this client."""
@@ -418,50 +366,25 @@ class PageOwner:
         ``moved`` = [(old_pfn, new_pfn, order)].  Returns the base pages whose
         records were copied.
         """
-        po = self
-        mm = self.mm
-        recs = po.records
-        shift, mask = mm.section_shift, mm.section_mask
-        sections = mm.sections
-        old_rows = np.full(len(moved), -1, dtype=np.int64)
-        for i, (old, _, _) in enumerate(moved):
-            t = sections[old >> shift].page_ext
-            if t is not None and t.owner_if_written() is not None:
-                old_rows[i] = t.omv[old & mask]
+        recs = self.records
+        hooks = self._hooks[0].hooks            # the compiled OwnerHooks (kernel/_page_owner.pyx)
+        if not isinstance(moved, list):
+            moved = list(moved)
+        old_rows = hooks.source_rows(moved)
         have = old_rows >= 0
         block = recs.gather(old_rows[have])
         block[:, R_REASON] = MIGRATE_REASONS.index(reason)
         n0 = recs.add_rows(block) if len(block) else len(recs)
         new_rows = np.full(len(moved), -1, dtype=np.int64)
         new_rows[have] = n0 + np.arange(int(have.sum()))
-        migrate_handle = po.depot.stack_depot_save(target_stack)
-        nr_pages = 0
-        for (old, new, order), row in zip(moved, new_rows.tolist()):
-            n = 1 << order
-            nr_pages += n
-            t = sections[new >> shift].page_ext
-            if t is None or t.owner is None:
-                continue
-            off = new & mask
-            if row < 0:
-                # no record to copy: the target keeps the record its allocation made
-                saved = mm.current_handle
-                mm.current_handle = migrate_handle
-                po.set_page_owner(new, order, 0)
-                mm.current_handle = saved
-                continue
-            if n == 1:
-                t.omv[off] = row
-                t.fmv[off] = t.fmv[off] | 3
-            else:
-                t.owner[off:off + n] = row
-                t.flags[off:off + n] |= 3
+        migrate_handle = self.depot.stack_depot_save(target_stack)
+        hooks.point_targets(moved, new_rows, migrate_handle)
         # the sources now carry the migration stack (their free will count it down)
-        for row in old_rows[have].tolist():
-            recs.set(row, R_HANDLE, migrate_handle)
+        recs.rows[old_rows[have], R_HANDLE] = migrate_handle
         # show_stacks counts derive from the records (PageOwner.stack_counts), so the
         # kernel's refcount transfer needs no bookkeeping here
-        return int(sum(1 << o for (_, _, o), h in zip(moved, have.tolist()) if h))
+        orders = np.fromiter((o for _, _, o in moved), dtype=np.int64, count=len(moved))
+        return int((np.int64(1) << orders[have]).sum())
 
     # --- boot -----------------------------------------------------------------------------------
     def init_early_allocated_pages(self) -> None:

@@ -1,0 +1,42 @@
+# page_owner's record table and hooks (kernel/_page_owner.pyx), for the compiled
+# allocator (kernel/_fastpath.pyx), which calls the hooks as C functions.
+from libc.stdint cimport int64_t
+
+from ._page_ext cimport PageExtArrays
+from ._state cimport MMCore
+
+cdef enum:
+    NF = 12                     # int64 fields per record row
+
+
+cdef class RecordTable:
+    cdef object _rows
+    cdef int64_t* data
+    cdef readonly Py_ssize_t cap
+    cdef Py_ssize_t _n
+    cdef public list comms
+    cdef public dict _comm_ids
+
+    cdef void _adopt(self, rows) except *
+    cdef int64_t* row_ptr(self, Py_ssize_t row) except NULL
+    cdef Py_ssize_t new_row(self) except -1
+
+
+cdef class OwnerHooks:
+    cdef list sections
+    cdef long shift, mask
+    cdef RecordTable recs
+    cdef MMCore mm
+    cdef bint subpage, keep
+
+    cdef PageExtArrays table(self, long pfn)
+    cdef int c_set(self, long pfn, long order, long gfp) except -1
+    cdef int c_reset(self, long pfn, long order) except -1
+
+
+cdef class SetPageOwner:
+    cdef readonly OwnerHooks hooks
+
+
+cdef class ResetPageOwner:
+    cdef readonly OwnerHooks hooks

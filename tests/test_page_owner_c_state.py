@@ -1,0 +1,148 @@
+"""page_owner's record table and the page_ext tables' arrays as C state
+(kernel/_page_owner.pyx ``RecordTable``, kernel/_page_ext.pyx ``PageExtArrays``):
+the Python names stay, copies hold only the rows in use and stay independent, the
+hooks the compiled allocator calls as C check their bounds."""
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pextlab
+from pextlab.kernel import fastpath
+from pextlab.kernel.page_ext import PageExtTable
+from pextlab.kernel.page_owner import OwnerRecords, R_HANDLE, R_REASON
+
+
+@pytest.fixture()
+def m():
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on", seed=1)
+    for order in (0, 0, 3, 0, 2):
+        m.alloc_pages(order, "GFP_KERNEL")
+    return m
+
+
+def _table_of(mm, pfn):
+    return mm.sections[pfn >> mm.section_shift].page_ext, pfn & mm.section_mask
+
+
+def test_record_table_keeps_its_python_names(m):
+    recs = m.mm.page_owner.records
+    assert isinstance(recs, OwnerRecords) and len(recs) == recs.n > 0
+    assert recs.rows.shape == (recs.cap, 12) and recs.rows.dtype == np.int64
+    assert bytes(recs.buf[:96]) == recs.rows[0].tobytes()
+    assert recs.comms[recs._comm_ids["swapper/0"]] == "swapper/0"
+    assert not recs.rows[recs.n:].any()                 # rows past n are zero
+    n = recs.n
+    recs.reserve(recs.cap)                             # grows once, keeps the rows
+    assert recs.cap >= 2 * n and recs.n == n
+    with pytest.raises(ValueError):
+        recs.n = recs.cap + 1
+    with pytest.raises(ValueError):
+        recs.n = -1
+    assert not hasattr(recs, "__dict__")
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_record_copies_hold_only_the_rows_in_use_and_stay_independent(m, how):
+    recs = m.mm.page_owner.records
+    assert recs.cap > recs.n
+    c = copy.deepcopy(recs) if how == "deepcopy" else pickle.loads(pickle.dumps(recs))
+    assert type(c) is OwnerRecords and c.n == recs.n and c.cap == recs.n
+    assert (c.as_numpy() == recs.as_numpy()).all() and c.comms == recs.comms
+    before = recs.as_numpy()
+    c.set(0, R_HANDLE, 12345)
+    row = c.add(1, 2, 3, 4, 5, 6, 0)                   # the copy grows on its own
+    assert row == recs.n and c.cap > recs.n and c.get(row, R_REASON) == -1
+    assert (recs.as_numpy() == before).all()
+
+
+def test_a_shallow_copy_does_not_share_rows(m):
+    recs = m.mm.page_owner.records
+    c = copy.copy(recs)
+    c.set(0, R_HANDLE, 999)
+    assert recs.get(0, R_HANDLE) != 999
+
+
+def test_snapshots_copy_the_used_rows_and_run_on_alike(m):
+    recs = m.mm.page_owner.records
+    s = m.snapshot("x")
+    sc = s.machine.mm.page_owner.records
+    assert sc.cap == sc.n == recs.n
+    twin = s.machine                                   # the copy runs on as the original
+    orders = (0, 4, 0, 1) * 50
+    for mach in (m, twin):
+        mach.mm.clock_ns = 10 ** 12
+        pfns = [mach.alloc_pages(o, "GFP_HIGHUSER_MOVABLE") for o in orders]
+        for p, o in list(zip(pfns, orders))[::3]:
+            mach.free_pages(p, o)
+    pd.testing.assert_frame_equal(m.df_page_owner(), twin.df_page_owner())
+    assert sc is not recs and sc.n == recs.n and sc.cap >= sc.n
+
+
+def test_page_ext_arrays_keep_their_names_and_refuse_bad_arrays(m):
+    mm = m.mm
+    p = m.alloc_pages(0, "GFP_KERNEL")
+    t, off = _table_of(mm, p)
+    assert isinstance(t, PageExtTable)
+    assert t.flags[off] & 3 == 3 and t.fmv[off] == t.flags[off]
+    assert t.owner[off] == t.omv[off] == t.owner_if_written()[off] == t.owner_mv()[off] >= 0
+    with pytest.raises(ValueError):
+        t.owner = np.full(len(t.flags) - 1, -1, dtype=np.int32)      # wrong length
+    with pytest.raises(ValueError):
+        t.flags = np.zeros(len(t.flags), dtype=np.int64)             # wrong type
+    with pytest.raises(ValueError):
+        t.flags = np.zeros(len(t.flags), dtype=np.uint8)[::2]        # not contiguous
+    c = copy.deepcopy(t)
+    c.flags[off] = 0
+    c.owner[off] = -1
+    assert t.flags[off] & 3 == 3 and t.owner[off] >= 0
+    assert c.fmv[off] == 0 and c.omv[off] == -1                        # views of the copy's arrays
+    assert pickle.loads(pickle.dumps(t)).owner_if_written()[off] == t.owner[off]
+
+
+def test_a_table_makes_its_owner_array_at_its_first_record(m):
+    mm = m.mm
+    tables = [s.page_ext for s in mm.sections if s is not None and s.page_ext is not None]
+    t = next(t for t in tables if t.owner_if_written() is None)
+    assert t.omv is None
+    pfn = t.start_pfn
+    mm.alloc_hook(pfn, 0, 0)                           # the hook writes through C pointers
+    assert t.owner_if_written() is not None and t.owner[0] == len(mm.page_owner.records) - 1
+    assert t.flags[0] & 3 == 3
+
+
+def test_the_hooks_are_called_as_c_and_check_their_bounds(m):
+    mm = m.mm
+    assert type(mm.alloc_hook).__name__ == "SetPageOwner"
+    assert type(mm.free_hook).__name__ == "ResetPageOwner"
+    p = m.alloc_pages(0, "GFP_KERNEL")
+    n = len(mm.page_owner.records)
+    with pytest.raises(IndexError, match="outside their page_ext table"):
+        mm.alloc_hook(p, 30, 0)                        # a block larger than its section
+    with pytest.raises(IndexError, match="outside their page_ext table"):
+        mm.free_hook(p, 30)
+    assert len(mm.page_owner.records) == n             # nothing written
+    with pytest.raises(TypeError):
+        mm.alloc_hook("p", 0, 0)
+    fastpath.free_pages(mm, p, 0)
+    t, off = _table_of(mm, p)
+    assert t.flags[off] & 3 == 1                       # freed: OWNER kept, ALLOCATED cleared
+
+
+def test_single_rows_are_read_and_written_within_the_table(m):
+    recs = m.mm.page_owner.records
+    r = recs.copy_row(0)                               # raw copy: decoded fields alike
+    assert r == recs.n - 1 and (recs.as_numpy()[r] == recs.as_numpy()[0]).all()
+    recs.set(r, R_REASON, 3)
+    assert recs.get(r, R_REASON) == 3 and recs.rows[r, R_REASON] == 4     # stored +1
+    for row, field in ((recs.n, 0), (-1, 0), (0, 12), (0, -1)):
+        with pytest.raises(IndexError):
+            recs.get(row, field)
+        with pytest.raises(IndexError):
+            recs.set(row, field, 1)
+    with pytest.raises(IndexError):
+        recs.copy_row(recs.n)
