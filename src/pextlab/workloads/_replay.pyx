@@ -14,12 +14,16 @@ from ..kernel import gup, vmscan
 from ..kernel.fastpath import alloc_pages_fast, free_pages
 from ..kernel.page_alloc import alloc_pages_slow
 from .events import EV_ALLOC, EV_FAIL, EV_FREE
+from cpython.object cimport PyObject
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport int64_t, INT64_MAX
 from ._runlog cimport ExpiryHeap, Int64Buffer, Pending
 from ..kernel._geometry cimport Geometry
 from ..kernel._mmzone cimport MemSection, Zone, section_at
 from ..kernel._state cimport MMCore
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
 
 __all__ = ["replay"]
 
@@ -149,6 +153,15 @@ cdef class ZoneCodes:
                 j += 1
                 s += 3
         return self.code_of(self.mm.zone_of_pfn(pfn))  # no zone spans it: as before
+
+
+cdef inline tuple untracked(tuple t):
+    # a tuple of ints, which can be in no reference cycle: untracked by the garbage
+    # collector at once (CPython's _PyTuple_MaybeUntrack does it at the first
+    # collection that sees it), so the long-lived records the log keeps per block
+    # (``log.lru``, ``log.held``) add nothing to the collector's work
+    PyObject_GC_UnTrack(<PyObject *>t)
+    return t
 
 
 cdef void *grow(void *p, Py_ssize_t n) except NULL:
@@ -417,14 +430,14 @@ cdef class _Replay:
         if life >= 0:
             self.heap.put(Pending(t + life, self.seq, pfn, o, ti, si, k))
             if self.s_lru[si]:
-                self.lru[p] = (self.seq, ti, k, si)
+                self.lru[p] = untracked((self.seq, ti, k, si))
                 self.lru_add(p, o)
             self.seq += 1
         else:
-            self.held[p] = (k, ti, si)
+            self.held[p] = untracked((k, ti, si))
             self.count[4 * ti + 3] += 1
             if self.s_lru[si]:
-                self.lru[p] = (-1, ti, k, si)
+                self.lru[p] = untracked((-1, ti, k, si))
                 self.lru_add(p, o)
         if self.record:
             self.put_event(t, C_EV_ALLOC, pfn, o, ti, si, k)
@@ -461,7 +474,7 @@ cdef class _Replay:
                 self.hooks_due(t)
                 if heap.n and heap.a[0].time <= t:
                     self.free_due(t)
-            if tis[i] in dead:
+            if dead and tis[i] in dead:
                 pass                    # OOM-killed: it allocates nothing more
             else:
                 self.alloc(t, tis[i], sis[i], lifes[i])
