@@ -10,6 +10,7 @@ then, when that fails, to the slow path (``alloc_pages_slow``): together what
 allocation -- is the Python loop's it replaced, so the frames are the same.
 ``pextlab.workloads.runner`` calls it; nothing else should.
 """
+from ..errors import PextlabError
 from ..kernel import gup, vmscan
 from ..kernel.fastpath import alloc_pages_fast, free_pages
 from ..kernel.page_alloc import alloc_pages_slow
@@ -288,8 +289,8 @@ cdef class _Replay:
         # the C tables cover the tasks and slots of the log when the replay began
         if not (0 <= e.ti < self.n_tasks and 0 <= e.si < self.n_slots
                 and 0 <= e.k < self.n_used and e.ti < self.n_rss):
-            raise IndexError(f"pending free {e.ti, e.si, e.k} of a task or slot the replay "
-                             f"does not know")
+            raise PextlabError(f"pending free (time {e.time}, pfn {e.pfn:#x}) names task "
+                               f"{e.ti}, slot {e.si}, zone_mt {e.k}: not the run log's")
 
     # --- the kernel's per-event state ------------------------------------------------------
     cdef inline void set_task(self, int64_t now, Py_ssize_t ti, int64_t handle) except *:
