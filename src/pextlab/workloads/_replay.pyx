@@ -327,7 +327,8 @@ cdef class _Replay:
         # kernel/vmscan.py lru_del: off its node's list.  A pfn is on one node's list
         # at most, the one lru_add (or follow_migration's) put it on: that list first,
         # vmscan.lru_del's search of every list only if it is not there
-        lru = (<dict>self.mm.lru).get(self.page_to_nid(pfn))
+        cdef dict lists = self.mm.lru
+        lru = lists.get(self.page_to_nid(pfn))
         if lru is None or (<dict?>lru).pop(pfn, None) is None:
             vmscan.lru_del(self.mm, pfn)
 
