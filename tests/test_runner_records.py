@@ -3,7 +3,8 @@ the Python structures they replaced: the expiry heap against ``heapq`` on tuples
 array, entry for entry), the int64 buffers against ``array('q')``, and the zone each
 allocation is counted in against ``mm.zone_of_pfn`` -- on sections shared by zones and
 by nodes, and across memory hotplug in a step hook.  Also the run log's migration
-follower on a pending free reclaim already dropped."""
+follower on a pending free reclaim already dropped, the log's counters (kept in C by the
+replay) as Python code sees them mid-run, and the kernel's LRU lists the replay fills."""
 from __future__ import annotations
 
 import copy
@@ -171,3 +172,67 @@ def test_follow_migration_leaves_a_reclaimed_pending_free_alone():
     assert log.used == used
     assert [e[2] for e in log.heap if e[1] == seq] == [pfn]
     assert sum(used) == sum(log.rss)
+
+
+# --- the replay's C counters and LRU bookkeeping -------------------------------------------------
+
+def _live_pages(log):
+    heap = sum(1 << e[3] for e in log.heap if e[1] not in log.dropped)
+    return heap + sum(1 << log.slots[si]["order"] for _, _, si in log.held.values())
+
+
+def test_log_counters_are_current_whenever_python_code_runs():
+    """The replay keeps ``log.used``/``log.rss`` in C: a step hook sees them current, and
+    what reclaim (in the slow path) and an OOM kill (here from a hook) change in them is
+    kept -- at every hook and at the end they add up to the log's live blocks."""
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on", seed=2)
+    mm = m.mm
+    total = sum(z.managed_pages for z in mm.populated_zones())
+    seen = []
+
+    def check(t):
+        log = m.run_log
+        assert sum(log.used) == sum(log.rss) == _live_pages(log) > 0
+        seen.append(t)
+        if t == 2 * 10**9:
+            kill = next(o for o in mm.oom_tasks.values() if o.comm == "anon")
+            assert kill.rss_pages() > 0 and kill.oom_kill() > 0
+
+    m.run(W.mix(W.hog("cache", pages=total // 2, ramp="1s", kind="page_cache"),
+                W.anon("anon", rate=20000, lifetime="3s"),
+                W.hog("keep", pages=total // 3, ramp="2s")), duration="4s", seed=3)
+    log = W.run(mm, W.page_cache("cp", rate=20000, lifetime="1s"), W.parse_duration("3s"),
+                np.random.default_rng(5), log=m.run_log, hooks=[(10**9 // 2, check)])
+    assert len(seen) == 6 and sum(t["reclaimed"] for t in log.tasks) > 0
+    assert sum(log.used) == sum(log.rss) == _live_pages(log)
+    assert all(log.rss[ti] == 0 for ti in log.dead) and log.dead
+
+
+def test_kernel_lru_lists_are_the_logs_blocks_by_node_in_order():
+    """The replay puts reclaimable blocks on the kernel's LRU and takes them off as
+    vmscan.lru_add/lru_del do: each node's list is the log's LRU blocks on that node
+    (page_to_nid), oldest first, across reclaim and compaction's migrations."""
+    m = pextlab.boot(mem="1G", nodes=2, cmdline="page_owner=on", seed=1)
+    mm = m.mm
+    total = sum(z.managed_pages for z in mm.populated_zones())
+    m.run(W.mix(W.page_cache("cp0", rate=30000, lifetime="2s", nid=0),
+                W.page_cache("cp1", rate=30000, lifetime="2s", nid=1),
+                W.slab("sr", rate=5000, lifetime="1s", reclaimable=True),
+                W.hog("hog", pages=total // 2, ramp="2s")), duration="4s", seed=1)
+    log = m.run_log
+    assert sum(t["reclaimed"] for t in log.tasks) > 0
+    assert set(mm.lru) == {0, 1} and log.lru
+    for nid, lru in mm.lru.items():
+        assert list(lru) == [p for p in log.lru if mm.pfn_to_nid(p) == nid]
+        assert all(holder is log for _, holder in lru.values())
+    assert sum(len(lru) for lru in mm.lru.values()) == len(log.lru)
+
+
+def test_a_pending_free_the_log_does_not_know_is_refused():
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on", seed=1)
+    m.run(W.anon("a", rate=1000, lifetime="10s"), duration="1s")
+    log = m.run_log
+    t, seq, pfn, order, ti, si, k = log.heap[0]
+    log.expiry.push(t, 10**9, pfn, order, len(log.tasks) + 5, si, k)
+    with pytest.raises(pextlab.PextlabError, match="not the run log's"):
+        m.run(W.anon("a", rate=1000, lifetime="10s"), duration="20s")

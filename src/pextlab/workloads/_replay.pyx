@@ -10,13 +10,21 @@ then, when that fails, to the slow path (``alloc_pages_slow``): together what
 allocation -- is the Python loop's it replaced, so the frames are the same.
 ``pextlab.workloads.runner`` calls it; nothing else should.
 """
+from ..errors import PextlabError
 from ..kernel import gup, vmscan
 from ..kernel.fastpath import alloc_pages_fast, free_pages
 from ..kernel.page_alloc import alloc_pages_slow
 from .events import EV_ALLOC, EV_FAIL, EV_FREE
+from cpython.object cimport PyObject
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport int64_t, INT64_MAX
 from ._runlog cimport ExpiryHeap, Int64Buffer, Pending
+from ..kernel._geometry cimport Geometry
+from ..kernel._mmzone cimport MemSection, Zone, section_at
+from ..kernel._state cimport MMCore
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
 
 __all__ = ["replay"]
 
@@ -148,6 +156,15 @@ cdef class ZoneCodes:
         return self.code_of(self.mm.zone_of_pfn(pfn))  # no zone spans it: as before
 
 
+cdef inline tuple untracked(tuple t):
+    # a tuple of ints, which can be in no reference cycle: untracked by the garbage
+    # collector at once (CPython's _PyTuple_MaybeUntrack does it at the first
+    # collection that sees it), so the long-lived records the log keeps per block
+    # (``log.lru``, ``log.held``) add nothing to the collector's work
+    PyObject_GC_UnTrack(<PyObject *>t)
+    return t
+
+
 cdef void *grow(void *p, Py_ssize_t n) except NULL:
     q = PyMem_Realloc(p, max(n, 1) * sizeof(int64_t))
     if q == NULL:
@@ -156,24 +173,130 @@ cdef void *grow(void *p, Py_ssize_t n) except NULL:
 
 
 cdef class _Replay:
-    """The state of one run's replay: what the Python loop kept in locals."""
-    cdef object mm, log, lru_add, lru_del
+    """The state of one run's replay: what the Python loop kept in locals.
+
+    The log's ``used`` (pages per zone_mt key) and ``rss`` (pages per task) lists are
+    kept in C arrays while the loop runs, so an event boxes no counter.  Python code
+    reads and changes those lists too -- reclaim (``RunLog.reclaimed``), the OOM
+    killer (``RunLog.kill``, ``OomTask.rss_pages``), migration (``RunLog._rezone``) --
+    but only from inside the allocator's slow path, a long-term pin or a step hook:
+    the loop writes the arrays back into the lists before calling those (:meth:`push`)
+    and reads them again after (:meth:`pull`).  The per-task counts of the run stay in
+    C until ``replay`` returns them.
+    """
+    cdef MMCore mm
+    cdef object log
     cdef Int64Buffer ev, smp
     cdef ExpiryHeap heap
     cdef ZoneCodes zc
-    cdef bint record
-    cdef list tasks, t_comm, t_pid, t_tgid, t_cid, t_nid, t_pin
-    cdef list c_alloc, c_free, c_fail, c_held
-    cdef list s_gfp, s_order, s_mt, s_handle, s_fhandle, s_lru
-    cdef list used, rss, zones, hook_list, hook_next
+    cdef bint record, c_owns
+    cdef list tasks, t_comm, t_nid, t_pin, s_gfp, zones, hook_list, hook_next
     cdef dict held, lru, pins
     cdef set dropped, dead
     cdef long nm, mov
     cdef int64_t seq, next_s, every, next_h
+    cdef Py_ssize_t n_tasks, n_slots, n_used, n_rss
+    cdef int64_t *t_pid                 # per task: pid, tgid, comm_id
+    cdef int64_t *t_tgid
+    cdef int64_t *t_cid
+    cdef int64_t *s_order               # per slot: order, migratetype, stacks, on the LRU
+    cdef int64_t *s_mt
+    cdef int64_t *s_handle
+    cdef int64_t *s_fhandle
+    cdef int64_t *s_lru
+    cdef int64_t *count                 # per task: allocs, frees, failed, held (this run)
+    cdef int64_t *used                  # log.used and log.rss while the loop owns them
+    cdef int64_t *rss
 
-    cdef inline void set_task(self, now, long ti, handle) except *:
-        # the clock, and the task and stack page_owner records (or the free's stack)
-        mm = self.mm
+    def __cinit__(self):
+        self.t_pid = self.t_tgid = self.t_cid = NULL
+        self.s_order = self.s_mt = self.s_handle = self.s_fhandle = self.s_lru = NULL
+        self.count = self.used = self.rss = NULL
+
+    def __dealloc__(self):
+        PyMem_Free(self.t_pid)
+        PyMem_Free(self.t_tgid)
+        PyMem_Free(self.t_cid)
+        PyMem_Free(self.s_order)
+        PyMem_Free(self.s_mt)
+        PyMem_Free(self.s_handle)
+        PyMem_Free(self.s_fhandle)
+        PyMem_Free(self.s_lru)
+        PyMem_Free(self.count)
+        PyMem_Free(self.used)
+        PyMem_Free(self.rss)
+
+    cdef void setup(self, list tasks, list slots) except *:
+        cdef Py_ssize_t i
+        self.tasks, self.n_tasks, self.n_slots = tasks, len(tasks), len(slots)
+        self.t_comm = [x["comm"] for x in tasks]
+        self.t_nid = [x["nid"] for x in tasks]
+        self.t_pin = [x.get("pin", "") for x in tasks]
+        self.t_pid = <int64_t *>grow(NULL, self.n_tasks)
+        self.t_tgid = <int64_t *>grow(NULL, self.n_tasks)
+        self.t_cid = <int64_t *>grow(NULL, self.n_tasks)
+        self.count = <int64_t *>grow(NULL, 4 * self.n_tasks)
+        for i in range(self.n_tasks):
+            x = tasks[i]
+            self.t_pid[i], self.t_tgid[i], self.t_cid[i] = x["pid"], x["tgid"], x["comm_id"]
+            self.count[4 * i] = self.count[4 * i + 1] = self.count[4 * i + 2] = self.count[4 * i + 3] = 0
+        self.s_gfp = [s["gfp"] for s in slots]
+        self.s_order = <int64_t *>grow(NULL, self.n_slots)
+        self.s_mt = <int64_t *>grow(NULL, self.n_slots)
+        self.s_handle = <int64_t *>grow(NULL, self.n_slots)
+        self.s_fhandle = <int64_t *>grow(NULL, self.n_slots)
+        self.s_lru = <int64_t *>grow(NULL, self.n_slots)
+        for i in range(self.n_slots):
+            s = slots[i]
+            self.s_order[i], self.s_mt[i] = s["order"], s["mt"]
+            self.s_handle[i], self.s_fhandle[i], self.s_lru[i] = s["handle"], s["free_handle"], bool(s["lru"])
+
+    # --- log.used and log.rss: C arrays in the loop, the log's lists outside -------------
+    cdef void pull(self) except *:
+        """Read the log's ``used`` and ``rss`` lists into the C arrays."""
+        cdef list used = self.log.used, rss = self.log.rss
+        cdef Py_ssize_t i
+        self.used = <int64_t *>grow(self.used, len(used))
+        self.n_used = len(used)
+        for i in range(self.n_used):
+            self.used[i] = used[i]
+        self.rss = <int64_t *>grow(self.rss, len(rss))
+        self.n_rss = len(rss)
+        for i in range(self.n_rss):
+            self.rss[i] = rss[i]
+        self.c_owns = True
+
+    cdef void push(self) except *:
+        """Write the C arrays back into the log's lists (Python code reads them next)."""
+        cdef list used = self.log.used, rss = self.log.rss
+        cdef Py_ssize_t i
+        self.c_owns = False
+        for i in range(self.n_used):
+            used[i] = self.used[i]
+        for i in range(self.n_rss):
+            rss[i] = self.rss[i]
+
+    cdef void used_grew(self) except *:
+        # log.zone_code registered a zone during the loop: its zeros joined log.used
+        cdef list used = self.log.used
+        cdef Py_ssize_t i, n = len(used)
+        self.used = <int64_t *>grow(self.used, n)
+        for i in range(self.n_used, n):
+            self.used[i] = used[i]
+        self.n_used = n
+
+    cdef inline void check_entry(self, const Pending *e) except *:
+        # the C tables cover the tasks and slots of the log when the replay began
+        if not (0 <= e.ti < self.n_tasks and 0 <= e.si < self.n_slots
+                and 0 <= e.k < self.n_used and e.ti < self.n_rss):
+            raise PextlabError(f"pending free (time {e.time}, pfn {e.pfn:#x}) names task "
+                               f"{e.ti}, slot {e.si}, zone_mt {e.k}: not the run log's")
+
+    # --- the kernel's per-event state ------------------------------------------------------
+    cdef inline void set_task(self, int64_t now, Py_ssize_t ti, int64_t handle) except *:
+        # the clock, and the task and stack page_owner records (or the free's stack):
+        # MMCore's C fields (kernel/_state.pxd)
+        cdef MMCore mm = self.mm
         mm.clock_ns = now
         mm.comm = self.t_comm[ti]
         mm.pid = self.t_pid[ti]
@@ -181,6 +304,35 @@ cdef class _Replay:
         mm.comm_id = self.t_cid[ti]
         mm.current_handle = handle
 
+    cdef object page_to_nid(self, int64_t pfn):
+        # state.py MM.pfn_to_nid (page_to_nid) of an allocated block's head: its
+        # section's node; a section of several nodes asks the Python method
+        cdef Geometry g = self.mm.geometry
+        cdef MemSection sec = section_at(g.sections, pfn >> g.shift)
+        if len(sec.nids) > 1:
+            return self.mm.pfn_to_nid(pfn)
+        return sec.nid
+
+    cdef void lru_add(self, pfn, long o) except *:
+        # kernel/vmscan.py lru_add (folio_add_lru), with page_to_nid in C: the block
+        # becomes its node's newest reclaimable one, held by the log
+        cdef dict lists = self.mm.lru
+        nid = self.page_to_nid(pfn)
+        lru = lists.get(nid)
+        if lru is None:
+            lru = lists[nid] = {}
+        (<dict?>lru)[pfn] = (o, self.log)
+
+    cdef void lru_del(self, pfn) except *:
+        # kernel/vmscan.py lru_del: off its node's list.  A pfn is on one node's list
+        # at most, the one lru_add (or follow_migration's) put it on: that list first,
+        # vmscan.lru_del's search of every list only if it is not there
+        cdef dict lists = self.mm.lru
+        lru = lists.get(self.page_to_nid(pfn))
+        if lru is None or (<dict?>lru).pop(pfn, None) is None:
+            vmscan.lru_del(self.mm, pfn)
+
+    # --- the records -----------------------------------------------------------------------
     cdef inline void put_event(self, int64_t t, int64_t ev, int64_t pfn, int64_t o,
                                int64_t ti, int64_t si, int64_t k) except *:
         # one EV_FIELDS record
@@ -191,15 +343,15 @@ cdef class _Replay:
         cdef long zc, mt, b
         cdef list fm
         cdef int64_t *p
+        cdef Zone z
         for zc in range(len(self.zones)):
-            z = self.zones[zc]
+            z = <Zone?>self.zones[zc]
             fm = z.free_mt
             b = zc * self.nm
-            managed = z.managed_pages
             for mt in range(self.nm):
                 # one SAMPLE_FIELDS record
                 p = self.smp.room(6)
-                p[0], p[1], p[2], p[3], p[4], p[5] = ts, zc, mt, fm[mt], self.used[b + mt], managed
+                p[0], p[1], p[2], p[3], p[4], p[5] = ts, zc, mt, fm[mt], self.used[b + mt], z.managed_pages
 
     cdef void samples_due(self, int64_t limit) except *:
         while self.next_s <= limit:
@@ -214,11 +366,14 @@ cdef class _Replay:
             for i in range(len(self.hook_list)):
                 p, fn = self.hook_list[i]
                 if self.hook_next[i] == now:
+                    self.push()
                     fn(now)
+                    self.pull()
                     self.zc.invalidate()            # a hook may hotplug memory
                     self.hook_next[i] += p
             self.next_h = min(self.hook_next)
 
+    # --- the events ------------------------------------------------------------------------
     cdef void free_due(self, int64_t limit) except *:
         cdef ExpiryHeap heap = self.heap
         cdef Pending e
@@ -234,63 +389,105 @@ cdef class _Replay:
             if self.dropped and e.seq in self.dropped:  # reclaimed, or freed by an OOM kill
                 self.dropped.discard(e.seq)
                 continue
+            self.check_entry(&e)
             self.set_task(e.time, e.ti, self.s_fhandle[e.si])
+            pfn = e.pfn
             # only a block of a reclaimable slot is on the log's LRU (alloc puts it there,
             # follow_migration re-keys it): the others need no dict lookup
-            if self.s_lru[e.si] and e.pfn in self.lru:
-                del self.lru[e.pfn]
-                self.lru_del(mm, e.pfn)
-            if self.pins and self.pins.pop(e.pfn, None) is not None:
-                gup.unpin_user_pages(mm, (e.pfn,))
-            free_pages(mm, e.pfn, e.order)
-            self.used[e.k] = <long>self.used[e.k] - (1 << e.order)
-            self.rss[e.ti] = <long>self.rss[e.ti] - (1 << e.order)
-            self.c_free[e.ti] = <long>self.c_free[e.ti] + 1     # ti may be of an earlier run
+            if self.s_lru[e.si] and self.lru.pop(pfn, None) is not None:
+                self.lru_del(pfn)
+            if self.pins and self.pins.pop(pfn, None) is not None:
+                gup.unpin_user_pages(mm, (pfn,))
+            free_pages(mm, pfn, e.order)
+            self.used[e.k] -= 1 << e.order
+            self.rss[e.ti] -= 1 << e.order
+            self.count[4 * e.ti + 1] += 1          # ti may be of an earlier run
             if self.record:
                 self.put_event(e.time, C_EV_FREE, e.pfn, e.order, e.ti, e.si, e.k)
 
-    cdef void alloc(self, int64_t t, long ti, long si, int64_t life) except *:
+    cdef void alloc(self, int64_t t, Py_ssize_t ti, Py_ssize_t si, int64_t life) except *:
         mm = self.mm
         cdef long o = self.s_order[si]
         self.set_task(t, ti, self.s_handle[si])
         gfp, nid = self.s_gfp[si], self.t_nid[ti]
         cdef int64_t pfn = alloc_pages_fast(mm, gfp, o, nid)
         if pfn < 0:
+            self.push()                         # reclaim and the OOM killer read them
             pfn = alloc_pages_slow(mm, gfp, o, nid)
+            self.pull()
             self.zc.invalidate()                # its callbacks run any code
         cdef long mt = self.s_mt[si]
         if pfn < 0:
-            self.c_fail[ti] = <long>self.c_fail[ti] + 1
+            self.count[4 * ti + 2] += 1
             if self.record:
                 self.put_event(t, C_EV_FAIL, -1, o, ti, si, -1 - mt)
             return
-        cdef long k = self.zc.code(pfn) * self.nm + mt
-        self.used[k] = <long>self.used[k] + (1 << o)
-        self.rss[ti] = <long>self.rss[ti] + (1 << o)
-        self.c_alloc[ti] = <long>self.c_alloc[ti] + 1
+        cdef Py_ssize_t k = self.zc.code(pfn) * self.nm + mt
+        if k >= self.n_used:
+            self.used_grew()
+        self.used[k] += 1 << o
+        self.rss[ti] += 1 << o
+        self.count[4 * ti] += 1
+        p = pfn
         if life >= 0:
             self.heap.put(Pending(t + life, self.seq, pfn, o, ti, si, k))
             if self.s_lru[si]:
-                self.lru[pfn] = (self.seq, ti, k, si)
-                self.lru_add(mm, pfn, o, self.log)
+                self.lru[p] = untracked((self.seq, ti, k, si))
+                self.lru_add(p, o)
             self.seq += 1
         else:
-            self.held[pfn] = (k, ti, si)
-            self.c_held[ti] = <long>self.c_held[ti] + 1
+            self.held[p] = untracked((k, ti, si))
+            self.count[4 * ti + 3] += 1
             if self.s_lru[si]:
-                self.lru[pfn] = (-1, ti, k, si)
-                self.lru_add(mm, pfn, o, self.log)
+                self.lru[p] = untracked((-1, ti, k, si))
+                self.lru_add(p, o)
         if self.record:
             self.put_event(t, C_EV_ALLOC, pfn, o, ti, si, k)
         pin = self.t_pin[ti]
         if pin and mt == self.mov:
-            got = gup.pin_user_pages(mm, ((pfn, o),), longterm=pin == "longterm")
-            self.zc.invalidate()                # a long-term pin migrates: notifiers
+            self.push()                         # a long-term pin migrates: _rezone
+            got = gup.pin_user_pages(mm, ((p, o),), longterm=pin == "longterm")
+            self.pull()
+            self.zc.invalidate()                # its notifiers run any code
             if got is None:
                 self.tasks[ti]["pin_failed"] += 1
             else:
                 self.pins[got[0]] = ti
                 self.tasks[ti]["pinned"] += 1
+
+    cdef list counts(self, Py_ssize_t which):
+        cdef Py_ssize_t ti
+        return [self.count[4 * ti + which] for ti in range(self.n_tasks)]
+
+    cdef void loop(self, const int64_t[::1] times, const int64_t[::1] tis,
+                   const int64_t[::1] sis, const int64_t[::1] lifes, int64_t end,
+                   Py_ssize_t chunk) except *:
+        cdef Py_ssize_t i, n = times.shape[0]
+        cdef int64_t t
+        cdef ExpiryHeap heap = self.heap
+        cdef set dead = self.dead
+        log = self.log
+        for i in range(n):
+            t = times[i]
+            if heap.n and heap.a[0].time <= t:
+                self.free_due(t)
+            self.samples_due(t)
+            if self.next_h <= t:
+                self.hooks_due(t)
+                if heap.n and heap.a[0].time <= t:
+                    self.free_due(t)
+            if dead and tis[i] in dead:
+                pass                    # OOM-killed: it allocates nothing more
+            else:
+                self.alloc(t, tis[i], sis[i], lifes[i])
+            if (i + 1) % chunk == 0:
+                log.flush_events()      # the recorded events: a bounded buffer
+        log.flush_events()
+        self.free_due(end)
+        self.hooks_due(end)
+        self.free_due(end)
+        self.samples_due(end)
+        log.flush_events()
 
 
 def replay(mm, log, const int64_t[::1] times, const int64_t[::1] tis,
@@ -302,27 +499,11 @@ def replay(mm, log, const int64_t[::1] times, const int64_t[::1] tis,
     Returns the per-task counts (allocs, frees, failed, held), lists by task index."""
     cdef _Replay r = _Replay()
     r.mm, r.log = mm, log
-    r.tasks = log.tasks
-    r.t_comm = [x["comm"] for x in r.tasks]
-    r.t_pid = [x["pid"] for x in r.tasks]
-    r.t_tgid = [x["tgid"] for x in r.tasks]
-    r.t_cid = [x["comm_id"] for x in r.tasks]
-    r.t_nid = [x["nid"] for x in r.tasks]
-    r.t_pin = [x.get("pin", "") for x in r.tasks]
-    cdef Py_ssize_t n_tasks = len(r.tasks)
-    r.c_alloc, r.c_free, r.c_fail, r.c_held = [0] * n_tasks, [0] * n_tasks, [0] * n_tasks, [0] * n_tasks
-    slots = log.slots
-    r.s_gfp = [s["gfp"] for s in slots]
-    r.s_order = [s["order"] for s in slots]
-    r.s_mt = [s["mt"] for s in slots]
-    r.s_handle = [s["handle"] for s in slots]
-    r.s_fhandle = [s["free_handle"] for s in slots]
-    r.s_lru = [s["lru"] for s in slots]
+    r.setup(log.tasks, log.slots)
     r.mov = mm.profile.mt_movable
     r.pins, r.nm = log.pins, log.nr_mt
-    r.used, r.heap, r.held, r.lru = log.used, log.expiry, log.held, log.lru
-    r.dropped, r.dead, r.rss = log.dropped, log.dead, log.rss
-    r.lru_add, r.lru_del = vmscan.lru_add, vmscan.lru_del
+    r.heap, r.held, r.lru = log.expiry, log.held, log.lru
+    r.dropped, r.dead = log.dropped, log.dead
     r.record, r.ev, r.smp = record, log.ev_buf, log.smp_buf
     r.zc = ZoneCodes()
     r.zc.setup(mm, log)
@@ -337,34 +518,14 @@ def replay(mm, log, const int64_t[::1] times, const int64_t[::1] tis,
         r.next_s = t0 + r.every if log.last_sample_ns == t0 else t0
     else:
         r.next_s, r.every = INT64_MAX, 0
-
-    cdef Py_ssize_t i, n = times.shape[0]
-    cdef int64_t t
-    cdef ExpiryHeap heap = r.heap
-    cdef set dead = r.dead
-    for i in range(n):
-        t = times[i]
-        if heap.n and heap.a[0].time <= t:
-            r.free_due(t)
-        r.samples_due(t)
-        if r.next_h <= t:
-            r.hooks_due(t)
-            if heap.n and heap.a[0].time <= t:
-                r.free_due(t)
-        if tis[i] in dead:
-            pass                        # OOM-killed: it allocates nothing more
-        else:
-            r.alloc(t, tis[i], sis[i], lifes[i])
-        if (i + 1) % chunk == 0:
-            log.flush_events()          # the recorded events: a bounded buffer
-    log.flush_events()
-    r.free_due(end)
-    r.hooks_due(end)
-    r.free_due(end)
-    r.samples_due(end)
-    log.flush_events()
+    r.pull()
+    try:
+        r.loop(times, tis, sis, lifes, end, chunk)
+    finally:
+        if r.c_owns:                    # the log's lists as the events left them
+            r.push()
     if r.every:
         log.last_sample_ns = r.next_s - r.every
     mm.clock_ns = end
     log.seq = r.seq
-    return r.c_alloc, r.c_free, r.c_fail, r.c_held
+    return r.counts(0), r.counts(1), r.counts(2), r.counts(3)
