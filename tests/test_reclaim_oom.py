@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 import pextlab
 import pextlab.workloads as W
 from pextlab.errors import PextlabError
-from pextlab.kernel import page_alloc, vmscan
+from pextlab.kernel import gup, page_alloc, vmscan
 from pextlab.kernel.buddy import zone_watermark_ok
 from pextlab.kernel.compaction import wake_all_kswapds
 from pextlab.kernel.debug import check_invariants
@@ -79,6 +79,36 @@ def test_shrink_node_reclaims_oldest_first_exact_counts():
     lines = mm.page_owner.dump_page_owner(pfns[99])
     assert "page_owner tracks the page as freed" in lines
     assert any(ln.startswith(" balance_pgdat") for ln in lines)
+
+
+def test_shrink_node_leaves_pinned_blocks_activated():
+    """mm/vmscan.c shrink_folio_list (v6.12): a pinned page-cache folio is not reclaimed
+    (goto activate_locked): it is scanned, counted in pgactivate, and goes back to the
+    newest end of the list; one pass scans each block once, so a list of pinned blocks
+    ends the pass instead of spinning."""
+    m = pextlab.boot(mem="64M", cmdline="page_owner=on")
+    mm = m.mm
+    h = Holder()
+    pfns = _cache_blocks(mm, 10, h)
+    pinned = [pfns[0], pfns[3]]
+    assert gup.pin_user_pages(mm, [(p, 0) for p in pinned], longterm=False) == pinned
+    # 6 to reclaim: pfns 1, 2, 4, 5, 6, 7 go; 0 and 3 are scanned on the way and kept
+    assert vmscan.shrink_node(mm, 0, 6, False) == 6
+    assert h.taken == [(p, 0) for p in (pfns[1], pfns[2], *pfns[4:8])]
+    assert _events(mm) == {"pgscan_direct": 8, "pgsteal_direct": 6}
+    assert mm.vm_events["pgactivate"] == 2
+    assert list(mm.lru[0]) == [pfns[8], pfns[9], pfns[0], pfns[3]]
+    # a pass over a list of pinned blocks only: each is scanned once, nothing freed
+    assert vmscan.shrink_node(mm, 0, 100, True) == 2
+    assert vmscan.shrink_node(mm, 0, 100, True) == 0
+    assert list(mm.lru[0]) == pinned
+    assert _events(mm)["pgscan_kswapd"] == 6 and _events(mm)["pgsteal_kswapd"] == 2
+    assert mm.vm_events["pgactivate"] == 6
+    # unpinned, they are reclaimed like any other
+    gup.unpin_user_pages(mm, pinned)
+    assert vmscan.shrink_node(mm, 0, 100, True) == 2
+    assert h.taken[-2:] == [(p, 0) for p in pinned]
+    assert check_invariants(mm) == []
 
 
 def test_kswapd_reclaims_to_the_high_watermark_in_batches():

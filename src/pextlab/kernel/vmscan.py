@@ -14,7 +14,8 @@ pfn as the newest (``putback_movable_folio``).
 ``__remove_mapping`` drops it from the page cache) and frees the block through the
 normal free path, so page_owner records the free (by kswapd0, or by the task in
 direct reclaim, with reclaim's stack).  Every block on the list is clean and
-unmapped, so every page scanned is reclaimed (pgscan == pgsteal).
+unmapped, so every page scanned is reclaimed (pgscan == pgsteal), except a block
+someone pinned (``pin_user_pages``): reclaim leaves it, activated.
 
 kswapd (``balance_pgdat``) lives with kcompactd's wake-up in
 :mod:`~pextlab.kernel.compaction` and calls ``balance_node`` here; direct reclaim
@@ -26,6 +27,7 @@ from __future__ import annotations
 from .buddy import zone_watermark_ok
 from .fastpath import free_pages
 from .gfp import ZONE_NAMES
+from .mmzone import folio_maybe_dma_pinned
 from .ring_buffer import EV_FREE_BATCHED
 from .vmstat import count_vm_event
 
@@ -90,11 +92,23 @@ def shrink_node(mm, nid: int, nr_to_reclaim: int, kswapd: bool) -> int:
     if kswapd:
         mm.set_task(f"kswapd{nid}", 0, 0)
     mm.current_handle = _handle(mm, KSWAPD_STACK if kswapd else DIRECT_STACK)
-    freed = 0
+    freed = scanned = activated = 0
+    # isolate_lru_folios takes each folio off the list once per pass: a block put
+    # back (activated) is not scanned again by the same call
+    budget = len(lru)
     try:
-        while lru and freed < nr_to_reclaim:
+        while lru and freed < nr_to_reclaim and budget:
+            budget -= 1
             pfn = next(iter(lru))
             order, holder = lru.pop(pfn)
+            scanned += 1 << order
+            if folio_maybe_dma_pinned(mm.sections[pfn >> mm.section_shift], pfn & mm.section_mask):
+                # shrink_folio_list (v6.12): "No point in trying to reclaim folio if it
+                # is pinned" -- goto activate_locked: it stays, on the active list (the
+                # newest end of the model's one list per node), counted in pgactivate
+                lru[pfn] = (order, holder)
+                activated += 1 << order
+                continue
             holder.reclaimed(pfn, order)
             free_pages(mm, pfn, order)
             freed += 1 << order
@@ -107,8 +121,9 @@ def shrink_node(mm, nid: int, nr_to_reclaim: int, kswapd: bool) -> int:
     finally:
         mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = saved
     who = "kswapd" if kswapd else "direct"
-    count_vm_event(mm, f"pgscan_{who}", freed)
+    count_vm_event(mm, f"pgscan_{who}", scanned)
     count_vm_event(mm, f"pgsteal_{who}", freed)
+    count_vm_event(mm, "pgactivate", activated)
     return freed
 
 
