@@ -10,7 +10,7 @@ import pytest
 
 import pextlab
 from pextlab.errors import PextlabError
-from pextlab.kernel import buddy, fastpath, page_alloc
+from pextlab.kernel import buddy, fastpath, page_alloc, vmscan
 from pextlab.kernel.debug import check_invariants
 from pextlab.workloads.fragger import rng
 
@@ -223,3 +223,103 @@ def test_an_absent_section_is_raised_not_read_through():
             fastpath.__free_pages_ok(mm, p, 0)
     finally:
         mm.sections[nr] = sec
+
+
+# --- page_zone() / page_to_nid() in C (kernel/_geometry.pyx) --------------------------------------
+
+def _zone_of_pfn_ref(mm, pfn):
+    # state.py's Python MM.zone_of_pfn before it was compiled: the section's zone, else
+    # the first zone over the section's nodes (in order) whose span holds the pfn
+    nr = pfn >> mm.section_shift
+    if mm.section_zone[nr] is not None:
+        return mm.section_zone[nr]
+    sec = mm.sections[nr]
+    if sec is None:
+        return None
+    for nid in sec.nids:
+        for z in mm.nodes[nid].zones:
+            if z.spanned_pages and z.zone_start_pfn <= pfn < z.zone_start_pfn + z.spanned_pages:
+                return z
+    return None
+
+
+def _pfn_to_nid_ref(mm, pfn):
+    sec = mm.sections[pfn >> mm.section_shift] if 0 <= pfn < mm.max_section_pfn else None
+    if sec is None:
+        return -1
+    if len(sec.nids) > 1:
+        z = _zone_of_pfn_ref(mm, pfn)
+        if z is not None:
+            return z.nid
+    return sec.nid
+
+
+def _assert_zone_and_nid_match_the_reference(mm):
+    # every pfn of the sections no single zone holds, and a stride over the rest
+    shared = [nr for nr, z in enumerate(mm.section_zone) if z is None]
+    pfns = [p for nr in shared for p in range(nr << mm.section_shift, (nr + 1) << mm.section_shift)]
+    pfns += range(0, mm.max_section_pfn, 997)
+    for p in pfns:
+        assert mm.zone_of_pfn(p) is _zone_of_pfn_ref(mm, p), p
+        assert mm.pfn_to_nid(p) == _pfn_to_nid_ref(mm, p), p
+    for p in (-1, mm.max_section_pfn, mm.max_section_pfn + 12345):
+        assert mm.zone_of_pfn(p) is None and mm.pfn_to_nid(p) == -1
+
+
+@pytest.mark.parametrize("kw", [dict(mem="256M"), dict(mem="1G", nodes=3),
+                                dict(mem="2G", cmdline="numa=fake=3")])
+def test_zone_of_pfn_is_the_python_scan_on_shared_sections(kw):
+    """Section 0 holds DMA and DMA32; 3 nodes on 1G and fake nodes share sections."""
+    m = pextlab.boot(seed=1, **kw)
+    assert any(z is None and s is not None for z, s in zip(m.mm.section_zone, m.mm.sections))
+    _assert_zone_and_nid_match_the_reference(m.mm)
+
+
+def test_zone_of_pfn_follows_hotplug_resizes():
+    """Zones grow and shrink as a block is onlined, offlined and onlined elsewhere: the
+    compiled lookup reads the spans live, so it answers as the Python scan at every step."""
+    m = pextlab.boot(mem="1G", maxmem="2G", seed=1)
+    (block,) = m.hot_add("128M")
+    _assert_zone_and_nid_match_the_reference(m.mm)
+    assert m.online(block, "online_movable").ok
+    _assert_zone_and_nid_match_the_reference(m.mm)
+    assert m.offline(block).ok
+    _assert_zone_and_nid_match_the_reference(m.mm)
+    assert m.online(block, "online_kernel").ok
+    _assert_zone_and_nid_match_the_reference(m.mm)
+
+
+def test_lru_add_and_del_keep_one_list_per_node():
+    """vmscan.lru_add files a block under page_to_nid's node, newest last; lru_del takes
+    it off that list, or off whichever list holds it, and ignores a pfn on none."""
+    m = pextlab.boot(mem="1G", nodes=2, seed=1)
+    mm = m.mm
+    gfp = mm.gfp("GFP_HIGHUSER_MOVABLE")
+    pfns = [page_alloc.alloc_pages(mm, gfp, 0, nid) for nid in (0, 1, 0, 1)]
+    holder = object()
+    for p in pfns:
+        vmscan.lru_add(mm, p, 0, holder)
+    assert {n: list(lru) for n, lru in mm.lru.items()} == {0: pfns[0::2], 1: pfns[1::2]}
+    assert mm.lru[0][pfns[0]] == (0, holder)
+    vmscan.lru_del(mm, pfns[2])
+    assert list(mm.lru[0]) == [pfns[0]]
+    mm.lru[0][pfns[3]] = mm.lru[1].pop(pfns[3])      # on another node's list than its own
+    vmscan.lru_del(mm, pfns[3])
+    vmscan.lru_del(mm, pfns[3])                      # on no list: nothing to do
+    assert {n: list(lru) for n, lru in mm.lru.items()} == {0: [pfns[0]], 1: [pfns[1]]}
+
+
+def test_a_snapshot_looks_zones_up_in_its_own_nodes():
+    """The copy's geometry holds the copy's node dict: its page_zone() answers the
+    copy's zones, the same ones by node and index."""
+    m = pextlab.boot(mem="1G", nodes=3, seed=1)
+    mm, cm = m.mm, m.snapshot("s").machine.mm
+    assert cm.geometry.nodes is cm.nodes and cm.nodes is not mm.nodes
+    _assert_zone_and_nid_match_the_reference(cm)
+    shared = [nr for nr, z in enumerate(cm.section_zone) if z is None and cm.sections[nr] is not None]
+    pfns = [p for nr in shared for p in range(nr << cm.section_shift, (nr + 1) << cm.section_shift, 97)
+            if mm.zone_of_pfn(p) is not None]
+    assert pfns
+    for p in pfns:
+        z, cz = mm.zone_of_pfn(p), cm.zone_of_pfn(p)
+        assert cz is cm.nodes[z.nid].zones[z.idx] and cz is not z

@@ -236,3 +236,15 @@ def test_a_pending_free_the_log_does_not_know_is_refused():
     log.expiry.push(t, 10**9, pfn, order, len(log.tasks) + 5, si, k)
     with pytest.raises(pextlab.PextlabError, match="not the run log's"):
         m.run(W.anon("a", rate=1000, lifetime="10s"), duration="20s")
+
+
+def test_a_pending_free_of_a_block_already_freed_is_refused():
+    """The replay frees through the kernel's C entry point with the kernel's checks: a
+    second free of a block (a log entry the run did not make) is a bad page."""
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on", seed=1)
+    m.run(W.anon("a", rate=1000, lifetime="10s"), duration="1s")
+    log = m.run_log
+    t, seq, pfn, order, ti, si, k = log.heap[0]
+    log.expiry.push(t, 10**9, pfn, order, ti, si, k)      # due right after the real one
+    with pytest.raises(pextlab.PextlabError, match=f"free_pages: pfn {pfn:#x} is"):
+        m.run(W.anon("a", rate=1000, lifetime="10s"), duration="20s")

@@ -7,7 +7,10 @@ up to its slow path), ``get_page_from_freelist``, ``prep_new_page``,
 They run once per allocation or free, so the interpreter's cost per line was most of
 their time.  They keep the state as the Python code around them does (the buddy's
 dicts and bytearrays, the zones' counters, the hooks of the page_ext clients).
-``pextlab.kernel.fastpath`` imports them; nothing else should.
+``pextlab.kernel.fastpath`` imports them; nothing else should.  The runner's replay
+calls ``alloc_pages_fast`` and ``free_pages`` as C (``_fastpath.pxd``:
+``c_alloc_pages_fast``, ``c_free_pages``), which make every check the def functions
+make once their arguments are C integers.
 """
 from cpython.number cimport PyNumber_Index
 
@@ -90,8 +93,12 @@ def alloc_pages_fast(MMCore mm not None, gfp_arg, order_arg, nid):
     per (gfp, nid) constants (prepare_alloc_pages), ``get_page_from_freelist`` at the
     low watermark and ``prep_new_page``.  Returns the head pfn, or -1 when the slow
     path must go on (``pextlab.kernel.page_alloc.__alloc_pages``)."""
-    cdef long gfp = _int(gfp_arg, "gfp")
-    cdef long order = _int(order_arg, "order")
+    return c_alloc_pages_fast(mm, _int(gfp_arg, "gfp"), _int(order_arg, "order"), nid)
+
+
+cdef long c_alloc_pages_fast(MMCore mm, long gfp, long order, object nid) except? -2:
+    # alloc_pages_fast for C callers (the runner's replay): the order and the node
+    # are checked here, so a bad one raises PextlabError whoever calls
     cdef Geometry g = mm.geometry
     if order < 0 or order > g.max_order:
         raise PextlabError(f"order {order} is outside 0..MAX_PAGE_ORDER "
@@ -195,22 +202,25 @@ def free_pages(MMCore mm not None, pfn, order):
     Raises PextlabError (naming the pfn and what it is) if the pfn is not the head
     of an allocated block of that order -- the kernel would report a bad page.
     """
-    cdef long p = _int(pfn, "free_pages: pfn")
-    cdef long o = _int(order, "free_pages: order")
+    c_free_pages(mm, _int(pfn, "free_pages: pfn"), _int(order, "free_pages: order"))
+
+
+cdef void c_free_pages(MMCore mm, long pfn, long order) except *:
+    # free_pages for C callers (the runner's replay), with the same checks
     cdef long off
     cdef Geometry g = mm.geometry
     cdef MemSection sec
-    if 0 <= p < g.max_section_pfn:
-        s = g.sections[p >> g.shift]
+    if 0 <= pfn < g.max_section_pfn:
+        s = g.sections[pfn >> g.shift]
         if s is not None:
             sec = <MemSection?>s
-            off = p & g.mask
+            off = pfn & g.mask
             pc = sec.pincount
-            if (sec.flags[off] & PG_HEAD and sec.order[off] == o
+            if (sec.flags[off] & PG_HEAD and sec.order[off] == order
                     and (pc is None or not pc[off])):
-                c_free_pages_ok(mm, p, o, True)
+                c_free_pages_ok(mm, pfn, order, True)
                 return
-    check_free(mm, p, o)          # raises, naming what is wrong
+    check_free(mm, pfn, order)          # raises, naming what is wrong
 
 
 def check_free(mm, pfn, order):
@@ -262,11 +272,9 @@ cdef void c_free_pages_ok(MMCore mm, long pfn, long order, bint to_pcp) except *
     poison = mm.poison
     if poison is not None:
         poison.poison_pages(pfn, order)
-    z = g.section_zone[pfn >> shift]
+    z = g.zone_of(pfn)           # page_zone(), in C (kernel/_geometry.pyx)
     if z is None:
-        z = mm.zone_of_pfn(pfn)
-        if z is None:
-            raise LookupError(f"pfn {pfn:#x} is in no zone")
+        raise LookupError(f"pfn {pfn:#x} is in no zone")
     cdef Zone zone = <Zone?>z
     cdef long mt = sec.pageblock_mt[off >> g.pageblock_order]
     pcp = zone.pcp

@@ -170,8 +170,8 @@ class MM(MMCore):
         self.max_section_pfn = self.nr_sections << self.section_shift
         self.sections: list[MemSection | None] = [None] * self.nr_sections
         self.section_zone: list = [None] * self.nr_sections   # zone if the section is in one zone
-        self.geometry = Geometry(self)        # the above, as C fields for the compiled core
         self.nodes: dict[int, PglistData] = {}
+        self.geometry = Geometry(self)        # the above, as C fields for the compiled core
         self.zonelists: dict[int, tuple] = {}
         self.memblock = Memblock()
         self.mobility_grouping = True
@@ -270,31 +270,15 @@ class MM(MMCore):
 
     def zone_of_pfn(self, pfn: int):
         """page_zone(): the section's zone, else the zone of the section's nodes whose
-        span holds ``pfn`` (a section shared by zones or by nodes)."""
-        nr = pfn >> self.section_shift
-        z = self.section_zone[nr]
-        if z is not None:
-            return z
-        sec = self.sections[nr]
-        if sec is None:
-            return None
-        for nid in sec.nids:
-            for z in self.nodes[nid].zones:
-                if z.spanned_pages and z.zone_start_pfn <= pfn < z.zone_start_pfn + z.spanned_pages:
-                    return z
-        return None
+        span holds ``pfn`` (a section shared by zones or by nodes); None outside the
+        memory map or any zone.  Compiled: ``Geometry.zone_of_pfn`` (kernel/_geometry.pyx)."""
+        return self.geometry.zone_of_pfn(pfn)
 
     def pfn_to_nid(self, pfn: int) -> int:
         """page_to_nid(): the section's node, or for a section holding memory of several
-        nodes the node whose zone spans ``pfn``; -1 outside the memory map."""
-        sec = self.section_of(pfn)
-        if sec is None:
-            return -1
-        if len(sec.nids) > 1:
-            z = self.zone_of_pfn(pfn)
-            if z is not None:
-                return z.nid
-        return sec.nid
+        nodes the node whose zone spans ``pfn``; -1 outside the memory map.  Compiled:
+        ``Geometry.pfn_to_nid`` (kernel/_geometry.pyx)."""
+        return self.geometry.pfn_to_nid(pfn)
 
     def all_zones(self):
         for nid in sorted(self.nodes):

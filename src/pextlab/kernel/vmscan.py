@@ -31,6 +31,10 @@ from .mmzone import folio_maybe_dma_pinned
 from .ring_buffer import EV_FREE_BATCHED
 from .vmstat import count_vm_event
 
+# compiled: kernel/_vmscan.pyx (the pextlab package checks that it is built); the
+# runner's replay calls them as C
+from ._vmscan import lru_add, lru_del
+
 __all__ = ["SWAP_CLUSTER_MAX", "RECLAIM_STACK", "KSWAPD_STACK", "DIRECT_STACK", "lru_add", "lru_del",
            "shrink_node", "balance_node", "try_to_free_pages"]
 
@@ -46,23 +50,6 @@ KSWAPD_STACK = RECLAIM_STACK + ("balance_pgdat+0x0/0x0", "kswapd+0x0/0x0",
 DIRECT_STACK = RECLAIM_STACK + ("do_try_to_free_pages+0x0/0x0", "try_to_free_pages+0x0/0x0",
                                 "__alloc_pages_slowpath.constprop.0+0x0/0x0",
                                 "__alloc_pages_noprof+0x0/0x0")
-
-
-def lru_add(mm, pfn: int, order: int, holder) -> None:
-    """folio_add_lru: ``pfn`` (head of a 2^order block) becomes the node's newest
-    reclaimable block; ``holder.reclaimed(pfn, order)`` is called if reclaim takes it."""
-    nid = mm.pfn_to_nid(pfn)
-    lru = mm.lru.get(nid)
-    if lru is None:
-        lru = mm.lru[nid] = {}
-    lru[pfn] = (order, holder)
-
-
-def lru_del(mm, pfn: int) -> None:
-    """The holder frees (or migrates) the block at ``pfn``: off its node's list."""
-    for lru in mm.lru.values():
-        if lru.pop(pfn, None) is not None:
-            return
 
 
 def _handle(mm, frames) -> int:

@@ -4,24 +4,28 @@
 ``replay(...)`` plays a run's planned allocations (times, tasks, slots, lifetimes:
 ``pextlab.workloads.runner.run`` plans them) in time order, and between them the
 frees that fall due (the expiry heap), the free/used samples and the per-step hooks.
-Every allocation goes to the kernel's compiled fast path (``alloc_pages_fast``),
-then, when that fails, to the slow path (``alloc_pages_slow``): together what
-``__alloc_pages`` does.  The order of everything -- samples, hooks, frees, the
-allocation -- is the Python loop's it replaced, so the frames are the same.
+Every allocation goes to the kernel's compiled fast path (``alloc_pages_fast``,
+called as C: kernel/_fastpath.pxd), then, when that fails, to the slow path
+(``alloc_pages_slow``): together what ``__alloc_pages`` does.  Frees and the LRU's
+bookkeeping call the kernel's C functions too (``free_pages``, vmscan's ``lru_add``
+and ``lru_del``), with every check the kernel does.  The order of everything --
+samples, hooks, frees, the allocation -- is the Python loop's it replaced, so the
+frames are the same.
 ``pextlab.workloads.runner`` calls it; nothing else should.
 """
 from ..errors import PextlabError
-from ..kernel import gup, vmscan
-from ..kernel.fastpath import alloc_pages_fast, free_pages
+from ..kernel import gup
 from ..kernel.page_alloc import alloc_pages_slow
 from .events import EV_ALLOC, EV_FAIL, EV_FREE
 from cpython.object cimport PyObject
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport int64_t, INT64_MAX
 from ._runlog cimport ExpiryHeap, Int64Buffer, Pending
+from ..kernel._fastpath cimport c_alloc_pages_fast, c_free_pages
 from ..kernel._geometry cimport Geometry
-from ..kernel._mmzone cimport MemSection, Zone, section_at
+from ..kernel._mmzone cimport Zone
 from ..kernel._state cimport MMCore
+from ..kernel._vmscan cimport c_lru_add, c_lru_del
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
@@ -32,128 +36,48 @@ cdef int64_t C_EV_ALLOC = EV_ALLOC      # the run log's event codes (workloads.e
 cdef int64_t C_EV_FREE = EV_FREE
 cdef int64_t C_EV_FAIL = EV_FAIL
 
-# ZoneCodes' per-section answers besides a zone code (>= 0)
-cdef int64_t Z_SPANS = -2               # a section of several zones: its span list
-cdef int64_t Z_PYTHON = -3              # no section: mm.zone_of_pfn decides
-
-
 cdef class ZoneCodes:
-    """The log's zone code of a pfn's zone -- ``log.zone_code(mm.zone_of_pfn(pfn))`` --
+    """The log's zone code of a pfn's zone, ``log.zone_code(mm.zone_of_pfn(pfn))``,
     without a Python call per pfn.
 
-    state.py's ``zone_of_pfn`` (page_zone()) answers ``mm.section_zone[nr]`` for a
-    section inside one zone; for a section shared by zones (or nodes) the first zone,
-    over the section's nodes in ``sec.nids`` order and each node's zones in order,
-    whose span holds the pfn.  Both are cached per section as read at the first pfn
-    looked up there: the zone's code, or the section's spans (start, end, zone) in that
-    order, scanned in C.  Spans of interleaved nodes may overlap, so the scan keeps the
-    first match rather than bisecting.  A zone is registered with the log
-    (``log.zone_code``) only when a pfn is found in it, as before.
-
-    Zones' spans and ``section_zone`` change only by memory hotplug (and boot); during
-    a replay only a hook or the allocator's slow path (its notifiers, the OOM killer)
-    runs code that could do it, so the replay calls :meth:`invalidate` after those
-    (O(1): a section's entry holds only for the generation it was filled in).
+    page_zone() is ``Geometry.zone_of`` (kernel/_geometry.pyx), in C.  For a section
+    inside one zone (``section_zone[nr]``) the code is kept per section with the zone
+    it is of, and used while ``section_zone[nr]`` is still that zone: hotplug may
+    change a section's zone, never a zone's code (the log only adds codes), so there
+    is nothing to invalidate.  A zone is registered with the log (``log.zone_code``)
+    only when a pfn is found in it, as before.
     """
-    cdef object mm, log
+    cdef Geometry g
+    cdef object log
     cdef dict zcode
-    cdef list sec_zone, span_zone
-    cdef long shift
-    cdef Py_ssize_t nsec, nspan, span_cap
-    cdef int64_t gen
-    cdef int64_t *sec_gen               # per section: the generation its entry is of
-    cdef int64_t *sec_code              # per section: a code, Z_SPANS or Z_PYTHON
-    cdef int64_t *sec_span              # per Z_SPANS section: its first span
-    cdef int64_t *span                  # (start, end, code or -1 until found) per span;
-                                        # a section's list ends with start = -1
+    cdef list sec_zone, memo_zone        # per section: its zone now, the zone memo_code is of
+    cdef int64_t *memo_code
 
     def __cinit__(self):
-        self.sec_gen = self.sec_code = self.sec_span = self.span = NULL
+        self.memo_code = NULL
 
     def __dealloc__(self):
-        PyMem_Free(self.sec_gen)
-        PyMem_Free(self.sec_code)
-        PyMem_Free(self.sec_span)
-        PyMem_Free(self.span)
+        PyMem_Free(self.memo_code)
 
-    cdef void setup(self, mm, log) except *:
-        self.mm, self.log = mm, log
-        self.zcode = log._zone_code
-        self.shift = mm.section_shift
-        self.invalidate()
-
-    cdef void invalidate(self) except *:
-        self.sec_zone = self.mm.section_zone
-        cdef Py_ssize_t i, n = len(self.sec_zone)     # hotplug may have added sections
-        if n > self.nsec:
-            self.sec_gen = <int64_t *>grow(self.sec_gen, n)
-            self.sec_code = <int64_t *>grow(self.sec_code, n)
-            self.sec_span = <int64_t *>grow(self.sec_span, n)
-            for i in range(self.nsec, n):
-                self.sec_gen[i] = -1
-            self.nsec = n
-        self.gen += 1
-        self.nspan = 0
-        self.span_zone = []
+    cdef void setup(self, MMCore mm, log) except *:
+        self.g, self.log, self.zcode = mm.geometry, log, log._zone_code
+        self.sec_zone = self.g.section_zone       # never replaced, nor resized
+        self.memo_zone = [None] * len(self.sec_zone)
+        self.memo_code = <int64_t *>grow(NULL, len(self.sec_zone))
 
     cdef int64_t code_of(self, zone) except? -9:
         kz = self.zcode.get(zone)
         return self.log.zone_code(zone) if kz is None else kz
 
-    cdef void add_span(self, int64_t start, int64_t end, zone) except *:
-        if self.nspan == self.span_cap:
-            self.span_cap = max(16, 2 * self.span_cap)
-            self.span = <int64_t *>grow(self.span, 3 * self.span_cap)
-        cdef int64_t *s = self.span + 3 * self.nspan
-        s[0], s[1], s[2] = start, end, -1
-        self.span_zone.append(zone)
-        self.nspan += 1
-
-    cdef void look_up(self, Py_ssize_t nr) except *:
-        """Fill section ``nr``'s entry, as zone_of_pfn reads the state now."""
-        z = self.sec_zone[nr]
-        if z is not None:
-            self.sec_code[nr] = self.code_of(z)
-        else:
-            sec = self.mm.sections[nr]
-            if sec is None:
-                self.sec_code[nr] = Z_PYTHON
-            else:
-                self.spans_of(nr, sec)
-        self.sec_gen[nr] = self.gen             # last: an error leaves it unfilled
-
-    cdef void spans_of(self, Py_ssize_t nr, sec) except *:
-        self.sec_span[nr] = self.nspan
-        nodes = self.mm.nodes
-        for nid in sec.nids:
-            for z in nodes[nid].zones:
-                if z.spanned_pages:
-                    self.add_span(z.zone_start_pfn, z.zone_start_pfn + z.spanned_pages, z)
-        self.add_span(-1, -1, None)
-        self.sec_code[nr] = Z_SPANS
-
     cdef int64_t code(self, int64_t pfn) except? -9:
-        cdef Py_ssize_t nr = pfn >> self.shift, j
-        cdef int64_t c
-        cdef int64_t *s
-        if nr >= self.nsec:
-            return self.code_of(self.mm.zone_of_pfn(pfn))
-        if self.sec_gen[nr] != self.gen:
-            self.look_up(nr)
-        c = self.sec_code[nr]
-        if c >= 0:
-            return c
-        if c == Z_SPANS:
-            j = self.sec_span[nr]
-            s = self.span + 3 * j
-            while s[0] >= 0:
-                if s[0] <= pfn < s[1]:
-                    if s[2] < 0:
-                        s[2] = self.code_of(self.span_zone[j])
-                    return s[2]
-                j += 1
-                s += 3
-        return self.code_of(self.mm.zone_of_pfn(pfn))  # no zone spans it: as before
+        cdef Py_ssize_t nr = pfn >> self.g.shift
+        z = self.sec_zone[nr]
+        if z is None:                           # a section shared by zones or nodes
+            return self.code_of(self.g.zone_of(pfn))
+        if z is not self.memo_zone[nr]:
+            self.memo_code[nr] = self.code_of(z)
+            self.memo_zone[nr] = z
+        return self.memo_code[nr]
 
 
 cdef inline tuple untracked(tuple t):
@@ -190,7 +114,7 @@ cdef class _Replay:
     cdef ExpiryHeap heap
     cdef ZoneCodes zc
     cdef bint record, c_owns
-    cdef list tasks, t_comm, t_nid, t_pin, s_gfp, zones, hook_list, hook_next
+    cdef list tasks, t_comm, t_nid, t_pin, zones, hook_list, hook_next
     cdef dict held, lru, pins
     cdef set dropped, dead
     cdef long nm, mov
@@ -199,7 +123,8 @@ cdef class _Replay:
     cdef int64_t *t_pid                 # per task: pid, tgid, comm_id
     cdef int64_t *t_tgid
     cdef int64_t *t_cid
-    cdef int64_t *s_order               # per slot: order, migratetype, stacks, on the LRU
+    cdef int64_t *s_gfp                 # per slot: gfp, order, migratetype, stacks, on the LRU
+    cdef int64_t *s_order
     cdef int64_t *s_mt
     cdef int64_t *s_handle
     cdef int64_t *s_fhandle
@@ -210,13 +135,14 @@ cdef class _Replay:
 
     def __cinit__(self):
         self.t_pid = self.t_tgid = self.t_cid = NULL
-        self.s_order = self.s_mt = self.s_handle = self.s_fhandle = self.s_lru = NULL
+        self.s_gfp = self.s_order = self.s_mt = self.s_handle = self.s_fhandle = self.s_lru = NULL
         self.count = self.used = self.rss = NULL
 
     def __dealloc__(self):
         PyMem_Free(self.t_pid)
         PyMem_Free(self.t_tgid)
         PyMem_Free(self.t_cid)
+        PyMem_Free(self.s_gfp)
         PyMem_Free(self.s_order)
         PyMem_Free(self.s_mt)
         PyMem_Free(self.s_handle)
@@ -240,7 +166,7 @@ cdef class _Replay:
             x = tasks[i]
             self.t_pid[i], self.t_tgid[i], self.t_cid[i] = x["pid"], x["tgid"], x["comm_id"]
             self.count[4 * i] = self.count[4 * i + 1] = self.count[4 * i + 2] = self.count[4 * i + 3] = 0
-        self.s_gfp = [s["gfp"] for s in slots]
+        self.s_gfp = <int64_t *>grow(NULL, self.n_slots)
         self.s_order = <int64_t *>grow(NULL, self.n_slots)
         self.s_mt = <int64_t *>grow(NULL, self.n_slots)
         self.s_handle = <int64_t *>grow(NULL, self.n_slots)
@@ -248,7 +174,7 @@ cdef class _Replay:
         self.s_lru = <int64_t *>grow(NULL, self.n_slots)
         for i in range(self.n_slots):
             s = slots[i]
-            self.s_order[i], self.s_mt[i] = s["order"], s["mt"]
+            self.s_gfp[i], self.s_order[i], self.s_mt[i] = s["gfp"], s["order"], s["mt"]
             self.s_handle[i], self.s_fhandle[i], self.s_lru[i] = s["handle"], s["free_handle"], bool(s["lru"])
 
     # --- log.used and log.rss: C arrays in the loop, the log's lists outside -------------
@@ -304,34 +230,6 @@ cdef class _Replay:
         mm.comm_id = self.t_cid[ti]
         mm.current_handle = handle
 
-    cdef object page_to_nid(self, int64_t pfn):
-        # state.py MM.pfn_to_nid (page_to_nid) of an allocated block's head: its
-        # section's node; a section of several nodes asks the Python method
-        cdef Geometry g = self.mm.geometry
-        cdef MemSection sec = section_at(g.sections, pfn >> g.shift)
-        if len(sec.nids) > 1:
-            return self.mm.pfn_to_nid(pfn)
-        return sec.nid
-
-    cdef void lru_add(self, pfn, long o) except *:
-        # kernel/vmscan.py lru_add (folio_add_lru), with page_to_nid in C: the block
-        # becomes its node's newest reclaimable one, held by the log
-        cdef dict lists = self.mm.lru
-        nid = self.page_to_nid(pfn)
-        lru = lists.get(nid)
-        if lru is None:
-            lru = lists[nid] = {}
-        (<dict?>lru)[pfn] = (o, self.log)
-
-    cdef void lru_del(self, pfn) except *:
-        # kernel/vmscan.py lru_del: off its node's list.  A pfn is on one node's list
-        # at most, the one lru_add (or follow_migration's) put it on: that list first,
-        # vmscan.lru_del's search of every list only if it is not there
-        cdef dict lists = self.mm.lru
-        lru = lists.get(self.page_to_nid(pfn))
-        if lru is None or (<dict?>lru).pop(pfn, None) is None:
-            vmscan.lru_del(self.mm, pfn)
-
     # --- the records -----------------------------------------------------------------------
     cdef inline void put_event(self, int64_t t, int64_t ev, int64_t pfn, int64_t o,
                                int64_t ti, int64_t si, int64_t k) except *:
@@ -369,7 +267,6 @@ cdef class _Replay:
                     self.push()
                     fn(now)
                     self.pull()
-                    self.zc.invalidate()            # a hook may hotplug memory
                     self.hook_next[i] += p
             self.next_h = min(self.hook_next)
 
@@ -378,7 +275,7 @@ cdef class _Replay:
         cdef ExpiryHeap heap = self.heap
         cdef Pending e
         cdef int64_t ft
-        mm = self.mm
+        cdef MMCore mm = self.mm
         while heap.n and heap.a[0].time <= limit:
             ft = heap.a[0].time
             self.samples_due(ft)
@@ -395,10 +292,10 @@ cdef class _Replay:
             # only a block of a reclaimable slot is on the log's LRU (alloc puts it there,
             # follow_migration re-keys it): the others need no dict lookup
             if self.s_lru[e.si] and self.lru.pop(pfn, None) is not None:
-                self.lru_del(pfn)
+                c_lru_del(mm, e.pfn)
             if self.pins and self.pins.pop(pfn, None) is not None:
                 gup.unpin_user_pages(mm, (pfn,))
-            free_pages(mm, pfn, e.order)
+            c_free_pages(mm, e.pfn, e.order)
             self.used[e.k] -= 1 << e.order
             self.rss[e.ti] -= 1 << e.order
             self.count[4 * e.ti + 1] += 1          # ti may be of an earlier run
@@ -406,16 +303,16 @@ cdef class _Replay:
                 self.put_event(e.time, C_EV_FREE, e.pfn, e.order, e.ti, e.si, e.k)
 
     cdef void alloc(self, int64_t t, Py_ssize_t ti, Py_ssize_t si, int64_t life) except *:
-        mm = self.mm
+        cdef MMCore mm = self.mm
         cdef long o = self.s_order[si]
         self.set_task(t, ti, self.s_handle[si])
-        gfp, nid = self.s_gfp[si], self.t_nid[ti]
-        cdef int64_t pfn = alloc_pages_fast(mm, gfp, o, nid)
+        cdef long gfp = self.s_gfp[si]
+        nid = self.t_nid[ti]
+        cdef int64_t pfn = c_alloc_pages_fast(mm, gfp, o, nid)
         if pfn < 0:
             self.push()                         # reclaim and the OOM killer read them
             pfn = alloc_pages_slow(mm, gfp, o, nid)
             self.pull()
-            self.zc.invalidate()                # its callbacks run any code
         cdef long mt = self.s_mt[si]
         if pfn < 0:
             self.count[4 * ti + 2] += 1
@@ -433,14 +330,14 @@ cdef class _Replay:
             self.heap.put(Pending(t + life, self.seq, pfn, o, ti, si, k))
             if self.s_lru[si]:
                 self.lru[p] = untracked((self.seq, ti, k, si))
-                self.lru_add(p, o)
+                c_lru_add(mm, pfn, o, self.log)
             self.seq += 1
         else:
             self.held[p] = untracked((k, ti, si))
             self.count[4 * ti + 3] += 1
             if self.s_lru[si]:
                 self.lru[p] = untracked((-1, ti, k, si))
-                self.lru_add(p, o)
+                c_lru_add(mm, pfn, o, self.log)
         if self.record:
             self.put_event(t, C_EV_ALLOC, pfn, o, ti, si, k)
         pin = self.t_pin[ti]
@@ -448,7 +345,6 @@ cdef class _Replay:
             self.push()                         # a long-term pin migrates: _rezone
             got = gup.pin_user_pages(mm, ((p, o),), longterm=pin == "longterm")
             self.pull()
-            self.zc.invalidate()                # its notifiers run any code
             if got is None:
                 self.tasks[ti]["pin_failed"] += 1
             else:
@@ -506,7 +402,7 @@ def replay(mm, log, const int64_t[::1] times, const int64_t[::1] tis,
     r.dropped, r.dead = log.dropped, log.dead
     r.record, r.ev, r.smp = record, log.ev_buf, log.smp_buf
     r.zc = ZoneCodes()
-    r.zc.setup(mm, log)
+    r.zc.setup(r.mm, log)
     r.zones = list(log.zones)
     r.seq = log.seq
     r.hook_list = hook_list
