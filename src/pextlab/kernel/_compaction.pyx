@@ -286,9 +286,11 @@ cdef void c_isolate_freepages(cc, zc, long need) except *:
     count_vm_event(mm, "compact_isolated", isolated)
 
 
-cdef long c_compaction_alloc(cc, zc, list freepages, long order, long need_more) except? -2:
+cdef long c_compaction_alloc(cc, zc, list freepages, long* nr_freepages, long order,
+                             long need_more) except? -2:
     # mm/compaction.c compaction_alloc (v6.9+: high-order isolated blocks, split on use):
-    # the smallest isolated block that fits, its upper halves back on the isolated lists
+    # the smallest isolated block that fits, its upper halves back on the isolated lists.
+    # ``nr_freepages`` is cc->nr_freepages, held by the caller while it migrates.
     cdef long attempt, o, pfn
     cdef list lst
     for attempt in range(2):
@@ -296,14 +298,16 @@ cdef long c_compaction_alloc(cc, zc, list freepages, long order, long need_more)
             lst = <list>freepages[o]
             if lst:
                 pfn = lst.pop()
-                cc.nr_freepages -= 1 << o
+                nr_freepages[0] -= 1 << o
                 while o > order:
                     o -= 1
                     (<list>freepages[o]).append(pfn + (1 << o))
-                    cc.nr_freepages += 1 << o
+                    nr_freepages[0] += 1 << o
                 return pfn
         if attempt == 0:
+            cc.nr_freepages = nr_freepages[0]
             c_isolate_freepages(cc, zc, need_more)
+            nr_freepages[0] = cc.nr_freepages
     return -1
 
 
@@ -321,13 +325,14 @@ def migrate_block(cc, zc, list sources):
     if cc.nr_freepages < need:
         c_isolate_freepages(cc, zc, need)
     cdef list freepages = cc.freepages
+    cdef long nr_freepages = cc.nr_freepages
     cdef list moved = []
     cdef bint enomem = False
     cdef long mov_head = PG_HEAD | (<long>mm.profile.mt_movable << MT_SHIFT)
     cdef MemSection sec
     poison = mm.poison
     for pfn, order in sources:
-        new = c_compaction_alloc(cc, zc, freepages, order, need)
+        new = c_compaction_alloc(cc, zc, freepages, &nr_freepages, order, need)
         if new < 0:
             enomem = True
             break
@@ -341,6 +346,7 @@ def migrate_block(cc, zc, list sources):
             poison.unpoison_pages(new, order)
         mm.nr_alloc_events += 1
         moved.append((pfn, new, order))
+    cc.nr_freepages = nr_freepages
     nfailed = len(sources) - len(moved)
     if moved:
         owner = mm.page_owner
