@@ -352,9 +352,11 @@ def migrate_block(cc, zc, list sources):
         owner = mm.page_owner
         if owner is not None:
             owner.folio_copy_owners(moved, "compaction", COMPACTION_TARGET_STACK)
+        pcp = cc.pcp
+        costly = mm.profile.costly_order
         pages = 0
         for pfn, new, order in moved:
-            _free_source(cc, mm, g, pfn, order)
+            _free_source(mm, g, pcp, costly, pfn, order)
             pages += 1 << order
         count_vm_event(mm, "pgmigrate_success", pages)
         cc.nr_migrated += pages
@@ -368,12 +370,12 @@ def migrate_block(cc, zc, list sources):
     return not enomem
 
 
-cdef void _free_source(cc, MMCore mm, Geometry g, long pfn, long order) except *:
+cdef void _free_source(MMCore mm, Geometry g, pcp, long costly, long pfn,
+                       long order) except *:
     # the migrated source goes back: through proactive compaction's pcp-like buffer
-    # (free_unref_page: page_owner and poison see the free now, the buddy lists later),
-    # else __free_pages
-    pcp = cc.pcp
-    if pcp is None or order > <long>mm.profile.costly_order:
+    # (cc->pcp; free_unref_page: page_owner and poison see the free now, the buddy lists
+    # later) up to PAGE_ALLOC_COSTLY_ORDER (``costly``), else __free_pages
+    if pcp is None or order > costly:
         free_pages(mm, pfn, order)
         return
     tr = mm.trace
