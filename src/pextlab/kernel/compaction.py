@@ -55,17 +55,14 @@ and at its end.  kswapd's reclaim is :mod:`~pextlab.kernel.vmscan`'s
 """
 from __future__ import annotations
 
-import numpy as np
-
 from . import migrate
-from .buddy import (ALLOC_CMA, ALLOC_WMARK_MIN, __free_one_page, base_watermark,
-                    del_page_from_free_list, set_watermark_boost, zone_watermark_boost,
-                    zone_watermark_ok)
-from .fastpath import free_pages, prepare_alloc_pages
+from ._compaction import (COMPACTION_TARGET_STACK, MIGRATE_ASYNC, MIGRATE_SYNC,
+                          MIGRATE_SYNC_LIGHT, isolate_migratepages, migrate_block)
+from .buddy import (ALLOC_CMA, ALLOC_WMARK_MIN, __free_one_page, set_watermark_boost,
+                    zone_watermark_boost, zone_watermark_ok)
+from .fastpath import prepare_alloc_pages
 from .gfp import direct_reclaim_flag
-from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK, pinned_heads
 from .pcp import PcpBuffer, drain_zone_pages
-from .ring_buffer import EV_FREE
 from .vmscan import balance_node
 from .vmstat import count_vm_event, extfrag_for_order, fragmentation_index
 
@@ -86,7 +83,6 @@ COMPACT_NOT_SUITABLE_ZONE, COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_NO_SUITABL
 RESULT_NAMES = ("not_suitable_zone", "skipped", "deferred", "no_suitable_page", "continue",
                 "complete", "partial_skipped", "contended", "success")
 
-MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC = "async", "sync_light", "sync"
 # enum compact_priority (include/linux/compaction.h)
 COMPACT_PRIO_SYNC_FULL = 0          # MIN_COMPACT_PRIORITY
 COMPACT_PRIO_SYNC_LIGHT = 1         # MIN_COMPACT_COSTLY_PRIORITY
@@ -100,20 +96,8 @@ COUNTERS = ("compact_migrate_scanned", "compact_free_scanned", "compact_isolated
             "compact_daemon_migrate_scanned", "compact_daemon_free_scanned",
             "pgmigrate_success", "pgmigrate_fail", "pageoutrun")
 
-# The allocation of a compaction migration target (post_alloc_hook in compaction_alloc),
-# v6.12 call chain; frames without offsets are functions whose offsets we do not know.
-COMPACTION_TARGET_STACK = (
-    "post_alloc_hook",
-    "compaction_alloc",
-    "migrate_pages_batch",
-    "migrate_pages",
-    "compact_zone",
-    "compact_zone_order",
-    "try_to_compact_pages",
-    "__alloc_pages_direct_compact",
-    "__alloc_pages_slowpath.constprop.0",
-    "__alloc_pages_noprof+0x12e/0x230",
-)
+# enum migrate_mode (MIGRATE_ASYNC & co), COMPACTION_TARGET_STACK and the scanners' per-page
+# work: kernel/_compaction.pyx
 
 
 # --- per-zone state ---------------------------------------------------------------------------
@@ -308,212 +292,12 @@ class CompactControl:
         self.pcp = None
 
 
-def _block_view(mm, zone, bstart: int):
-    """(lo, hi, flags, order, section) of the part of pageblock ``bstart`` in ``zone``'s
-    span, or None when the scanners must skip the block.
-
-    mm/compaction.c pageblock_pfn_to_page / mm/page_alloc.c __pageblock_pfn_to_page:
-    skipped when the block has no online memmap or when its first or last page is not
-    in ``zone`` (page_zone).  Zone spans overlap after hotplug -- a block onlined to
-    Normal above a Movable one stretches Normal's span over it -- and the pages of the
-    other zone's blocks are on that zone's free lists, not on ours.
-    """
-    lo = max(bstart, zone.zone_start_pfn)
-    hi = min(bstart + (1 << mm.pageblock_order), zone.zone_end_pfn)
-    if hi <= lo:
-        return None
-    sec = mm.sections[lo >> mm.section_shift]
-    if sec is None or not sec.present or not sec.online:
-        return None
-    if mm.zone_of_pfn(lo) is not zone or mm.zone_of_pfn(hi - 1) is not zone:
-        return None
-    off = lo & mm.section_mask
-    n = hi - lo
-    return lo, hi, sec.flags_np()[off:off + n], sec.order_np()[off:off + n], sec
-
-
-def _pageblock_mt(sec, mm, pfn: int) -> int:
-    return sec.pageblock_mt[(pfn & mm.section_mask) >> mm.pageblock_order]
-
-
 def compact_scanners_met(cc) -> bool:
     pb = cc.mm.pageblock_order
     return (cc.free_pfn >> pb) <= (cc.migrate_pfn >> pb)
 
 
-# --- the migrate scanner ----------------------------------------------------------------------
-
-def _isolation_suitable(cc, zc, bstart: int) -> bool:
-    if cc.ignore_skip_hint:
-        return True
-    i = zc.block(cc.mm, bstart)
-    return not (0 <= i < len(zc.skip) and zc.skip[i])
-
-
-def _set_skip(cc, zc, bstart: int) -> None:
-    i = zc.block(cc.mm, bstart)
-    if 0 <= i < len(zc.skip):
-        zc.skip[i] = 1
-
-
-def _update_cached_migrate(cc, zc, pfn: int) -> None:
-    pbn = 1 << cc.mm.pageblock_order
-    pfn = ((pfn + pbn - 1) // pbn) * pbn
-    if pfn > zc.cached_migrate[0]:
-        zc.cached_migrate[0] = pfn
-    if cc.mode != MIGRATE_ASYNC and pfn > zc.cached_migrate[1]:
-        zc.cached_migrate[1] = pfn
-
-
-def isolate_migratepages(cc, zc) -> list:
-    """mm/compaction.c isolate_migratepages: the movable blocks of the next suitable
-    pageblock, as [(pfn, order)]; advances cc.migrate_pfn."""
-    mm = cc.mm
-    pb = mm.pageblock_order
-    pbn = 1 << pb
-    mov = mm.profile.mt_movable
-    cma = mm.profile.mt_cma
-    limit = pb if cc.order <= 0 else min(cc.order, pb)
-    bstart = (cc.migrate_pfn >> pb) << pb
-    bend = bstart + pbn
-    while bend <= cc.free_pfn:
-        v = _block_view(mm, cc.zone, bstart)
-        if v is None:
-            cc.migrate_pfn = bstart = bend
-            bend += pbn
-            continue
-        lo, hi, fl, od, sec = v
-        if not _isolation_suitable(cc, zc, bstart):
-            cc.migrate_pfn = bstart = bend
-            bend += pbn
-            continue
-        if cc.mode == MIGRATE_ASYNC and cc.direct:
-            bmt = _pageblock_mt(sec, mm, lo)
-            ok = (bmt in (mov, cma)) if cc.migratetype == mov else (bmt == cc.migratetype)
-            if not ok:
-                _update_cached_migrate(cc, zc, bend)
-                cc.migrate_pfn = bstart = bend
-                bend += pbn
-                continue
-        start = max(lo, cc.migrate_pfn)
-        s = start - lo
-        f = fl[s:]
-        heads = np.flatnonzero((f & PG_HEAD) != 0)
-        src = []
-        if len(heads):
-            mts = (f[heads] & MT_MASK) >> MT_SHIFT
-            ords = od[s:][heads]
-            sel = (mts == mov) & (ords < limit)
-            if sel.any() and sec.pincount is not None:
-                # isolate_migratepages_block: a pinned folio (more references than
-                # mappings) is not isolated -- its migration would fail
-                sel &= ~pinned_heads(sec, heads + (start - sec.start_pfn))
-            if sel.any():
-                src = list(zip((heads[sel] + start).tolist(), ords[sel].tolist()))
-        cc.total_migrate_scanned += hi - start
-        cc.migrate_pfn = bend
-        if not src:
-            _set_skip(cc, zc, bstart)
-            _update_cached_migrate(cc, zc, hi)
-            bstart = bend
-            bend += pbn
-            continue
-        count_vm_event(mm, "compact_isolated", sum(1 << o for _, o in src))
-        return src
-    return []
-
-
-# --- the free scanner -------------------------------------------------------------------------
-
-def _suitable_target(cc, sec, lo: int, fl0: int, od0: int) -> bool:
-    mm = cc.mm
-    if fl0 & PG_BUDDY:
-        target = cc.order if cc.order > 0 else mm.pageblock_order
-        if od0 >= target:
-            return False
-    if cc.ignore_block_suitable:
-        return True
-    bmt = _pageblock_mt(sec, mm, lo)
-    return bmt == mm.profile.mt_movable or bmt == mm.profile.mt_cma
-
-
-def isolate_freepages(cc, zc, need: int) -> None:
-    """mm/compaction.c isolate_freepages: take free blocks off the buddy lists, from the
-    top of the zone down, until ``cc.nr_freepages >= need``."""
-    mm = cc.mm
-    zone = cc.zone
-    pb = mm.pageblock_order
-    pbn = 1 << pb
-    isolate_start = cc.free_pfn
-    bstart = (isolate_start >> pb) << pb
-    low = ((cc.migrate_pfn >> pb) + 1) << pb         # pageblock_end_pfn(migrate_pfn)
-    wm_min = base_watermark(mm, zone, "min")
-    while bstart >= low:
-        v = _block_view(mm, zone, bstart)
-        nxt = bstart - pbn
-        if v is None:
-            bstart = isolate_start = nxt
-            continue
-        lo, hi, fl, od, sec = v
-        if not _suitable_target(cc, sec, lo, int(fl[0]), int(od[0])) or \
-                not _isolation_suitable(cc, zc, bstart):
-            bstart = isolate_start = nxt
-            continue
-        start = max(lo, isolate_start)
-        s = start - lo
-        idx = np.flatnonzero(fl[s:] & PG_BUDDY)
-        pos = hi
-        failed = False
-        skipped = 0
-        for i, o in zip(idx.tolist(), od[s:][idx].tolist()):
-            pfn = start + i
-            n = 1 << o
-            if zone.free_pages <= wm_min + n:          # __isolate_free_page's watermark
-                pos = pfn
-                failed = True
-                break
-            mt = (int(fl[s + i]) & MT_MASK) >> MT_SHIFT
-            del_page_from_free_list(mm, zone, pfn, o, mt)
-            cc.freepages[o].append(pfn)
-            cc.nr_freepages += n
-            count_vm_event(mm, "compact_isolated", n)
-            skipped += n - 1
-            if cc.nr_freepages >= need:
-                pos = pfn + n
-                break
-        cc.total_free_scanned += (pos - start) - skipped
-        isolate_start = pos
-        if pos >= hi:
-            _set_skip(cc, zc, bstart)
-            if nxt < zc.cached_free:
-                zc.cached_free = nxt
-        if cc.nr_freepages >= need:
-            if isolate_start >= hi:
-                isolate_start = nxt
-            break
-        if failed:
-            break
-        bstart = isolate_start = nxt
-    cc.free_pfn = isolate_start
-
-
-def compaction_alloc(cc, zc, order: int, need_more: int) -> int:
-    """mm/compaction.c compaction_alloc (v6.9+: high-order isolated blocks, split on use)."""
-    fp = cc.freepages
-    for attempt in (0, 1):
-        for o in range(order, len(fp)):
-            if fp[o]:
-                pfn = fp[o].pop()
-                cc.nr_freepages -= 1 << o
-                while o > order:
-                    o -= 1
-                    fp[o].append(pfn + (1 << o))
-                    cc.nr_freepages += 1 << o
-                return pfn
-        if attempt == 0:
-            isolate_freepages(cc, zc, need_more)
-    return -1
-
+# --- the isolated free blocks that were not used -----------------------------------------
 
 def release_free_list(cc, zc) -> None:
     """Give the isolated free blocks that were not used back to the buddy allocator."""
@@ -541,69 +325,6 @@ def _free_block(cc, pfn: int, order: int) -> None:
     sec = mm.sections[pfn >> mm.section_shift]
     mt = sec.pageblock_mt[(pfn & mm.section_mask) >> mm.pageblock_order]
     __free_one_page(mm, cc.zone, pfn, order, mt)
-
-
-# --- migration ---------------------------------------------------------------------------------
-
-def migrate_block(cc, zc, sources) -> bool:
-    """Migrate ``sources`` to isolated free blocks; free the sources.  False when targets
-    ran out (the kernel's -ENOMEM from migrate_pages)."""
-    mm = cc.mm
-    need = sum(1 << o for _, o in sources)
-    if cc.nr_freepages < need:
-        isolate_freepages(cc, zc, need)
-    moved = []
-    enomem = False
-    sections, shift, mask = mm.sections, mm.section_shift, mm.section_mask
-    mov_head = PG_HEAD | (mm.profile.mt_movable << MT_SHIFT)
-    for pfn, order in sources:
-        new = compaction_alloc(cc, zc, order, need)
-        if new < 0:
-            enomem = True
-            break
-        need -= 1 << order
-        sec = sections[new >> shift]
-        off = new & mask
-        sec.flags[off] = sections[pfn >> shift].flags[pfn & mask] or mov_head
-        sec.order[off] = order
-        if mm.poison is not None:
-            mm.poison.unpoison_pages(new, order)
-        mm.nr_alloc_events += 1
-        moved.append((pfn, new, order))
-    failed = len(sources) - len(moved)
-    if moved:
-        if mm.page_owner is not None:
-            mm.page_owner.folio_copy_owners(moved, "compaction", COMPACTION_TARGET_STACK)
-        pages = 0
-        for old, _, order in moved:
-            _free_source(cc, old, order)
-            pages += 1 << order
-        count_vm_event(mm, "pgmigrate_success", pages)
-        cc.nr_migrated += pages
-        cc.moved.extend(moved)
-    if failed:
-        count_vm_event(mm, "pgmigrate_fail", sum(1 << o for _, o in sources[len(moved):]))
-        cc.nr_failed += failed
-    return not enomem
-
-
-def _free_source(cc, pfn: int, order: int) -> None:
-    mm = cc.mm
-    if cc.pcp is not None and order <= mm.profile.costly_order:
-        # free_unref_page: page_owner/poison see the free now, the buddy lists later
-        tr = mm.trace
-        if tr is not None and tr.live[EV_FREE]:   # the source's free_pages_prepare: trace_mm_page_free
-            tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
-        sec = mm.sections[pfn >> mm.section_shift]
-        sec.flags[pfn & mm.section_mask] = 0
-        if mm.free_hook is not None:
-            mm.free_hook(pfn, order)
-        if mm.poison is not None:
-            mm.poison.poison_pages(pfn, order)
-        mm.nr_free_events += 1
-        cc.pcp.add(pfn, order)
-        return
-    free_pages(mm, pfn, order)
 
 
 # --- compact_zone ------------------------------------------------------------------------------
