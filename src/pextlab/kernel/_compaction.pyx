@@ -13,12 +13,12 @@ alone imports this module) keeps the control flow around them and documents the
 simplifications.
 """
 
+from ._fastpath cimport c_free_pages_prepare
 from ._geometry cimport Geometry
 from ._mmzone cimport MemSection, Zone, section_at
-from ._page_owner cimport ResetPageOwner
 from ._state cimport MMCore
 
-from . import mmzone, ring_buffer
+from . import mmzone
 from .buddy import base_watermark, del_page_from_free_list
 from .fastpath import free_pages
 from .vmstat import count_vm_event
@@ -32,7 +32,6 @@ cdef long PG_BUDDY = mmzone.PG_BUDDY
 cdef long PG_HEAD = mmzone.PG_HEAD
 cdef long MT_SHIFT = mmzone.MT_SHIFT
 cdef long MT_MASK = mmzone.MT_MASK
-cdef long EV_FREE = ring_buffer.EV_FREE
 
 # enum migrate_mode (include/linux/migrate_mode.h)
 MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC = "async", "sync_light", "sync"
@@ -356,7 +355,7 @@ def migrate_block(cc, zc, list sources):
         costly = mm.profile.costly_order
         pages = 0
         for pfn, new, order in moved:
-            _free_source(mm, g, pcp, costly, pfn, order)
+            _free_source(mm, pcp, costly, pfn, order)
             pages += 1 << order
         count_vm_event(mm, "pgmigrate_success", pages)
         cc.nr_migrated += pages
@@ -370,25 +369,13 @@ def migrate_block(cc, zc, list sources):
     return not enomem
 
 
-cdef void _free_source(MMCore mm, Geometry g, pcp, long costly, long pfn,
-                       long order) except *:
+cdef void _free_source(MMCore mm, pcp, long costly, long pfn, long order) except *:
     # the migrated source goes back: through proactive compaction's pcp-like buffer
     # (cc->pcp; free_unref_page: page_owner and poison see the free now, the buddy lists
     # later) up to PAGE_ALLOC_COSTLY_ORDER (``costly``), else __free_pages
     if pcp is None or order > costly:
         free_pages(mm, pfn, order)
         return
-    tr = mm.trace
-    if tr is not None and tr.live[EV_FREE]:   # the source's free_pages_prepare: trace_mm_page_free
-        tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
-    section_at(g.sections, pfn >> g.shift).flags[pfn & g.mask] = 0
-    hook = mm.free_hook
-    if type(hook) is ResetPageOwner:          # page_owner's, called as C
-        (<ResetPageOwner>hook).hooks.c_reset(pfn, order)
-    elif hook is not None:
-        hook(pfn, order)
-    poison = mm.poison
-    if poison is not None:
-        poison.poison_pages(pfn, order)
+    c_free_pages_prepare(mm, pfn, order)
     mm.nr_free_events += 1
     pcp.add(pfn, order)

@@ -255,23 +255,31 @@ def __free_pages_ok(MMCore mm not None, long pfn, long order, bint to_pcp=True):
     c_free_pages_ok(mm, pfn, order, to_pcp)
 
 
-cdef void c_free_pages_ok(MMCore mm, long pfn, long order, bint to_pcp) except *:
+cdef MemSection c_free_pages_prepare(MMCore mm, long pfn, long order):
+    # mm/page_alloc.c free_pages_prepare: trace_mm_page_free, the head's flags cleared,
+    # the page_ext clients (page_owner's __reset_page_owner, called as C) and poison;
+    # returns the block's section
     tr = mm.trace
-    if tr is not None and tr.live[EV_FREE]:   # free_pages_prepare: trace_mm_page_free(page, order)
+    if tr is not None and tr.live[EV_FREE]:
         tr.event(mm, EV_FREE, pfn, order, 0, 0, 0)
     cdef Geometry g = mm.geometry
-    cdef long shift = g.shift
-    cdef MemSection sec = section_at(g.sections, pfn >> shift)
-    cdef long off = pfn & g.mask
-    sec.flags[off] = 0
+    cdef MemSection sec = section_at(g.sections, pfn >> g.shift)
+    sec.flags[pfn & g.mask] = 0
     hook = mm.free_hook
-    if type(hook) is ResetPageOwner:          # page_owner's, called as C
+    if type(hook) is ResetPageOwner:
         (<ResetPageOwner>hook).hooks.c_reset(pfn, order)
     elif hook is not None:
         hook(pfn, order)
     poison = mm.poison
     if poison is not None:
         poison.poison_pages(pfn, order)
+    return sec
+
+
+cdef void c_free_pages_ok(MMCore mm, long pfn, long order, bint to_pcp) except *:
+    cdef MemSection sec = c_free_pages_prepare(mm, pfn, order)
+    cdef Geometry g = mm.geometry
+    cdef long off = pfn & g.mask
     z = g.zone_of(pfn)           # page_zone(), in C (kernel/_geometry.pyx)
     if z is None:
         raise LookupError(f"pfn {pfn:#x} is in no zone")
