@@ -1,16 +1,20 @@
-"""fragger's compiled parts (_kernel_side.pyx, _process.pyx, _rng.dir_entries) against what
-they replaced: the same draws, the reverse map that follows migrations and survives a
-snapshot's copy, the SLUB rules of the slab caches, clear errors for unknown kinds."""
+"""fragger's compiled parts (_kernel_side.pyx, _process.pyx, _rng.pyx) against what they
+replaced: the same draws, the same kernel calls of a round's fill (against the Python loop
+it replaced), the free choices, the reverse map that follows migrations and survives a
+snapshot's copy, the SLUB rules of the slab caches, clear errors for bad input."""
 import copy
 import math
 
+import numpy as np
 import pytest
 
 import pextlab
 from pextlab.errors import PextlabError
-from pextlab.workloads.fragger import fragger
+from pextlab.workloads.fragger import fragger, generate_items, schedule, sched_stream
+from pextlab.workloads.fragger._process import fill_round as _fill_round
 from pextlab.workloads.fragger.kernel_side import ALLOC_KINDS, FraggerKernel, PageSlots
-from pextlab.workloads.fragger.rng import EST_DIR, Stream, dir_entries
+from pextlab.workloads.fragger.process import FraggerProcess
+from pextlab.workloads.fragger.rng import EST_DIR, Stream, dir_entries, free_decision, hash01
 
 
 def _dir_entries_python(g, n):
@@ -103,3 +107,179 @@ def test_kinds_are_named_clearly():
     assert pfn >= 0 and k.counts == {"kmalloc_large": 8}
     k.free_page("kmalloc_large", pfn, 3)
     assert k.counts == {"kmalloc_large": 0} and k.failed == 0
+
+
+# --- the round's fill and the free phase, compiled (_process.fill_round, delete_dir) -------
+def _fill_python(proc, items, sch, rnd, step_ns, steps):
+    """The fill as the Python of workload.py / process.py did it before it was compiled:
+    items.schedule's draws, then each chunk's work through the kernel side's public
+    per-page methods."""
+    k, mm = proc.k, proc.k.mm
+    for it, n in schedule(items, sch):
+        if n == 0:
+            proc.open(it)
+            continue
+        if n < 0:
+            proc.close(it)
+            continue
+        if it.first_step < 0:
+            it.first_step = len(steps)
+        it.last_step = len(steps)
+        it.nchunks += 1
+        mm.clock_ns += step_ns
+        st = it.state
+        if it.kind == "child":
+            proc.child(it)
+        else:
+            k.set_task("fragger", proc.pid, proc.pid)
+            if it.kind == "anon":
+                for i in range(n):
+                    k.touch_anon(st.va + it.done + i, st.slots)
+            elif it.kind == "file":
+                for i in range(it.done, it.done + n):
+                    if i % 64 == 0:
+                        st.xa.append(k.obj("radix_tree_node"))
+                        if i == 64:
+                            st.xa.append(k.obj("radix_tree_node"))
+                    k.map_page("shmem", st.slots)
+            elif it.kind == "pipe":
+                st.pages += [k.alloc_page("pipe") for _ in range(n)]
+            elif it.kind == "dir":
+                for e in range(it.done, it.done + n):
+                    t = it.etype[e]
+                    if t == 1:
+                        st.dentries.append(k.obj("dentry"))
+                        st.inodes.append(None)
+                        st.nlink[it.elink[e]] += 1
+                    else:
+                        st.dentries.append(k.obj("dentry_open" if t == 0 else "dentry"))
+                        st.inodes.append(k.obj("shmem_inode_cache"))
+                    st.nlink.append(1)
+                    if (e + 1) % 14 == 0:
+                        st.maple.append(k.obj("maple_node"))
+        steps.append((rnd, it.id, n))
+
+
+def _fill_both(seed, budget, mem="256M"):
+    """Two machines filled from the same items, the compiled way and the Python way."""
+    out = []
+    for fill_with in ("compiled", "python"):
+        m = pextlab.boot(mem=mem, cmdline="page_owner=on")
+        k = FraggerKernel(m.mm)
+        proc = FraggerProcess(k, seed, 199)
+        proc.exec_self()
+        items, _ = generate_items(seed, budget)
+        sch, steps = sched_stream(seed), []
+        if fill_with == "compiled":
+            proc.fill(items, sch, 1, 669_000, steps)
+        else:
+            _fill_python(proc, items, sch, 1, 669_000, steps)
+        out.append((m, k, items, sch, steps))
+    return out
+
+
+def _same_kernel_state(a, b):
+    (ma, ka, _, _, _), (mb, kb, _, _, _) = a, b
+    ra, rb = ma.mm.page_owner.records, mb.mm.page_owner.records
+    assert ra.n == rb.n and np.array_equal(ra.rows[:ra.n], rb.rows[:rb.n])
+    for sa, sb in zip(ma.mm.sections, mb.mm.sections):
+        if sa is not None and sa.page_ext is not None:
+            assert np.array_equal(sa.page_ext.flags, sb.page_ext.flags)
+            assert np.array_equal(sa.page_ext.owner, sb.page_ext.owner)
+    assert ma.mm.clock_ns == mb.mm.clock_ns
+    assert (ma.mm.comm, ma.mm.pid, ma.mm.comm_id) == (mb.mm.comm, mb.mm.pid, mb.mm.comm_id)
+    assert ka.counts == kb.counts and ka.failed == kb.failed
+    assert list(ka.lru.lru) == list(kb.lru.lru) and ka.lru.rmap == kb.lru.rmap
+    assert ka.pte_pfn == kb.pte_pfn and ka.pmd_ref == kb.pmd_ref
+
+
+@pytest.mark.parametrize("seed,budget", [(1, 20_000), (7, 12_000), (2**64 - 1, 6_000)])
+def test_the_compiled_fill_is_the_python_fill(seed, budget):
+    a, b = _fill_both(seed, budget)
+    _same_kernel_state(a, b)
+    (_, _, ia, sa, pa), (_, _, ib, sb, pb) = a, b
+    assert pa == pb and len(pa) > 100 and sa.s == sb.s            # same draws, same steps
+    keys = ("done", "nchunks", "first_step", "last_step", "pid")
+    assert [[getattr(i, f) for f in keys] for i in ia] == [[getattr(i, f) for f in keys] for i in ib]
+    for i, j in zip(ia, ib):
+        si, sj = i.state, j.state
+        assert (si.slots, si.pages, si.va, si.nlink, si.pt) == (sj.slots, sj.pages, sj.va,
+                                                                 sj.nlink, sj.pt)
+        assert [(c, s.pfn) for c, s in si.objs] == [(c, s.pfn) for c, s in sj.objs]
+        for f in ("xa", "dentries", "maple"):
+            assert [s.pfn for s in getattr(si, f)] == [s.pfn for s in getattr(sj, f)]
+        assert [None if s is None else s.pfn for s in si.inodes] == \
+            [None if s is None else s.pfn for s in sj.inodes]
+
+
+def test_a_fill_that_runs_out_of_memory_is_the_python_fill():
+    # 4x the memory: the slow path, compaction and failed allocations, the same either way
+    a, b = _fill_both(3, 4 * 16_384, mem="64M")
+    assert a[1].failed > 0
+    _same_kernel_state(a, b)
+    assert a[4] == b[4]
+
+
+def test_the_free_phase_deletes_the_entries_free_decision_chooses():
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on")
+    r = m.run(fragger(seed=5, fill=0.5, rounds=2, snapshots=False))
+    dirs = [i for i in r.items if i.kind == "dir"]
+    assert dirs and sum(i.deleted for i in dirs) > 0
+    for it in dirs:
+        for e in range(it.size):
+            first = next((rnd for rnd in (1, 2) if rnd >= it.round
+                          and free_decision(5, rnd, "dir", it.id, e)), 0)
+            assert it.edel[e] == first
+        assert it.deleted == sum(1 for x in it.edel if x)
+
+
+@pytest.mark.parametrize("seed", [0, 1, -1, 2**64 - 1, 2**70 + 3])
+def test_free_decision_is_hash01_below_its_threshold(seed):
+    for rnd in (0, 1, 2, 9):
+        salt = 16 * (rnd - 1)
+        for item in (0, 1, 63, 2**40):
+            assert free_decision(seed, rnd, "anon", item) == (hash01(seed, 1 + salt, item, 0) < 0.5)
+            assert free_decision(seed, rnd, "file", item) == (hash01(seed, 1 + salt, item, 0) < 0.5)
+            for e in (0, 5, 511):
+                assert free_decision(seed, rnd, "dir", item, e) == \
+                    (hash01(seed, 2 + salt, item, e) < 0.3)
+            assert free_decision(seed, rnd, "pipe", item) is False
+    assert free_decision(seed, 1, "child", None) is False          # never looked at
+
+
+def test_the_compiled_fill_refuses_bad_input():
+    m = pextlab.boot(mem="64M", cmdline="page_owner=on")
+    k = FraggerKernel(m.mm)
+    proc = FraggerProcess(k, 1, 199)
+    items, _ = generate_items(1, 200)
+    with pytest.raises(PextlabError, match="window"):
+        _fill_round(proc, items, sched_stream(1), 1, 0, [], 0)
+    items[1].done = items[1].size
+    with pytest.raises(PextlabError, match=f"item {items[1].id} has no work"):
+        proc.fill(items, sched_stream(1), 1, 0, [])
+    items[1].done, items[1].size = 0, 0
+    with pytest.raises(PextlabError, match="no work"):
+        proc.fill(items, sched_stream(1), 1, 0, [])
+    with pytest.raises(PextlabError, match="comm"):
+        k.set_task(None, 1, 1)
+    with pytest.raises(PextlabError, match="comm"):
+        k.set_task("", 1, 1)
+    with pytest.raises(PextlabError, match="machine.mm"):
+        FraggerKernel.__new__(FraggerKernel).__init__(m)
+
+
+def test_set_task_names_the_task_in_the_records():
+    m = pextlab.boot(mem="64M", cmdline="page_owner=on")
+    k = FraggerKernel(m.mm)
+    recs = m.mm.page_owner.records
+    k.set_task("newcomm", 42, 40)
+    assert (m.mm.comm, m.mm.pid, m.mm.tgid) == ("newcomm", 42, 40)
+    assert recs.comms[m.mm.comm_id] == "newcomm"
+    cid = m.mm.comm_id
+    k.set_task("fragger", 1, 1)
+    k.set_task("newcomm", 42, 40)
+    assert m.mm.comm_id == cid and recs.comms.count("newcomm") == 1
+    m2 = pextlab.boot(mem="64M")                      # no page_owner: comm id 0
+    k2 = FraggerKernel(m2.mm)
+    k2.set_task("x", 3, 3)
+    assert m2.mm.comm_id == 0 and m2.mm.comm == "x"

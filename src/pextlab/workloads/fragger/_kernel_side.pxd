@@ -3,6 +3,8 @@
 # a Python call per page.
 from cpython cimport array
 
+from ...kernel._state cimport MMCore
+
 
 cdef class PageSlots:
     cdef public array.array lru     # slot -> pfn ('q'), -1: empty
@@ -34,16 +36,18 @@ cdef class KmemCache:
 
 
 cdef class KernelCore:
-    cdef public object mm
+    cdef public MMCore mm
+    cdef public object po             # mm.page_owner (None without page_owner)
     cdef public PageSlots lru
     cdef public long failed
     cdef public long next_va
     cdef public dict pte_ref, pte_pfn, pmd_ref, pmd_pfn
-    cdef list names, slab, gfp, handle, fhandle, caches, counted
+    cdef list names, slab, caches, counted
     cdef dict ids
-    cdef array.array order, count
+    cdef array.array resolved, gfp, handle, fhandle, order, count
     cdef int k_anon, k_pte, k_pmd
     cdef int resolve(self, int kid) except -1
+    cdef int set_task_c(self, str comm, long pid, long tgid) except -1
     cdef long alloc_c(self, int kid, long order) except? -2
     cdef int free_c(self, int kid, long pfn, long order) except -1
     cdef long map_c(self, int kid, list slots) except? -2

@@ -4,17 +4,22 @@ the page allocations and frees of each allocation kind, the LRU slots and their 
 map, the process's page tables, and the slab caches (a small SLUB).
 
 The fill makes about 180 k page allocations on 1 GiB; here each one is a C call to the
-kernel's compiled fast path (``alloc_pages_fast``) and, only when that fails, its slow
+kernel's compiled fast path (``c_alloc_pages_fast``, ``_fastpath.pxd``: the checks of
+``alloc_pages_fast`` without its argument conversion) and, only when that fails, its slow
 path (``alloc_pages_slow``): together what ``__alloc_pages`` does, in the same order as
-the Python it replaced, so the frames are the same.  ``kernel_side.py`` and ``slab.py``
+the Python it replaced, so the frames are the same.  Frees are ``c_free_pages`` (the
+checks of ``free_pages``).  ``kernel_side.py`` and ``slab.py``
 document the model and import these classes; ``_process.pyx`` calls their C methods
 (``_kernel_side.pxd``); nothing else should.
 """
 from cpython cimport array
 import array as pyarray
 
+from ...kernel._fastpath cimport c_alloc_pages_fast, c_free_pages
+from ...kernel._page_owner cimport RecordTable
+from ...kernel._state cimport MMCore
+
 from ...errors import PextlabError
-from ...kernel.fastpath import alloc_pages_fast, free_pages
 from ...kernel.page_alloc import alloc_pages_slow
 
 __all__ = ["PageSlots", "Slab", "KmemCache", "KernelCore"]
@@ -174,7 +179,11 @@ cdef class KernelCore:
     """
 
     def __init__(self, mm, kinds, slab_caches):
+        if not isinstance(mm, MMCore):
+            raise PextlabError(f"fragger: the kernel side needs a machine's kernel state "
+                               f"(machine.mm), got {type(mm).__name__}")
         self.mm = mm
+        self.po = mm.page_owner
         self.lru = PageSlots(mm.max_section_pfn)
         self.failed = 0
         self.names = list(kinds)
@@ -183,7 +192,11 @@ cdef class KernelCore:
             raise PextlabError("fragger: allocation kinds must have distinct names")
         n = len(self.names)
         self.slab = [k in slab_caches for k in self.names]
-        self.gfp, self.handle, self.fhandle = [None] * n, [None] * n, [None] * n
+        # per kind, filled by resolve() the first time the kind is used
+        self.resolved = pyarray.array("b", [0]) * n
+        self.gfp = pyarray.array("q", [0]) * n
+        self.handle = pyarray.array("q", [0]) * n
+        self.fhandle = pyarray.array("q", [0]) * n
         self.order = pyarray.array("q", [0]) * n
         self.count = pyarray.array("q", [0]) * n
         self.counted = []
@@ -208,24 +221,48 @@ cdef class KernelCore:
         """Pages held per allocation kind, for every kind allocated so far."""
         return {self.names[k]: self.count[k] for k in self.counted}
 
+    # --- context -------------------------------------------------------------------------
+    def set_task(self, comm, long pid, long tgid):
+        """The task the next allocations and frees are done by (page_owner's comm/pid/tgid)."""
+        if type(comm) is not str or not comm:
+            raise PextlabError(f"fragger: a task's comm is a non-empty str, got {comm!r}")
+        self.set_task_c(comm, pid, tgid)
+
+    cdef int set_task_c(self, str comm, long pid, long tgid) except -1:
+        # what page_owner records of the current task (mm/page_owner.c __update_page_owner_
+        # handle: current->comm, current->pid, current->tgid); the comm's id is looked up
+        # in the record table's own map, and only a new comm goes through comm_id()
+        cdef MMCore mm = self.mm
+        mm.comm, mm.pid, mm.tgid = comm, pid, tgid
+        if self.po is None:
+            mm.comm_id = 0
+            return 0
+        recs = self.po.records
+        cid = (<RecordTable?>recs)._comm_ids.get(comm)
+        mm.comm_id = recs.comm_id(comm) if cid is None else cid
+        return 0
+
     # --- pages ---------------------------------------------------------------------------
     cdef int resolve(self, int kid) except -1:
         gfp, order, handle, fhandle = self.alloc_kind(self.names[kid], self.slab[kid])
-        self.gfp[kid], self.handle[kid], self.fhandle[kid] = gfp, handle, fhandle
+        self.gfp.data.as_longlongs[kid] = gfp
+        self.handle.data.as_longlongs[kid] = handle
+        self.fhandle.data.as_longlongs[kid] = fhandle
         self.order.data.as_longlongs[kid] = order
+        self.resolved.data.as_schars[kid] = 1
         return 0
 
     cdef long alloc_c(self, int kid, long order) except? -2:
         # order < 0: the kind's own
-        if self.gfp[kid] is None:
+        if not self.resolved.data.as_schars[kid]:
             self.resolve(kid)
         if order < 0:
             order = self.order.data.as_longlongs[kid]
-        mm = self.mm
-        gfp = self.gfp[kid]
-        mm.current_handle = self.handle[kid]
+        cdef MMCore mm = self.mm
+        cdef long gfp = self.gfp.data.as_longlongs[kid]
+        mm.current_handle = self.handle.data.as_longlongs[kid]
         # __alloc_pages: the fast path, then the slow path only when it failed
-        cdef long pfn = alloc_pages_fast(mm, gfp, order, None)
+        cdef long pfn = c_alloc_pages_fast(mm, gfp, order, None)
         if pfn < 0:
             pfn = alloc_pages_slow(mm, gfp, order, None)
         if pfn < 0:
@@ -239,12 +276,12 @@ cdef class KernelCore:
     cdef int free_c(self, int kid, long pfn, long order) except -1:
         if pfn < 0:
             return 0
-        if self.gfp[kid] is None:
+        if not self.resolved.data.as_schars[kid]:
             self.resolve(kid)
         if order < 0:
             order = self.order.data.as_longlongs[kid]
-        self.mm.current_handle = self.fhandle[kid]
-        free_pages(self.mm, pfn, order)
+        self.mm.current_handle = self.fhandle.data.as_longlongs[kid]
+        c_free_pages(self.mm, pfn, order)
         self.count.data.as_longlongs[kid] -= 1 << order
         return 0
 

@@ -2,7 +2,8 @@
 """fragger.c's splitmix64 streams and hashed decisions, compiled (Cython;
 docs/compiled-core.md): unsigned 64-bit arithmetic wraps as C's does, so every draw
 is the C program's, with no masking per step.  ``pextlab.workloads.fragger.rng``
-documents them and imports them; nothing else should."""
+documents them and imports them; ``_process.pyx`` calls the C forms (``_rng.pxd``);
+nothing else should."""
 from libc.math cimport exp, log, floor
 from libc.stdint cimport uint64_t
 import math as pymath
@@ -27,7 +28,6 @@ def splitmix64(state):
 
 cdef class Stream:
     """A splitmix64 stream with fragger.c's ``u01`` / ``uniform`` / ``loguniform`` draws."""
-    cdef public uint64_t s
 
     def __init__(self, s):
         self.s = <uint64_t>(s & 0xFFFFFFFFFFFFFFFF)
@@ -35,9 +35,15 @@ cdef class Stream:
     def __reduce__(self):
         return Stream, (self.s,)
 
-    cdef inline uint64_t _next(self) noexcept:
+    cdef uint64_t _next(self) noexcept:
         self.s += GOLDEN
         return _mix(self.s)
+
+    cdef long uniform_c(self, long a, long b) except? -1:
+        # uniform(a, b) for C callers, whose ranges are never empty
+        if b < a:
+            raise ValueError(f"uniform({a}, {b}): an empty range")
+        return a + <long>(self._next() % <uint64_t>(b - a + 1))
 
     def next(self):
         return self._next()
@@ -69,21 +75,34 @@ cdef double _hash01(uint64_t seed, uint64_t salt, uint64_t item, uint64_t sub) n
     return (_mix(s) >> 11) * U01
 
 
+cdef inline uint64_t _u64(x) except? 0:
+    # a Python integer as C's uint64_t would hold it (two's complement, wrapped)
+    return <uint64_t>(x & 0xFFFFFFFFFFFFFFFF)
+
+
 def hash01(seed, salt, item, sub):
     """fragger.c hash01: the independent per-(round, item, entry) decision in [0, 1)."""
-    return _hash01(<uint64_t>(seed & 0xFFFFFFFFFFFFFFFF), <uint64_t>(salt & 0xFFFFFFFFFFFFFFFF),
-                   <uint64_t>(item & 0xFFFFFFFFFFFFFFFF), <uint64_t>(sub & 0xFFFFFFFFFFFFFFFF))
+    return _hash01(_u64(seed), _u64(salt), _u64(item), _u64(sub))
+
+
+# fragger.c free_phase: round 1 uses salts 1 (items) and 2 (directory entries), round r
+# adds 16 * (r - 1); anon and file items go with p = 1/2, directory entries with p = 0.3
+cdef bint c_free_item(uint64_t seed, long rnd, uint64_t item) noexcept:
+    return _hash01(seed, <uint64_t>(1 + 16 * (rnd - 1)), item, 0) < 0.5
+
+
+cdef bint c_free_entry(uint64_t seed, long rnd, uint64_t item, uint64_t entry) noexcept:
+    return _hash01(seed, <uint64_t>(2 + 16 * (rnd - 1)), item, entry) < 0.3
 
 
 def free_decision(seed, long rnd, kind, item, entry=0):
     """Is this anon/file item (or dir entry) freed in round ``rnd``?  (fragger.c free_phase:
     round 1 uses salts 1 and 2, round r adds 16 * (r - 1); anon and file items go with
     p = 1/2, directory entries with p = 0.3, pipes and children stay.)"""
-    cdef long salt = 16 * (rnd - 1)
     if kind == "anon" or kind == "file":
-        return hash01(seed, 1 + salt, item, 0) < 0.5
+        return c_free_item(_u64(seed), rnd, _u64(item))
     if kind == "dir":
-        return hash01(seed, 2 + salt, item, entry) < 0.3
+        return c_free_entry(_u64(seed), rnd, _u64(item), _u64(entry))
     return False
 
 

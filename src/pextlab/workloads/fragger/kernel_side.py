@@ -74,25 +74,17 @@ class FraggerKernel(KernelCore):
     """What the workload's system calls allocate, on one simulated machine (``mm``).
 
     The per-page methods (``alloc_page``, ``free_page``, ``map_page``, ``unmap_pages``,
-    ``touch_anon``, ``unmap_anon``, ``obj``, ``unobj``) and ``counts``, ``failed``,
-    ``lru`` are the compiled :class:`~._kernel_side.KernelCore`'s; this class adds what
-    runs once per task or per kind.
+    ``touch_anon``, ``unmap_anon``, ``obj``, ``unobj``), ``set_task`` (once per chunk of
+    work) and ``counts``, ``failed``, ``lru``, ``po`` (``mm.page_owner``) are the compiled
+    :class:`~._kernel_side.KernelCore`'s; this class adds what runs once per kind.
     """
 
     def __init__(self, mm, comm: str = "fragger", pid: int = 199):
         super().__init__(mm, ALLOC_KINDS, SLAB_CACHES)
-        self.po = mm.page_owner
         self.cat = load_catalogue()
         self._kinds: dict[str, tuple[int, int, int, int]] = {}
         self.comm, self.pid = comm, pid
         self.set_task(comm, pid, pid)
-
-    # --- context -----------------------------------------------------------------------------
-    def set_task(self, comm: str, pid: int, tgid: int) -> None:
-        """The task the next allocations and frees are done by (page_owner's comm/pid/tgid)."""
-        mm = self.mm
-        mm.comm, mm.pid, mm.tgid = comm, pid, tgid
-        mm.comm_id = self.po.records.comm_id(comm) if self.po is not None else 0
 
     def _gfp(self, text: str) -> int:
         mm = self.mm

@@ -19,8 +19,9 @@ create on 6.12, through a :class:`~.kernel_side.FraggerKernel`:
   mm_struct, page tables, exec pages), then P leaf page tables and P touched
   pages.
 
-The loops over a chunk's pages or directory entries, and the directory deletions
-of the free phase, are compiled (``_process.pyx``): one call per chunk.
+A round's fill -- the schedule's draws and every chunk's work -- and the directory
+deletions of the free phase are compiled (``_process.pyx``): one call per round, and
+Python only to open, close and fork an item.
 
 Honest limits: the exec of a child is an average of the real one (fixed
 page-table and page counts); pipes and children are never freed (fragger keeps
@@ -29,12 +30,12 @@ them to the end).
 from __future__ import annotations
 
 from ...kernel import page_alloc
-from .items import FraggerItem
+from .items import WINDOW, FraggerItem
 from .kernel_side import FraggerKernel
-from .rng import free_decision
-# compiled: workloads/fragger/_process.pyx, the loops per page and per directory entry
-# (the pextlab package checks that it is built)
-from ._process import delete_dir, fill_dir, touch_anon, touch_child, write_file, write_pipe
+from .rng import Stream, free_decision
+# compiled: workloads/fragger/_process.pyx, the loops per round, per page and per
+# directory entry (the pextlab package checks that it is built)
+from ._process import delete_dir, fill_round, touch_child
 
 __all__ = ["ItemState", "FraggerProcess"]
 
@@ -135,25 +136,17 @@ class FraggerProcess:
             k.unobj("filp", st.wfile)
             st.wfile = None
 
-    def work(self, it: FraggerItem, n: int) -> None:
-        """One chunk of ``n`` (pages, entries; a child does all its work at once)."""
-        kind = it.kind
-        st = it.state
-        if kind == "child":
-            self._child(it)
-            return
-        k = self.k
-        k.set_task("fragger", self.pid, self.pid)
-        if kind == "anon":
-            touch_anon(k, st.va + it.done, n, st.slots)
-        elif kind == "file":                          # pages, and a new xarray leaf per 64
-            write_file(k, it.done, n, st.slots, st.xa)
-        elif kind == "pipe":
-            write_pipe(k, n, st.pages)
-        elif kind == "dir":                           # entries; a maple node per 14
-            fill_dir(k, it, st, it.done, n)
+    def fill(self, items: list[FraggerItem], sch: Stream, rnd: int, step_ns: int,
+             steps: list) -> None:
+        """fragger.c fill: the interleaved work of one round's ``items`` (the order of
+        :func:`.items.schedule` over ``sch``), each chunk ``step_ns`` of simulated time
+        and a (round, item, amount) row of ``steps``.  Chunks of pages and entries run
+        compiled (``_process.fill_round``); it calls :meth:`open`, :meth:`close` and
+        :meth:`child` back."""
+        fill_round(self, items, sch, rnd, step_ns, steps, WINDOW)
 
-    def _child(self, it: FraggerItem) -> None:
+    def child(self, it: FraggerItem) -> None:
+        """A child item's whole work: clone + execve, then one byte per 2 MiB region."""
         k = self.k
         pid = self.next_pid
         self.next_pid += 1

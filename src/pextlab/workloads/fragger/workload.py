@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from ...errors import PextlabError
-from .items import KINDS, FraggerItem, generate_items, schedule
+from .items import KINDS, FraggerItem, generate_items
 from .kernel_side import FraggerKernel
 from .process import FraggerProcess
-from .rng import Stream, sched_stream
+from .rng import sched_stream
 
 __all__ = ["Fragger", "FraggerRun", "fragger", "hugepage_target", "PROBE_PHASES"]
 
@@ -202,7 +202,7 @@ class FraggerRun:
                     new, gen = generate_items(wl.seed, budget, gen, first_id=len(self.items),
                                               rnd=rnd)
                     self.items.extend(new)
-                    self._fill(new, sch, rnd)
+                    proc.fill(new, sch, rnd, wl.step_ns, self.steps)
                     self.summaries[f"fill.r{rnd}"] = self.summary()
                 self._idle(SNAPSHOT_SLEEP_S)
                 snap("after_fill" if last else f"after_fill.r{rnd}")
@@ -243,27 +243,6 @@ class FraggerRun:
             self.probe["probe_max_target"] = want
             self.probe["probe_max"] = m.nr_hugepages
             snap("after_probe_max")
-
-    def _fill(self, items: list[FraggerItem], sch: Stream, rnd: int) -> None:
-        """fragger.c fill: the interleaved work of one round's items."""
-        mm = self.m.mm
-        proc = self.proc
-        step_ns = self.wl.step_ns
-        steps = self.steps
-        for it, n in schedule(items, sch):
-            if n == 0:
-                proc.open(it)
-                continue
-            if n < 0:
-                proc.close(it)
-                continue
-            if it.first_step < 0:
-                it.first_step = len(steps)
-            it.last_step = len(steps)
-            it.nchunks += 1
-            mm.clock_ns += step_ns
-            proc.work(it, n)
-            steps.append((rnd, it.id, n))
 
     # --- frames ----------------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
