@@ -1,11 +1,14 @@
 """page_owner's record table and the page_ext tables' arrays as C state
 (kernel/_page_owner.pyx ``RecordTable``, kernel/_page_ext.pyx ``PageExtArrays``):
-the Python names stay, copies hold only the rows in use and stay independent, the
+the Python names stay, copies hold only the rows in use (as read-only chunks that
+successive copies share where the table did not change) and stay independent, the
 hooks the compiled allocator calls as C check their bounds."""
 from __future__ import annotations
 
 import copy
+import gc
 import pickle
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -14,6 +17,7 @@ import pytest
 import pextlab
 from pextlab.kernel import fastpath
 from pextlab.kernel.page_ext import PageExtTable
+from pextlab.kernel._page_owner import CHUNK_ROWS, FrozenRows
 from pextlab.kernel.page_owner import OwnerRecords, R_HANDLE, R_REASON
 
 
@@ -146,3 +150,103 @@ def test_single_rows_are_read_and_written_within_the_table(m):
             recs.set(row, field, 1)
     with pytest.raises(IndexError):
         recs.copy_row(recs.n)
+
+
+# --- copies share the chunks of rows the table has not changed (FrozenRows) -----------------
+def _chunks(table):
+    # the read-only chunks a copy holds (a copy not yet used hands out its own)
+    return table.__reduce__()[2]["frozen"].chunks
+
+
+def _big_table(nrows=3 * CHUNK_ROWS + 5):
+    recs = OwnerRecords()
+    rows = np.arange(nrows * 12, dtype=np.int64).reshape(nrows, 12)
+    recs.add_rows(rows)
+    return recs
+
+
+def test_successive_copies_share_the_unchanged_chunks():
+    recs = _big_table()
+    c1 = copy.deepcopy(recs)
+    recs.set(CHUNK_ROWS + 7, R_HANDLE, -5)             # changes chunk 1 only
+    c2 = copy.deepcopy(recs)
+    a, b = _chunks(c1), _chunks(c2)
+    assert len(a) == len(b) == 4 and len(a[3]) == 5
+    assert a[0] is b[0] and a[2] is b[2] and a[3] is b[3] and a[1] is not b[1]
+    assert all(not c.flags.writeable for c in b)
+    want = recs.as_numpy()
+    rows = recs.add_rows(np.ones((3, 12), dtype=np.int64))      # the last chunk grows
+    c3 = copy.deepcopy(recs)
+    assert _chunks(c3)[3] is not b[3] and _chunks(c3)[0] is b[0] and c3.n == rows + 3
+    assert c1.get(CHUNK_ROWS + 7, R_HANDLE) != -5 and c2.get(CHUNK_ROWS + 7, R_HANDLE) == -5
+    assert np.array_equal(c2.as_numpy(), want) and c2.cap == c2.n
+    assert np.array_equal(c3.rows[:c3.n], recs.rows[:recs.n])
+    c4 = copy.deepcopy(recs)                   # c3 is in use now: its chunks are gone
+    assert _chunks(c4)[0] is not b[0] and np.array_equal(c4.as_numpy(), recs.as_numpy())
+
+
+def test_copies_sharing_chunks_stay_independent():
+    recs = _big_table()
+    c1, c2 = copy.deepcopy(recs), copy.deepcopy(recs)
+    assert _chunks(c1)[0] is _chunks(c2)[0]
+    want = recs.as_numpy()
+    c1.set(3, R_HANDLE, 111)                           # thaws c1 into rows of its own
+    recs.set(3, R_HANDLE, 222)
+    c2.add(1, 2, 3, 4, 5, 6, 0)                       # a new row thaws c2 first
+    assert c1.get(3, R_HANDLE) == 111 and recs.get(3, R_HANDLE) == 222
+    assert c2.get(3, R_HANDLE) == want[3, R_HANDLE] and c2.n == recs.n + 1
+    assert np.array_equal(c2.as_numpy()[:-1], want)
+    c2.n = 2                                          # shrinking thaws it too
+    assert c2.n == 2 and np.array_equal(c2.as_numpy(), want[:2])
+
+
+def test_a_copy_of_an_unused_copy_is_free_and_pickles():
+    recs = _big_table()
+    c1 = copy.deepcopy(recs)
+    c2 = copy.deepcopy(c1)
+    assert c1.__reduce__()[2]["frozen"] is c2.__reduce__()[2]["frozen"]
+    for t in (recs, c1):
+        p = pickle.loads(pickle.dumps(t))
+        assert type(p) is OwnerRecords and np.array_equal(p.as_numpy(), recs.as_numpy())
+        assert bytes(p.buf[:96]) == recs.rows[0].tobytes()
+    empty = copy.deepcopy(OwnerRecords())
+    assert empty.n == 0 and empty.cap == 1 and empty.rows.shape == (1, 12)
+    assert empty.add(0, 0, 0, 0, 0, 0, 0) == 0
+
+
+def test_chunks_of_a_dead_copy_are_not_kept():
+    recs = _big_table()
+    c1 = copy.deepcopy(recs)
+    first = weakref.ref(_chunks(c1)[0])
+    del c1
+    gc.collect()
+    assert first() is None                             # the table keeps no chunk alive
+    c2 = copy.deepcopy(recs)
+    assert np.array_equal(c2.as_numpy(), recs.as_numpy())
+
+
+def test_frozen_rows_refuse_bad_chunks_and_old_copies_still_load():
+    with pytest.raises(ValueError, match="int64"):
+        FrozenRows((np.zeros((2, 11), dtype=np.int64),))
+    with pytest.raises(ValueError, match="int64"):
+        FrozenRows((np.zeros((2, 12), dtype=np.int32),))
+    recs = _big_table(10)
+    state = dict(recs.__reduce__()[2], n=11)
+    blank = OwnerRecords.__new__(OwnerRecords)
+    with pytest.raises(ValueError, match="11 rows in use"):
+        blank.__setstate__(state)
+    old = {"rows": recs.rows[:12].copy(), "n": 10, "comms": [], "_comm_ids": {}}
+    blank.__setstate__(old)                            # a copy made before the chunks
+    assert blank.n == 10 and np.array_equal(blank.as_numpy(), recs.as_numpy())
+
+
+def test_snapshots_of_a_run_share_rows_and_read_alike(m):
+    recs = m.mm.page_owner.records
+    s1 = m.snapshot("one")
+    s2 = m.snapshot("two")                             # nothing changed in between
+    assert _chunks(s1.machine.mm.page_owner.records) == _chunks(s2.machine.mm.page_owner.records)
+    m.alloc_pages(3, "GFP_KERNEL")
+    s3 = m.snapshot("three")
+    pd.testing.assert_frame_equal(s1.df_page_owner(), s2.df_page_owner())
+    assert len(s3.df_page_owner()) > len(s1.df_page_owner())
+    assert s3.machine.mm.page_owner.records.n == recs.n

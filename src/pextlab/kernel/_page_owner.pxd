@@ -9,6 +9,11 @@ cdef enum:
     NF = 12                     # int64 fields per record row
 
 
+cdef class FrozenRows:
+    cdef readonly tuple chunks
+    cdef object __weakref__
+
+
 cdef class RecordTable:
     cdef object _rows
     cdef int64_t* data
@@ -16,8 +21,12 @@ cdef class RecordTable:
     cdef Py_ssize_t _n
     cdef public list comms
     cdef public dict _comm_ids
+    cdef FrozenRows _frozen            # a copy not yet used: its rows (data is NULL)
+    cdef object _last                  # weakref to the chunks of this table's last copy
 
     cdef void _adopt(self, rows) except *
+    cdef int _thaw(self) except -1
+    cdef FrozenRows _freeze(self)
     cdef int64_t* row_ptr(self, Py_ssize_t row) except NULL
     cdef Py_ssize_t new_row(self) except -1
 

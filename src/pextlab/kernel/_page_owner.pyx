@@ -7,7 +7,12 @@ __reset_page_owner.
 each, a numpy array ``rows`` of ``cap`` rows, ``n`` in use) reached through a C
 pointer with bounds checks, and the task names (``comms``).  Columns: order, gfp,
 handle, ts, pid, tgid, comm, reason+1, then the free side (handle, ts, pid+1,
-tgid+1).  A copy (a snapshot) or a pickle holds only the ``n`` rows in use.
+tgid+1).  A copy (a snapshot) or a pickle holds only the ``n`` rows in use, as
+read-only chunks (``FrozenRows``) that copies share: a chunk the table has not
+changed since its last copy is that copy's chunk, not a new one (successive
+snapshots of a run differ in a few chunks), and a copy makes its own array of
+rows only when it is first used (most snapshots are never read, and their
+fresh memory is what a copy costs).
 
 ``OwnerHooks(page_owner)`` holds what the two hooks need; its ``set_page_owner``
 and ``reset_page_owner`` are the allocator's ``mm.alloc_hook`` / ``mm.free_hook``.
@@ -23,12 +28,16 @@ from ._mmzone cimport section_at
 from ._page_ext cimport PageExtArrays
 from ._state cimport MMCore
 
+import weakref
+
 import numpy as np
 
-__all__ = ["RecordTable", "OwnerHooks", "SetPageOwner", "ResetPageOwner", "ROW_BYTES", "BIASED"]
+__all__ = ["RecordTable", "FrozenRows", "OwnerHooks", "SetPageOwner", "ResetPageOwner",
+           "ROW_BYTES", "BIASED", "CHUNK_ROWS"]
 
 ROW_BYTES = NF * 8                # checked against page_owner's layout by its import
 BIASED = (7, 10, 11)              # the fields stored +1 (_biased below)
+CHUNK_ROWS = 2048                 # rows per chunk of a copy (192 KiB)
 
 
 cdef inline int _field(int field) except -1:
@@ -48,12 +57,33 @@ def _blank(cls):
     return cls.__new__(cls)
 
 
+cdef class FrozenRows:
+    """The rows of a copied record table: a tuple of read-only (k, 12) int64 chunks.
+    Immutable, so a deep copy is the object itself: the copies of a table share it."""
+
+    def __init__(self, tuple chunks):
+        for c in chunks:
+            if (type(c) is not np.ndarray or c.dtype != np.int64 or c.ndim != 2
+                    or c.shape[1] != NF):
+                raise ValueError(f"page_owner record chunks are k x {NF} int64 arrays")
+            c.flags.writeable = False
+        self.chunks = chunks
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return FrozenRows, (self.chunks,)
+
+
 cdef class RecordTable:
     """A growable table of page_owner records: 12 int64 per row, ``n`` of ``cap``
     in use, rows past ``n`` zero.  Growth makes a new array of at least twice the
     capacity (a fresh ``np.zeros`` is faulted in only where rows are then written)
     and copies the rows in use; nobody keeps ``rows`` or ``buf`` across a call
-    that may add rows."""
+    that may add rows.  A copy holds ``FrozenRows`` until it is first used
+    (``_thaw``); every access to the rows goes through ``rows``, ``buf``,
+    ``grow`` or ``row_ptr``, which thaw it."""
     def __init__(self, Py_ssize_t capacity=1 << 12):
         self._alloc(capacity)
         self._n = 0
@@ -72,14 +102,49 @@ cdef class RecordTable:
         self.data = &mv[0, 0]
         self.cap = mv.shape[0]
 
+    cdef int _thaw(self) except -1:
+        # a copy's first use: its own array of the rows it shares as chunks
+        if self._frozen is None:
+            return 0
+        cdef Py_ssize_t n = self._n
+        rows = np.zeros((max(n, 1), NF), dtype=np.int64)
+        if n:
+            np.concatenate(self._frozen.chunks, out=rows[:n])
+        self._adopt(rows)
+        self._frozen = None
+        return 0
+
+    cdef FrozenRows _freeze(self):
+        # the rows in use as read-only chunks: a chunk equal to the same chunk of this
+        # table's last copy (if that copy is alive) is shared, the others are copied
+        if self._frozen is not None:
+            return self._frozen                 # a copy of a copy not yet used
+        last = self._last() if self._last is not None else None
+        cdef tuple prev = (<FrozenRows>last).chunks if last is not None else ()
+        cdef Py_ssize_t n = self._n, a, i = 0
+        cdef list out = []
+        rows = self._rows
+        for a in range(0, n, CHUNK_ROWS):
+            cur = rows[a:min(a + CHUNK_ROWS, n)]
+            if i < len(prev) and prev[i].shape[0] == cur.shape[0] and np.array_equal(prev[i], cur):
+                out.append(prev[i])
+            else:
+                out.append(cur.copy())
+            i += 1
+        frozen = FrozenRows(tuple(out))
+        self._last = weakref.ref(frozen)
+        return frozen
+
     @property
     def rows(self):
         """Every row, used or not, as a (cap, 12) int64 numpy array (not a copy)."""
+        self._thaw()
         return self._rows
 
     @property
     def buf(self):
         """A byte memoryview of ``rows``."""
+        self._thaw()
         return memoryview(self._rows).cast("B")
 
     @property
@@ -89,6 +154,7 @@ cdef class RecordTable:
 
     @n.setter
     def n(self, Py_ssize_t value):
+        self._thaw()                            # the chunks hold the old n rows
         if value < 0 or value > self.cap:
             raise ValueError(f"page_owner records: {value} rows in use of {self.cap}")
         self._n = value
@@ -98,6 +164,7 @@ cdef class RecordTable:
 
     def grow(self, Py_ssize_t need=1):
         """Room for ``need`` more rows (capacity at least doubles)."""
+        self._thaw()
         old, n = self._rows, self._n
         self._alloc(max(self.cap * 2, n + need))
         self._rows[:n] = old[:n]
@@ -106,10 +173,14 @@ cdef class RecordTable:
         # row ``row`` (in use) of the table
         if row < 0 or row >= self._n:
             raise IndexError(f"page_owner record row {row} is outside the table ({self._n} rows)")
+        if self.data == NULL:
+            self._thaw()
         return self.data + row * NF
 
     cdef Py_ssize_t new_row(self) except -1:
         # a new (zero) row at the end, the table grown first if full
+        if self.data == NULL:
+            self._thaw()                        # before n changes: the chunks hold n rows
         cdef Py_ssize_t row = self._n
         if row == self.cap:
             self.grow()
@@ -146,14 +217,26 @@ cdef class RecordTable:
         """One field of ``row``, given decoded."""
         self.row_ptr(row)[_field(field)] = value + 1 if _biased(field) else value
 
-    # a copy holds the rows in use only (a view here: deepcopy and pickle copy it once)
+    # a copy holds the rows in use only, as chunks it shares with the other copies
     def __reduce__(self):
-        return (_blank, (type(self),), {"rows": self._rows[:self._n], "n": self._n,
+        return (_blank, (type(self),), {"frozen": self._freeze(), "n": self._n,
                                         "comms": self.comms, "_comm_ids": self._comm_ids})
 
     def __setstate__(self, dict state):
-        rows = state["rows"]
         n = state["n"]
+        frozen = state.get("frozen")
+        if frozen is not None:
+            if sum(len(c) for c in (<FrozenRows?>frozen).chunks) != n:
+                raise ValueError(f"page_owner record chunks do not hold the {n} rows in use")
+            self._frozen = frozen
+            self._rows = None
+            self.data = NULL
+            self.cap = max(n, 1)
+            self._n = n
+            self.comms = state["comms"]
+            self._comm_ids = state["_comm_ids"]
+            return
+        rows = state["rows"]                    # a copy made before the chunks
         if len(rows) > n:                       # a copy made when the whole table was held
             rows = rows[:n]
         # adopt an array nobody else sees (deepcopy's or unpickle's own), else copy it
