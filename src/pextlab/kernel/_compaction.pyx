@@ -16,6 +16,7 @@ simplifications.
 from ._fastpath cimport c_free_pages_prepare
 from ._geometry cimport Geometry
 from ._mmzone cimport MemSection, Zone, section_at
+from ._pcp cimport PcpBufferCore
 from ._state cimport MMCore
 
 from . import mmzone
@@ -378,4 +379,7 @@ cdef void _free_source(MMCore mm, pcp, long costly, long pfn, long order) except
         return
     c_free_pages_prepare(mm, pfn, order)
     mm.nr_free_events += 1
-    pcp.add(pfn, order)
+    if isinstance(pcp, PcpBufferCore):
+        (<PcpBufferCore>pcp).add_c(pfn, order)      # pcp.PcpBuffer, as C
+    else:
+        pcp.add(pfn, order)

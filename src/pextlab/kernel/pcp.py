@@ -62,6 +62,9 @@ from collections import deque
 from ..errors import PextlabError
 from .buddy import base_watermark, free_one_page, rmqueue_buddy
 from .ring_buffer import EV_PCPU_DRAIN
+# compiled: kernel/_pcp.pyx, PcpBuffer's list and bulk free (the pextlab package checks
+# that it is built)
+from ._pcp import PcpBufferCore
 
 __all__ = ["PcpBuffer", "PerCpuPages", "zone_batchsize", "pcp_high", "pcp_enabled",
            "setup_pcp", "zone_pcp_update", "free_unref_page_commit", "free_pcppages_bulk",
@@ -327,41 +330,14 @@ def pcp_block_of(mm, pfn: int):
 
 # --- proactive compaction's buffer (when the allocator has no pcp lists) ---------------------
 
-class PcpBuffer:
-    """One CPU's pcp lists of one zone (order <= PAGE_ALLOC_COSTLY_ORDER)."""
+class PcpBuffer(PcpBufferCore):
+    """One CPU's pcp lists of one zone (order <= PAGE_ALLOC_COSTLY_ORDER).
+
+    ``add`` (free_unref_page_commit), ``free_bulk`` (free_pcppages_bulk), ``drain``
+    (drain_zone_pages), ``count`` and ``max_count`` are the compiled
+    :class:`~._pcp.PcpBufferCore`'s; compaction's compiled source frees call ``add``
+    as C."""
 
     def __init__(self, mm, zone, high: int | None = None):
-        self.mm = mm
-        self.zone = zone
-        self.batch = zone_batchsize(zone.managed_pages)
-        self.high = pcp_high(mm, zone) if high is None else int(high)
-        self.pages: deque = deque()
-        self.count = 0
-        self.max_count = 0
-
-    def add(self, pfn: int, order: int) -> None:
-        """free_unref_page_commit: onto the list; bulk-free when ``count >= high``."""
-        self.pages.append((pfn, order))
-        self.count += 1 << order
-        if self.count > self.max_count:
-            self.max_count = self.count
-        if self.count >= self.high:
-            self.free_bulk(min(self.count, max(self.batch, PCP_BULK_MAX)))
-
-    def free_bulk(self, nr: int) -> None:
-        mm, zone = self.mm, self.zone
-        free_one = free_one_page
-        pb = mm.pageblock_order
-        while nr > 0 and self.pages:
-            pfn, order = self.pages.popleft()
-            sec = mm.sections[pfn >> mm.section_shift]
-            mt = sec.pageblock_mt[(pfn & mm.section_mask) >> pb]
-            free_one(mm, zone, pfn, order, mt)
-            self.count -= 1 << order
-            nr -= 1 << order
-
-    def drain(self) -> int:
-        """drain_zone_pages: all back to the buddy lists.  Returns the pages drained."""
-        n = self.count
-        self.free_bulk(n)
-        return n
+        super().__init__(mm, zone, zone_batchsize(zone.managed_pages),
+                         pcp_high(mm, zone) if high is None else int(high), PCP_BULK_MAX)
