@@ -3,6 +3,7 @@ replaced: the same draws, the same kernel calls of a round's fill (against the P
 it replaced), the free choices, the reverse map that follows migrations and survives a
 snapshot's copy, the SLUB rules of the slab caches, clear errors for bad input."""
 import copy
+import gc
 import math
 
 import numpy as np
@@ -283,3 +284,22 @@ def test_set_task_names_the_task_in_the_records():
     k2 = FraggerKernel(m2.mm)
     k2.set_task("x", 3, 3)
     assert m2.mm.comm_id == 0 and m2.mm.comm == "x"
+
+
+def test_the_fill_gives_the_collector_back_as_it_found_it():
+    m = pextlab.boot(mem="64M", cmdline="page_owner=on")
+    proc = FraggerProcess(FraggerKernel(m.mm), 1, 199)
+    items, _ = generate_items(1, 300)
+    assert gc.isenabled()
+    proc.fill(items, sched_stream(1), 1, 0, [])
+    assert gc.isenabled()
+    items[0].done = items[0].size                          # refused: still given back
+    with pytest.raises(PextlabError):
+        proc.fill(items, sched_stream(1), 1, 0, [])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        proc.fill(generate_items(2, 100)[0], sched_stream(2), 1, 0, [])
+        assert not gc.isenabled()                          # a caller's choice stays
+    finally:
+        gc.enable()
