@@ -287,3 +287,44 @@ def test_v319_memory_hotplug_uses_its_kernels_gfp_flags():
     r = m.offline(b)
     assert r.ok and r.migrated >= 32
     assert check_invariants(m.mm) == []
+
+
+# include/linux/gfp.h GFP_ZONE_TABLE on x86_64 (no CONFIG_HIGHMEM: OPT_ZONE_HIGHMEM is
+# ZONE_NORMAL), written out per zone-modifier combination; None marks GFP_ZONE_BAD
+_GFP_ZONE_TABLE = {
+    (): "Normal", ("__GFP_DMA",): "DMA", ("__GFP_DMA32",): "DMA32",
+    ("__GFP_HIGHMEM",): "Normal", ("__GFP_MOVABLE",): "Normal",
+    ("__GFP_DMA", "__GFP_MOVABLE"): "DMA", ("__GFP_DMA32", "__GFP_MOVABLE"): "DMA32",
+    ("__GFP_HIGHMEM", "__GFP_MOVABLE"): "Movable",
+    ("__GFP_DMA", "__GFP_HIGHMEM"): None, ("__GFP_DMA", "__GFP_DMA32"): None,
+    ("__GFP_DMA32", "__GFP_HIGHMEM"): None, ("__GFP_DMA", "__GFP_DMA32", "__GFP_HIGHMEM"): None,
+    ("__GFP_DMA", "__GFP_HIGHMEM", "__GFP_MOVABLE"): None,
+    ("__GFP_DMA", "__GFP_DMA32", "__GFP_MOVABLE"): None,
+    ("__GFP_DMA32", "__GFP_HIGHMEM", "__GFP_MOVABLE"): None,
+    ("__GFP_DMA", "__GFP_DMA32", "__GFP_HIGHMEM", "__GFP_MOVABLE"): None,
+}
+
+
+@pytest.mark.parametrize("profile", ["v6.12", "v3.19"])
+@pytest.mark.parametrize("bits", sorted(_GFP_ZONE_TABLE))
+def test_gfp_zone_follows_the_zone_table(profile, bits):
+    from pextlab.kernel.gfp import ZONE_NAMES, gfp_zone
+    m = pextlab.boot(mem="1G", profile=profile)
+    mask = 0
+    for b in bits:
+        mask |= m.mm.gfp(b)
+    want = _GFP_ZONE_TABLE[bits]
+    if want is not None:
+        assert ZONE_NAMES[gfp_zone(mask, m.mm.profile)] == want
+        return
+    with pytest.raises(PextlabError, match=r"more than one of __GFP_DMA, __GFP_DMA32 and "
+                                           r"__GFP_HIGHMEM: GFP_ZONE_BAD"):
+        gfp_zone(mask, m.mm.profile)
+    # through the public API: refused before anything changes, and never cached
+    free = [z.free_pages for z in m.mm.all_zones()]
+    for _ in range(2):
+        with pytest.raises(PextlabError, match="GFP_ZONE_BAD"):
+            m.alloc_pages(0, "GFP_KERNEL|" + "|".join(bits))
+    assert [z.free_pages for z in m.mm.all_zones()] == free
+    assert check_invariants(m.mm) == []
+    m.free_pages(m.alloc_pages(0), 0)

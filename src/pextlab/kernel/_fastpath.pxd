@@ -4,6 +4,6 @@
 from ._mmzone cimport MemSection
 from ._state cimport MMCore
 
-cdef long c_alloc_pages_fast(MMCore mm, long gfp, long order, object nid) except? -2
+cdef long c_alloc_pages_fast(MMCore mm, long gfp, long order, long nid) except? -2
 cdef void c_free_pages(MMCore mm, long pfn, long order) except *
 cdef MemSection c_free_pages_prepare(MMCore mm, long pfn, long order)

@@ -18,7 +18,7 @@ from ._buddy cimport c_free_one_page, c_mark, c_rmqueue_smallest
 from ._geometry cimport Geometry
 from ._mmzone cimport MemSection, Zone, section_at
 from ._page_owner cimport ResetPageOwner, SetPageOwner
-from ._state cimport MMCore
+from ._state cimport AcSlot, AllocContextCache, MMCore
 
 from ..errors import PextlabError
 from . import mmzone, ring_buffer
@@ -92,26 +92,53 @@ def alloc_pages_fast(MMCore mm not None, gfp_arg, order_arg, nid):
     """__alloc_pages_noprof up to its slow path: the checks of its arguments, the
     per (gfp, nid) constants (prepare_alloc_pages), ``get_page_from_freelist`` at the
     low watermark and ``prep_new_page``.  Returns the head pfn, or -1 when the slow
-    path must go on (``pextlab.kernel.page_alloc.__alloc_pages``)."""
-    return c_alloc_pages_fast(mm, _int(gfp_arg, "gfp"), _int(order_arg, "order"), nid)
+    path must go on (``pextlab.kernel.page_alloc.__alloc_pages``).  ``nid`` None (or
+    negative): the current node."""
+    return c_alloc_pages_fast(mm, _int(gfp_arg, "gfp"), _int(order_arg, "order"),
+                              -1 if nid is None else _nid(mm, nid))
 
 
-cdef long c_alloc_pages_fast(MMCore mm, long gfp, long order, object nid) except? -2:
+cdef long _nid(MMCore mm, nid) except? -2:
+    # a node number as C: anything that is no integer names no node
+    try:
+        return PyNumber_Index(nid)
+    except (TypeError, OverflowError):
+        raise _no_node(mm, nid) from None
+
+
+cdef _no_node(MMCore mm, nid):
+    return PextlabError(f"node {nid} does not exist (nodes: {sorted(mm.zonelists)})")
+
+
+cdef long c_alloc_pages_fast(MMCore mm, long gfp, long order, long nid) except? -2:
     # alloc_pages_fast for C callers (the runner's replay): the order and the node
-    # are checked here, so a bad one raises PextlabError whoever calls
+    # are checked here, so a bad one raises PextlabError whoever calls; nid < 0 is
+    # the current node.  The per (gfp, nid) constants come from mm._ac_cache's C
+    # table: no Python object per call once prepare_alloc_pages computed them
     cdef Geometry g = mm.geometry
     if order < 0 or order > g.max_order:
         raise PextlabError(f"order {order} is outside 0..MAX_PAGE_ORDER "
                            f"({mm.profile.max_page_order}) for profile {mm.profile.name}")
-    if nid is None or nid < 0:
+    # mm/page_alloc.c __alloc_pages_noprof runs prepare_alloc_pages on every call; its
+    # result depends on (gfp, nid) and state that clears mm._ac_cache when it changes
+    cdef AllocContextCache cache = mm._ac_cache
+    cdef bint current = nid < 0
+    if current:
         nid = mm.current_nid
-    elif nid not in mm.zonelists:
-        raise PextlabError(f"node {nid} does not exist (nodes: {sorted(mm.zonelists)})")
-    ctx = mm._ac_cache.get((gfp, nid))
-    if ctx is None:
-        ctx = prepare_alloc_pages(mm, gfp, nid)
-    mt, zones, high, flags = <tuple?>ctx
-    cdef long pfn = c_get_page_from_freelist(mm, order, mt, <tuple?>zones, high, flags, None)
+    cdef AcSlot *ac = cache.c_get(gfp, nid)
+    if ac is NULL:
+        # an entry exists only for a node of the zonelists (prepare_alloc_pages reads
+        # mm.zonelists[nid]) and goes when they are rebuilt (build_zonelists clears
+        # the cache): only a miss needs the node checked
+        if not current and nid not in mm.zonelists:
+            raise _no_node(mm, nid)
+        prepare_alloc_pages(mm, gfp, nid)
+        ac = cache.c_get(gfp, nid)
+        if ac is NULL:          # prepare_alloc_pages replaced by one that caches nothing
+            raise PextlabError(f"prepare_alloc_pages cached nothing for gfp {gfp:#x}, node {nid}")
+    cdef long mt = ac.mt
+    cdef long pfn = c_get_page_from_freelist(mm, order, mt, cache.c_zones(ac), ac.high,
+                                             ac.flags, None)
     if pfn >= 0:
         c_prep_new_page(mm, pfn, order, mt, gfp)
     return pfn

@@ -153,8 +153,19 @@ def gfp_zone(mask: int, profile: KernelProfile, movable_zone_exists: bool = True
 
     __GFP_DMA -> DMA, __GFP_DMA32 -> DMA32, __GFP_HIGHMEM|__GFP_MOVABLE -> MOVABLE
     (ZONE_MOVABLE needs both on x86_64, which has no HIGHMEM), else NORMAL.
+
+    Two or more of __GFP_DMA, __GFP_DMA32 and __GFP_HIGHMEM name no zone: they are the
+    GFP_ZONE_BAD entries of GFP_ZONE_TABLE (v3.19 and v6.12 alike, __GFP_MOVABLE or
+    not), where gfp_zone() stops the kernel (VM_BUG_ON).  There is no outcome to model,
+    so the mask is refused as bad input (PextlabError), as check_gfp_migratetype does.
     """
     b = profile.gfp_bits
+    zone_bits = mask & (b["__GFP_DMA"] | b["__GFP_DMA32"] | b["__GFP_HIGHMEM"])
+    if zone_bits & (zone_bits - 1):
+        raise PextlabError(
+            f"gfp mask {mask:#x} ({format_gfp(mask, profile)}) has more than one of "
+            f"__GFP_DMA, __GFP_DMA32 and __GFP_HIGHMEM: GFP_ZONE_BAD, a combination "
+            f"gfp_zone() refuses (VM_BUG_ON); use one zone modifier")
     if mask & b["__GFP_DMA"]:
         return ZONE_DMA
     if mask & b["__GFP_DMA32"]:

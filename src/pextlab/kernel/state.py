@@ -19,7 +19,7 @@ from .profiles import KernelProfile, PAGE_SHIFT
 # compiled: kernel/_geometry.pyx and kernel/_state.pyx (the pextlab package checks that
 # they are built)
 from ._geometry import Geometry
-from ._state import MMCore
+from ._state import AllocContextCache, MMCore
 
 __all__ = ["MM", "Memblock"]
 
@@ -203,7 +203,8 @@ class MM(MMCore):
         self.min_free_kbytes = 0
         self.totalram_pages = 0
         self.dmesg_lines: list[str] = []
-        self._ac_cache: dict = {}
+        # prepare_alloc_pages' results per (gfp, nid); cleared by whatever they depend on
+        self._ac_cache = AllocContextCache()
         self._gfp_cache: dict = {}            # flag string -> mask (MMCore.gfp)
         self.cma_areas: list = []             # pextlab.kernel.cma.CMA, in declaration order
         self.cma_log: list = []               # one dict per cma_alloc request (kernel.cma)
@@ -223,9 +224,10 @@ class MM(MMCore):
         self.watermark_boost_factor = 15000   # vm.watermark_boost_factor
         # callables fn(moved, reason) told of every migration: [(old_pfn, new_pfn, order)]
         self.migrate_notifiers: list = []
-        # vmscan: per node, the reclaimable blocks oldest first, pfn -> (order, holder);
-        # the holder (whoever allocated the block) gets holder.reclaimed(pfn, order)
-        self.lru: dict[int, dict[int, tuple]] = {}
+        # vmscan: per node, the reclaimable blocks oldest first, pfn -> (order, holder)
+        # (a kernel._vmscan.LruList); the holder (whoever allocated the block) gets
+        # holder.reclaimed(pfn, order)
+        self.lru: dict[int, object] = {}
         # oom_kill: the tasks the OOM killer may choose, pid -> object with comm,
         # rss_pages() and oom_kill() (frees the task's blocks, returns the pages freed)
         self.oom_tasks: dict = {}

@@ -3,11 +3,13 @@
 The model's LRU holds what reclaim can take back without swap: clean page cache and
 the pages of reclaimable slab caches.  Anonymous memory is never on it (no swap
 device: ``can_reclaim_anon_pages`` is false), nor is anything unmovable.  One list
-per node (the node's lruvec), oldest first: ``mm.lru[nid]`` is an insertion-ordered
-dict ``pfn -> (order, holder)``.  Whoever allocated a reclaimable block puts it on
-the list (``lru_add``; ``folio_add_lru``) and takes it off when it frees the block
-itself (``lru_del``); a block that migrates is taken off and put back at its new
-pfn as the newest (``putback_movable_folio``).
+per node (the node's lruvec), oldest first: ``mm.lru[nid]`` is a
+:class:`~pextlab.kernel._vmscan.LruList`, read and written as an insertion-ordered
+dict ``pfn -> (order, holder)`` (it keeps ints and a registry of the holders, so
+the garbage collector has nothing per block to scan).  Whoever allocated a
+reclaimable block puts it on the list (``lru_add``; ``folio_add_lru``) and takes it
+off when it frees the block itself (``lru_del``); a block that migrates is taken
+off and put back at its new pfn as the newest (``putback_movable_folio``).
 
 ``shrink_node`` takes blocks from the old end: it tells the holder
 (``holder.reclaimed(pfn, order)``: the mapping loses the page, as

@@ -114,15 +114,16 @@ cdef class _Replay:
     cdef ExpiryHeap heap
     cdef ZoneCodes zc
     cdef bint record, c_owns
-    cdef list tasks, t_comm, t_nid, t_pin, zones, hook_list, hook_next
+    cdef list tasks, t_comm, t_pin, zones, hook_list, hook_next
     cdef dict held, lru, pins
     cdef set dropped, dead
     cdef long nm, mov
     cdef int64_t seq, next_s, every, next_h
     cdef Py_ssize_t n_tasks, n_slots, n_used, n_rss
-    cdef int64_t *t_pid                 # per task: pid, tgid, comm_id
+    cdef int64_t *t_pid                 # per task: pid, tgid, comm_id, node
     cdef int64_t *t_tgid
     cdef int64_t *t_cid
+    cdef int64_t *t_nid
     cdef int64_t *s_gfp                 # per slot: gfp, order, migratetype, stacks, on the LRU
     cdef int64_t *s_order
     cdef int64_t *s_mt
@@ -134,7 +135,7 @@ cdef class _Replay:
     cdef int64_t *rss
 
     def __cinit__(self):
-        self.t_pid = self.t_tgid = self.t_cid = NULL
+        self.t_pid = self.t_tgid = self.t_cid = self.t_nid = NULL
         self.s_gfp = self.s_order = self.s_mt = self.s_handle = self.s_fhandle = self.s_lru = NULL
         self.count = self.used = self.rss = NULL
 
@@ -142,6 +143,7 @@ cdef class _Replay:
         PyMem_Free(self.t_pid)
         PyMem_Free(self.t_tgid)
         PyMem_Free(self.t_cid)
+        PyMem_Free(self.t_nid)
         PyMem_Free(self.s_gfp)
         PyMem_Free(self.s_order)
         PyMem_Free(self.s_mt)
@@ -156,15 +158,16 @@ cdef class _Replay:
         cdef Py_ssize_t i
         self.tasks, self.n_tasks, self.n_slots = tasks, len(tasks), len(slots)
         self.t_comm = [x["comm"] for x in tasks]
-        self.t_nid = [x["nid"] for x in tasks]
         self.t_pin = [x.get("pin", "") for x in tasks]
         self.t_pid = <int64_t *>grow(NULL, self.n_tasks)
         self.t_tgid = <int64_t *>grow(NULL, self.n_tasks)
         self.t_cid = <int64_t *>grow(NULL, self.n_tasks)
+        self.t_nid = <int64_t *>grow(NULL, self.n_tasks)
         self.count = <int64_t *>grow(NULL, 4 * self.n_tasks)
         for i in range(self.n_tasks):
             x = tasks[i]
             self.t_pid[i], self.t_tgid[i], self.t_cid[i] = x["pid"], x["tgid"], x["comm_id"]
+            self.t_nid[i] = x["nid"]            # run() checked it against mm.zonelists
             self.count[4 * i] = self.count[4 * i + 1] = self.count[4 * i + 2] = self.count[4 * i + 3] = 0
         self.s_gfp = <int64_t *>grow(NULL, self.n_slots)
         self.s_order = <int64_t *>grow(NULL, self.n_slots)
@@ -293,7 +296,9 @@ cdef class _Replay:
             # follow_migration re-keys it): the others need no dict lookup
             if self.s_lru[e.si] and self.lru.pop(pfn, None) is not None:
                 c_lru_del(mm, e.pfn)
-            if self.pins and self.pins.pop(pfn, None) is not None:
+            # only a pinning task's blocks are pinned (alloc pins them, follow_migration
+            # re-keys them; reclaim and migration leave a pinned block where it is)
+            if self.pins and self.t_pin[e.ti] and self.pins.pop(pfn, None) is not None:
                 gup.unpin_user_pages(mm, (pfn,))
             c_free_pages(mm, e.pfn, e.order)
             self.used[e.k] -= 1 << e.order
@@ -307,7 +312,7 @@ cdef class _Replay:
         cdef long o = self.s_order[si]
         self.set_task(t, ti, self.s_handle[si])
         cdef long gfp = self.s_gfp[si]
-        nid = self.t_nid[ti]
+        cdef long nid = self.t_nid[ti]
         cdef int64_t pfn = c_alloc_pages_fast(mm, gfp, o, nid)
         if pfn < 0:
             self.push()                         # reclaim and the OOM killer read them

@@ -262,7 +262,7 @@ cdef class KernelCore:
         cdef long gfp = self.gfp.data.as_longlongs[kid]
         mm.current_handle = self.handle.data.as_longlongs[kid]
         # __alloc_pages: the fast path, then the slow path only when it failed
-        cdef long pfn = c_alloc_pages_fast(mm, gfp, order, None)
+        cdef long pfn = c_alloc_pages_fast(mm, gfp, order, -1)      # -1: the current node
         if pfn < 0:
             pfn = alloc_pages_slow(mm, gfp, order, None)
         if pfn < 0:
