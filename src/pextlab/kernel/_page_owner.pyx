@@ -37,7 +37,7 @@ __all__ = ["RecordTable", "FrozenRows", "OwnerHooks", "SetPageOwner", "ResetPage
 
 ROW_BYTES = NF * 8                # checked against page_owner's layout by its import
 BIASED = (7, 10, 11)              # the fields stored +1 (_biased below)
-CHUNK_ROWS = 2048                 # rows per chunk of a copy (192 KiB)
+CHUNK_ROWS = 1024                 # rows per chunk of a copy (96 KiB)
 
 
 cdef inline int _field(int field) except -1:
