@@ -16,8 +16,8 @@ memory hotplug windows).  A seeded generator drives each machine through:
   proactive compaction), vm sysctls, ``probe_high_order``;
 * workload runs (anon, page cache, slab, THP, page tables), frame builders and /proc
   reads;
-* bad input on purpose: orders past MAX_PAGE_ORDER, __GFP_MOVABLE|__GFP_RECLAIMABLE, a
-  node that does not exist, frees of the wrong order, of a tail page or of a free block,
+* bad input on purpose: orders past MAX_PAGE_ORDER, __GFP_MOVABLE|__GFP_RECLAIMABLE,
+  two zone modifiers at once (GFP_ZONE_BAD, from the raw bit sets), a node that does not exist, frees of the wrong order, of a tail page or of a free block,
   a negative pool size, a sysctl out of range.
 
 The blocks the generator holds are a ``migrate.HeldBlocks`` registered on the machine's
@@ -213,6 +213,8 @@ class Soak:
                 continue            # a name this profile's kernel does not have
         self.bits = np.array(sorted(set(prof.gfp_bits.values())), dtype=np.int64)
         self.both = prof.gfp_bits["__GFP_MOVABLE"] | prof.gfp_bits["__GFP_RECLAIMABLE"]
+        self.zone_bits = (prof.gfp_bits["__GFP_DMA"] | prof.gfp_bits["__GFP_DMA32"]
+                          | prof.gfp_bits["__GFP_HIGHMEM"])
         self.nodes = sorted(self.mm.nodes)
         self.max_order = prof.max_page_order
         p = 1.0 / np.arange(1, self.max_order + 2) ** 1.6
@@ -231,6 +233,12 @@ class Soak:
         take = self.rng.random(len(self.bits)) < 0.2
         return int(np.bitwise_or.reduce(self.bits[take])) if take.any() else 0
 
+    def bad_gfp(self, gfp: int) -> bool:
+        # masks the kernel calls caller bugs: both mobility bits (gfp_migratetype's
+        # VM_WARN_ON), or two zone modifiers (gfp_zone's GFP_ZONE_BAD)
+        z = gfp & self.zone_bits
+        return gfp & self.both == self.both or bool(z & (z - 1))
+
     def order(self) -> int:
         return int(self.rng.choice(self.max_order + 1, p=self.order_p))
 
@@ -240,8 +248,7 @@ class Soak:
     # --- operations: each returns OK, FAILED or REFUSED ---------------------------------------
     def op_alloc(self):
         gfp, order = self.gfp(), self.order()
-        bad = gfp & self.both == self.both
-        pfn = self._call(bad, self.m.alloc_pages, order, gfp, self.nid())
+        pfn = self._call(self.bad_gfp(gfp), self.m.alloc_pages, order, gfp, self.nid())
         if pfn is REFUSED:
             return REFUSED
         if pfn is None:
@@ -252,7 +259,7 @@ class Soak:
     def op_alloc_exact(self):
         size = int(self.rng.integers(1, 4 << 20))
         gfp = self.gfps[int(self.rng.integers(len(self.gfps)))]
-        pfn = self._call(gfp & self.both == self.both, self.m.alloc_pages_exact, size, gfp, self.nid())
+        pfn = self._call(self.bad_gfp(gfp), self.m.alloc_pages_exact, size, gfp, self.nid())
         if pfn is REFUSED:
             return REFUSED
         if pfn is None:

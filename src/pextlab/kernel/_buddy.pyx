@@ -6,15 +6,16 @@ These are the functions of mm/page_alloc.c that every allocation and free goes
 through: ``add_to_free_list`` / ``del_page_from_free_list``, ``expand`` (with
 mm/debug_page_alloc.c's guard pages), ``__rmqueue_smallest`` and
 ``__free_one_page``.  They keep the state exactly as the Python code around them
-does -- the per (order, migratetype) insertion-ordered dicts that are the free
-lists, the per-section ``bytearray`` s of page flags and orders, the zone's
-counters -- so every other part of the kernel model reads and changes the same
-state.  What compiling buys is the interpreter's cost per line: typed integer
-arithmetic, direct ``bytearray`` indexing and dict calls through the C API.
+does -- the zone's free lists (C lists, kernel/_free_area.pyx), the per-section
+``bytearray`` s of page flags and orders, the zone's counters (C arrays) -- so every
+other part of the kernel model reads and changes the same state.  What compiling
+buys is the interpreter's cost per line: typed integer arithmetic, direct
+``bytearray`` indexing, and the free lists and counters as C.
 
 ``pextlab.kernel.buddy`` imports them; nothing else should.
 """
 
+from ._free_area cimport FreeArea
 from ._geometry cimport Geometry
 from ._mmzone cimport MemSection, Zone, section_at
 from ._state cimport MMCore
@@ -36,12 +37,10 @@ __all__ = ["add_to_free_list", "del_page_from_free_list", "set_page_guard",
 cdef inline void _count(Zone zone, long order, long mt, long sign) except *:
     # a free list gained (sign 1) or lost (-1) a block: free_area[order].nr_free,
     # NR_FREE_PAGES and the per-migratetype count (mm/page_alloc.c account_freepages)
-    cdef list nr_free = zone.nr_free
-    cdef list free_mt = zone.free_mt
     cdef long n = sign << order
-    nr_free[order] = <long>nr_free[order] + sign
+    zone.nrfree.v[order] += sign
     zone.free_pages += n
-    free_mt[mt] = <long>free_mt[mt] + n
+    zone.freemt.v[mt] += n
 
 
 cdef inline void c_mark(Geometry g, long pfn, long bits, long order) except *:
@@ -56,7 +55,7 @@ cdef inline void c_mark(Geometry g, long pfn, long bits, long order) except *:
 cdef inline void c_add(Geometry g, Zone zone, long pfn, long order, long mt) except *:
     # __add_to_free_list
     c_mark(g, pfn, PG_BUDDY | (mt << MT_SHIFT), order)
-    (<dict>(<list>zone.free_area[order])[mt])[pfn] = None
+    zone.fa.add(pfn, order, mt)
     _count(zone, order, mt, 1)
 
 
@@ -69,8 +68,12 @@ def add_to_free_list(MMCore mm not None, Zone zone not None, long pfn, long orde
 def del_page_from_free_list(MMCore mm not None, Zone zone not None, long pfn, long order,
                             long mt):
     """mm/page_alloc.c del_page_from_free_list: off its list, no longer a buddy."""
-    del (<dict>(<list>zone.free_area[order])[mt])[pfn]
-    cdef Geometry g = mm.geometry
+    c_del_page_from_free_list(mm.geometry, zone, pfn, order, mt)
+
+
+cdef void c_del_page_from_free_list(Geometry g, Zone zone, long pfn, long order,
+                                    long mt) except *:
+    zone.fa.remove(pfn, order, mt)
     section_at(g.sections, pfn >> g.shift).flags[pfn & g.mask] = 0
     _count(zone, order, mt, -1)
 
@@ -125,15 +128,13 @@ def expand(MMCore mm not None, Zone zone not None, long pfn, long low, long high
 
 
 cdef long c_rmqueue_smallest(MMCore mm, Zone zone, long order, long mt) except? -2:
-    cdef list fa = zone.free_area
+    cdef FreeArea fa = zone.fa
     cdef Geometry g = mm.geometry
     cdef long current
     cdef long pfn
-    cdef dict d
     for current in range(order, g.nr_orders):
-        d = <dict>(<list>fa[current])[mt]
-        if d:
-            pfn = d.popitem()[0]         # the list head (most recently added), O(1)
+        pfn = fa.pop_head(current, mt)   # the list head (most recently added), O(1)
+        if pfn >= 0:
             section_at(g.sections, pfn >> g.shift).flags[pfn & g.mask] = 0
             _count(zone, current, mt, -1)
             if current != order:
@@ -163,7 +164,7 @@ cdef void c_free_one_page(MMCore mm, Zone zone, long pfn, long order, long mt) e
     cdef long pb = g.pageblock_order
     cdef long zstart = zone.zone_start_pfn
     cdef long zend = zstart + zone.spanned_pages
-    cdef list fa = zone.free_area
+    cdef FreeArea fa = zone.fa
     cdef long buddy, off, f, buddy_mt, bmt
     cdef bytearray flags, orders, pbmt
     cdef MemSection sec
@@ -187,7 +188,7 @@ cdef void c_free_one_page(MMCore mm, Zone zone, long pfn, long order, long mt) e
         if f & PG_GUARD:
             c_clear_page_guard(mm, buddy, order)
         else:
-            del (<dict>(<list>fa[order])[buddy_mt])[buddy]
+            fa.remove(buddy, order, buddy_mt)
             flags[off] = 0
             _count(zone, order, buddy_mt, -1)
         if order >= pb:

@@ -13,6 +13,7 @@ alone imports this module) keeps the control flow around them and documents the
 simplifications.
 """
 
+from ._buddy cimport c_del_page_from_free_list
 from ._fastpath cimport c_free_pages_prepare
 from ._geometry cimport Geometry
 from ._mmzone cimport MemSection, Zone, section_at
@@ -20,7 +21,7 @@ from ._pcp cimport PcpBufferCore
 from ._state cimport MMCore
 
 from . import mmzone
-from .buddy import base_watermark, del_page_from_free_list
+from .buddy import base_watermark
 from .fastpath import free_pages
 from .vmstat import count_vm_event
 
@@ -257,7 +258,7 @@ cdef void c_isolate_freepages(cc, zc, long need) except *:
                 pos = pfn
                 failed = True
                 break
-            del_page_from_free_list(mm, zone, pfn, o, (f & MT_MASK) >> MT_SHIFT)
+            c_del_page_from_free_list(g, zone, pfn, o, (f & MT_MASK) >> MT_SHIFT)
             (<list>freepages[o]).append(pfn)
             nr_freepages += n
             isolated += n

@@ -23,11 +23,10 @@ from ._state cimport AcSlot, AllocContextCache, MMCore
 from ..errors import PextlabError
 from . import mmzone, ring_buffer
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
-                    ALLOC_WMARK_LOW, WMARK_NAMES,
-                    __rmqueue, zone_watermark_ok)
+                    ALLOC_WMARK_LOW, __rmqueue, zone_watermark_ok)
 from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist
 from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
-                  ZONE_MOVABLE)
+                  ZONE_MOVABLE, ZONE_NAMES)
 
 __all__ = ["prepare_alloc_pages", "alloc_pages_fast", "get_page_from_freelist", "prep_new_page",
            "free_pages", "check_free", "__free_pages_ok"]
@@ -151,6 +150,8 @@ def get_page_from_freelist(MMCore mm not None, long order, long mt, zones, long 
 
     rmqueue takes from the per-cpu lists first when the zone has them (boot option
     pextlab.pcp=on), else from the buddy lists."""
+    if not 0 <= high < len(ZONE_NAMES):
+        raise PextlabError(f"highest_zoneidx {high} is not a zone index")
     cdef list got = []
     cdef long pfn = c_get_page_from_freelist(mm, order, mt, tuple(zones), high, alloc_flags, got)
     return (got[0], pfn) if pfn >= 0 else (None, -1)
@@ -159,7 +160,9 @@ def get_page_from_freelist(MMCore mm not None, long order, long mt, zones, long 
 cdef long c_get_page_from_freelist(MMCore mm, long order, long mt, tuple zones, long high,
                                    long alloc_flags, list zone_out) except? -2:
     # get_page_from_freelist; the zone the block came from is appended to zone_out
-    wm = WMARK_NAMES[alloc_flags & 3]
+    cdef long wm = alloc_flags & 3          # ALLOC_WMARK_MASK -> enum zone_watermarks
+    if wm > 2:
+        raise PextlabError(f"alloc_flags {alloc_flags:#x}: no watermark {wm}")
     cdef bint simple = not order and not (alloc_flags & C_SPECIAL)
     cdef bint cma_usable = alloc_flags & C_ALLOC_CMA
     cdef long mt_cma = mm.geometry.mt_cma
@@ -174,18 +177,18 @@ cdef long c_get_page_from_freelist(MMCore mm, long order, long mt, tuple zones, 
             # the allocation may not use them) above the mark and lowmem_reserve
             free = zone.free_pages
             if not cma_usable:
-                free -= <long>zone.free_mt[mt_cma]
-            if free <= <long>zone.watermark[wm] + <long>zone.lowmem_reserve[high]:
+                free -= zone.freemt.v[mt_cma]
+            if free <= zone.wmark.v[wm] + zone.lowmem.v[high]:
                 continue
         elif not (alloc_flags & C_NO_WATERMARKS):
-            if not zone_watermark_ok(mm, zone, order, zone.watermark[wm], high, alloc_flags):
+            if not zone_watermark_ok(mm, zone, order, zone.wmark.v[wm], high, alloc_flags):
                 continue
         pcp = zone.pcp
         if pcp is not None and pcp.allowed[order]:
             pfn = rmqueue_pcplist(mm, zone, pcp, order, mt, alloc_flags)
             if pfn < 0:
                 pfn = __rmqueue(mm, zone, order, mt, alloc_flags)
-        elif not cma_usable or not zone.free_mt[mt_cma]:
+        elif not cma_usable or not zone.freemt.v[mt_cma]:
             # __rmqueue without free CMA pages to consider: __rmqueue_smallest, then
             # (it failed, changing nothing) the whole of __rmqueue with its fallback
             pfn = c_rmqueue_smallest(mm, zone, order, mt)

@@ -27,7 +27,9 @@ byte per pageblock in ``MemSection.pageblock_mt`` (the kernel's
 (fast) and through ``numpy.frombuffer`` views for whole-section work.
 
 ``MemSection`` and ``Zone`` are Cython classes (:mod:`pextlab.kernel._mmzone`), whose
-fields the compiled core reads as C struct fields; they are imported from here.
+fields the compiled core reads as C struct fields; they are imported from here, with a
+zone's free lists (``FreeArea``, :mod:`pextlab.kernel._free_area`), counters
+(``Counters``) and watermarks (``Watermark``).
 """
 from __future__ import annotations
 
@@ -35,14 +37,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# compiled: kernel/_mmzone.pyx (the pextlab package checks that it is built): the two
-# structs as C fields for the compiled core, and the flag bits above
-from ._mmzone import (MemSection, Zone, PG_BUDDY, PG_RESERVED, PG_HEAD, PG_GUARD, PG_HOLE,
-                      MT_SHIFT, MT_MASK)
+# compiled: kernel/_mmzone.pyx and kernel/_free_area.pyx (the pextlab package checks that
+# they are built): the two structs as C fields for the compiled core, the zone's free
+# lists, counters and watermarks in C, and the flag bits above
+from ._free_area import FreeArea
+from ._mmzone import (MemSection, Zone, Counters, Watermark, PG_BUDDY, PG_RESERVED, PG_HEAD,
+                      PG_GUARD, PG_HOLE, MT_SHIFT, MT_MASK)
 
 __all__ = ["covered_by_free", "folio_maybe_dma_pinned", "pinned_heads", "GUP_PIN_COUNTING_BIAS",
            "PG_BUDDY", "PG_RESERVED", "PG_HEAD", "PG_GUARD", "PG_HOLE", "MT_SHIFT", "MT_MASK",
-           "MemSection", "Zone", "PglistData"]
+           "MemSection", "Zone", "FreeArea", "Counters", "Watermark", "PglistData"]
 
 # include/linux/mm.h: an order-0 page's refcount grows by this much per FOLL_PIN
 GUP_PIN_COUNTING_BIAS = 1 << 10

@@ -242,17 +242,15 @@ cdef class _Replay:
 
     cdef void sample(self, int64_t ts) except *:
         cdef long zc, mt, b
-        cdef list fm
         cdef int64_t *p
         cdef Zone z
         for zc in range(len(self.zones)):
             z = <Zone?>self.zones[zc]
-            fm = z.free_mt
             b = zc * self.nm
             for mt in range(self.nm):
                 # one SAMPLE_FIELDS record
                 p = self.smp.room(6)
-                p[0], p[1], p[2], p[3], p[4], p[5] = ts, zc, mt, fm[mt], self.used[b + mt], z.managed_pages
+                p[0], p[1], p[2], p[3], p[4], p[5] = ts, zc, mt, z.freemt.v[mt], self.used[b + mt], z.managed_pages
 
     cdef void samples_due(self, int64_t limit) except *:
         while self.next_s <= limit:
