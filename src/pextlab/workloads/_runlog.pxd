@@ -7,15 +7,26 @@ from libc.stdint cimport int32_t, int64_t
 cdef struct Pending:
     int64_t time, seq, pfn, order, ti, si, k
 
+# the heap array holds an entry's key and the slot of the rest of it, so that a sift
+# moves 24 bytes, not 56, and compares keys that sit closer together
+cdef struct HeapKey:
+    int64_t time, seq, slot
+
+cdef struct Payload:
+    int64_t pfn, order, ti, si, k
+
 cdef class ExpiryHeap:
-    cdef Pending *a
-    cdef Py_ssize_t n, cap
+    cdef HeapKey *a
+    cdef Payload *p             # by slot
+    cdef int64_t *free_slots    # the slots of entries taken out, reused first
+    cdef Py_ssize_t n, cap, nfree, top     # top: slots ever used (top - n of them free)
     cdef void reserve(self, Py_ssize_t need) except *
     cdef void siftdown(self, Py_ssize_t startpos, Py_ssize_t pos) noexcept
     cdef void siftup(self, Py_ssize_t pos) noexcept
     cdef void put(self, Pending e) except *
     cdef Pending take(self) noexcept
     cdef void heapify(self) noexcept
+    cdef Pending entry(self, Py_ssize_t i) noexcept
 
 cdef class Int64Buffer:
     cdef int64_t *a

@@ -3,7 +3,7 @@
 runner's loop allocates no Python object per event.
 
 - :class:`ExpiryHeap`: the pending frees, a binary heap of C structs keyed
-  ``(time, seq)``.  ``seq`` is unique, so that key orders the entries exactly as the
+  ``(time, seq)`` (the other fields in a side array).  ``seq`` is unique, so that key orders the entries exactly as the
   7-tuples ``(time, seq, pfn, order, task, slot, zone_mt)`` did on ``heapq``; push,
   pop and heapify are ``heapq``'s algorithms (CPython's ``_heapqmodule.c``), so the
   entries also sit in the same array positions -- an OOM kill frees a task's blocks
@@ -24,6 +24,9 @@ from cpython.memoryview cimport PyMemoryView_FromMemory
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.string cimport memcpy
 
+cdef extern from *:
+    void __builtin_prefetch(const void *addr) nogil     # GCC / clang
+
 from ..errors import PextlabError
 
 __all__ = ["ExpiryHeap", "Int64Buffer", "BlockTable"]
@@ -31,7 +34,7 @@ __all__ = ["ExpiryHeap", "Int64Buffer", "BlockTable"]
 cdef Py_ssize_t NF = 7          # the fields of a Pending
 
 
-cdef inline bint before(const Pending *x, const Pending *y) noexcept nogil:
+cdef inline bint before(const HeapKey *x, const HeapKey *y) noexcept nogil:
     # the tuples' order: (time, seq) decides, seq is unique
     return x.time < y.time or (x.time == y.time and x.seq < y.seq)
 
@@ -43,27 +46,42 @@ cdef inline tuple as_tuple(const Pending *e):
 cdef class ExpiryHeap:
     """The runner's pending frees: ``(time, seq, pfn, order, task, slot, zone_mt)``
     entries, the earliest ``(time, seq)`` first.  Iterating (or indexing) gives the
-    entries as tuples in heap-array order, as the list it replaced did."""
+    entries as tuples in heap-array order, as the list it replaced did.
+
+    The heap array holds each entry's ``(time, seq)`` and the slot of its other fields
+    (a separate array, slots reused): heapq's algorithms move only those."""
 
     def __cinit__(self):
-        self.a, self.n, self.cap = NULL, 0, 0
+        self.a, self.p, self.free_slots = NULL, NULL, NULL
+        self.n = self.cap = self.nfree = self.top = 0
 
     def __dealloc__(self):
         PyMem_Free(self.a)
+        PyMem_Free(self.p)
+        PyMem_Free(self.free_slots)
 
     cdef void reserve(self, Py_ssize_t need) except *:
         cdef Py_ssize_t cap = self.cap or 64
         while cap < need:
             cap *= 2
-        if cap != self.cap:
-            p = <Pending *>PyMem_Realloc(self.a, cap * sizeof(Pending))
-            if p == NULL:
-                raise MemoryError()
-            self.a, self.cap = p, cap
+        if cap == self.cap:
+            return
+        a = <HeapKey *>PyMem_Realloc(self.a, cap * sizeof(HeapKey))
+        if a == NULL:
+            raise MemoryError()
+        self.a = a
+        p = <Payload *>PyMem_Realloc(self.p, cap * sizeof(Payload))
+        if p == NULL:
+            raise MemoryError()
+        self.p = p
+        f = <int64_t *>PyMem_Realloc(self.free_slots, cap * sizeof(int64_t))
+        if f == NULL:
+            raise MemoryError()
+        self.free_slots, self.cap = f, cap
 
     # heapq's _siftdown: the entry at pos moves up towards startpos
     cdef void siftdown(self, Py_ssize_t startpos, Py_ssize_t pos) noexcept:
-        cdef Pending item = self.a[pos]
+        cdef HeapKey item = self.a[pos]
         cdef Py_ssize_t parent
         while pos > startpos:
             parent = (pos - 1) >> 1
@@ -77,7 +95,7 @@ cdef class ExpiryHeap:
     # heapq's _siftup: the smaller child moves up until a leaf, then _siftdown
     cdef void siftup(self, Py_ssize_t pos) noexcept:
         cdef Py_ssize_t endpos = self.n, startpos = pos, limit = self.n >> 1, child
-        cdef Pending item = self.a[pos]
+        cdef HeapKey item = self.a[pos]
         while pos < limit:
             child = 2 * pos + 1
             if child + 1 < endpos and not before(&self.a[child], &self.a[child + 1]):
@@ -87,23 +105,42 @@ cdef class ExpiryHeap:
         self.a[pos] = item
         self.siftdown(startpos, pos)
 
+    cdef Pending entry(self, Py_ssize_t i) noexcept:
+        """The entry at heap-array position ``i``, whole."""
+        cdef HeapKey *h = &self.a[i]
+        cdef Payload *q = &self.p[h.slot]
+        return Pending(h.time, h.seq, q.pfn, q.order, q.ti, q.si, q.k)
+
     cdef void put(self, Pending e) except *:
         """heapq.heappush."""
+        cdef int64_t slot
         if self.n == self.cap:
             self.reserve(self.n + 1)
-        self.a[self.n] = e
+        if self.nfree:
+            self.nfree -= 1
+            slot = self.free_slots[self.nfree]
+        else:
+            slot = self.top
+            self.top += 1
+        self.p[slot] = Payload(e.pfn, e.order, e.ti, e.si, e.k)
+        self.a[self.n] = HeapKey(e.time, e.seq, slot)
         self.n += 1
         self.siftdown(0, self.n - 1)
 
     cdef Pending take(self) noexcept:
         """heapq.heappop (the caller checks that the heap is not empty)."""
-        cdef Pending last = self.a[self.n - 1], top
+        cdef HeapKey last = self.a[self.n - 1]
+        cdef Pending top
         self.n -= 1
-        if self.n == 0:
-            return last
-        top = self.a[0]
-        self.a[0] = last
-        self.siftup(0)
+        top = self.entry(0)             # the last one itself when it was alone
+        self.free_slots[self.nfree] = self.a[0].slot
+        self.nfree += 1
+        if self.n:
+            self.a[0] = last
+            self.siftup(0)
+            # the next take reads the new top's other fields: start that cache miss now,
+            # while the caller frees this block
+            __builtin_prefetch(&self.p[self.a[0].slot])
         return top
 
     cdef void heapify(self) noexcept:
@@ -131,11 +168,11 @@ cdef class ExpiryHeap:
         zone_mt key ``rezone(k, new, order)`` returns.  ``(time, seq)`` stay, so the
         heap order is unchanged."""
         cdef Py_ssize_t i
-        cdef Pending *e
+        cdef Payload *e
         for i in range(self.n):
-            e = &self.a[i]
+            e = &self.p[self.a[i].slot]
             new = remap.get(e.pfn)
-            if new is None or (dropped and e.seq in dropped):
+            if new is None or (dropped and self.a[i].seq in dropped):
                 continue
             e.k = rezone(e.k, new, e.order)
             e.pfn = new
@@ -145,14 +182,18 @@ cdef class ExpiryHeap:
         not in ``dropped``; returns them as ``(pfn, order, task, slot, zone_mt)`` in
         heap-array order.  The rest keep their order and are heapified again."""
         cdef Py_ssize_t i, w = 0
-        cdef Pending *e
+        cdef HeapKey h
+        cdef Payload *e
         cdef list victims = []
         for i in range(self.n):
-            e = &self.a[i]
-            if e.ti in tis and not (dropped and e.seq in dropped):
+            h = self.a[i]
+            e = &self.p[h.slot]
+            if e.ti in tis and not (dropped and h.seq in dropped):
                 victims.append((e.pfn, e.order, e.ti, e.si, e.k))
+                self.free_slots[self.nfree] = h.slot
+                self.nfree += 1
             else:
-                self.a[w] = e[0]
+                self.a[w] = h
                 w += 1
         self.n = w
         self.heapify()
@@ -166,25 +207,39 @@ cdef class ExpiryHeap:
             i += self.n
         if not 0 <= i < self.n:
             raise IndexError("expiry heap index out of range")
-        return as_tuple(&self.a[i])
+        cdef Pending e = self.entry(i)
+        return as_tuple(&e)
 
     def __iter__(self):
         cdef Py_ssize_t i
+        cdef Pending e
         for i in range(self.n):
-            yield as_tuple(&self.a[i])
+            e = self.entry(i)
+            yield as_tuple(&e)
 
     def __reduce__(self):
-        # a copy (a snapshot) or a pickle: the entries, in array order
-        return _heap_from_bytes, (bytes((<char *>self.a)[:self.n * sizeof(Pending)]),)
+        # a copy (a snapshot) or a pickle: the whole entries, in array order
+        cdef Py_ssize_t i
+        cdef Pending e
+        cdef bytearray data = bytearray(self.n * sizeof(Pending))
+        cdef char *d = data
+        for i in range(self.n):
+            e = self.entry(i)
+            memcpy(d + i * sizeof(Pending), &e, sizeof(Pending))
+        return _heap_from_bytes, (bytes(data),)
 
 
 def _heap_from_bytes(bytes data):
     cdef ExpiryHeap h = ExpiryHeap()
-    cdef Py_ssize_t n = len(data) // sizeof(Pending)
+    cdef Py_ssize_t i, n = len(data) // sizeof(Pending)
+    cdef Pending e
+    cdef const char *d = data
     h.reserve(n)
-    if n:
-        memcpy(h.a, <const char *>data, n * sizeof(Pending))
-    h.n = n
+    for i in range(n):
+        memcpy(&e, d + i * sizeof(Pending), sizeof(Pending))
+        h.a[i] = HeapKey(e.time, e.seq, i)
+        h.p[i] = Payload(e.pfn, e.order, e.ti, e.si, e.k)
+    h.n = h.top = n
     return h
 
 
