@@ -1,6 +1,7 @@
 """The workload runner's C records (workloads/_runlog.pyx, workloads/_replay.pyx) against
 the Python structures they replaced: the expiry heap against ``heapq`` on tuples (same
-array, entry for entry), the int64 buffers against ``array('q')``, and the zone each
+array, entry for entry), the int64 buffers against ``array('q')``, the per-block record
+tables (``log.held``, ``log.lru``) against a dict of tuples, and the zone each
 allocation is counted in against ``mm.zone_of_pfn`` -- on sections shared by zones and
 by nodes, and across memory hotplug in a step hook.  Also the run log's migration
 follower on a pending free reclaim already dropped, the log's counters (kept in C by the
@@ -19,7 +20,8 @@ import pytest
 import pextlab
 import pextlab.workloads as W
 from pextlab.kernel import vmscan
-from pextlab.workloads._runlog import ExpiryHeap, Int64Buffer
+from pextlab.errors import PextlabError
+from pextlab.workloads._runlog import BlockTable, ExpiryHeap, Int64Buffer
 from pextlab.workloads.events import EV_ALLOC
 
 
@@ -89,6 +91,86 @@ def test_int64_buffer_moves_whole_records_into_the_array():
     assert len(b) == n
     b.flush_into(a)
     assert list(a) == ref and len(b) == 0
+
+
+# --- the per-block records: a dict of tuples, in insertion order ---------------------------------
+
+def _assert_same(t, ref):
+    assert list(t.items()) == list(ref.items()) and list(t) == list(ref)
+    assert t.keys() == list(ref.keys()) and t.values() == list(ref.values())
+    assert len(t) == len(ref) and bool(t) == bool(ref)
+    assert t == ref and ref == t and not (t != ref) and not (ref != t)
+
+
+@pytest.mark.parametrize("width,seed", [(3, 0), (3, 1), (4, 2), (4, 3), (1, 4)])
+def test_block_table_is_a_dict_of_tuples(width, seed):
+    r = random.Random(seed)
+    t, ref = BlockTable(width), {}
+    keys = [r.randrange(-(1 << 63), 1 << 63) for _ in range(40)]     # a few extreme pfns
+    for step in range(30_000):
+        # the live set grows to a few thousand, then shrinks: rebuilds both ways
+        grow = step < 15_000
+        op = r.random()
+        key = r.choice(keys) if r.random() < 0.01 else r.randrange(0, 6000 if grow else 600)
+        if op < (0.55 if grow else 0.3):
+            val = tuple(r.randrange(-(1 << 63), 1 << 63) for _ in range(width))
+            t[key] = val                    # a new key goes last, a present one stays put
+            ref[key] = val
+        elif op < 0.8:
+            assert t.pop(key, None) == ref.pop(key, None)
+        elif op < 0.9:
+            if key in ref:
+                del t[key]
+                del ref[key]
+            else:
+                with pytest.raises(KeyError):
+                    del t[key]
+        else:
+            assert (key in t) == (key in ref) and t.get(key) == ref.get(key)
+            assert t.get(key, "none") == ref.get(key, "none")
+            if key in ref:
+                assert t[key] == ref[key] and type(t[key]) is tuple
+            else:
+                with pytest.raises(KeyError):
+                    t[key]
+                with pytest.raises(KeyError):
+                    t.pop(key)
+        if step % 3000 == 0:
+            _assert_same(t, ref)
+            for c in (copy.deepcopy(t), pickle.loads(pickle.dumps(t)), t.copy(), copy.copy(t)):
+                _assert_same(c, ref)
+                c[-5] = (7,) * width        # a copy is its own table
+                assert -5 not in t or t[-5] != (7,) * width or ref.get(-5) == (7,) * width
+    _assert_same(t, ref)
+    for k in list(ref):
+        assert t.pop(k) == ref.pop(k)
+    _assert_same(t, ref)
+    t[3] = (1,) * width                     # usable again once empty
+    assert t == {3: (1,) * width}
+
+
+def test_block_table_compares_like_a_dict_and_refuses_bad_records():
+    t = BlockTable(3)
+    t[10] = (1, 2, 3)
+    t[5] = [4, 5, 6]                        # any sequence of ints; read back as a tuple
+    assert t == {10: (1, 2, 3), 5: (4, 5, 6)} and t == {5: (4, 5, 6), 10: (1, 2, 3)}
+    assert t != {10: (1, 2, 3), 5: [4, 5, 6]} and t != {10: (1, 2, 3)} and t != [10, 5]
+    assert "x" not in t and 1 << 64 not in t and t.get(1.5) is None
+    with pytest.raises(PextlabError):
+        t[11] = (1, 2)
+    with pytest.raises(PextlabError):
+        t["x"] = (1, 2, 3)
+    with pytest.raises(PextlabError):
+        t[1 << 63] = (1, 2, 3)
+    with pytest.raises(OverflowError):
+        t[12] = (1, 2, 1 << 64)
+    with pytest.raises(TypeError):
+        t[12] = (1, 2, "3")
+    assert list(t.items()) == [(10, (1, 2, 3)), (5, (4, 5, 6))]     # nothing of them kept
+    with pytest.raises(PextlabError):
+        BlockTable(0)
+    with pytest.raises(TypeError):
+        hash(t)
 
 
 # --- the zone an allocation counts in: zone_of_pfn's answer --------------------------------------

@@ -17,18 +17,14 @@ from ..errors import PextlabError
 from ..kernel import gup
 from ..kernel.page_alloc import alloc_pages_slow
 from .events import EV_ALLOC, EV_FAIL, EV_FREE
-from cpython.object cimport PyObject
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport int64_t, INT64_MAX
-from ._runlog cimport ExpiryHeap, Int64Buffer, Pending
+from ._runlog cimport BlockTable, ExpiryHeap, Int64Buffer, Pending
 from ..kernel._fastpath cimport c_alloc_pages_fast, c_free_pages
 from ..kernel._geometry cimport Geometry
 from ..kernel._mmzone cimport Zone
 from ..kernel._state cimport MMCore
 from ..kernel._vmscan cimport c_lru_add, c_lru_del
-
-cdef extern from "Python.h":
-    void PyObject_GC_UnTrack(void *op)
 
 __all__ = ["replay"]
 
@@ -80,15 +76,6 @@ cdef class ZoneCodes:
         return self.memo_code[nr]
 
 
-cdef inline tuple untracked(tuple t):
-    # a tuple of ints, which can be in no reference cycle: untracked by the garbage
-    # collector at once (CPython's _PyTuple_MaybeUntrack does it at the first
-    # collection that sees it), so the long-lived records the log keeps per block
-    # (``log.lru``, ``log.held``) add nothing to the collector's work
-    PyObject_GC_UnTrack(<PyObject *>t)
-    return t
-
-
 cdef void *grow(void *p, Py_ssize_t n) except NULL:
     q = PyMem_Realloc(p, max(n, 1) * sizeof(int64_t))
     if q == NULL:
@@ -115,7 +102,8 @@ cdef class _Replay:
     cdef ZoneCodes zc
     cdef bint record, c_owns
     cdef list tasks, t_comm, t_pin, zones, hook_list, hook_next
-    cdef dict held, lru, pins
+    cdef BlockTable held, lru
+    cdef dict pins
     cdef set dropped, dead
     cdef long nm, mov
     cdef int64_t seq, next_s, every, next_h
@@ -289,21 +277,28 @@ cdef class _Replay:
                 continue
             self.check_entry(&e)
             self.set_task(e.time, e.ti, self.s_fhandle[e.si])
-            pfn = e.pfn
             # only a block of a reclaimable slot is on the log's LRU (alloc puts it there,
-            # follow_migration re-keys it): the others need no dict lookup
-            if self.s_lru[e.si] and self.lru.pop(pfn, None) is not None:
+            # follow_migration re-keys it): the others need no lookup
+            if self.s_lru[e.si] and self.lru.discard(e.pfn):
                 c_lru_del(mm, e.pfn)
             # only a pinning task's blocks are pinned (alloc pins them, follow_migration
             # re-keys them; reclaim and migration leave a pinned block where it is)
-            if self.pins and self.t_pin[e.ti] and self.pins.pop(pfn, None) is not None:
-                gup.unpin_user_pages(mm, (pfn,))
+            if self.pins and self.t_pin[e.ti] and self.pins.pop(e.pfn, None) is not None:
+                gup.unpin_user_pages(mm, (e.pfn,))
             c_free_pages(mm, e.pfn, e.order)
             self.used[e.k] -= 1 << e.order
             self.rss[e.ti] -= 1 << e.order
             self.count[4 * e.ti + 1] += 1          # ti may be of an earlier run
             if self.record:
                 self.put_event(e.time, C_EV_FREE, e.pfn, e.order, e.ti, e.si, e.k)
+
+    cdef inline void on_lru(self, int64_t pfn, long o, int64_t seq, Py_ssize_t ti,
+                            Py_ssize_t k, Py_ssize_t si) except *:
+        # log.lru: (seq of the pending free or -1 if held, task, zone_mt, slot); then the
+        # kernel's LRU (mm/swap.c folio_add_lru: the newest at the tail)
+        cdef int64_t *r = self.lru.put(pfn)
+        r[0], r[1], r[2], r[3] = seq, ti, k, si
+        c_lru_add(self.mm, pfn, o, self.log)
 
     cdef void alloc(self, int64_t t, Py_ssize_t ti, Py_ssize_t si, int64_t life) except *:
         cdef MMCore mm = self.mm
@@ -328,25 +323,24 @@ cdef class _Replay:
         self.used[k] += 1 << o
         self.rss[ti] += 1 << o
         self.count[4 * ti] += 1
-        p = pfn
+        cdef int64_t *r
         if life >= 0:
             self.heap.put(Pending(t + life, self.seq, pfn, o, ti, si, k))
             if self.s_lru[si]:
-                self.lru[p] = untracked((self.seq, ti, k, si))
-                c_lru_add(mm, pfn, o, self.log)
+                self.on_lru(pfn, o, self.seq, ti, k, si)
             self.seq += 1
         else:
-            self.held[p] = untracked((k, ti, si))
+            r = self.held.put(pfn)              # log.held: (zone_mt, task, slot)
+            r[0], r[1], r[2] = k, ti, si
             self.count[4 * ti + 3] += 1
             if self.s_lru[si]:
-                self.lru[p] = untracked((-1, ti, k, si))
-                c_lru_add(mm, pfn, o, self.log)
+                self.on_lru(pfn, o, -1, ti, k, si)
         if self.record:
             self.put_event(t, C_EV_ALLOC, pfn, o, ti, si, k)
         pin = self.t_pin[ti]
         if pin and mt == self.mov:
             self.push()                         # a long-term pin migrates: _rezone
-            got = gup.pin_user_pages(mm, ((p, o),), longterm=pin == "longterm")
+            got = gup.pin_user_pages(mm, ((pfn, o),), longterm=pin == "longterm")
             self.pull()
             if got is None:
                 self.tasks[ti]["pin_failed"] += 1

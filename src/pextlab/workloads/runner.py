@@ -74,7 +74,7 @@ from .spec import Task, Workload
 
 # compiled: workloads/_replay.pyx, _runlog.pyx (the pextlab package checks that they are built)
 from ._replay import replay
-from ._runlog import ExpiryHeap, Int64Buffer
+from ._runlog import BlockTable, ExpiryHeap, Int64Buffer
 
 __all__ = ["RunLog", "OomTask", "run", "RECLAIMABLE_KINDS", "EV_ALLOC", "EV_FREE", "EV_FAIL", "EVENT_NAMES", "EV_FIELDS",
            "SAMPLE_FIELDS"]
@@ -130,12 +130,13 @@ class RunLog:
         self._zone_code: dict = {}
         self.used: list[int] = []
         # pending frees (time, seq, pfn, order, task, slot, zone_mt) in C (``heap`` lists
-        # them), held blocks pfn -> (zone_mt, task, slot), and the records
+        # them), held blocks pfn -> (zone_mt, task, slot), and the records; the per-block
+        # records are C tables (a dict of tuples to Python code, in insertion order)
         self.expiry = ExpiryHeap()
-        self.held: dict[int, tuple[int, int, int]] = {}
+        self.held = BlockTable(3)
         # blocks on the kernel's LRU: pfn -> (seq of the pending free or -1 if held,
         # task, zone_mt, slot); sequence numbers of pending frees reclaim or a kill did
-        self.lru: dict[int, tuple[int, int, int, int]] = {}
+        self.lru = BlockTable(4)
         self.dropped: set[int] = set()
         # pinned blocks the log holds: pfn -> task index (gup pins, dropped before the free)
         self.pins: dict[int, int] = {}
