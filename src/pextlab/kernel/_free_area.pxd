@@ -26,3 +26,7 @@ cdef class FreeArea:
     cdef int add(self, int64_t pfn, long order, long mt) except -1
     cdef int remove(self, int64_t pfn, long order, long mt) except -1
     cdef int64_t pop_head(self, long order, long mt) except? -2
+
+
+# a Python index (negative from the end) checked against n; IndexError names ``what``
+cdef long py_index(i, Py_ssize_t n, str what) except -1

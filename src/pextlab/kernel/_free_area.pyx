@@ -234,7 +234,7 @@ cdef class FreeArea:
         return self.nr_orders
 
     def __getitem__(self, order):
-        return FreeAreaOrder(self, _index(order, self.nr_orders, "order"))
+        return FreeAreaOrder(self, py_index(order, self.nr_orders, "free_area order"))
 
     def __iter__(self):
         return iter([FreeAreaOrder(self, o) for o in range(self.nr_orders)])
@@ -296,13 +296,13 @@ cdef int _load(FreeArea fa, state) except -1:
     return 0
 
 
-cdef long _index(i, long n, str what) except -1:
-    # a Python index (negative from the end) checked against n
-    cdef long k = i
+cdef long py_index(i, Py_ssize_t n, str what) except -1:
+    # a Python index (negative from the end) checked against n (also Zone's counters')
+    cdef Py_ssize_t k = i
     if k < 0:
         k += n
     if not 0 <= k < n:
-        raise IndexError(f"free_area {what} {i} out of range (0..{n - 1})")
+        raise IndexError(f"{what} {i} out of range (0..{n - 1})")
     return k
 
 
@@ -327,12 +327,12 @@ cdef class FreeAreaOrder:
         return self.fa.nr_mt
 
     def __getitem__(self, mt):
-        cdef long m = _index(mt, self.fa.nr_mt, "migratetype")
+        cdef long m = py_index(mt, self.fa.nr_mt, "free_area migratetype")
         return FreeList(self.fa, self.order * self.fa.nr_mt + m)
 
     def __setitem__(self, mt, pfns):
         """Replace the list's blocks with ``pfns`` (a dict or any iterable), oldest first."""
-        cdef long l = self.order * self.fa.nr_mt + _index(mt, self.fa.nr_mt, "migratetype")
+        cdef long l = self.order * self.fa.nr_mt + py_index(mt, self.fa.nr_mt, "free_area migratetype")
         cdef list new = list(pfns)          # first: ``pfns`` may be this very list
         FreeList(self.fa, l).clear()
         _fill(self.fa, l, new)

@@ -15,6 +15,7 @@ module defines (its docstring has their table).
 A copy (a snapshot, ``copy.deepcopy``) or a pickle holds every field by name.
 """
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from ._free_area cimport py_index
 
 import numpy as np
 
@@ -96,16 +97,6 @@ cdef class MemSection:
         return np.frombuffer(self.pageblock_mt, dtype=np.uint8)
 
 
-cdef long _index(i, Py_ssize_t n) except -1:
-    # a list index (negative from the end) checked against n
-    cdef Py_ssize_t k = i
-    if k < 0:
-        k += n
-    if not 0 <= k < n:
-        raise IndexError(f"counter index {i} out of range ({n} counters)")
-    return k
-
-
 cdef class Counters:
     """A zone's counters as C int64s (``nr_free``, ``free_mt``, ``lowmem_reserve``), a
     list of ints of fixed length to Python: index, assign, ``+=`` on an item, slices,
@@ -132,11 +123,11 @@ cdef class Counters:
     def __getitem__(self, i):
         if isinstance(i, slice):
             return self.tolist()[i]
-        return self.v[_index(i, self.n)]
+        return self.v[py_index(i, self.n, "counter index")]
 
     def __setitem__(self, i, value):
         if not isinstance(i, slice):
-            self.v[_index(i, self.n)] = value
+            self.v[py_index(i, self.n, "counter index")] = value
             return
         idx = range(self.n)[i]
         vals = list(value)
