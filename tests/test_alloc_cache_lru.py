@@ -59,6 +59,19 @@ def test_the_fast_path_reads_the_cache_and_clear_forgets_its_c_table():
     assert mm._ac_cache.get((gfp, 0)) == _fresh_ctx(mm, gfp, 0)
 
 
+def test_replacing_an_entry_is_what_the_fast_path_reads_next():
+    """``cache[key] = ctx`` over a key the C table already serves: the next allocation
+    uses the new context, not the slot's copy of the old one."""
+    m = pextlab.boot(mem="1G", nodes=2, seed=1)
+    mm = m.mm
+    gfp = mm.gfp("GFP_KERNEL")
+    mt, zones, high, flags = fastpath.prepare_alloc_pages(mm, gfp, 0)
+    assert mm.pfn_to_nid(fastpath.alloc_pages_fast(mm, gfp, 0, 0)) == 0   # slot filled
+    other = next(z for z in zones if z.nid == 1)
+    mm._ac_cache[(gfp, 0)] = (mt, (other,), high, flags)
+    assert mm.pfn_to_nid(fastpath.alloc_pages_fast(mm, gfp, 0, 0)) == 1
+
+
 def test_cached_contexts_match_prepare_alloc_pages_across_hotplug():
     """Every entry equals prepare_alloc_pages computed anew, before and after each
     hotplug step; the steps clear the cache, and a movable allocation finds the onlined

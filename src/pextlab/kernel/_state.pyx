@@ -57,6 +57,12 @@ cdef class AllocContextCache:
 
     def __setitem__(self, key, ctx):
         self.entries[key] = ctx
+        # a replaced entry must not be served from its slot: the slot refills on next use
+        gfp, nid = key
+        cdef Py_ssize_t i = _slot_of(gfp, nid)
+        if self.slots[i].used and self.slots[i].gfp == gfp and self.slots[i].nid == nid:
+            self.slots[i].used = False
+            self.slot_zones[i] = None
 
     def __contains__(self, key):
         return key in self.entries
