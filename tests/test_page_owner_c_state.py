@@ -250,3 +250,54 @@ def test_snapshots_of_a_run_share_rows_and_read_alike(m):
     pd.testing.assert_frame_equal(s1.df_page_owner(), s2.df_page_owner())
     assert len(s3.df_page_owner()) > len(s1.df_page_owner())
     assert s3.machine.mm.page_owner.records.n == recs.n
+
+
+# --- the rows' memory: growing moves the rows, never leaves an array pointing nowhere ------------
+def _filled(k):
+    t = OwnerRecords(k)
+    for i in range(k):
+        t.add(i, 2 * i, 3 * i, 4 * i, 5, 6, 7)
+    return t
+
+
+def test_growing_keeps_the_memory_and_the_rows_and_zeroes_the_new_ones():
+    t = _filled(1000)
+    mem = t._mem
+    before = t.rows[:1000].copy()
+    t.reserve(200_000)                          # 19 MB more: moved, not copied
+    assert t._mem is mem and mem.rows == t.cap >= 201_000
+    assert np.array_equal(t.rows[:1000], before)
+    assert not t.rows[1000:].any()              # rows past n are zero
+    assert mem.in_use == 1                      # the table's own array only
+
+
+@pytest.mark.parametrize("held", ["rows", "view", "buf"])
+def test_growing_while_rows_are_held_copies_and_leaves_what_is_held_valid(held):
+    t = _filled(64)
+    old_mem = t._mem
+    keep = {"rows": lambda: t.rows, "view": lambda: t.rows[10:20], "buf": lambda: t.buf}[held]()
+    snapshot = np.array(keep, copy=True)
+    assert old_mem.in_use == 1                  # one buffer: the table's array, which keep shares
+    t.reserve(10_000)
+    assert t._mem is not old_mem                # held rows cannot move: a copy was made
+    t.set(12, R_HANDLE, -99)                    # the table's new rows are its own
+    assert np.array_equal(np.asarray(keep), snapshot)
+    assert t.get(12, R_HANDLE) == -99 and t.get(13, R_HANDLE) == 3 * 13
+    del keep
+    gc.collect()
+    assert old_mem.in_use == 0 and t._mem.in_use == 1
+
+
+def test_a_grown_table_copies_and_pickles_alike():
+    t = _filled(3000)
+    t.reserve(50_000)
+    for c in (copy.deepcopy(t), pickle.loads(pickle.dumps(t))):
+        assert c.n == 3000 and np.array_equal(c.as_numpy(), t.as_numpy())
+        c.add(1, 1, 1, 1, 1, 1, 1)
+        assert t.n == 3000
+
+
+def test_row_memory_refuses_an_empty_table():
+    from pextlab.kernel._page_owner import RowMemory
+    with pytest.raises(ValueError, match="at least one row"):
+        RowMemory(0)

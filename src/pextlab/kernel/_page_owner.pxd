@@ -14,8 +14,21 @@ cdef class FrozenRows:
     cdef object __weakref__
 
 
+cdef class RowMemory:
+    cdef char *p
+    cdef size_t nbytes
+    cdef readonly Py_ssize_t rows
+    cdef int exports
+    cdef Py_ssize_t shape[2]
+    cdef Py_ssize_t strides[2]
+
+    cdef size_t _bytes(self, Py_ssize_t rows)
+    cdef int resize(self, Py_ssize_t rows) except -1
+
+
 cdef class RecordTable:
     cdef object _rows
+    cdef readonly RowMemory _mem       # the memory of _rows when the table made it
     cdef int64_t* data
     cdef readonly Py_ssize_t cap
     cdef Py_ssize_t _n

@@ -21,6 +21,7 @@ and flags byte, through the C pointers of ``RecordTable`` and ``PageExtArrays``
 (``_page_ext.pyx``): no Python attribute lookup per allocation or free.
 ``pextlab.kernel.page_owner`` makes the hooks; nothing else should.
 """
+from cpython.buffer cimport PyBUF_FORMAT
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.string cimport memcpy
 
@@ -32,12 +33,118 @@ import weakref
 
 import numpy as np
 
-__all__ = ["RecordTable", "FrozenRows", "OwnerHooks", "SetPageOwner", "ResetPageOwner",
-           "ROW_BYTES", "BIASED", "CHUNK_ROWS"]
+__all__ = ["RecordTable", "RowMemory", "FrozenRows", "OwnerHooks", "SetPageOwner",
+           "ResetPageOwner", "ROW_BYTES", "BIASED", "CHUNK_ROWS"]
 
 ROW_BYTES = NF * 8                # checked against page_owner's layout by its import
 BIASED = (7, 10, 11)              # the fields stored +1 (_biased below)
 CHUNK_ROWS = 1024                 # rows per chunk of a copy (96 KiB)
+
+
+# --- the memory of the rows ----------------------------------------------------------------------
+# Anonymous pages from the OS, zero until written and faulted in only where written; on
+# Linux a bigger table moves its pages to the new place (mremap) instead of copying them,
+# so growing a table of a million rows costs no copy of its 96 MB (it cost 0.18 s here,
+# most of an alloc_pages_loop of a million pages).  Elsewhere: calloc and realloc.
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #include <string.h>
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    static void *pxl_rows_map(size_t n) {
+        void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
+    static void *pxl_rows_remap(void *p, size_t old, size_t n) {
+        void *q = mremap(p, old, n, MREMAP_MAYMOVE);   /* the new pages read zero */
+        return q == MAP_FAILED ? NULL : q;
+    }
+    static void pxl_rows_unmap(void *p, size_t n) { munmap(p, n); }
+    #else
+    static void *pxl_rows_map(size_t n) { return calloc(1, n); }
+    static void *pxl_rows_remap(void *p, size_t old, size_t n) {
+        char *q = realloc(p, n);
+        if (q != NULL && n > old) memset(q + old, 0, n - old);
+        return q;
+    }
+    static void pxl_rows_unmap(void *p, size_t n) { (void)n; free(p); }
+    #endif
+    """
+    void *pxl_rows_map(size_t n) nogil
+    void *pxl_rows_remap(void *p, size_t old, size_t n) nogil
+    void pxl_rows_unmap(void *p, size_t n) nogil
+
+cdef size_t MAP_UNIT = 1 << 16          # mappings are whole multiples of 64 KiB
+cdef char *FORMAT_Q = "q"               # the rows' struct format: int64
+
+
+cdef class RowMemory:
+    """``rows`` zero record rows (rows x 12 int64) in memory of their own, seen through
+    the buffer protocol (``np.asarray(mem)``).  ``resize`` keeps the rows and zeroes
+    the new ones without copying (on Linux the pages move); it refuses while any
+    buffer of the memory is held, as a numpy array of it would be left pointing at
+    pages that moved."""
+
+    def __cinit__(self, Py_ssize_t rows):
+        if rows < 1:
+            raise ValueError(f"a page_owner record table holds at least one row, not {rows}")
+        self.p = NULL
+        self.nbytes = self._bytes(rows)
+        self.p = <char *>pxl_rows_map(self.nbytes)
+        if self.p == NULL:
+            raise MemoryError(f"page_owner records: no memory for {rows} rows")
+        self.rows = rows
+        self.exports = 0
+
+    def __dealloc__(self):
+        if self.p != NULL:
+            pxl_rows_unmap(self.p, self.nbytes)
+
+    cdef size_t _bytes(self, Py_ssize_t rows):
+        cdef size_t b = <size_t>rows * NF * sizeof(int64_t)
+        return (b + MAP_UNIT - 1) // MAP_UNIT * MAP_UNIT
+
+    cdef int resize(self, Py_ssize_t rows) except -1:
+        # the first min(rows, self.rows) rows kept, the others zero
+        if self.exports:
+            raise BufferError("page_owner records: the rows are in use and cannot move")
+        cdef size_t nb = self._bytes(rows)
+        if nb != self.nbytes:
+            q = <char *>pxl_rows_remap(self.p, self.nbytes, nb)
+            if q == NULL:
+                raise MemoryError(f"page_owner records: no memory for {rows} rows")
+            self.p, self.nbytes = q, nb
+        self.rows = rows
+        return 0
+
+    @property
+    def in_use(self):
+        """How many buffers of the memory are held (numpy arrays and memoryviews)."""
+        return self.exports
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        self.shape[0] = self.rows
+        self.shape[1] = NF
+        self.strides[0] = NF * sizeof(int64_t)
+        self.strides[1] = sizeof(int64_t)
+        view.buf = self.p
+        view.obj = self
+        view.len = self.rows * NF * sizeof(int64_t)
+        view.readonly = 0
+        view.itemsize = sizeof(int64_t)
+        view.format = NULL
+        if flags & PyBUF_FORMAT:
+            view.format = FORMAT_Q
+        view.ndim = 2
+        view.shape = self.shape
+        view.strides = self.strides
+        view.suboffsets = NULL
+        view.internal = NULL
+        self.exports += 1
+
+    def __releasebuffer__(self, Py_buffer *view):
+        self.exports -= 1
 
 
 cdef inline int _field(int field) except -1:
@@ -78,10 +185,9 @@ cdef class FrozenRows:
 
 cdef class RecordTable:
     """A growable table of page_owner records: 12 int64 per row, ``n`` of ``cap``
-    in use, rows past ``n`` zero.  Growth makes a new array of at least twice the
-    capacity (a fresh ``np.zeros`` is faulted in only where rows are then written)
-    and copies the rows in use; nobody keeps ``rows`` or ``buf`` across a call
-    that may add rows.  A copy holds ``FrozenRows`` until it is first used
+    in use, rows past ``n`` zero.  Growth gives at least twice the capacity; the
+    rows move there without a copy (``RowMemory.resize``) unless an array of
+    them is held elsewhere, when they are copied into new memory.  A copy holds ``FrozenRows`` until it is first used
     (``_thaw``); every access to the rows goes through ``rows``, ``buf``,
     ``grow`` or ``row_ptr``, which thaw it."""
     def __init__(self, Py_ssize_t capacity=1 << 12):
@@ -91,7 +197,10 @@ cdef class RecordTable:
         self._comm_ids = {}
 
     def _alloc(self, Py_ssize_t capacity):
-        self._adopt(np.zeros((max(capacity, 1), NF), dtype=np.int64))
+        # fresh zero rows in memory of their own
+        mem = RowMemory(max(capacity, 1))
+        self._adopt(np.asarray(mem))
+        self._mem = mem
 
     cdef void _adopt(self, rows) except *:
         # ``rows`` (C-contiguous, writable, k x 12 int64) becomes the storage
@@ -99,6 +208,7 @@ cdef class RecordTable:
         if mv.shape[1] != NF or mv.shape[0] < 1:
             raise ValueError(f"a page_owner record table is k x {NF} int64, k >= 1")
         self._rows = rows
+        self._mem = None
         self.data = &mv[0, 0]
         self.cap = mv.shape[0]
 
@@ -163,10 +273,26 @@ cdef class RecordTable:
         return self._n
 
     def grow(self, Py_ssize_t need=1):
-        """Room for ``need`` more rows (capacity at least doubles)."""
+        """Room for ``need`` more rows (capacity at least doubles).  The rows move to
+        the bigger memory without a copy unless some array or memoryview of them is
+        held; then they are copied, and what is held keeps the old rows."""
         self._thaw()
-        old, n = self._rows, self._n
-        self._alloc(max(self.cap * 2, n + need))
+        cdef Py_ssize_t n = self._n, cap = max(self.cap * 2, n + need)
+        cdef RowMemory mem = self._mem
+        if mem is not None:
+            self._rows = None                   # the table's own array lets go of it
+            self.data = NULL
+            if not mem.exports:
+                try:
+                    mem.resize(cap)
+                finally:                        # grown, or as it was (no memory)
+                    self._adopt(np.asarray(mem))
+                    self._mem = mem
+                return
+            old = np.asarray(mem)
+        else:
+            old = self._rows
+        self._alloc(cap)
         self._rows[:n] = old[:n]
 
     cdef int64_t* row_ptr(self, Py_ssize_t row) except NULL:

@@ -68,12 +68,13 @@ class OwnerRecords(RecordTable):
     hooks write through a pointer; ``n`` rows are in use and rows past ``n`` are
     zero.  The base class reads and writes single rows (``add``, ``copy_row``,
     ``get``, ``set``); here are the readers and writers of runs of rows (numpy).
-    Growth (``grow``) makes a new array of at least twice the capacity (or what
-    ``reserve`` asks) and copies the rows in use: a fresh ``np.zeros`` is
-    faulted in only where rows are then written, and numpy advises huge pages
-    for it, where growing a bytearray copied zeros into every new page first
-    (40 % of ``vm_area_alloc_pages``).  A copy (a snapshot) holds the rows in
-    use only.  Nobody keeps ``rows`` or ``buf`` across a call that may add rows.
+    Growth (``grow``) gives at least twice the capacity (or what ``reserve``
+    asks): the rows live in memory of their own (``RowMemory``), zero pages
+    faulted in only where rows are then written, and a bigger table moves them
+    there without copying unless someone holds an array of them (then they are
+    copied, and the array held keeps the old rows).  A copy (a snapshot) holds
+    the rows in use only.  Nobody should keep ``rows`` or ``buf`` across a call
+    that may add rows: it is not wrong, but it costs that copy.
     """
 
     __slots__ = ()
