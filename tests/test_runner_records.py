@@ -330,3 +330,29 @@ def test_a_pending_free_of_a_block_already_freed_is_refused():
     log.expiry.push(t, 10**9, pfn, order, ti, si, k)      # due right after the real one
     with pytest.raises(pextlab.PextlabError, match=f"free_pages: pfn {pfn:#x} is"):
         m.run(W.anon("a", rate=1000, lifetime="10s"), duration="20s")
+
+
+# --- the collector is paused during a replay (a dead machine's cycles are not walked in it) ------
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_replay_pauses_the_cyclic_collector_and_gives_it_back(enabled):
+    import gc
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on", seed=1)
+    seen = []
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        W.run(m.mm, W.anon("app", rate=20000, lifetime="100ms"), W.parse_duration("1s"),
+              np.random.default_rng(1), hooks=[(10**8, lambda t: seen.append(gc.isenabled()))])
+        assert seen and not any(seen)           # paused inside the replay, hooks included
+        assert gc.isenabled() == enabled        # and as it was after
+        with pytest.raises(PextlabError):       # a replay that fails gives it back too
+            W.run(m.mm, W.anon("app", rate=20000, lifetime="100ms"), W.parse_duration("1s"),
+                  np.random.default_rng(1), hooks=[(10**8, _raise)])
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def _raise(t):
+    raise PextlabError("a hook failed")
