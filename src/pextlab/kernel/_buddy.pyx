@@ -20,6 +20,7 @@ from ._geometry cimport Geometry
 from ._mmzone cimport MemSection, Zone, section_at
 from ._state cimport MMCore
 
+from ..errors import PextlabError
 from . import mmzone, ring_buffer
 
 # the page flag bits and migratetype field (pextlab.kernel.mmzone) and the trace
@@ -30,9 +31,18 @@ cdef long MT_SHIFT = mmzone.MT_SHIFT
 cdef long MT_MASK = mmzone.MT_MASK
 cdef long EV_ZONE_LOCKED = ring_buffer.EV_ZONE_LOCKED
 cdef long PCPTYPES = 3    # MIGRATE_PCPTYPES: unmovable, movable, reclaimable
+cdef long C_ALLOC_MIN_RESERVE = 0x08
+cdef long C_ALLOC_NON_BLOCK = 0x10
+cdef long C_ALLOC_CMA = 0x80
 
 __all__ = ["add_to_free_list", "del_page_from_free_list", "set_page_guard",
-           "clear_page_guard", "expand", "__rmqueue_smallest", "__free_one_page"]
+           "clear_page_guard", "expand", "__rmqueue_smallest", "__free_one_page",
+           "zone_watermark_ok", "ALLOC_MIN_RESERVE", "ALLOC_NON_BLOCK", "ALLOC_CMA"]
+
+# alloc_flags (mm/internal.h) the watermark check reads; kernel/buddy.py has the rest
+ALLOC_MIN_RESERVE = C_ALLOC_MIN_RESERVE     # __GFP_HIGH: may dip to half of min
+ALLOC_NON_BLOCK = C_ALLOC_NON_BLOCK         # atomic caller: another quarter
+ALLOC_CMA = C_ALLOC_CMA
 
 cdef inline void _count(Zone zone, long order, long mt, long sign) except *:
     # a free list gained (sign 1) or lost (-1) a block: free_area[order].nr_free,
@@ -206,3 +216,45 @@ def __free_one_page(MMCore mm not None, Zone zone not None, long pfn, long order
     two blocks merge only when their pageblock types may (migratetype_is_mergeable:
     both below MIGRATE_PCPTYPES, or equal); the buddy's pageblock then takes ours."""
     c_free_one_page(mm, zone, pfn, order, mt)
+
+
+cdef bint c_zone_watermark_ok(MMCore mm, Zone zone, long order, long mark, long high,
+                              long alloc_flags) except -1:
+    # mm/page_alloc.c __zone_watermark_ok: the free pages less the block (and CMA's
+    # when the allocation may not use them) above the mark, eased for __GFP_HIGH and
+    # atomic callers, plus lowmem_reserve[highest_zoneidx]; above order 0 also a free
+    # block of that order or more on a list the allocation may take from (one of the
+    # MIGRATE_PCPTYPES lists, or CMA's)
+    cdef long free = zone.free_pages - ((1 << order) - 1)
+    cdef long mt_cma = mm.geometry.mt_cma
+    if alloc_flags & C_ALLOC_MIN_RESERVE:
+        mark -= mark // 2
+        if alloc_flags & C_ALLOC_NON_BLOCK:
+            mark -= mark // 4
+    if not (alloc_flags & C_ALLOC_CMA):
+        free -= zone.freemt.v[mt_cma]
+    if free <= mark + zone.lowmem.v[high]:
+        return False
+    if not order:
+        return True
+    cdef FreeArea fa = zone.fa
+    cdef long o, mt, nm = fa.nr_mt
+    for o in range(order, fa.nr_orders):
+        if not zone.nrfree.v[o]:
+            continue
+        for mt in range(PCPTYPES):
+            if fa.count[o * nm + mt]:
+                return True
+        if (alloc_flags & C_ALLOC_CMA) and fa.count[o * nm + mt_cma]:
+            return True
+    return False
+
+
+def zone_watermark_ok(MMCore mm not None, Zone zone not None, long order, long mark,
+                      long highest_zoneidx, long alloc_flags):
+    """mm/page_alloc.c __zone_watermark_ok."""
+    if not 0 <= highest_zoneidx < zone.lowmem.n:
+        raise PextlabError(f"zone_watermark_ok: no zone index {highest_zoneidx}")
+    if not 0 <= order < 63:
+        raise PextlabError(f"zone_watermark_ok: order {order} is out of range")
+    return c_zone_watermark_ok(mm, zone, order, mark, highest_zoneidx, alloc_flags)

@@ -14,7 +14,7 @@ make once their arguments are C integers.
 """
 from cpython.number cimport PyNumber_Index
 
-from ._buddy cimport c_free_one_page, c_mark, c_rmqueue_smallest
+from ._buddy cimport c_free_one_page, c_mark, c_rmqueue_smallest, c_zone_watermark_ok
 from ._geometry cimport Geometry
 from ._mmzone cimport MemSection, Zone, section_at
 from ._page_owner cimport ResetPageOwner, SetPageOwner
@@ -23,7 +23,7 @@ from ._state cimport AcSlot, AllocContextCache, MMCore
 from ..errors import PextlabError
 from . import mmzone, ring_buffer
 from .buddy import (ALLOC_CMA, ALLOC_MIN_RESERVE, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK,
-                    ALLOC_WMARK_LOW, __rmqueue, zone_watermark_ok)
+                    ALLOC_WMARK_LOW, __rmqueue)
 from .pcp import free_unref_page_commit, pcp_block_of, rmqueue_pcplist
 from .gfp import (check_gfp_migratetype, direct_reclaim_flag, gfp_migratetype, gfp_zone,
                   ZONE_MOVABLE, ZONE_NAMES)
@@ -181,7 +181,7 @@ cdef long c_get_page_from_freelist(MMCore mm, long order, long mt, tuple zones, 
             if free <= zone.wmark.v[wm] + zone.lowmem.v[high]:
                 continue
         elif not (alloc_flags & C_NO_WATERMARKS):
-            if not zone_watermark_ok(mm, zone, order, zone.wmark.v[wm], high, alloc_flags):
+            if not c_zone_watermark_ok(mm, zone, order, zone.wmark.v[wm], high, alloc_flags):
                 continue
         pcp = zone.pcp
         if pcp is not None and pcp.allowed[order]:

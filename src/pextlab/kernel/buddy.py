@@ -33,7 +33,8 @@ from .mmzone import PG_BUDDY, PG_HEAD, MT_SHIFT, MT_MASK
 
 # compiled: kernel/_buddy.pyx (the pextlab package checks that it is built)
 from ._buddy import (add_to_free_list, del_page_from_free_list, set_page_guard,
-                     clear_page_guard, expand, __rmqueue_smallest, __free_one_page)
+                     clear_page_guard, expand, __rmqueue_smallest, __free_one_page,
+                     zone_watermark_ok, ALLOC_MIN_RESERVE, ALLOC_NON_BLOCK, ALLOC_CMA)
 
 __all__ = [
     "ALLOC_WMARK_MIN", "ALLOC_WMARK_LOW", "ALLOC_WMARK_HIGH", "ALLOC_NO_WATERMARKS",
@@ -52,9 +53,9 @@ ALLOC_WMARK_MIN = 0
 ALLOC_WMARK_LOW = 1
 ALLOC_WMARK_HIGH = 2
 ALLOC_NO_WATERMARKS = 0x04
-ALLOC_MIN_RESERVE = 0x08     # __GFP_HIGH: may dip to half of min
-ALLOC_NON_BLOCK = 0x10       # atomic caller: another quarter
-ALLOC_CMA = 0x80
+# ALLOC_MIN_RESERVE (__GFP_HIGH: may dip to half of min), ALLOC_NON_BLOCK (an atomic
+# caller: another quarter) and ALLOC_CMA are defined beside the compiled watermark
+# check that reads them (_buddy.pyx), imported above
 WMARK_NAMES = ("min", "low", "high")      # ALLOC_WMARK_* -> zone.watermark key
 
 
@@ -188,33 +189,6 @@ def __rmqueue(mm, zone, order: int, mt: int, alloc_flags: int) -> int:
             # (pextlab.kernel.policy; v6.12.y: __rmqueue_claim then __rmqueue_steal)
             pfn = mm.policy.rmqueue_fallback(mm, zone, order, mt, alloc_flags)
     return pfn
-
-
-def zone_watermark_ok(mm, zone, order: int, mark: int, highest_zoneidx: int, alloc_flags: int) -> bool:
-    """mm/page_alloc.c __zone_watermark_ok."""
-    free = zone.free_pages - ((1 << order) - 1)
-    if alloc_flags & ALLOC_MIN_RESERVE:
-        mark -= mark // 2
-        if alloc_flags & ALLOC_NON_BLOCK:
-            mark -= mark // 4
-    if not (alloc_flags & ALLOC_CMA):
-        free -= zone.free_mt[mm.profile.mt_cma]
-    if free <= mark + zone.lowmem_reserve[highest_zoneidx]:
-        return False
-    if not order:
-        return True
-    cma = mm.profile.mt_cma
-    pcp = mm.profile.pcptypes
-    for o in range(order, mm.nr_orders):
-        if not zone.nr_free[o]:
-            continue
-        area = zone.free_area[o]
-        for mt in pcp:
-            if area[mt]:
-                return True
-        if (alloc_flags & ALLOC_CMA) and area[cma]:
-            return True
-    return False
 
 
 def find_free_block(mm, pfn: int):
