@@ -23,7 +23,15 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -z "$src" ]; then
     cd "$tmp"
-    apt-get download linux-source-6.12 >/dev/null
+    # a fresh machine's package lists may not name it yet: as root, update them once
+    if ! apt-get download linux-source-6.12 >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq >/dev/null
+        fi
+        apt-get download linux-source-6.12 >/dev/null || {
+            echo "build_page_owner_sort: apt-get cannot download linux-source-6.12" \
+                 "(run apt-get update, or set LINUX_SRC)" >&2; exit 1; }
+    fi
     dpkg-deb --fsys-tarfile linux-source-6.12*.deb | tar -x --wildcards '*/linux-source-6.12.tar.xz'
     tar -xJf usr/src/linux-source-6.12.tar.xz --wildcards '*/tools/mm/page_owner_sort.c'
     src=$(find "$tmp" -path '*/tools/mm/page_owner_sort.c' | head -n 1)
