@@ -38,11 +38,17 @@ class GuardPageBits:
             t.fmv[off] = t.fmv[off] & ~PAGE_EXT_DEBUG_GUARD
 
 
+def need_debug_guardpage(m) -> bool:
+    """mm/debug_page_alloc.c need_debug_guardpage: debug_pagealloc=on."""
+    return bool(m.params.debug_pagealloc)
+
+
+def init_debug_guardpage(m) -> None:
+    """mm/debug_page_alloc.c init_debug_guardpage: the guard bit's hook."""
+    m.page_ext_guard_hook = GuardPageBits(m).mark
+
+
 def debug_guardpage_ops(mm) -> PageExtOperations:
-    def need(m):
-        return bool(m.params.debug_pagealloc)
-
-    def init(m):
-        m.page_ext_guard_hook = GuardPageBits(m).mark
-
-    return PageExtOperations("debug_guardpage", need, init, size=0, need_shared_flags=True)
+    """The client's ``page_ext_operations`` (module-level functions: a machine pickles)."""
+    return PageExtOperations("debug_guardpage", need_debug_guardpage, init_debug_guardpage,
+                             size=0, need_shared_flags=True)

@@ -434,20 +434,25 @@ class PageOwner:
         self.inited = True
 
 
+def need_page_owner(m) -> bool:
+    """mm/page_owner.c need_page_owner: page_owner=on."""
+    return bool(m.params.page_owner)
+
+
+def init_page_owner(m) -> None:
+    """mm/page_owner.c init_page_owner: the client, its hooks, the early pages' records."""
+    po = PageOwner(m)
+    m.page_owner = po
+    m.current_handle = po.dummy_handle
+    po.install_hooks()
+    po.init_early_allocated_pages()
+
+
 def page_owner_ops(mm) -> PageExtOperations:
-    """The client's ``page_ext_operations``: need() is ``page_owner=on``."""
-    def need(m):
-        return bool(m.params.page_owner)
-
-    def init(m):
-        po = PageOwner(m)
-        m.page_owner = po
-        m.current_handle = po.dummy_handle
-        po.install_hooks()
-        po.init_early_allocated_pages()
-
-    return PageExtOperations("page_owner", need, init, size=mm.profile.page_owner_size,
-                             need_shared_flags=True)
+    """The client's ``page_ext_operations``: need() is ``page_owner=on``.  Its functions
+    are module-level, so a machine pickles."""
+    return PageExtOperations("page_owner", need_page_owner, init_page_owner,
+                             size=mm.profile.page_owner_size, need_shared_flags=True)
 
 
 def _dump_page_owner(self, pfn: int) -> list[str]:

@@ -101,7 +101,13 @@ class PagePoison:
                              "text": "\n".join(lines)})
 
 
+def need_page_poisoning(m) -> bool:
+    """mm/debug-pagealloc.c (v3.19) need_page_poisoning: page_poison=on."""
+    return bool(m.params.page_poison)
+
+
 def page_poisoning_ops(mm) -> PageExtOperations:
-    """v3.19 client ``page_poisoning_ops``: needs page_ext for its flag bit."""
-    return PageExtOperations("page_poisoning", lambda m: bool(m.params.page_poison),
-                             None, size=0, need_shared_flags=True)
+    """v3.19 client ``page_poisoning_ops``: needs page_ext for its flag bit (a
+    module-level need(), so a machine pickles)."""
+    return PageExtOperations("page_poisoning", need_page_poisoning, None, size=0,
+                             need_shared_flags=True)

@@ -11,7 +11,7 @@ eefa864b701d, with page_owner from commit 48c96a3685) and ``v6.12`` (checked aga
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Mapping
 
@@ -74,6 +74,20 @@ class KernelProfile:
     # before, order 0 only
     pcp_high_orders: bool = True
     notes: str = ""
+
+    # an immutable description: a copy is the profile itself, and a pickle names a
+    # known profile (or carries a custom one's fields), so a machine copies and pickles
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        if PROFILES.get(self.name) is self:
+            return get_profile, (self.name,)
+        return _rebuild_profile, ({f.name: dict(v) if isinstance(v, MappingProxyType) else v
+                                   for f in fields(self) for v in (getattr(self, f.name),)},)
 
     # derived ------------------------------------------------------------------------
     @property
@@ -270,6 +284,12 @@ V3_19 = KernelProfile(
 )
 
 PROFILES: Mapping[str, KernelProfile] = MappingProxyType({"v6.12": V6_12, "v3.19": V3_19})
+
+
+def _rebuild_profile(values: dict) -> KernelProfile:
+    # a custom profile from its pickle: its mappings read-only again
+    return KernelProfile(**{k: MappingProxyType(v) if isinstance(v, dict) else v
+                            for k, v in values.items()})
 
 
 def get_profile(name) -> KernelProfile:
