@@ -153,6 +153,9 @@ def test_counters_behave_as_lists():
     assert c == ref and list(c) == ref and len(c) == 4 and c[1:3] == ref[1:3]
     assert repr(c) == repr(ref) and max(c) == 9 and sum(c) == sum(ref)
     assert np.asarray(c).tolist() == ref and np.asarray(c).dtype == np.int64
+    assert np.array(c, dtype=np.int32).tolist() == ref
+    with pytest.raises(ValueError, match="is a copy"):     # numpy's copy=False: never copy
+        np.array(c, copy=False)
     assert copy.deepcopy(c) == ref and pickle.loads(pickle.dumps(c)) == ref
     with pytest.raises(IndexError):
         c[4]

@@ -154,6 +154,11 @@ cdef class Counters:
         return (Counters, (self.tolist(),))
 
     def __array__(self, dtype=None, copy=None):
+        # numpy's protocol: copy=False asks for no copy, and an array of these C values
+        # is always one
+        if copy is False:
+            raise ValueError("a zone's counters are C values: an array of them is a copy "
+                             "(np.array(counters) makes one)")
         return np.array(self.tolist(), dtype=np.int64 if dtype is None else dtype)
 
 
