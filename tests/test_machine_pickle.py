@@ -54,3 +54,21 @@ def test_profiles_copy_as_themselves_and_a_custom_one_pickles_by_its_fields():
     assert dict(back.fallbacks) == dict(p.fallbacks) and dict(back.gfp_bits) == dict(p.gfp_bits)
     with pytest.raises(TypeError):              # its mappings are read-only again
         back.fallbacks[0] = ()
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_flatmem_section_windows_stay_windows_on_the_copied_node_table(how):
+    # FLATMEM: the sections' page_ext are windows on the node's table; a copy whose
+    # windows had arrays of their own let the node table go stale as the copy ran on
+    import numpy as np
+    m = pextlab.boot(mem="512M", cmdline="page_owner=on", memory_model="flatmem", seed=1)
+    c = pickle.loads(pickle.dumps(m)) if how == "pickle" else copy.deepcopy(m)
+    node = c.mm.page_ext.tables[("node", 0)]
+    views = [s.page_ext for s in c.mm.sections if s is not None and s.page_ext is not None]
+    assert views and all(v.table is node for v in views)
+    for v in views:
+        assert np.shares_memory(v.flags, node.flags) and np.shares_memory(v.owner, node.owner)
+    pfn = c.alloc_pages(0, "GFP_KERNEL")
+    nr = pfn >> c.mm.section_shift
+    v = c.mm.sections[nr].page_ext
+    assert node.owner[v.lo + (pfn & c.mm.section_mask)] == v.owner[pfn & c.mm.section_mask] >= 0

@@ -130,24 +130,41 @@ class PageExtTable(PageExtArrays):
 
 
 class _SectionView(PageExtArrays):
-    """FLATMEM: a section-sized window on a node table, so lookups stay uniform."""
-    __slots__ = ("table", "state")
+    """FLATMEM: a section-sized window on a node table, so lookups stay uniform.  A
+    copy or a pickle is a window on the copied table (pages ``lo`` to ``lo + n``), so
+    the copy's hooks, which write through the sections, and its node table still
+    see one array."""
+    __slots__ = ("table", "state", "lo")
     _FIELDS = __slots__ + ("flags", "with_owner", "_owner")
 
     def __init__(self, table: PageExtTable, lo: int, n: int):
         self.table = table
+        self.lo = lo
         self.flags = table.flags[lo:lo + n]
         self.with_owner = table.with_owner
         self.owner = None if table.owner is None else table.owner[lo:lo + n]
         self.state = "online"
 
-    __reduce__ = PageExtTable.__reduce__
+    def __reduce__(self):
+        if self.lo < 0:                         # restored from an old copy: see below
+            return (_blank, (type(self),), self.__getstate__())
+        return (_section_view, (self.table, self.lo, len(self.flags), self.state))
+
     __getstate__ = PageExtTable.__getstate__
 
     def __setstate__(self, state):
+        # a copy made before windows pickled as windows holds arrays of its own and no
+        # ``lo`` (-1): it stays as it was made
+        self.lo = -1
         for k, v in state.items():
             if k not in ("fmv", "omv"):
                 setattr(self, k, v)
+
+
+def _section_view(table: PageExtTable, lo: int, n: int, state: str) -> _SectionView:
+    v = _SectionView(table, lo, n)
+    v.state = state
+    return v
 
 
 def _blank(cls):
