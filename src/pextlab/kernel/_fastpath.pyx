@@ -217,7 +217,7 @@ cdef void c_prep_new_page(MMCore mm, long pfn, long order, long mt, long gfp) ex
     c_mark(mm.geometry, pfn, PG_HEAD | (mt << MT_SHIFT), order)
     hook = mm.alloc_hook
     if type(hook) is SetPageOwner:            # page_owner's, called as C
-        (<SetPageOwner>hook).hooks.c_set(pfn, order, gfp)
+        (<SetPageOwner>hook).hooks.c_set(pfn, order, gfp, True)
     elif hook is not None:
         hook(pfn, order, gfp)
     mm.nr_alloc_events += 1

@@ -32,6 +32,7 @@ cdef class RecordTable:
     cdef int64_t* data
     cdef readonly Py_ssize_t cap
     cdef Py_ssize_t _n
+    cdef readonly int64_t made         # rows ever made (new_row, or n raised)
     cdef public list comms
     cdef public dict _comm_ids
     cdef FrozenRows _frozen            # a copy not yet used: its rows (data is NULL)
@@ -50,9 +51,10 @@ cdef class OwnerHooks:
     cdef RecordTable recs
     cdef MMCore mm
     cdef bint subpage, keep
+    cdef object make_room               # page_owner's: room for k rows, collecting first
 
     cdef PageExtArrays table(self, long pfn)
-    cdef int c_set(self, long pfn, long order, long gfp) except -1
+    cdef int c_set(self, long pfn, long order, long gfp, bint may_collect) except -1
     cdef int c_reset(self, long pfn, long order) except -1
 
 

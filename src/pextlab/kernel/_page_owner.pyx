@@ -267,6 +267,8 @@ cdef class RecordTable:
         self._thaw()                            # the chunks hold the old n rows
         if value < 0 or value > self.cap:
             raise ValueError(f"page_owner records: {value} rows in use of {self.cap}")
+        if value > self._n:
+            self.made += value - self._n
         self._n = value
 
     def __len__(self):
@@ -311,6 +313,7 @@ cdef class RecordTable:
         if row == self.cap:
             self.grow()
         self._n = row + 1
+        self.made += 1
         return row
 
     def add(self, int64_t order, int64_t gfp, int64_t handle, int64_t ts, int64_t pid,
@@ -345,7 +348,7 @@ cdef class RecordTable:
 
     # a copy holds the rows in use only, as chunks it shares with the other copies
     def __reduce__(self):
-        return (_blank, (type(self),), {"frozen": self._freeze(), "n": self._n,
+        return (_blank, (type(self),), {"frozen": self._freeze(), "n": self._n, "made": self.made,
                                         "comms": self.comms, "_comm_ids": self._comm_ids})
 
     def __setstate__(self, dict state):
@@ -359,6 +362,7 @@ cdef class RecordTable:
             self.data = NULL
             self.cap = max(n, 1)
             self._n = n
+            self.made = state.get("made", n)
             self.comms = state["comms"]
             self._comm_ids = state["_comm_ids"]
             return
@@ -374,6 +378,7 @@ cdef class RecordTable:
             rows = fresh
         self._adopt(rows)
         self._n = n
+        self.made = state.get("made", n)
         self.comms = state["comms"]
         self._comm_ids = state["_comm_ids"]
 
@@ -389,6 +394,7 @@ cdef class OwnerHooks:
         self.mm = po.mm
         self.subpage = po._subpage
         self.keep = po._keep
+        self.make_room = po.make_room
 
     cdef PageExtArrays table(self, long pfn):
         # the page_ext table of pfn's section, or None
@@ -399,7 +405,7 @@ cdef class OwnerHooks:
         """__set_page_owner: a new record (the allocation's order, gfp, stack handle,
         time and task) for the block; every page of it (v5.4+: each subpage) points
         at it, with PAGE_EXT_OWNER and PAGE_EXT_OWNER_ALLOCATED set."""
-        self.c_set(pfn, order, gfp)
+        self.c_set(pfn, order, gfp, True)
 
     def reset_page_owner(self, long pfn, long order):
         """__reset_page_owner: the pages lose PAGE_EXT_OWNER_ALLOCATED and the record
@@ -407,8 +413,11 @@ cdef class OwnerHooks:
         PAGE_EXT_OWNER is cleared and the record lost)."""
         self.c_reset(pfn, order)
 
-    cdef int c_set(self, long pfn, long order, long gfp) except -1:
-        # __set_page_owner
+    cdef int c_set(self, long pfn, long order, long gfp, bint may_collect) except -1:
+        # __set_page_owner.  A full table first makes room (PageOwner.make_room: the
+        # rows no page points at any more are collected) when ``may_collect``: the
+        # caller holds no row number across the call (the allocator's hook does not;
+        # point_targets, in the middle of its rows, does)
         cdef PageExtArrays t = self.table(pfn)
         if t is None:
             return 0
@@ -419,6 +428,8 @@ cdef class OwnerHooks:
         cdef long n = 1 if (order == 0 or not self.subpage) else 1 << order
         t.check_range(off, n)
         cdef RecordTable recs = self.recs
+        if may_collect and recs._n >= recs.cap and recs._frozen is None:
+            self.make_room(1)                   # the owner arrays change in place only
         cdef Py_ssize_t row = recs.new_row()
         if row > 0x7FFFFFFF:
             raise OverflowError(f"page_owner record row {row} does not fit the int32 table")
@@ -523,7 +534,7 @@ cdef class OwnerHooks:
                 saved = mm.current_handle
                 mm.current_handle = migrate_handle
                 try:
-                    self.c_set(new, order, 0)
+                    self.c_set(new, order, 0, False)
                 finally:
                     mm.current_handle = saved
                 continue
@@ -547,7 +558,7 @@ cdef class SetPageOwner:
         self.hooks = hooks
 
     def __call__(self, long pfn, long order, long gfp):
-        self.hooks.c_set(pfn, order, gfp)
+        self.hooks.c_set(pfn, order, gfp, True)
 
 
 cdef class ResetPageOwner:

@@ -377,7 +377,7 @@ class _Task:
         mm = self.mm
         self.saved = (mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle)
         po = mm.page_owner
-        self.marks = (len(po.records), len(po.records.comms)) if po is not None else None
+        self.marks = (po.records.made, len(po.records.comms)) if po is not None else None
         if self.comm is not None:
             mm.set_task(self.comm, self.pid)
         if self.stack is not None and mm.page_owner is not None:
@@ -388,7 +388,7 @@ class _Task:
         mm = self.mm
         mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = self.saved
         po = mm.page_owner
-        if self.marks is not None and len(po.records) == self.marks[0]:
+        if self.marks is not None and po.records.made == self.marks[0]:
             # nothing was recorded: forget the task name registered on entry, so a request
             # that failed (or did nothing) leaves page_owner exactly as it was
             recs = po.records

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import PextlabError
 from .page_ext import PageExtOperations, PAGE_EXT_OWNER, PAGE_EXT_OWNER_ALLOCATED
 from .gfp import format_gfp, gfp_migratetype
 from .mmzone import PG_BUDDY, PG_RESERVED, covered_by_free
@@ -263,7 +264,7 @@ class PageOwner:
             return
         mm = self.mm
         recs = self.records
-        recs.reserve(total)
+        self.make_room(total)
         first = recs.n
         # whole rows, contiguous; the biased free-side fields 0: never migrated, never freed
         recs.rows[first:first + total] = (0, gfp, mm.current_handle, mm.clock_ns, mm.pid,
@@ -278,7 +279,83 @@ class PageOwner:
 
     def reserve_records(self, nr_pages: int) -> None:
         """Room for the records of ``nr_pages`` order-0 allocations about to come."""
-        self.records.reserve(nr_pages)
+        self.make_room(nr_pages)
+
+    # --- the rows no page points at ---------------------------------------------------------
+    def make_room(self, need: int) -> None:
+        """Room for ``need`` more record rows.
+
+        The kernel keeps a page's record in its page_ext, so a new allocation
+        overwrites what the page held before and the records never outgrow the
+        pages.  Here a record is a row that pages point at, and a row no page points
+        at any more (its pages were allocated again, split, or left with their
+        section) is garbage: when the table is full and holds at least half as many
+        rows as there are pages with records, those rows are collected first
+        (``collect_records``), and the table grows only if that left it more than
+        half full.  Each collection scans the pages and rows once and is paid for by
+        at least half a table of new rows, so the records stay within a few times
+        the pages however long a run goes on.
+        """
+        recs = self.records
+        if recs.n + need <= recs.cap:
+            return
+        arrays = self._owner_arrays()
+        collected = (arrays is not None
+                     and recs.n >= sum(len(o) for o in arrays) // 2
+                     and self.collect_records(arrays))
+        if recs.n + need > (recs.cap // 2 if collected else recs.cap):
+            recs.grow(need)
+
+    def _owner_arrays(self):
+        # every page's record row, once: the tables' owner arrays (a FLATMEM section's
+        # window on its node's table is inside that table's), or None if two of them
+        # overlap in part (then nothing is collected)
+        cands = [t.owner_if_written() for t in self.mm.page_ext.tables.values()]
+        cands += [s.page_ext.owner_if_written() for s in self._sections
+                  if s is not None and s.page_ext is not None]
+        spans = sorted(((o.__array_interface__["data"][0], o.nbytes, i)
+                        for i, o in enumerate(cands) if o is not None and len(o)),
+                       key=lambda x: (x[0], -x[1]))
+        out, end = [], -1
+        for start, nbytes, i in spans:
+            if start + nbytes <= end:
+                continue                        # inside the array before it
+            if start < end:
+                return None
+            out.append(cands[i])
+            end = start + nbytes
+        return out
+
+    def collect_records(self, arrays=None) -> bool:
+        """Drop the record rows no page points at, keeping the others in their order
+        (so every frame reads as before), and point the pages at the rows' new
+        places.  Returns whether the rows were scanned (False: the owner arrays
+        overlap in part, as no machine's do)."""
+        if arrays is None:
+            arrays = self._owner_arrays()
+            if arrays is None:
+                return False
+        recs = self.records
+        n = recs.n
+        live = np.zeros(n, dtype=bool)
+        for o in arrays:
+            r = o[o >= 0]
+            if len(r) and int(r.max()) >= n:
+                raise PextlabError(f"page_owner: a page points at record row {int(r.max())} "
+                                   f"of {n}")
+            live[r] = True
+        k = int(np.count_nonzero(live))
+        if k == n:
+            return True
+        where = (np.cumsum(live, dtype=np.int64) - 1).astype(np.int32)
+        rows = recs.rows
+        rows[:k] = rows[:n][live]
+        rows[k:n] = 0                           # rows past n are zero
+        recs.n = k
+        for o in arrays:
+            m = o >= 0
+            o[m] = where[o[m]]
+        return True
 
     def reset_page_owner_pfns(self, pfns: np.ndarray) -> None:
         """__reset_page_owner of order-0 frees of ``pfns`` (distinct, int64): what one

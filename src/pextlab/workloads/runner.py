@@ -499,11 +499,10 @@ def run(mm, workload, duration_ns: int, rng: np.random.Generator, record: bool =
     if any(p <= 0 for p, _ in hook_list):
         raise PextlabError("a step hook's period must be > 0 ns")
     log.recording = bool(record)
-    po = mm.page_owner
-    if po is not None:
-        # one record row per allocation at most (__set_page_owner): the table grows once
-        # now rather than doubling its way there during the replay
-        po.reserve_records(len(times))
+    # page_owner's record table is not sized for the run's allocations up front: it
+    # grows as it fills (moving, not copying, its rows) and first collects the rows no
+    # page points at any more (PageOwner.make_room), so a long run's records stay
+    # within the pages, as the kernel's do in page_ext
     times, tis, sis, lifes = (np.ascontiguousarray(a, dtype=np.int64)
                               for a in (times, tis, sis, lifes))
     # Python's cyclic collector is paused during the replay, as during the fragger's
