@@ -105,6 +105,7 @@ OPS = {
     "hugepages": (6, "hugetlb"),
     "compact_memory": (2, "compaction"), "idle": (2, "compaction"), "probe": (2, "compaction"),
     "sysctl": (1, None), "workload": (2, None), "frames": (1, None),
+    "collect_records": (2, None),
 }
 REFUSED, FAILED, OK = "refused", "failed", "ok"
 
@@ -360,6 +361,15 @@ class Soak:
 
     def op_compact_memory(self):
         self.m.compact_memory()
+        return OK
+
+    def op_collect_records(self):
+        # page_owner drops the record rows no page points at (make_room does when its
+        # table fills; here at any moment): the invariants must hold after it
+        po = self.m.mm.page_owner
+        if po is None:
+            return REFUSED
+        po.collect_records()
         return OK
 
     def op_idle(self):
