@@ -10,6 +10,7 @@ import pickle
 import time
 import weakref
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -69,6 +70,12 @@ def test_order_after_set_reset_pop_and_readd():
         lru["x"]
     with pytest.raises(KeyError):
         lru.pop(31)
+    # keys equal to an int find it, as in a dict; others are in no list
+    assert np.int64(30) in lru and lru[np.int64(30)] == (0, b) and lru.get(30.0) == (0, b)
+    assert 30.5 not in lru and lru.get(float("nan")) is None and lru.get(float("inf")) is None
+    assert "30" not in lru and None not in lru and lru.get((30,)) is None
+    assert lru.pop(np.int32(30)) == (0, b) and 30 not in lru
+    lru[30] = (0, b)
     with pytest.raises(PextlabError):
         lru[5] = (256, a)                       # an order needs 8 bits at most
     with pytest.raises(PextlabError):

@@ -13,6 +13,7 @@ cdef class LruList:
     cdef void c_set(self, long pfn, long order, object holder) except *
     cdef bint c_pop(self, long pfn) except -1
     cdef tuple entry(self, long e)
+    cdef Py_ssize_t find(self, pfn) except -2
 
 cdef void c_lru_add(MMCore mm, long pfn, long order, object holder) except *
 cdef void c_lru_del(MMCore mm, long pfn) except *

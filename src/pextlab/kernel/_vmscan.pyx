@@ -101,6 +101,18 @@ cdef class LruList:
     cdef tuple entry(self, long e):
         return (e & ORDER_MASK, self.holders[e >> ORDER_BITS])
 
+    cdef Py_ssize_t find(self, pfn) except -2:
+        # the table entry of a Python key, or -1.  A key that is no int but equals one
+        # (a numpy integer, 3.0) finds that int's entry, as it did in the dict
+        cdef Py_ssize_t e = self.blocks.entry(pfn)
+        if e >= 0 or isinstance(pfn, int):
+            return e
+        try:
+            k = int(pfn)
+        except (TypeError, ValueError, OverflowError):
+            return -1
+        return self.blocks.entry(k) if k == pfn else -1
+
     # --- the dict's interface --------------------------------------------------------------
     def __len__(self):
         return self.blocks.live
@@ -109,10 +121,10 @@ cdef class LruList:
         return self.blocks.iterkeys()
 
     def __contains__(self, pfn):
-        return self.blocks.entry(pfn) >= 0
+        return self.find(pfn) >= 0
 
     def __getitem__(self, pfn):
-        cdef Py_ssize_t e = self.blocks.entry(pfn)
+        cdef Py_ssize_t e = self.find(pfn)
         if e < 0:
             raise KeyError(pfn)
         return self.entry(self.blocks.val[e])
@@ -122,11 +134,11 @@ cdef class LruList:
         self.c_set(pfn, order, holder)
 
     def get(self, pfn, default=None):
-        cdef Py_ssize_t e = self.blocks.entry(pfn)
+        cdef Py_ssize_t e = self.find(pfn)
         return default if e < 0 else self.entry(self.blocks.val[e])
 
     def pop(self, pfn, default=_MISSING):
-        cdef Py_ssize_t e = self.blocks.entry(pfn)
+        cdef Py_ssize_t e = self.find(pfn)
         if e < 0:
             if default is _MISSING:
                 raise KeyError(pfn)
