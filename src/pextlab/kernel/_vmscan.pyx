@@ -9,7 +9,9 @@ frees; ``pextlab.kernel.vmscan`` re-exports the def functions for Python callers
 from copy import deepcopy
 
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from libc.stdint cimport int64_t
 
+from ._pfn_table cimport PfnTable
 from ._state cimport MMCore
 
 from ..errors import PextlabError
@@ -30,16 +32,20 @@ cdef class LruList:
     already on it keeps its place), ``pop``, ``get``, ``len``, ``in``, ``items``,
     ``values`` (lists, in order).
 
-    It stores no Python object per block: an entry is the int
+    It stores no Python object per block: the list is a C pfn table
+    (``kernel/_pfn_table.pyx``, a dict's order) whose record is the one int
     ``order | slot << 8``, ``slot`` indexing a small registry of the holders that
     have blocks on the list (a holder is whoever allocated the block; reclaim calls
-    ``holder.reclaimed(pfn, order)``).  A dict of ints is not tracked by the garbage
-    collector, so a long list costs the collector nothing, where one tuple per block,
-    in a reference cycle with its holder, was scanned at every full collection.  A
-    holder leaves the registry with its last block.
+    ``holder.reclaimed(pfn, order)``).  Adding and removing a block (``c_set``,
+    ``c_pop``) makes no Python object, and the garbage collector has nothing to scan
+    per block.  A holder leaves the registry with its last block.
+
+    ``iter(lru)`` walks the table as a dict's iterator does (:exc:`RuntimeError` if
+    the list changes size meanwhile) and starts at the oldest live block in amortised
+    O(1), so reclaim taking the oldest block again and again stays linear.
     """
     def __cinit__(self):
-        self.blocks = {}
+        self.blocks = PfnTable(1)
         self.holders = []
         self.nr = NULL
 
@@ -74,88 +80,128 @@ cdef class LruList:
             self.holders[s] = None
 
     cdef void c_set(self, long pfn, long order, object holder) except *:
-        # lru[pfn] = (order, holder)
+        # lru[pfn] = (order, holder): a new pfn goes last, a listed one keeps its place
         if not 0 <= order <= ORDER_MASK:
             raise PextlabError(f"LRU: order {order} of pfn {pfn:#x} is out of range")
-        cdef Py_ssize_t s = self.slot_of(holder)
+        cdef Py_ssize_t s = self.slot_of(holder), live = self.blocks.live
+        cdef int64_t *rec = self.blocks.put(pfn)
         self.nr[s] += 1
-        key = pfn
-        old = self.blocks.get(key)
-        if old is not None:
-            self.forget(old)
-        self.blocks[key] = order | s << ORDER_BITS
+        if self.blocks.live == live:            # it was listed: its old entry leaves
+            self.forget(rec[0])
+        rec[0] = order | s << ORDER_BITS
 
     cdef bint c_pop(self, long pfn) except -1:
         # take pfn off the list; whether it was on it
-        old = self.blocks.pop(pfn, None)
-        if old is None:
+        cdef Py_ssize_t e = self.blocks.remove(pfn)
+        if e < 0:
             return False
-        self.forget(old)
+        self.forget(self.blocks.val[e])
         return True
 
     cdef tuple entry(self, long e):
         return (e & ORDER_MASK, self.holders[e >> ORDER_BITS])
 
+    cdef Py_ssize_t find(self, pfn) except -2:
+        # the table entry of a Python key, or -1.  A key that is no int but equals one
+        # (a numpy integer, 3.0) finds that int's entry, as it did in the dict
+        cdef Py_ssize_t e = self.blocks.entry(pfn)
+        if e >= 0 or isinstance(pfn, int):
+            return e
+        try:
+            k = int(pfn)
+        except (TypeError, ValueError, OverflowError):
+            return -1
+        return self.blocks.entry(k) if k == pfn else -1
+
     # --- the dict's interface --------------------------------------------------------------
     def __len__(self):
-        return len(self.blocks)
+        return self.blocks.live
 
     def __iter__(self):
-        return iter(self.blocks)
+        return self.blocks.iterkeys()
 
     def __contains__(self, pfn):
-        return pfn in self.blocks
+        return self.find(pfn) >= 0
 
     def __getitem__(self, pfn):
-        return self.entry(self.blocks[pfn])
+        cdef Py_ssize_t e = self.find(pfn)
+        if e < 0:
+            raise KeyError(pfn)
+        return self.entry(self.blocks.val[e])
 
     def __setitem__(self, long pfn, value):
         order, holder = value
         self.c_set(pfn, order, holder)
 
     def get(self, pfn, default=None):
-        e = self.blocks.get(pfn)
-        return default if e is None else self.entry(e)
+        cdef Py_ssize_t e = self.find(pfn)
+        return default if e < 0 else self.entry(self.blocks.val[e])
 
     def pop(self, pfn, default=_MISSING):
-        e = self.blocks.get(pfn)
-        if e is None:
+        cdef Py_ssize_t e = self.find(pfn)
+        if e < 0:
             if default is _MISSING:
                 raise KeyError(pfn)
             return default
-        got = self.entry(e)             # before its holder may leave the registry
+        got = self.entry(self.blocks.val[e])   # before its holder may leave the registry
         self.c_pop(pfn)
         return got
 
     def items(self):
-        return [(pfn, self.entry(e)) for pfn, e in self.blocks.items()]
+        cdef PfnTable t = self.blocks
+        cdef Py_ssize_t e
+        return [(t.pfn[e], self.entry(t.val[e])) for e in range(t.head, t.n) if not t.dead[e]]
 
     def values(self):
-        return [self.entry(e) for e in self.blocks.values()]
+        cdef PfnTable t = self.blocks
+        cdef Py_ssize_t e
+        return [self.entry(t.val[e]) for e in range(t.head, t.n) if not t.dead[e]]
 
     def __repr__(self):
-        return f"LruList({len(self.blocks)} blocks, {sum(h is not None for h in self.holders)} holders)"
+        return f"LruList({self.blocks.live} blocks, {sum(h is not None for h in self.holders)} holders)"
 
     # --- copies and pickles: the entries and the holders, copied with the machine --------
     def __reduce__(self):
+        # the state: the table (pickled as its entries, in order) and the registry
         return (LruList, (), (self.blocks, self.holders))
 
     def __setstate__(self, state):
-        cdef Py_ssize_t i, n
+        # (PfnTable, holders); the older (dict or list of (pfn, entry) pairs, holders)
+        # loads too.  The table is copied: a shallow copy shares the state.
+        cdef PfnTable t
+        cdef int64_t *rec
+        cdef Py_ssize_t i, e, n
+        cdef Py_ssize_t *nr
         blocks, holders = state
-        self.blocks, self.holders = dict(blocks), list(holders)
-        n = len(self.holders)
-        q = <Py_ssize_t *>PyMem_Realloc(self.nr, max(n, 1) * sizeof(Py_ssize_t))
-        if q == NULL:
+        if isinstance(blocks, PfnTable):
+            if (<PfnTable>blocks).w != 1:
+                raise PextlabError("an LRU list's table has one int per block")
+            t = (<PfnTable>blocks).clone()
+        else:
+            t = PfnTable(1)
+            for pfn, v in dict(blocks).items():
+                rec = t.put(pfn)
+                rec[0] = v
+        holders = list(holders)
+        n = len(holders)
+        nr = <Py_ssize_t *>PyMem_Realloc(NULL, max(n, 1) * sizeof(Py_ssize_t))
+        if nr == NULL:
             raise MemoryError()
-        self.nr = q
         for i in range(n):
-            self.nr[i] = 0
-        for e in self.blocks.values():
-            self.nr[<long>e >> ORDER_BITS] += 1
+            nr[i] = 0
+        for e in range(t.n):
+            if not t.dead[e]:
+                i = t.val[e] >> ORDER_BITS
+                if not 0 <= i < n:
+                    PyMem_Free(nr)
+                    raise PextlabError(f"LRU: pfn {t.pfn[e]:#x} names no holder")
+                nr[i] += 1
+        PyMem_Free(self.nr)
+        self.nr = nr
+        self.blocks, self.holders = t, holders
 
     def __deepcopy__(self, memo):
-        # the entries are ints: the dict is copied as it is, the holders deep (a holder
+        # the entries are ints: the table is copied as it is, the holders deep (a holder
         # reaching back to this list finds the copy in memo)
         cdef LruList new = LruList()
         memo[id(self)] = new

@@ -5,8 +5,8 @@ the pages of reclaimable slab caches.  Anonymous memory is never on it (no swap
 device: ``can_reclaim_anon_pages`` is false), nor is anything unmovable.  One list
 per node (the node's lruvec), oldest first: ``mm.lru[nid]`` is a
 :class:`~pextlab.kernel._vmscan.LruList`, read and written as an insertion-ordered
-dict ``pfn -> (order, holder)`` (it keeps ints and a registry of the holders, so
-the garbage collector has nothing per block to scan).  Whoever allocated a
+dict ``pfn -> (order, holder)`` (it keeps one int per block in a C pfn table and a
+registry of the holders, so the garbage collector has nothing per block to scan).  Whoever allocated a
 reclaimable block puts it on the list (``lru_add``; ``folio_add_lru``) and takes it
 off when it frees the block itself (``lru_del``); a block that migrates is taken
 off and put back at its new pfn as the newest (``putback_movable_folio``).

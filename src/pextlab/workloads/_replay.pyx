@@ -19,9 +19,10 @@ from ..kernel.page_alloc import alloc_pages_slow
 from .events import EV_ALLOC, EV_FAIL, EV_FREE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport int64_t, INT64_MAX
-from ._runlog cimport BlockTable, ExpiryHeap, Int64Buffer, Pending
+from ._runlog cimport ExpiryHeap, Int64Buffer, Pending
 from ..kernel._fastpath cimport c_alloc_pages_fast, c_free_pages
 from ..kernel._geometry cimport Geometry
+from ..kernel._pfn_table cimport PfnTable
 from ..kernel._mmzone cimport Zone
 from ..kernel._state cimport MMCore
 from ..kernel._vmscan cimport c_lru_add, c_lru_del
@@ -102,7 +103,7 @@ cdef class _Replay:
     cdef ZoneCodes zc
     cdef bint record, c_owns
     cdef list tasks, t_comm, t_pin, zones, hook_list, hook_next
-    cdef BlockTable held, lru
+    cdef PfnTable held, lru                # the log's BlockTables
     cdef dict pins
     cdef set dropped, dead
     cdef long nm, mov

@@ -1,7 +1,7 @@
 # The run log's C records (workloads/_runlog.pyx defines them, workloads/_replay.pyx
-# uses them directly, without a Python call).
-cimport cython
-from libc.stdint cimport int32_t, int64_t
+# uses them directly, without a Python call).  Its per-block tables are the kernel's
+# C pfn table (kernel/_pfn_table.pxd PfnTable, the log's BlockTable).
+from libc.stdint cimport int64_t
 
 # one pending free of the expiry heap: the tuple layout the Python heap had
 cdef struct Pending:
@@ -32,19 +32,3 @@ cdef class Int64Buffer:
     cdef int64_t *a
     cdef Py_ssize_t n, cap
     cdef int64_t *room(self, Py_ssize_t k) except NULL
-
-@cython.final                           # the replay calls its C methods directly, no vtable
-cdef class BlockTable:
-    cdef int64_t *pfn                   # the entries' keys, in insertion order (dead ones skipped)
-    cdef int64_t *val                   # w values per entry
-    cdef char *dead
-    cdef int32_t *table                 # open-addressed: entry index, EMPTY or DUMMY
-    cdef Py_ssize_t w, n, live, cap
-    cdef int tbits
-    cdef Py_ssize_t home(self, int64_t key) noexcept
-    cdef int rebuild(self, Py_ssize_t cap) except -1
-    cdef Py_ssize_t slot_of(self, int64_t key) noexcept
-    cdef int64_t *put(self, int64_t key) except NULL
-    cdef bint discard(self, int64_t key) noexcept
-    cdef tuple record(self, Py_ssize_t e)
-    cdef Py_ssize_t entry(self, key) except -2

@@ -11,7 +11,8 @@ runner's loop allocates no Python object per event.
 - :class:`Int64Buffer`: int64 records (events, samples) appended in C, the array
   grown by doubling, moved into the log's ``array('q')`` by :meth:`Int64Buffer.flush_into`.
 - :class:`BlockTable`: the log's per-block records (``held``, ``lru``), pfn -> a few
-  ints, in C; Python code sees a dict of tuples.
+  ints, in C; Python code sees a dict of tuples.  It is the kernel's C pfn table
+  (``kernel/_pfn_table.pyx`` ``PfnTable``), under this name.
 
 ``pextlab.workloads.runner`` (the ``RunLog``) owns them; ``workloads/_replay.pyx``
 reads and writes them through ``_runlog.pxd``.
@@ -21,13 +22,13 @@ from array import array
 from cpython.buffer cimport PyBUF_READ
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromMemory
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr) nogil     # GCC / clang
 
-from ..errors import PextlabError
+from ..kernel._pfn_table import PfnTable, pfn_table_from_bytes
 
 __all__ = ["ExpiryHeap", "Int64Buffer", "BlockTable"]
 
@@ -302,262 +303,9 @@ def _buffer_from_bytes(bytes data):
 
 
 # --- the per-block records -----------------------------------------------------------------------
-
-cdef uint64_t FIB = 0x9E3779B97F4A7C15ULL    # 2^64 / golden ratio: Fibonacci hashing
-cdef int32_t EMPTY = -1                     # a table slot never used since the last rebuild
-cdef int32_t DUMMY = -2                     # a table slot whose entry was removed
-cdef Py_ssize_t MAX_ENTRIES = 1 << 30       # entry indices are int32 in the table
-cdef Py_ssize_t MAX_WIDTH = 8
-_I64_MIN, _I64_END = -(2 ** 63), 2 ** 63      # the keys a table can hold: int64
-
-
-cdef void *_alloc(size_t size) except NULL:
-    cdef void *p = PyMem_Realloc(NULL, size)
-    if p == NULL:
-        raise MemoryError()
-    return p
-
-
-cdef class BlockTable:
-    """pfn -> a record of ``width`` ints, in C, for the run log's per-block records:
-    ``held`` (zone_mt, task, slot) and ``lru`` (seq, task, zone_mt, slot).  The replay
-    loop adds and removes them without a Python object per block.
-
-    The layout is CPython's compact dict (Objects/dictobject.c): the entries sit in an
-    array in insertion order, an open-addressed table keyed by pfn holds their indices,
-    and a removed entry leaves a dummy in the table and a dead entry until the next
-    rebuild, which compacts the entries in order.  So Python code sees a dict of
-    tuples, and iterates it in a dict's order: a new pfn goes last, a changed one keeps
-    its place, one removed and added again goes last.  A tuple is built on reading;
-    ``keys()``, ``values()`` and ``items()`` are lists (a copy).  It compares equal to
-    a mapping with the same items; copies and pickles hold the entries in order.
-    """
-
-    def __cinit__(self, int width):
-        if not 1 <= width <= MAX_WIDTH:
-            raise PextlabError(f"a block table's records hold 1 to {MAX_WIDTH} ints, not {width}")
-        self.w = width
-        self.pfn = self.val = NULL
-        self.dead = NULL
-        self.table = NULL
-        self.n = self.live = self.cap = 0
-        self.rebuild(8)
-
-    def __dealloc__(self):
-        PyMem_Free(self.pfn)
-        PyMem_Free(self.val)
-        PyMem_Free(self.dead)
-        PyMem_Free(self.table)
-
-    cdef Py_ssize_t home(self, int64_t key) noexcept:
-        return <Py_ssize_t>((<uint64_t>key * FIB) >> (64 - self.tbits))
-
-    cdef int rebuild(self, Py_ssize_t cap) except -1:
-        # the live entries, in order, into arrays of ``cap`` (a power of two >= live)
-        # entries, indexed in a fresh table of 2 * cap slots: as every table slot in use
-        # names a distinct entry, the table is at most half full, dummies included
-        cdef Py_ssize_t i, j = 0, size = 2 * cap
-        cdef Py_ssize_t mask = size - 1
-        cdef int64_t *keys = NULL
-        cdef int64_t *vals = NULL
-        cdef char *dead = NULL
-        cdef int32_t *table = NULL
-        if cap > MAX_ENTRIES:
-            raise MemoryError(f"more than {MAX_ENTRIES} blocks in a run log's table")
-        try:
-            keys = <int64_t *>_alloc(cap * sizeof(int64_t))
-            vals = <int64_t *>_alloc(cap * self.w * sizeof(int64_t))
-            dead = <char *>_alloc(cap)
-            table = <int32_t *>_alloc(size * sizeof(int32_t))
-        except MemoryError:
-            PyMem_Free(keys)
-            PyMem_Free(vals)
-            PyMem_Free(dead)
-            raise
-        for i in range(self.n):
-            if not self.dead[i]:
-                keys[j] = self.pfn[i]
-                memcpy(vals + j * self.w, self.val + i * self.w, self.w * sizeof(int64_t))
-                dead[j] = 0
-                j += 1
-        PyMem_Free(self.pfn)
-        PyMem_Free(self.val)
-        PyMem_Free(self.dead)
-        PyMem_Free(self.table)
-        self.pfn, self.val, self.dead, self.table = keys, vals, dead, table
-        self.n = self.live = j
-        self.cap = cap
-        self.tbits = 0
-        while (<Py_ssize_t>1 << self.tbits) < size:
-            self.tbits += 1
-        for i in range(size):
-            table[i] = EMPTY
-        for j in range(self.n):
-            i = self.home(keys[j])
-            while table[i] != EMPTY:
-                i = (i + 1) & mask
-            table[i] = <int32_t>j
-        return 0
-
-    cdef Py_ssize_t slot_of(self, int64_t key) noexcept:
-        """The table slot naming ``key``'s entry, or -1 (the table always has an empty slot)."""
-        cdef Py_ssize_t mask = (<Py_ssize_t>1 << self.tbits) - 1
-        cdef Py_ssize_t i = self.home(key)
-        cdef int32_t e = self.table[i]
-        while e != EMPTY:
-            if e >= 0 and self.pfn[e] == key:
-                return i
-            i = (i + 1) & mask
-            e = self.table[i]
-        return -1
-
-    cdef int64_t *put(self, int64_t key) except NULL:
-        """The ``w`` values of ``key``'s record, to write: a new entry goes last (its
-        values are the caller's to set, all of them)."""
-        cdef Py_ssize_t i = self.slot_of(key), cap = 8
-        if i >= 0:
-            return self.val + <Py_ssize_t>self.table[i] * self.w
-        if self.n == self.cap:
-            while cap < 2 * (self.live + 1):     # half free after the rebuild: amortised O(1)
-                cap *= 2
-            self.rebuild(cap)
-        i = self.home(key)
-        while self.table[i] >= 0:               # the first empty or dummy slot: key is absent
-            i = (i + 1) & ((<Py_ssize_t>1 << self.tbits) - 1)
-        self.table[i] = <int32_t>self.n
-        self.pfn[self.n] = key
-        self.dead[self.n] = 0
-        self.n += 1
-        self.live += 1
-        return self.val + (self.n - 1) * self.w
-
-    cdef bint discard(self, int64_t key) noexcept:
-        """Remove ``key``'s entry; whether there was one."""
-        cdef Py_ssize_t i = self.slot_of(key)
-        if i < 0:
-            return False
-        self.dead[self.table[i]] = 1
-        self.table[i] = DUMMY
-        self.live -= 1
-        return True
-
-    # --- the dict interface ------------------------------------------------------------------
-    cdef tuple record(self, Py_ssize_t e):
-        cdef int64_t *v = self.val + e * self.w
-        return tuple([v[j] for j in range(self.w)])
-
-    cdef Py_ssize_t entry(self, key) except -2:
-        # the entry of a Python key, or -1: a key that is no int64 is in no table
-        if not isinstance(key, int) or not _I64_MIN <= key < _I64_END:
-            return -1
-        cdef Py_ssize_t i = self.slot_of(key)
-        return -1 if i < 0 else self.table[i]
-
-    def __len__(self):
-        return self.live
-
-    def __contains__(self, key):
-        return self.entry(key) >= 0
-
-    def __getitem__(self, key):
-        cdef Py_ssize_t e = self.entry(key)
-        if e < 0:
-            raise KeyError(key)
-        return self.record(e)
-
-    def get(self, key, default=None):
-        cdef Py_ssize_t e = self.entry(key)
-        return default if e < 0 else self.record(e)
-
-    def __setitem__(self, key, value):
-        cdef int64_t v[8]
-        cdef Py_ssize_t j
-        cdef int64_t *row
-        if not isinstance(key, int) or not _I64_MIN <= key < _I64_END:
-            raise PextlabError(f"a block table is keyed by pfn (an int64), not {key!r}")
-        vs = tuple(value)
-        if len(vs) != self.w:
-            raise PextlabError(f"a block table's record is {self.w} ints, not {value!r}")
-        for j in range(self.w):                 # all converted before the table changes
-            v[j] = vs[j]
-        row = self.put(key)
-        for j in range(self.w):
-            row[j] = v[j]
-
-    def __delitem__(self, key):
-        if self.entry(key) < 0:
-            raise KeyError(key)
-        self.discard(key)
-
-    def pop(self, key, *default):
-        """dict.pop: the record of ``key`` (a tuple), removed; ``default`` if absent."""
-        cdef Py_ssize_t e = self.entry(key)
-        if e < 0:
-            if default:
-                return default[0]
-            raise KeyError(key)
-        r = self.record(e)
-        self.discard(key)
-        return r
-
-    def keys(self):
-        cdef Py_ssize_t e
-        return [self.pfn[e] for e in range(self.n) if not self.dead[e]]
-
-    def values(self):
-        cdef Py_ssize_t e
-        return [self.record(e) for e in range(self.n) if not self.dead[e]]
-
-    def items(self):
-        cdef Py_ssize_t e
-        return [(self.pfn[e], self.record(e)) for e in range(self.n) if not self.dead[e]]
-
-    def __iter__(self):
-        return iter(self.keys())
-
-    def __eq__(self, other):
-        if not isinstance(other, (BlockTable, dict)):
-            return NotImplemented
-        if len(self) != len(other):
-            return False
-        for k, v in self.items():
-            if k not in other or other[k] != v:
-                return False
-        return True
-
-    def __ne__(self, other):
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else not eq
-
-    __hash__ = None
-
-    def __repr__(self):
-        return f"BlockTable({self.w}, {dict(self.items())!r})"
-
-    def copy(self):
-        return _table_from_bytes(*self.__reduce__()[1])
-
-    def __reduce__(self):
-        # a copy (a snapshot) or a pickle: the live entries' pfns and records, in order
-        cdef Py_ssize_t e, j
-        ks, vs = array("q"), array("q")
-        for e in range(self.n):
-            if not self.dead[e]:
-                ks.append(self.pfn[e])
-                for j in range(self.w):
-                    vs.append(self.val[e * self.w + j])
-        return _table_from_bytes, (self.w, ks.tobytes(), vs.tobytes())
-
-
-def _table_from_bytes(int width, bytes keys, bytes vals):
-    cdef BlockTable t = BlockTable(width)
-    cdef Py_ssize_t e, n = len(keys) // sizeof(int64_t)
-    cdef int64_t key
-    cdef const char *k = keys
-    cdef const char *v = vals
-    if len(keys) != n * sizeof(int64_t) or len(vals) != n * width * sizeof(int64_t):
-        raise PextlabError("a block table's pickle does not hold whole records")
-    for e in range(n):
-        memcpy(&key, k + e * sizeof(int64_t), sizeof(int64_t))
-        memcpy(t.put(key), v + e * width * sizeof(int64_t), width * sizeof(int64_t))
-    return t
+# The C pfn table lives in the kernel (kernel/_pfn_table.pyx), whose LRU lists use it
+# too: the run log's ``held`` (zone_mt, task, slot) and ``lru`` (seq, task, zone_mt,
+# slot) are tables of it under the name the log always used.  ``_table_from_bytes`` is
+# here for the pickles made before the move, which name it in this module.
+BlockTable = PfnTable
+_table_from_bytes = pfn_table_from_bytes
