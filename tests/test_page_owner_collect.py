@@ -14,6 +14,7 @@ import pytest
 
 import pextlab
 import pextlab.workloads as W
+from pextlab.errors import PextlabError
 from pextlab.kernel.debug import check_invariants
 from pextlab.kernel.page_owner import PageOwner
 
@@ -104,3 +105,43 @@ def test_rows_made_count_every_row_even_across_collections():
     assert recs.made == made + 10
     m.mm.page_owner.collect_records()
     assert recs.made == made + 10
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_compiled_compaction_equals_the_numpy_rule(seed):
+    from pextlab.kernel.page_owner import OwnerRecords
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    t = OwnerRecords(16)
+    for i in range(n):
+        t.add(i, int(rng.integers(0, 1 << 20)), i * 7, i * 11, 1, 2, 3)
+    owners = [np.full(int(rng.integers(1, 5000)), -1, dtype=np.int32) for _ in range(4)]
+    for o in owners:                            # some pages point at rows, some share them
+        pick = rng.random(len(o)) < rng.random()
+        o[pick] = rng.integers(0, n, int(pick.sum()))
+    before = t.as_numpy()
+    live = np.zeros(n, dtype=bool)
+    for o in owners:
+        live[o[o >= 0]] = True
+    where = np.cumsum(live) - 1
+    want_owners = [np.where(o >= 0, where[np.maximum(o, 0)], -1) for o in owners]
+    k = t.compact(owners)
+    assert k == int(live.sum()) == t.n
+    assert np.array_equal(t.as_numpy(), before[live])
+    assert not t.rows[k:].any()
+    for o, w in zip(owners, want_owners):
+        assert np.array_equal(o, w)
+
+
+def test_a_page_pointing_past_the_records_is_refused_and_changes_nothing():
+    m = pextlab.boot(mem="256M", cmdline="page_owner=on", seed=1)
+    po = m.mm.page_owner
+    for _ in range(100):
+        m.alloc_pages(0, "GFP_KERNEL")
+    arrays = po._owner_arrays()
+    rows = po.records.as_numpy()
+    bad = [a.copy() for a in arrays]
+    bad[0][0] = po.records.n + 5
+    with pytest.raises(PextlabError, match="record row"):
+        po.collect_records(bad)
+    assert np.array_equal(po.records.as_numpy(), rows)

@@ -23,7 +23,8 @@ and flags byte, through the C pointers of ``RecordTable`` and ``PageExtArrays``
 """
 from cpython.buffer cimport PyBUF_FORMAT
 from libc.stdint cimport int32_t, int64_t, uint8_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
+from cpython.mem cimport PyMem_Calloc, PyMem_Free
 
 from ._mmzone cimport section_at
 from ._page_ext cimport PageExtArrays
@@ -329,6 +330,45 @@ cdef class RecordTable:
         r[5] = tgid
         r[6] = comm_id
         return row
+
+    def compact(self, list owners):
+        """Drop the rows no page points at: ``owners`` are every page's record row
+        (int32 arrays, -1 for none, each page once).  The rows left keep their order
+        and the arrays are pointed at their new places, in one pass over each
+        (PageOwner.collect_records).  Returns how many rows are left."""
+        self._thaw()
+        cdef Py_ssize_t n = self._n, i, j, k = 0, a
+        cdef int32_t[::1] o
+        cdef int32_t r
+        cdef int32_t *where = <int32_t *>PyMem_Calloc(max(n, 1), sizeof(int32_t))
+        if where == NULL:
+            raise MemoryError()
+        try:
+            for arr in owners:                  # mark: where[r] = 1 for every row in use
+                o = arr
+                for i in range(o.shape[0]):
+                    r = o[i]
+                    if r >= 0:
+                        if r >= n:
+                            raise IndexError(f"page_owner: a page points at record row {r} of {n}")
+                        where[r] = 1
+            for i in range(n):                  # the rows in use move down, in order
+                if where[i]:
+                    if k != i:
+                        memcpy(self.data + k * NF, self.data + i * NF, NF * sizeof(int64_t))
+                    where[i] = <int32_t>k
+                    k += 1
+            if k < n:
+                memset(self.data + k * NF, 0, (n - k) * NF * sizeof(int64_t))
+                for arr in owners:
+                    o = arr
+                    for i in range(o.shape[0]):
+                        if o[i] >= 0:
+                            o[i] = where[o[i]]
+                self._n = k
+        finally:
+            PyMem_Free(where)
+        return k
 
     def copy_row(self, Py_ssize_t row):
         """A new row with the raw (biased) values of ``row``; its number."""

@@ -335,26 +335,10 @@ class PageOwner:
             arrays = self._owner_arrays()
             if arrays is None:
                 return False
-        recs = self.records
-        n = recs.n
-        live = np.zeros(n, dtype=bool)
-        for o in arrays:
-            r = o[o >= 0]
-            if len(r) and int(r.max()) >= n:
-                raise PextlabError(f"page_owner: a page points at record row {int(r.max())} "
-                                   f"of {n}")
-            live[r] = True
-        k = int(np.count_nonzero(live))
-        if k == n:
-            return True
-        where = (np.cumsum(live, dtype=np.int64) - 1).astype(np.int32)
-        rows = recs.rows
-        rows[:k] = rows[:n][live]
-        rows[k:n] = 0                           # rows past n are zero
-        recs.n = k
-        for o in arrays:
-            m = o >= 0
-            o[m] = where[o[m]]
+        try:
+            self.records.compact(arrays)        # compiled: one pass over pages and rows
+        except IndexError as e:
+            raise PextlabError(str(e)) from None
         return True
 
     def reset_page_owner_pfns(self, pfns: np.ndarray) -> None:
