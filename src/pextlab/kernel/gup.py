@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import PextlabError
 from . import migrate
-from .gfp import ZONE_MOVABLE
-from .mmzone import PG_HEAD
+
+# compiled: kernel/_gup.pyx (the head check, folio_is_longterm_pinnable, one pin)
+from ._gup import check_head, folio_is_longterm_pinnable, pin_head, unpin_head
 
 __all__ = ["pin_user_pages", "unpin_user_pages", "folio_is_longterm_pinnable",
            "check_and_migrate_movable_pages", "page_pincount", "nr_pinned_pages",
@@ -47,27 +47,6 @@ LONGTERM_PIN_TARGET_STACK = (
     "migrate_longterm_unpinnable_folios", "check_and_migrate_movable_pages_or_folios",
     "__gup_longterm_locked", "pin_user_pages_fast",
 )
-
-
-def _head(mm, pfn: int):
-    sec = mm.section_of(pfn)
-    if sec is None or not sec.present:
-        raise PextlabError(f"pin_user_pages: pfn {pfn:#x} is outside the memory map")
-    off = pfn & mm.section_mask
-    if not sec.flags[off] & PG_HEAD:
-        raise PextlabError(f"pin_user_pages: pfn {pfn:#x} is not the head of an allocated block")
-    return sec, off
-
-
-def folio_is_longterm_pinnable(mm, pfn: int) -> bool:
-    """include/linux/mm.h folio_is_longterm_pinnable: not in a MIGRATE_CMA or
-    MIGRATE_ISOLATE pageblock, not in ZONE_MOVABLE."""
-    sec = mm.section_of(pfn)
-    mt = sec.pageblock_mt[(pfn & mm.section_mask) >> mm.pageblock_order]
-    if mt in (mm.profile.mt_cma, mm.profile.mt_isolate):
-        return False
-    zone = mm.zone_of_pfn(pfn)
-    return zone is None or zone.idx != ZONE_MOVABLE
 
 
 def check_and_migrate_movable_pages(mm, blocks):
@@ -105,25 +84,20 @@ def pin_user_pages(mm, blocks, longterm: bool = False):
     """
     blocks = [(int(p), int(o)) for p, o in blocks]
     for p, _ in blocks:
-        _head(mm, p)
+        check_head(mm, p, "pin_user_pages")
     pfns = check_and_migrate_movable_pages(mm, blocks) if longterm else [p for p, _ in blocks]
     if pfns is None:
         return None
     for p in pfns:
-        sec, off = _head(mm, p)
-        if sec.pincount is None:
-            sec.pincount = np.zeros(mm.pages_per_section, dtype=np.int32)
-        sec.pincount[off] += 1
+        pin_head(mm, p)
     return pfns
 
 
 def unpin_user_pages(mm, pfns) -> None:
-    """mm/gup.c unpin_user_pages: drop one pin of each block."""
+    """mm/gup.c unpin_user_pages: drop one pin of each block (PextlabError at the first
+    that is not a pinned block's head; the ones before it are unpinned)."""
     for p in pfns:
-        sec, off = _head(mm, int(p))
-        if sec.pincount is None or sec.pincount[off] <= 0:
-            raise PextlabError(f"unpin_user_pages: pfn {int(p):#x} is not pinned")
-        sec.pincount[off] -= 1
+        unpin_head(mm, int(p))
 
 
 def page_pincount(mm, pfn: int) -> int:

@@ -22,6 +22,7 @@ from libc.stdint cimport int64_t, INT64_MAX
 from ._runlog cimport ExpiryHeap, Int64Buffer, Pending
 from ..kernel._fastpath cimport c_alloc_pages_fast, c_free_pages
 from ..kernel._geometry cimport Geometry
+from ..kernel._gup cimport c_longterm_pinnable, c_pin, c_unpin
 from ..kernel._pfn_table cimport PfnTable
 from ..kernel._mmzone cimport Zone
 from ..kernel._state cimport MMCore
@@ -285,7 +286,7 @@ cdef class _Replay:
             # only a pinning task's blocks are pinned (alloc pins them, follow_migration
             # re-keys them; reclaim and migration leave a pinned block where it is)
             if self.pins and self.t_pin[e.ti] and self.pins.pop(e.pfn, None) is not None:
-                gup.unpin_user_pages(mm, (e.pfn,))
+                c_unpin(mm, e.pfn)              # unpin_user_pages, as C
             c_free_pages(mm, e.pfn, e.order)
             self.used[e.k] -= 1 << e.order
             self.rss[e.ti] -= 1 << e.order
@@ -340,9 +341,16 @@ cdef class _Replay:
             self.put_event(t, C_EV_ALLOC, pfn, o, ti, si, k)
         pin = self.t_pin[ti]
         if pin and mt == self.mov:
-            self.push()                         # a long-term pin migrates: _rezone
-            got = gup.pin_user_pages(mm, ((pfn, o),), longterm=pin == "longterm")
-            self.pull()
+            # pin_user_pages: a short-term pin, or a long-term one of a block that may
+            # stay where it is, is taken here as C; a long-term pin of a block that must
+            # move first (check_and_migrate_movable_pages) goes through gup
+            if pin != "longterm" or c_longterm_pinnable(mm, pfn):
+                c_pin(mm, pfn)
+                got = (pfn,)
+            else:
+                self.push()                     # the migration re-keys them: _rezone
+                got = gup.pin_user_pages(mm, ((pfn, o),), longterm=True)
+                self.pull()
             if got is None:
                 self.tasks[ti]["pin_failed"] += 1
             else:
