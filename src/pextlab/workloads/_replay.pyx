@@ -18,7 +18,7 @@ from ..kernel import gup
 from ..kernel.page_alloc import alloc_pages_slow
 from .events import EV_ALLOC, EV_FAIL, EV_FREE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
-from libc.stdint cimport int64_t, INT64_MAX
+from libc.stdint cimport int64_t, uint64_t, INT64_MAX
 from ._runlog cimport ExpiryHeap, Int64Buffer, Pending
 from ..kernel._fastpath cimport c_alloc_pages_fast, c_free_pages
 from ..kernel._geometry cimport Geometry
@@ -147,6 +147,9 @@ cdef class _Replay:
     cdef void setup(self, list tasks, list slots) except *:
         cdef Py_ssize_t i
         self.tasks, self.n_tasks, self.n_slots = tasks, len(tasks), len(slots)
+        if self.n_tasks >= 1 << 31 or self.n_slots >= 1 << 31:
+            raise PextlabError(f"a run log of {self.n_tasks} tasks and {self.n_slots} stack "
+                               "slots: a recorded event packs each in 31 bits")
         self.t_comm = [x["comm"] for x in tasks]
         self.t_pin = [x.get("pin", "") for x in tasks]
         self.t_pid = <int64_t *>grow(NULL, self.n_tasks)
@@ -226,9 +229,15 @@ cdef class _Replay:
     # --- the records -----------------------------------------------------------------------
     cdef inline void put_event(self, int64_t t, int64_t ev, int64_t pfn, int64_t o,
                                int64_t ti, int64_t si, int64_t k) except *:
-        # one EV_FIELDS record
-        cdef int64_t *p = self.ev.room(7)
-        p[0], p[1], p[2], p[3], p[4], p[5], p[6] = t, ev, pfn, o, ti, si, k
+        # one event, packed in EV_WORDS words (workloads/events.py): time, pfn,
+        # task << 32 | slot, zone_mt << 16 | order << 8 | event.  Tasks and slots are
+        # indices of the log's tables (fewer than 2^31, checked in setup), orders and
+        # events below 256, zone_mt a small signed code
+        cdef int64_t *p = self.ev.room(4)
+        p[0] = t
+        p[1] = pfn
+        p[2] = <int64_t>((<uint64_t>ti << 32) | <uint64_t>si)
+        p[3] = <int64_t>((<uint64_t>k << 16) | <uint64_t>(o << 8) | <uint64_t>ev)
 
     cdef void sample(self, int64_t ts) except *:
         cdef long zc, mt, b

@@ -71,6 +71,7 @@ from ..kernel import gup, page_alloc, vmscan
 from ..kernel.gfp import gfp_migratetype
 from .catalogue import Catalogue, load_catalogue
 from .events import EV_ALLOC, EV_FAIL, EV_FIELDS, EV_FREE, EVENT_NAMES, SAMPLE_FIELDS  # noqa: F401
+from .events import EV_WORDS, pack_event, unpack_events
 from .spec import Task, Workload
 
 # compiled: workloads/_replay.pyx, _runlog.pyx (the pextlab package checks that they are built)
@@ -147,7 +148,8 @@ class RunLog:
         self.oom: dict[int, OomTask] = {}
         self.recording = False
         self.seq = 0
-        self.events = array("q")
+        self.events = array("q")              # packed: EV_WORDS int64 per event (events.py)
+        self.ev_format = EV_WORDS
         self.samples = array("q")
         # events and samples not yet in ``events`` / ``samples``, flat, in C buffers the
         # compiled loop appends to without a Python object (flush_events moves them)
@@ -229,7 +231,7 @@ class RunLog:
         d["frees"] += 1
         d["reclaimed"] += 1
         if self.recording:
-            self.ev_buf.extend((self.mm.clock_ns, EV_FREE, pfn, order, ti, si, k))
+            self.ev_buf.extend(pack_event(self.mm.clock_ns, EV_FREE, pfn, order, ti, si, k))
 
     def kill(self, tis) -> int:
         """Free every block of the task indices ``tis`` (an OOM kill: exit_mmap, as the
@@ -261,7 +263,7 @@ class RunLog:
                 d["frees"] += 1
                 freed += 1 << o
                 if self.recording:
-                    self.ev_buf.extend((mm.clock_ns, EV_FREE, pfn, o, ti, si, k))
+                    self.ev_buf.extend(pack_event(mm.clock_ns, EV_FREE, pfn, o, ti, si, k))
         finally:
             mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = saved
         return freed
@@ -341,11 +343,25 @@ class RunLog:
 
     def nr_events(self) -> int:
         self.flush_events()
-        return len(self.events) // len(EV_FIELDS)
+        return len(self.events) // EV_WORDS
 
     def events_np(self) -> np.ndarray:
+        """Every recorded event as an (n, 7) int64 array of ``EV_FIELDS`` (a new array:
+        ``events`` holds them packed, ``EV_WORDS`` words each)."""
         self.flush_events()
-        return np.frombuffer(self.events, dtype=np.int64).reshape(-1, len(EV_FIELDS))
+        return unpack_events(np.frombuffer(self.events, dtype=np.int64))
+
+    def __setstate__(self, state: dict) -> None:
+        # a log pickled before events were packed holds them as EV_FIELDS rows
+        self.__dict__.update(state)
+        if state.get("ev_format") != EV_WORDS:
+            old = array("q")
+            self.ev_buf.flush_into(old)
+            rows = np.frombuffer(self.events + old, dtype=np.int64).reshape(-1, len(EV_FIELDS))
+            self.events = array("q")
+            for r in rows.tolist():
+                self.events.extend(pack_event(*r))
+            self.ev_format = EV_WORDS
 
     def samples_np(self) -> np.ndarray:
         self.smp_buf.flush_into(self.samples)   # a hook reading them during a run
