@@ -79,3 +79,19 @@ def test_a_log_pickled_before_the_packing_loads_and_runs_on():
     new = again[len(E):]
     assert (new[new[:, 1] == EV_ALLOC, 4] == len(old.tasks) - 1).all()   # the new task's
     assert set(new[:, 4].tolist()) <= set(range(len(old.tasks)))         # and old frees
+
+
+def test_packing_many_equals_packing_each():
+    rng = np.random.default_rng(4)
+    n = 2000
+    rows = np.stack([rng.integers(-(1 << 62), 1 << 62, n), rng.integers(0, 3, n),
+                     rng.integers(-1, 1 << 50, n), rng.integers(0, 256, n),
+                     rng.integers(0, 1 << 31, n), rng.integers(0, 1 << 32, n),
+                     rng.integers(-(1 << 47), 1 << 47, n)], axis=1)
+    from pextlab.workloads.events import pack_events
+    packed = pack_events(rows)
+    assert packed.tolist() == [w for r in rows.tolist() for w in pack_event(*r)]
+    assert np.array_equal(unpack_events(packed), rows)
+    rows[7, 4] = -1
+    with pytest.raises(PextlabError, match="packed range"):
+        pack_events(rows)

@@ -71,7 +71,7 @@ from ..kernel import gup, page_alloc, vmscan
 from ..kernel.gfp import gfp_migratetype
 from .catalogue import Catalogue, load_catalogue
 from .events import EV_ALLOC, EV_FAIL, EV_FIELDS, EV_FREE, EVENT_NAMES, SAMPLE_FIELDS  # noqa: F401
-from .events import EV_WORDS, pack_event, unpack_events
+from .events import EV_WORDS, pack_event, pack_events, unpack_events
 from .spec import Task, Workload
 
 # compiled: workloads/_replay.pyx, _runlog.pyx (the pextlab package checks that they are built)
@@ -357,10 +357,9 @@ class RunLog:
         if state.get("ev_format") != EV_WORDS:
             old = array("q")
             self.ev_buf.flush_into(old)
-            rows = np.frombuffer(self.events + old, dtype=np.int64).reshape(-1, len(EV_FIELDS))
+            packed = pack_events(np.frombuffer(self.events + old, dtype=np.int64))
             self.events = array("q")
-            for r in rows.tolist():
-                self.events.extend(pack_event(*r))
+            self.events.frombytes(packed.tobytes())
             self.ev_format = EV_WORDS
 
     def samples_np(self) -> np.ndarray:
