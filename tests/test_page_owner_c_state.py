@@ -301,3 +301,16 @@ def test_row_memory_refuses_an_empty_table():
     from pextlab.kernel._page_owner import RowMemory
     with pytest.raises(ValueError, match="at least one row"):
         RowMemory(0)
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_a_growth_the_memory_cannot_give_leaves_the_table_as_it_was(held):
+    t = _filled(100)
+    keep = t.rows if held else None             # held: the growth would copy into new memory
+    before = t.as_numpy()
+    with pytest.raises(MemoryError):
+        t.grow(1 << 50)                          # 100 PB of rows
+    assert t.n == 100 and np.array_equal(t.as_numpy(), before)
+    t.add(7, 7, 7, 7, 7, 7, 7)                   # and it goes on
+    assert t.n == 101 and t.get(100, 0) == 7
+    del keep

@@ -284,7 +284,6 @@ cdef class RecordTable:
         cdef RowMemory mem = self._mem
         if mem is not None:
             self._rows = None                   # the table's own array lets go of it
-            self.data = NULL
             if not mem.exports:
                 try:
                     mem.resize(cap)
@@ -292,10 +291,12 @@ cdef class RecordTable:
                     self._adopt(np.asarray(mem))
                     self._mem = mem
                 return
-            old = np.asarray(mem)
+            old = np.asarray(mem)               # held elsewhere: the rows are copied
+            self._adopt(old)
+            self._mem = mem
         else:
             old = self._rows
-        self._alloc(cap)
+        self._alloc(cap)                        # no memory: the table keeps its rows
         self._rows[:n] = old[:n]
 
     cdef int64_t* row_ptr(self, Py_ssize_t row) except NULL:
