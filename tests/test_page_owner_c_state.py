@@ -310,6 +310,8 @@ def test_a_growth_the_memory_cannot_give_leaves_the_table_as_it_was(held):
     before = t.as_numpy()
     with pytest.raises(MemoryError):
         t.grow(1 << 50)                          # 100 PB of rows
+    with pytest.raises(MemoryError):
+        t.grow(1 << 62)                          # its size in bytes would overflow
     assert t.n == 100 and np.array_equal(t.as_numpy(), before)
     t.add(7, 7, 7, 7, 7, 7, 7)                   # and it goes on
     assert t.n == 101 and t.get(100, 0) == 7

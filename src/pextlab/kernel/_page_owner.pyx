@@ -77,6 +77,7 @@ cdef extern from *:
     void pxl_rows_unmap(void *p, size_t n) nogil
 
 cdef size_t MAP_UNIT = 1 << 16          # mappings are whole multiples of 64 KiB
+cdef Py_ssize_t MAX_ROWS = 1LL << 52    # 432 PB of rows: sizes stay far from overflowing
 cdef char *FORMAT_Q = "q"               # the rows' struct format: int64
 
 
@@ -90,6 +91,8 @@ cdef class RowMemory:
     def __cinit__(self, Py_ssize_t rows):
         if rows < 1:
             raise ValueError(f"a page_owner record table holds at least one row, not {rows}")
+        if rows > MAX_ROWS:
+            raise MemoryError(f"page_owner records: no memory for {rows} rows")
         self.p = NULL
         self.nbytes = self._bytes(rows)
         self.p = <char *>pxl_rows_map(self.nbytes)
@@ -110,6 +113,8 @@ cdef class RowMemory:
         # the first min(rows, self.rows) rows kept, the others zero
         if self.exports:
             raise BufferError("page_owner records: the rows are in use and cannot move")
+        if rows < 1 or rows > MAX_ROWS:
+            raise MemoryError(f"page_owner records: no memory for {rows} rows")
         cdef size_t nb = self._bytes(rows)
         if nb != self.nbytes:
             q = <char *>pxl_rows_remap(self.p, self.nbytes, nb)
