@@ -1,11 +1,7 @@
 """The run log keeps recorded events packed (workloads/events.py: four int64 words,
 32 bytes, instead of seven fields): packing and unpacking give every field back over
-its whole range, the compiled writer and the Python one agree, a log pickled before
-the packing loads and runs on, and the events frame is unchanged."""
+its whole range, and the compiled writer and the Python one agree."""
 from __future__ import annotations
-
-import pickle
-from array import array
 
 import numpy as np
 import pytest
@@ -59,39 +55,3 @@ def test_events_take_four_words_and_every_kind_unpacks():
     ok = E[E[:, 1] != EV_FAIL]
     assert (ok[:, 6] >= 0).all() and (ok[:, 4] < len(log.tasks)).all()
     assert (ok[:, 5] < len(log.slots)).all()
-
-
-def test_a_log_pickled_before_the_packing_loads_and_runs_on():
-    m, w = _run()
-    log = m.run_log
-    E = log.events_np()
-    state = dict(log.__dict__)
-    state.pop("ev_format")
-    state["events"] = array("q", E.ravel().tolist())   # the seven-field rows of old
-    old = type(log).__new__(type(log))
-    old.__setstate__(pickle.loads(pickle.dumps(state)))
-    assert np.array_equal(old.events_np(), E) and old.ev_format == EV_WORDS
-    assert pickle.loads(pickle.dumps(m)).run_log.events_np().tobytes() == E.tobytes()
-    W.run(m.mm, W.anon("more", rate=20000, lifetime="100ms"), W.parse_duration("1s"),
-          np.random.default_rng(3), record=True, log=old)
-    again = old.events_np()
-    assert len(again) > len(E) and np.array_equal(again[:len(E)], E)
-    new = again[len(E):]
-    assert (new[new[:, 1] == EV_ALLOC, 4] == len(old.tasks) - 1).all()   # the new task's
-    assert set(new[:, 4].tolist()) <= set(range(len(old.tasks)))         # and old frees
-
-
-def test_packing_many_equals_packing_each():
-    rng = np.random.default_rng(4)
-    n = 2000
-    rows = np.stack([rng.integers(-(1 << 62), 1 << 62, n), rng.integers(0, 3, n),
-                     rng.integers(-1, 1 << 50, n), rng.integers(0, 256, n),
-                     rng.integers(0, 1 << 31, n), rng.integers(0, 1 << 32, n),
-                     rng.integers(-(1 << 47), 1 << 47, n)], axis=1)
-    from pextlab.workloads.events import pack_events
-    packed = pack_events(rows)
-    assert packed.tolist() == [w for r in rows.tolist() for w in pack_event(*r)]
-    assert np.array_equal(unpack_events(packed), rows)
-    rows[7, 4] = -1
-    with pytest.raises(PextlabError, match="packed range"):
-        pack_events(rows)

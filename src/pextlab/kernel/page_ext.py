@@ -135,7 +135,6 @@ class _SectionView(PageExtArrays):
     the copy's hooks, which write through the sections, and its node table still
     see one array."""
     __slots__ = ("table", "state", "lo")
-    _FIELDS = __slots__ + ("flags", "with_owner", "_owner")
 
     def __init__(self, table: PageExtTable, lo: int, n: int):
         self.table = table
@@ -146,19 +145,7 @@ class _SectionView(PageExtArrays):
         self.state = "online"
 
     def __reduce__(self):
-        if self.lo < 0:                         # restored from an old copy: see below
-            return (_blank, (type(self),), self.__getstate__())
         return (_section_view, (self.table, self.lo, len(self.flags), self.state))
-
-    __getstate__ = PageExtTable.__getstate__
-
-    def __setstate__(self, state):
-        # a copy made before windows pickled as windows holds arrays of its own and no
-        # ``lo`` (-1): it stays as it was made
-        self.lo = -1
-        for k, v in state.items():
-            if k not in ("fmv", "omv"):
-                setattr(self, k, v)
 
 
 def _section_view(table: PageExtTable, lo: int, n: int, state: str) -> _SectionView:

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import PextlabError
 
 __all__ = ["EV_ALLOC", "EV_FREE", "EV_FAIL", "EVENT_NAMES", "EV_FIELDS", "SAMPLE_FIELDS",
-           "EV_WORDS", "pack_event", "pack_events", "unpack_events"]
+           "EV_WORDS", "pack_event", "unpack_events"]
 
 EV_ALLOC, EV_FREE, EV_FAIL = 0, 1, 2
 EVENT_NAMES = ("alloc", "free", "fail")
@@ -39,22 +39,6 @@ def pack_event(t: int, ev: int, pfn: int, order: int, task: int, slot: int,
                            f"order {order}, event {ev}, zone_mt {zone_mt}")
     w3 = (zone_mt << 16 | order << 8 | ev) & 0xFFFFFFFFFFFFFFFF
     return t, pfn, task << 32 | slot, w3 - (1 << 64) if w3 >= 1 << 63 else w3
-
-
-def pack_events(rows) -> np.ndarray:
-    """(n, 7) ``EV_FIELDS`` rows as n packed events, flat int64 (``pack_event`` of each)."""
-    r = np.asarray(rows, dtype=np.int64).reshape(-1, len(EV_FIELDS))
-    t, ev, pfn, order, task, slot, k = r.T
-    if len(r) and not ((task >= 0) & (task < 1 << 31) & (slot >= 0) & (slot < 1 << 32)
-                       & (order >= 0) & (order < 256) & (ev >= 0) & (ev < 256)
-                       & (k >= -(1 << 47)) & (k < 1 << 47)).all():
-        raise PextlabError("run log events out of their packed range")
-    out = np.empty((len(r), EV_WORDS), dtype=np.int64)
-    out[:, 0] = t
-    out[:, 1] = pfn
-    out[:, 2] = task << 32 | slot
-    out[:, 3] = k << 16 | order << 8 | ev       # two's complement: k's sign is kept
-    return out.ravel()
 
 
 def unpack_events(words) -> np.ndarray:

@@ -71,7 +71,7 @@ from ..kernel import gup, page_alloc, vmscan
 from ..kernel.gfp import gfp_migratetype
 from .catalogue import Catalogue, load_catalogue
 from .events import EV_ALLOC, EV_FAIL, EV_FIELDS, EV_FREE, EVENT_NAMES, SAMPLE_FIELDS  # noqa: F401
-from .events import EV_WORDS, pack_event, pack_events, unpack_events
+from .events import EV_WORDS, pack_event, unpack_events
 from .spec import Task, Workload
 
 # compiled: workloads/_replay.pyx, _runlog.pyx (the pextlab package checks that they are built)
@@ -149,7 +149,6 @@ class RunLog:
         self.recording = False
         self.seq = 0
         self.events = array("q")              # packed: EV_WORDS int64 per event (events.py)
-        self.ev_format = EV_WORDS
         self.samples = array("q")
         # events and samples not yet in ``events`` / ``samples``, flat, in C buffers the
         # compiled loop appends to without a Python object (flush_events moves them)
@@ -350,17 +349,6 @@ class RunLog:
         ``events`` holds them packed, ``EV_WORDS`` words each)."""
         self.flush_events()
         return unpack_events(np.frombuffer(self.events, dtype=np.int64))
-
-    def __setstate__(self, state: dict) -> None:
-        # a log pickled before events were packed holds them as EV_FIELDS rows
-        self.__dict__.update(state)
-        if state.get("ev_format") != EV_WORDS:
-            old = array("q")
-            self.ev_buf.flush_into(old)
-            packed = pack_events(np.frombuffer(self.events + old, dtype=np.int64))
-            self.events = array("q")
-            self.events.frombytes(packed.tobytes())
-            self.ev_format = EV_WORDS
 
     def samples_np(self) -> np.ndarray:
         self.smp_buf.flush_into(self.samples)   # a hook reading them during a run
