@@ -193,9 +193,9 @@ cdef class RecordTable:
     """A growable table of page_owner records: 12 int64 per row, ``n`` of ``cap``
     in use, rows past ``n`` zero.  Growth gives at least twice the capacity; the
     rows move there without a copy (``RowMemory.resize``) unless an array of
-    them is held elsewhere, when they are copied into new memory.  A copy holds ``FrozenRows`` until it is first used
-    (``_thaw``); every access to the rows goes through ``rows``, ``buf``,
-    ``grow`` or ``row_ptr``, which thaw it."""
+    them is held elsewhere, when they are copied into new memory.  A copy holds
+    ``FrozenRows`` until it is first used (``_thaw``); every access to the rows
+    goes through ``rows``, ``buf``, ``grow`` or ``row_ptr``, which thaw it."""
     def __init__(self, Py_ssize_t capacity=1 << 12):
         self._alloc(capacity)
         self._n = 0
@@ -343,7 +343,7 @@ cdef class RecordTable:
         and the arrays are pointed at their new places, in one pass over each
         (PageOwner.collect_records).  Returns how many rows are left."""
         self._thaw()
-        cdef Py_ssize_t n = self._n, i, j, k = 0, a
+        cdef Py_ssize_t n = self._n, i, k = 0
         cdef int32_t[::1] o
         cdef int32_t r
         cdef int32_t *where = <int32_t *>PyMem_Calloc(max(n, 1), sizeof(int32_t))

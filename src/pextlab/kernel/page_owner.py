@@ -300,46 +300,26 @@ class PageOwner:
         if recs.n + need <= recs.cap:
             return
         arrays = self._owner_arrays()
-        collected = (arrays is not None
-                     and recs.n >= sum(len(o) for o in arrays) // 2
-                     and self.collect_records(arrays))
-        if recs.n + need > (recs.cap // 2 if collected else recs.cap):
+        collect = recs.n >= sum(len(o) for o in arrays) // 2
+        if collect:
+            self.collect_records(arrays)
+        if recs.n + need > (recs.cap // 2 if collect else recs.cap):
             recs.grow(need)
 
-    def _owner_arrays(self):
-        # every page's record row, once: the tables' owner arrays (a FLATMEM section's
-        # window on its node's table is inside that table's), or None if two of them
-        # overlap in part (then nothing is collected)
-        cands = [t.owner_if_written() for t in self.mm.page_ext.tables.values()]
-        cands += [s.page_ext.owner_if_written() for s in self._sections
-                  if s is not None and s.page_ext is not None]
-        spans = sorted(((o.__array_interface__["data"][0], o.nbytes, i)
-                        for i, o in enumerate(cands) if o is not None and len(o)),
-                       key=lambda x: (x[0], -x[1]))
-        out, end = [], -1
-        for start, nbytes, i in spans:
-            if start + nbytes <= end:
-                continue                        # inside the array before it
-            if start < end:
-                return None
-            out.append(cands[i])
-            end = start + nbytes
-        return out
+    def _owner_arrays(self) -> list:
+        # every page's record row, once: each page_ext table's owner array (a FLATMEM
+        # section's window is a view of its node table's, which is the one listed)
+        return [o for o in (t.owner_if_written() for t in self.mm.page_ext.tables.values())
+                if o is not None]
 
-    def collect_records(self, arrays=None) -> bool:
+    def collect_records(self, arrays=None) -> int:
         """Drop the record rows no page points at, keeping the others in their order
         (so every frame reads as before), and point the pages at the rows' new
-        places.  Returns whether the rows were scanned (False: the owner arrays
-        overlap in part, as no machine's do)."""
-        if arrays is None:
-            arrays = self._owner_arrays()
-            if arrays is None:
-                return False
-        try:
-            self.records.compact(arrays)        # compiled: one pass over pages and rows
+        places.  Returns the rows left."""
+        try:                                    # compiled: one pass over pages and rows
+            return self.records.compact(self._owner_arrays() if arrays is None else arrays)
         except IndexError as e:
             raise PextlabError(str(e)) from None
-        return True
 
     def reset_page_owner_pfns(self, pfns: np.ndarray) -> None:
         """__reset_page_owner of order-0 frees of ``pfns`` (distinct, int64): what one
