@@ -18,7 +18,7 @@ from ..kernel import gup
 from ..kernel.page_alloc import alloc_pages_slow
 from .events import EV_ALLOC, EV_FAIL, EV_FREE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
-from libc.stdint cimport int64_t, uint64_t, INT64_MAX
+from libc.stdint cimport int64_t, INT64_MAX
 from ._runlog cimport ExpiryHeap, Int64Buffer, Pending
 from ..kernel._fastpath cimport c_alloc_pages_fast, c_free_pages
 from ..kernel._geometry cimport Geometry
@@ -227,18 +227,6 @@ cdef class _Replay:
         mm.current_handle = handle
 
     # --- the records -----------------------------------------------------------------------
-    cdef inline void put_event(self, int64_t t, int64_t ev, int64_t pfn, int64_t o,
-                               int64_t ti, int64_t si, int64_t k) except *:
-        # one event, packed in EV_WORDS words (workloads/events.py): time, pfn,
-        # task << 32 | slot, zone_mt << 16 | order << 8 | event.  Tasks and slots are
-        # indices of the log's tables (fewer than 2^31, checked in setup), orders and
-        # events below 256, zone_mt a small signed code
-        cdef int64_t *p = self.ev.room(4)
-        p[0] = t
-        p[1] = pfn
-        p[2] = <int64_t>((<uint64_t>ti << 32) | <uint64_t>si)
-        p[3] = <int64_t>((<uint64_t>k << 16) | <uint64_t>(o << 8) | <uint64_t>ev)
-
     cdef void sample(self, int64_t ts) except *:
         cdef long zc, mt, b
         cdef int64_t *p
@@ -301,7 +289,7 @@ cdef class _Replay:
             self.rss[e.ti] -= 1 << e.order
             self.count[4 * e.ti + 1] += 1          # ti may be of an earlier run
             if self.record:
-                self.put_event(e.time, C_EV_FREE, e.pfn, e.order, e.ti, e.si, e.k)
+                self.ev.put_event(e.time, C_EV_FREE, e.pfn, e.order, e.ti, e.si, e.k)
 
     cdef inline void on_lru(self, int64_t pfn, long o, int64_t seq, Py_ssize_t ti,
                             Py_ssize_t k, Py_ssize_t si) except *:
@@ -326,7 +314,7 @@ cdef class _Replay:
         if pfn < 0:
             self.count[4 * ti + 2] += 1
             if self.record:
-                self.put_event(t, C_EV_FAIL, -1, o, ti, si, -1 - mt)
+                self.ev.put_event(t, C_EV_FAIL, -1, o, ti, si, -1 - mt)
             return
         cdef Py_ssize_t k = self.zc.code(pfn) * self.nm + mt
         if k >= self.n_used:
@@ -347,7 +335,7 @@ cdef class _Replay:
             if self.s_lru[si]:
                 self.on_lru(pfn, o, -1, ti, k, si)
         if self.record:
-            self.put_event(t, C_EV_ALLOC, pfn, o, ti, si, k)
+            self.ev.put_event(t, C_EV_ALLOC, pfn, o, ti, si, k)
         pin = self.t_pin[ti]
         if pin and mt == self.mov:
             # pin_user_pages: a short-term pin, or a long-term one of a block that may

@@ -32,3 +32,5 @@ cdef class Int64Buffer:
     cdef int64_t *a
     cdef Py_ssize_t n, cap
     cdef int64_t *room(self, Py_ssize_t k) except NULL
+    cdef int put_event(self, int64_t t, int64_t ev, int64_t pfn, int64_t order, int64_t task,
+                       int64_t slot, int64_t zone_mt) except -1

@@ -22,12 +22,13 @@ from array import array
 from cpython.buffer cimport PyBUF_READ
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromMemory
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr) nogil     # GCC / clang
 
+from ..errors import PextlabError
 from ..kernel._pfn_table import PfnTable, pfn_table_from_bytes
 
 __all__ = ["ExpiryHeap", "Int64Buffer", "BlockTable"]
@@ -280,6 +281,29 @@ cdef class Int64Buffer:
         except BaseException:
             self.n = n0                 # nothing of a record that is not all ints
             raise
+
+    cdef int put_event(self, int64_t t, int64_t ev, int64_t pfn, int64_t order, int64_t task,
+                       int64_t slot, int64_t zone_mt) except -1:
+        # one recorded event, packed in EV_WORDS words (the layout: workloads/events.py):
+        # time, pfn, task << 32 | slot, zone_mt << 16 | order << 8 | event.  The caller
+        # keeps the fields in range (add_event checks them; the replay's tasks and slots
+        # are its tables' indices)
+        cdef int64_t *p = self.room(4)
+        p[0] = t
+        p[1] = pfn
+        p[2] = <int64_t>((<uint64_t>task << 32) | <uint64_t>slot)
+        p[3] = <int64_t>((<uint64_t>zone_mt << 16) | <uint64_t>(order << 8) | <uint64_t>ev)
+        return 0
+
+    def add_event(self, int64_t t, int64_t ev, int64_t pfn, int64_t order, int64_t task,
+                  int64_t slot, int64_t zone_mt):
+        """Append one recorded event (``EV_FIELDS``), packed; fields outside the packed
+        range are refused."""
+        if not (0 <= task < 1 << 31 and 0 <= slot < 1 << 32 and 0 <= order < 256
+                and 0 <= ev < 256 and -(1 << 47) <= zone_mt < 1 << 47):
+            raise PextlabError(f"run log event out of its packed range: task {task}, slot "
+                               f"{slot}, order {order}, event {ev}, zone_mt {zone_mt}")
+        self.put_event(t, ev, pfn, order, task, slot, zone_mt)
 
     def flush_into(self, arr):
         """Append the buffered values to the ``array('q')`` ``arr`` and empty the buffer."""

@@ -6,17 +6,17 @@ of its seven fields):
 
     time_ns,  pfn,  task << 32 | slot,  zone_mt << 16 | order << 8 | event
 
-(``zone_mt`` signed: -1 - migratetype on a failure).  :func:`pack_event` and the
-replay's compiled writer pack; :func:`unpack_events` gives the seven fields back.
+(``zone_mt`` signed: -1 - migratetype on a failure).  The run log's buffer packs them
+(``workloads/_runlog.pyx`` ``Int64Buffer.put_event``, and ``add_event`` for Python
+code); :func:`unpack_events` gives the seven fields back.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import PextlabError
 
 __all__ = ["EV_ALLOC", "EV_FREE", "EV_FAIL", "EVENT_NAMES", "EV_FIELDS", "SAMPLE_FIELDS",
-           "EV_WORDS", "pack_event", "unpack_events"]
+           "EV_WORDS", "unpack_events"]
 
 EV_ALLOC, EV_FREE, EV_FAIL = 0, 1, 2
 EVENT_NAMES = ("alloc", "free", "fail")
@@ -28,17 +28,6 @@ EV_FIELDS = ("time_ns", "event", "pfn", "order", "task", "slot", "zone_mt")
 SAMPLE_FIELDS = ("time_ns", "zone", "migratetype", "free", "used", "managed")
 #: int64 words of a packed event
 EV_WORDS = 4
-
-
-def pack_event(t: int, ev: int, pfn: int, order: int, task: int, slot: int,
-               zone_mt: int) -> tuple[int, int, int, int]:
-    """One event's fields as its ``EV_WORDS`` packed words."""
-    if not (0 <= task < 1 << 31 and 0 <= slot < 1 << 32 and 0 <= order < 256
-            and 0 <= ev < 256 and -(1 << 47) <= zone_mt < 1 << 47):
-        raise PextlabError(f"run log event out of its packed range: task {task}, slot {slot}, "
-                           f"order {order}, event {ev}, zone_mt {zone_mt}")
-    w3 = (zone_mt << 16 | order << 8 | ev) & 0xFFFFFFFFFFFFFFFF
-    return t, pfn, task << 32 | slot, w3 - (1 << 64) if w3 >= 1 << 63 else w3
 
 
 def unpack_events(words) -> np.ndarray:

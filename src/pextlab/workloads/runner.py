@@ -71,7 +71,7 @@ from ..kernel import gup, page_alloc, vmscan
 from ..kernel.gfp import gfp_migratetype
 from .catalogue import Catalogue, load_catalogue
 from .events import EV_ALLOC, EV_FAIL, EV_FIELDS, EV_FREE, EVENT_NAMES, SAMPLE_FIELDS  # noqa: F401
-from .events import EV_WORDS, pack_event, unpack_events
+from .events import EV_WORDS, unpack_events
 from .spec import Task, Workload
 
 # compiled: workloads/_replay.pyx, _runlog.pyx (the pextlab package checks that they are built)
@@ -230,7 +230,7 @@ class RunLog:
         d["frees"] += 1
         d["reclaimed"] += 1
         if self.recording:
-            self.ev_buf.extend(pack_event(self.mm.clock_ns, EV_FREE, pfn, order, ti, si, k))
+            self.ev_buf.add_event(self.mm.clock_ns, EV_FREE, pfn, order, ti, si, k)
 
     def kill(self, tis) -> int:
         """Free every block of the task indices ``tis`` (an OOM kill: exit_mmap, as the
@@ -262,7 +262,7 @@ class RunLog:
                 d["frees"] += 1
                 freed += 1 << o
                 if self.recording:
-                    self.ev_buf.extend(pack_event(mm.clock_ns, EV_FREE, pfn, o, ti, si, k))
+                    self.ev_buf.add_event(mm.clock_ns, EV_FREE, pfn, o, ti, si, k)
         finally:
             mm.comm, mm.pid, mm.tgid, mm.comm_id, mm.current_handle = saved
         return freed
